@@ -1,0 +1,49 @@
+# Two commands for a fresh machine: `make run` and `make test`.
+# Needs: Python >= 3.11 with venv; on Debian as root, missing system packages (bubblewrap for the
+# grading sandbox, chromium for browser tests) are installed, elsewhere you are told what to install.
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+SANDBOX_VENV ?= .sandbox-venv
+HOST ?= 127.0.0.1
+PORT ?= 5000
+FLASK := $(BIN)/flask --app app
+
+.PHONY: run test install install-test sandbox init serve clean
+
+$(BIN)/python:
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11 or newer is needed (set PYTHON=...)")'
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+
+$(VENV)/.installed: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install -q -e '.[postgres,redis]'
+	@touch $@
+
+$(VENV)/.installed-test: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install -q -e '.[test]'
+	@touch $@ $(VENV)/.installed
+
+install: $(VENV)/.installed
+install-test: $(VENV)/.installed-test
+	@sh ops/require-system-packages.sh /usr/bin/chromium:chromium
+
+sandbox: | $(BIN)/python
+	@sh ops/require-system-packages.sh bwrap:bubblewrap prlimit:util-linux setpriv:util-linux /usr/bin/python3:python3
+	@/usr/bin/python3 -c 'import venv, ensurepip' 2>/dev/null || sh ops/require-system-packages.sh /nonexistent-venv:python3-venv
+	$(BIN)/python -m assessments.grading.runtime build $(SANDBOX_VENV)
+
+init: install
+	$(FLASK) init
+
+run: install sandbox init
+	$(FLASK) seed-demo --base-url http://$(HOST):$(PORT)
+	@echo "Serving on http://$(HOST):$(PORT)/ (sign in with a demo account above; Ctrl-C stops)."
+	$(BIN)/gunicorn --bind $(HOST):$(PORT) --workers 2 --access-logfile - app:app
+
+test: install-test sandbox init
+	$(BIN)/pytest
+
+clean:
+	rm -rf $(VENV) $(SANDBOX_VENV)

@@ -1,0 +1,3 @@
+from assessments import create_app
+
+app = create_app()

@@ -1,0 +1,73 @@
+"""Configuration defaults; `instance/config.py` and environment variables override them."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+from typing import Any
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+DEFAULTS: dict[str, Any] = {
+    "SQLALCHEMY_DATABASE_URI": None,  # filled in from the instance folder when not overridden
+    "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
+    "REDIS_URL": None,
+    "CASES_DIR": str(PROJECT_ROOT / "cases"),
+    "RUBRICS_DIR": str(PROJECT_ROOT / "rubrics"),
+    "SUBMISSIONS_DIR": None,  # defaults to <instance>/submissions
+    "MAX_CONTENT_LENGTH": 25 * 1024 * 1024,
+    "SESSION_COOKIE_HTTPONLY": True,
+    "SESSION_COOKIE_SAMESITE": "Lax",
+    # Secure is also set per request when the request itself came over HTTPS (see security.py).
+    "SESSION_COOKIE_SECURE": False,
+    "PERMANENT_SESSION_LIFETIME": 8 * 3600,
+    "WTF_CSRF_TIME_LIMIT": 8 * 3600,
+    "LOGIN_SLOWDOWN_AFTER": 3,
+    "LOGIN_LOCK_AFTER": 10,
+    "LOGIN_LOCK_SECONDS": 15 * 60,
+    "LOGIN_WINDOW_SECONDS": 60 * 60,
+    "TRUST_PROXY_HEADERS": False,
+}
+
+ENV_KEYS = {
+    "DATABASE_URL": "SQLALCHEMY_DATABASE_URI",
+    "REDIS_URL": "REDIS_URL",
+    "SECRET_KEY": "SECRET_KEY",
+    "SUBMISSIONS_DIR": "SUBMISSIONS_DIR",
+}
+
+
+def normalise_database_url(url: str) -> str:
+    """Use psycopg 3 for plain postgres:// URLs, which SQLAlchemy would map to psycopg2."""
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix):]
+    return url
+
+
+def environment_overrides(environ: dict[str, str] | None = None) -> dict[str, Any]:
+    """The settings given through the environment."""
+    environ = dict(os.environ if environ is None else environ)
+    found = {ENV_KEYS[k]: v for k, v in environ.items() if k in ENV_KEYS and v}
+    if "SQLALCHEMY_DATABASE_URI" in found:
+        found["SQLALCHEMY_DATABASE_URI"] = normalise_database_url(found["SQLALCHEMY_DATABASE_URI"])
+    return found
+
+
+def instance_secret_key(instance_path: Path) -> str:
+    """Read the instance's secret key, creating it with 0600 permissions on first run."""
+    path = instance_path / "secret_key"
+    try:
+        return path.read_text().strip()
+    except FileNotFoundError:
+        pass
+    key = secrets.token_hex(32)
+    # O_EXCL: two processes starting at once must agree on one key.
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return path.read_text().strip()
+    with os.fdopen(fd, "w") as fh:
+        fh.write(key)
+    return key

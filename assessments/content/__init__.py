@@ -1,0 +1,1 @@
+"""Content read from disk into frozen dataclasses: cases (`cases/`) and rubrics (`rubrics/`)."""

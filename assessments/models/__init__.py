@@ -1,0 +1,27 @@
+"""Tables, one module per domain noun; importing this package registers them all."""
+
+from assessments.models.audit import AuditEvent, LoginThrottle
+from assessments.models.candidate import Candidate
+from assessments.models.case import Case
+from assessments.models.invitation import Invitation, InvitationStatus, PanelMember
+from assessments.models.scorecard import Rating, Scorecard, ScorecardStatus
+from assessments.models.submission import GradeRun, GradeStatus, Submission
+from assessments.models.user import Role, User
+
+__all__ = [
+    "AuditEvent",
+    "Candidate",
+    "Case",
+    "GradeRun",
+    "GradeStatus",
+    "Invitation",
+    "InvitationStatus",
+    "LoginThrottle",
+    "PanelMember",
+    "Rating",
+    "Role",
+    "Scorecard",
+    "ScorecardStatus",
+    "Submission",
+    "User",
+]

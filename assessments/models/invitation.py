@@ -1,0 +1,75 @@
+"""Invitations: a candidate asked to do one version of a case, with a deadline and a panel."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+
+from sqlalchemy import ForeignKey, String
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from assessments.extensions import db
+from assessments.models.types import UTCDateTime, utcnow
+
+
+class InvitationStatus(StrEnum):
+    """Stored status; whether a link is open or expired follows from the dates."""
+
+    ACTIVE = "active"
+    REVOKED = "revoked"
+
+
+class Invitation(db.Model):
+    """A candidate × case-version pair with its own seed and a secret link."""
+
+    __tablename__ = "invitation"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    candidate_id: Mapped[int] = mapped_column(ForeignKey("candidate.id"), index=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("case.id"), index=True)
+    seed: Mapped[int]
+    # sha256 of the link token; the token itself is shown once and never stored.
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    opens_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    due_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    time_limit_minutes: Mapped[int]
+    allow_late: Mapped[bool] = mapped_column(default=False)
+    status: Mapped[str] = mapped_column(String(20), default=InvitationStatus.ACTIVE)
+    first_opened_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"))
+
+    candidate: Mapped["Candidate"] = relationship(back_populates="invitations")  # noqa: F821
+    case: Mapped["Case"] = relationship()  # noqa: F821
+    panel: Mapped[list["PanelMember"]] = relationship(
+        back_populates="invitation", order_by="PanelMember.id"
+    )
+    submissions: Mapped[list["Submission"]] = relationship(  # noqa: F821
+        back_populates="invitation", order_by="Submission.version"
+    )
+
+    def state(self, now: datetime) -> str:
+        """What the link does right now: revoked, not-open, open or expired."""
+        if self.status == InvitationStatus.REVOKED:
+            return "revoked"
+        if now < self.opens_at:
+            return "not-open"
+        if now >= self.due_at:
+            return "expired"
+        return "open"
+
+
+class PanelMember(db.Model):
+    """An interviewer on an invitation's panel."""
+
+    __tablename__ = "panel_member"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    invitation_id: Mapped[int] = mapped_column(ForeignKey("invitation.id"), index=True)
+    interviewer_id: Mapped[int] = mapped_column(ForeignKey("user.id"), index=True)
+    added_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    invitation: Mapped[Invitation] = relationship(back_populates="panel")
+    interviewer: Mapped["User"] = relationship()  # noqa: F821
+
+    __table_args__ = (db.UniqueConstraint("invitation_id", "interviewer_id"),)

@@ -1,0 +1,113 @@
+"""Session cookies, security headers, role checks and turning domain errors into pages."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import wraps
+from typing import Any, TypeVar
+
+from flask import Flask, Response, abort, render_template, request
+from flask.sessions import SecureCookieSessionInterface
+from flask_login import current_user
+from flask_wtf.csrf import CSRFError
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+from assessments.errors import DomainError, LoginThrottled
+from assessments.extensions import db, login_manager
+from assessments.models import User
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+CONTENT_SECURITY_POLICY = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "font-src 'self'; connect-src 'self'; object-src 'none'; base-uri 'self'; "
+    "form-action 'self'; frame-ancestors 'none'"
+)
+
+
+class SessionInterface(SecureCookieSessionInterface):
+    """Marks the session cookie Secure whenever the request itself came over HTTPS."""
+
+    def get_cookie_secure(self, app: Flask) -> bool:
+        return bool(app.config["SESSION_COOKIE_SECURE"]) or request.is_secure
+
+
+def role_required(*roles: str) -> Callable[[F], F]:
+    """Allow a view only to signed-in accounts holding one of the roles (403 otherwise)."""
+
+    def decorator(view: F) -> F:
+        @wraps(view)
+        def wrapped(*args: Any, **kwargs: Any) -> Any:
+            if not current_user.is_authenticated:
+                return login_manager.unauthorized()
+            if not current_user.has_role(*roles):
+                abort(403)
+            return view(*args, **kwargs)
+
+        wrapped.allowed_roles = roles  # type: ignore[attr-defined]
+        return wrapped  # type: ignore[return-value]
+
+    return decorator
+
+
+def _security_headers(response: Response) -> Response:
+    response.headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    # Invitation links carry a secret token: never send it on to another site.
+    response.headers["Referrer-Policy"] = "no-referrer"
+    response.headers["X-Frame-Options"] = "DENY"
+    if request.endpoint and not request.endpoint.endswith("static"):
+        response.headers.setdefault("Cache-Control", "no-store")
+    return response
+
+
+def _domain_error(error: DomainError) -> tuple[str, int, dict[str, str]]:
+    headers = {}
+    if isinstance(error, LoginThrottled):
+        headers["Retry-After"] = str(error.retry_after)
+    return (
+        render_template("error.html", title="Something is not right", message=error.message),
+        error.status_code,
+        headers,
+    )
+
+
+def _http_error(status: int, title: str, message: str) -> Callable[[Exception], tuple[str, int]]:
+    def handler(error: Exception) -> tuple[str, int]:
+        return render_template("error.html", title=title, message=message), status
+
+    return handler
+
+
+def _csrf_error(error: CSRFError) -> tuple[str, int]:
+    message = (
+        "This form has expired or was not sent from this site. Go back, reload the page and "
+        "try again."
+    )
+    return render_template("error.html", title="Form expired", message=message), 400
+
+
+@login_manager.user_loader
+def _load_user(user_id: str) -> User | None:
+    user = db.session.get(User, int(user_id)) if user_id.isdigit() else None
+    return user if user and user.active else None
+
+
+def init_app(app: Flask) -> None:
+    """Install the session interface, headers and error pages."""
+    if app.config["TRUST_PROXY_HEADERS"]:
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1, x_host=1)  # type: ignore[method-assign]
+    app.session_interface = SessionInterface()
+    app.after_request(_security_headers)
+    app.register_error_handler(DomainError, _domain_error)
+    app.register_error_handler(CSRFError, _csrf_error)
+    app.register_error_handler(
+        403, _http_error(403, "Not allowed", "Your account does not have access to this page.")
+    )
+    app.register_error_handler(
+        404, _http_error(404, "Page not found", "There is nothing at this address.")
+    )
+    app.register_error_handler(
+        413,
+        _http_error(413, "Upload too large", "That file is larger than this site accepts."),
+    )

@@ -1,0 +1,1 @@
+"""Services: the transactions of the domain, and the only layer that commits."""

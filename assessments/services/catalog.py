@@ -1,0 +1,99 @@
+"""The case catalogue: case folders loaded once per process and synced into `Case` rows."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+from flask import current_app
+from sqlalchemy import select
+
+from assessments.content.case import CaseSpec, load_cases
+from assessments.errors import NotFound
+from assessments.extensions import db
+from assessments.models import Case
+from assessments.services.audit import record_event
+
+_lock = threading.Lock()
+_loaded: dict[str, dict[str, CaseSpec]] = {}
+
+
+def case_specs() -> dict[str, CaseSpec]:
+    """Every case on disk, loaded and validated once per process and cases folder."""
+    root = current_app.config["CASES_DIR"]
+    with _lock:
+        if root not in _loaded:
+            _loaded[root] = load_cases(Path(root))
+        return _loaded[root]
+
+
+def forget_loaded_cases() -> None:
+    """Drop the per-process cache, so the next lookup reads the folders again."""
+    with _lock:
+        _loaded.clear()
+
+
+def sync_cases() -> list[Case]:
+    """Record the current version of every case; a changed folder adds a new row."""
+    rows = []
+    for slug, spec in sorted(case_specs().items()):
+        row = db.session.scalar(
+            select(Case).where(Case.slug == slug, Case.content_hash == spec.content_hash)
+        )
+        if row is None:
+            row = Case(slug=slug, content_hash=spec.content_hash)
+            _copy_metadata(spec, row)
+            db.session.add(row)
+            db.session.flush()
+            record_event(None, "case.synced", "case", row.id, slug=slug, version=spec.content_hash)
+        _copy_metadata(spec, row)
+        for old in db.session.scalars(select(Case).where(Case.slug == slug, Case.is_current)):
+            if old is not row:
+                old.is_current = False
+        rows.append(row)
+    db.session.commit()
+    return rows
+
+
+def _copy_metadata(spec: CaseSpec, row: Case) -> None:
+    row.title = spec.title
+    row.kind = spec.kind
+    row.hiring = spec.hiring
+    row.practice = spec.practice
+    row.time_limit_minutes = spec.time_limit_minutes
+    row.is_current = True
+
+
+def current_cases(*, hiring: bool | None = None, practice: bool | None = None) -> list[Case]:
+    """The current version of every case, optionally only hiring or practice ones."""
+    query = select(Case).where(Case.is_current).order_by(Case.title)
+    if hiring is not None:
+        query = query.where(Case.hiring.is_(hiring))
+    if practice is not None:
+        query = query.where(Case.practice.is_(practice))
+    return list(db.session.scalars(query))
+
+
+def find_current_case(slug: str) -> Case:
+    """The current version of a case.
+
+    :raises NotFound: when no case has this slug.
+    """
+    row = db.session.scalar(select(Case).where(Case.slug == slug, Case.is_current))
+    if row is None:
+        raise NotFound(f"There is no case called {slug!r}. Run `flask --app app init` to sync cases.")
+    return row
+
+
+def spec_for(case: Case) -> CaseSpec:
+    """The loaded case folder for a case row.
+
+    :raises NotFound: when that version is no longer the one on disk.
+    """
+    spec = case_specs().get(case.slug)
+    if spec is None or spec.content_hash != case.content_hash:
+        raise NotFound(
+            f"Version {case.content_hash[:12]} of case {case.slug!r} is no longer on disk; "
+            "restore it from git to serve this invitation."
+        )
+    return spec

@@ -1,0 +1,91 @@
+"""Demo data for `make run`: accounts, candidates and invitations, created idempotently."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+from dataclasses import dataclass
+from datetime import timedelta
+
+from flask import current_app
+from sqlalchemy import select
+
+from assessments.extensions import db
+from assessments.models import Candidate, Invitation, Role, User
+from assessments.models.types import utcnow
+from assessments.services import accounts, catalog, invitations
+
+DEMO_PASSWORD = "demo-password"
+
+DEMO_USERS = [
+    ("admin@example.com", "Ada Admin", Role.ADMIN),
+    ("iris@example.com", "Iris Interviewer", Role.INTERVIEWER),
+    ("ivan@example.com", "Ivan Interviewer", Role.INTERVIEWER),
+    ("imani@example.com", "Imani Interviewer", Role.INTERVIEWER),
+    ("igor@example.com", "Igor Interviewer", Role.INTERVIEWER),
+    ("mira@example.com", "Mira Mentor", Role.MENTOR),
+    ("manu@example.com", "Manu Mentee", Role.MENTEE),
+]
+
+DEMO_CANDIDATES = [
+    ("Casey Candidate", "casey@example.org", "ab-readout", 0),
+    ("Chen Candidate", "chen@example.org", "error-analysis", 1),
+    ("Cleo Candidate", "cleo@example.org", "product-design", 2),
+    ("Cyrus Candidate", "cyrus@example.org", "ab-readout", 3),
+]
+
+
+@dataclass(frozen=True)
+class DemoLink:
+    """A demo candidate's invitation link."""
+
+    candidate: str
+    case: str
+    path: str
+
+
+def demo_token(email: str) -> str:
+    """A stable token per demo candidate, so re-running the seed prints the same links."""
+    key = current_app.config["SECRET_KEY"].encode()
+    digest = hmac.new(key, f"demo-invitation:{email}".encode(), hashlib.sha256).digest()
+    return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
+
+
+def seed_demo() -> list[DemoLink]:
+    """Create whatever of the demo is missing; return every demo candidate's link."""
+    users = {}
+    for email, name, role in DEMO_USERS:
+        users[email] = accounts.find_user_by_email(email) or accounts.create_user(
+            email, name, role, DEMO_PASSWORD
+        )
+    admin = users["admin@example.com"]
+    interviewers = [u for u in users.values() if u.role == Role.INTERVIEWER]
+    cases = {c.slug: c for c in catalog.current_cases(hiring=True)}
+    links = []
+    for name, email, slug, offset in DEMO_CANDIDATES:
+        case = cases.get(slug)
+        if case is None:
+            continue
+        token = demo_token(email)
+        if not db.session.scalar(select(Invitation).where(Invitation.token_hash == invitations.hash_token(token))):
+            candidate = db.session.scalar(select(Candidate).where(Candidate.email == email))
+            candidate = candidate or invitations.create_candidate(name, email, admin)
+            panel = [interviewers[(offset + i) % len(interviewers)] for i in range(3)]
+            invitations.issue_invitation(
+                candidate,
+                case,
+                due_at=utcnow() + timedelta(days=5 + offset),
+                panel=panel,
+                actor=admin,
+                seed=1000 + offset,
+                token=token,
+            )
+        links.append(DemoLink(name, slug, f"/i/{token}"))
+    return links
+
+
+def demo_users() -> list[User]:
+    """The demo accounts that exist."""
+    emails = [email for email, _, _ in DEMO_USERS]
+    return list(db.session.scalars(select(User).where(User.email.in_(emails))))

@@ -1,0 +1,206 @@
+"""Candidates and their invitations: issuing, opening by link, revoking and extending."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from collections.abc import Sequence
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import selectinload
+
+from assessments.errors import InvalidInput, InvitationUnavailable, NotFound
+from assessments.extensions import db
+from assessments.models import (
+    Candidate,
+    Case,
+    Invitation,
+    InvitationStatus,
+    PanelMember,
+    Role,
+    User,
+)
+from assessments.models.types import utcnow
+from assessments.services.accounts import normalise_email
+from assessments.services.audit import record_event
+
+UNAVAILABLE = (
+    "This invitation link is not valid. Check that you copied the whole link from your email, "
+    "or contact the person who invited you."
+)
+EXPIRED = (
+    "The deadline for this invitation has passed, so it can no longer be opened. If you need "
+    "more time, contact the person who invited you."
+)
+
+
+def hash_token(token: str) -> str:
+    """The stored form of an invitation token."""
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def create_candidate(name: str, email: str, actor: User) -> Candidate:
+    """Add a candidate (no login; they are reached by invitation links)."""
+    candidate = Candidate(name=name.strip(), email=normalise_email(email), created_by_id=actor.id)
+    db.session.add(candidate)
+    db.session.flush()
+    record_event(actor, "candidate.created", "candidate", candidate.id, email=candidate.email)
+    db.session.commit()
+    return candidate
+
+
+def list_candidates() -> list[Candidate]:
+    """Every candidate, newest first."""
+    return list(db.session.scalars(select(Candidate).order_by(Candidate.created_at.desc())))
+
+
+def issue_invitation(
+    candidate: Candidate,
+    case: Case,
+    *,
+    due_at: datetime,
+    panel: Sequence[User],
+    actor: User,
+    opens_at: datetime | None = None,
+    time_limit_minutes: int | None = None,
+    allow_late: bool = False,
+    seed: int | None = None,
+    token: str | None = None,
+) -> tuple[Invitation, str]:
+    """Invite a candidate to a case; returns the invitation and its token, shown only once.
+
+    :raises InvalidInput: for a deadline not after the opening, a non-hiring case or a panel
+        member who is not an interviewer.
+    """
+    opens_at = opens_at or utcnow()
+    if due_at <= opens_at:
+        raise InvalidInput("The deadline must be after the time the invitation opens.")
+    if not case.hiring:
+        raise InvalidInput(f"The case {case.title!r} is for practice only, not for hiring.")
+    for member in panel:
+        if member.role not in (Role.INTERVIEWER, Role.ADMIN) or not member.active:
+            raise InvalidInput(f"{member.display_name} is not an active interviewer.")
+    token = token or secrets.token_urlsafe(32)
+    invitation = Invitation(
+        candidate=candidate,
+        case=case,
+        seed=seed if seed is not None else secrets.randbelow(2**31 - 1),
+        token_hash=hash_token(token),
+        opens_at=opens_at,
+        due_at=due_at,
+        time_limit_minutes=time_limit_minutes or case.time_limit_minutes,
+        allow_late=allow_late,
+        created_by_id=actor.id,
+    )
+    db.session.add(invitation)
+    for member in panel:
+        db.session.add(PanelMember(invitation=invitation, interviewer_id=member.id))
+    db.session.flush()
+    record_event(
+        actor,
+        "invitation.issued",
+        "invitation",
+        invitation.id,
+        candidate_id=candidate.id,
+        case=case.slug,
+        case_version=case.content_hash,
+        due_at=due_at.isoformat(),
+        panel=[m.id for m in panel],
+    )
+    db.session.commit()
+    return invitation, token
+
+
+def get_invitation(invitation_id: int) -> Invitation:
+    """The invitation with this id.
+
+    :raises NotFound: when there is none.
+    """
+    invitation = db.session.get(Invitation, invitation_id)
+    if invitation is None:
+        raise NotFound("No such invitation.")
+    return invitation
+
+
+def list_invitations() -> list[Invitation]:
+    """Every invitation with its candidate and case, newest first."""
+    query = (
+        select(Invitation)
+        .options(selectinload(Invitation.candidate), selectinload(Invitation.case))
+        .order_by(Invitation.created_at.desc())
+    )
+    return list(db.session.scalars(query))
+
+
+def open_invitation(token: str, now: datetime | None = None) -> Invitation:
+    """The invitation a candidate's link refers to, recording the first opening.
+
+    :raises InvitationUnavailable: the same message for an unknown or revoked link, and a
+        message about the deadline for an expired one.
+    """
+    now = now or utcnow()
+    if not token or len(token) > 100:
+        raise InvitationUnavailable(UNAVAILABLE)
+    invitation = db.session.scalar(
+        select(Invitation).where(Invitation.token_hash == hash_token(token))
+    )
+    if invitation is None:
+        raise InvitationUnavailable(UNAVAILABLE)
+    state = invitation.state(now)
+    if state == "revoked":
+        raise InvitationUnavailable(UNAVAILABLE)
+    if state == "expired" and not invitation.allow_late:
+        raise InvitationUnavailable(EXPIRED)
+    if state == "not-open":
+        raise InvitationUnavailable(
+            f"This invitation opens on {invitation.opens_at:%d %B %Y at %H:%M} UTC. "
+            "Come back then."
+        )
+    if invitation.first_opened_at is None:
+        invitation.first_opened_at = now
+        record_event(None, "invitation.opened", "invitation", invitation.id)
+        db.session.commit()
+    return invitation
+
+
+def revoke_invitation(invitation: Invitation, actor: User) -> None:
+    """Make the link stop working; submissions already made are kept."""
+    if invitation.status == InvitationStatus.REVOKED:
+        return
+    invitation.status = InvitationStatus.REVOKED
+    record_event(actor, "invitation.revoked", "invitation", invitation.id)
+    db.session.commit()
+
+
+def extend_invitation(invitation: Invitation, due_at: datetime, actor: User) -> None:
+    """Move the deadline later (the old one stays in the audit trail).
+
+    :raises InvalidInput: for a deadline earlier than the current one, or a revoked invitation.
+    """
+    if invitation.status == InvitationStatus.REVOKED:
+        raise InvalidInput("A revoked invitation cannot be extended; issue a new one.")
+    if due_at <= invitation.due_at:
+        raise InvalidInput("The new deadline must be later than the current one.")
+    record_event(
+        actor,
+        "invitation.extended",
+        "invitation",
+        invitation.id,
+        old_due_at=invitation.due_at.isoformat(),
+        new_due_at=due_at.isoformat(),
+    )
+    invitation.due_at = due_at
+    db.session.commit()
+
+
+def invitations_for_interviewer(user: User) -> list[Invitation]:
+    """The invitations this interviewer is on the panel of, soonest deadline first."""
+    query = (
+        select(Invitation)
+        .join(PanelMember)
+        .where(PanelMember.interviewer_id == user.id)
+        .options(selectinload(Invitation.candidate), selectinload(Invitation.case))
+        .order_by(Invitation.due_at)
+    )
+    return list(db.session.scalars(query))

@@ -1,0 +1,1 @@
+"""Blueprints: thin views that parse a form, call one service, then flash/redirect/render."""

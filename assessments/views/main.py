@@ -1,0 +1,37 @@
+"""The home page: each role's dashboard."""
+
+from __future__ import annotations
+
+from flask import Blueprint, redirect, render_template, url_for
+from flask_login import current_user
+from werkzeug.wrappers import Response
+
+from assessments.models import Role
+from assessments.models.types import utcnow
+from assessments.security import role_required
+from assessments.services import catalog, invitations
+
+bp = Blueprint("main", __name__)
+
+
+@bp.get("/")
+def index() -> Response | str:
+    """Send people to their dashboard, or to sign in."""
+    if not current_user.is_authenticated:
+        return redirect(url_for("auth.login"))
+    return redirect(url_for("main.dashboard"))
+
+
+@bp.get("/dashboard")
+@role_required(*Role)
+def dashboard() -> str:
+    """What this person has to do."""
+    assignments = []
+    if current_user.has_role(Role.INTERVIEWER, Role.ADMIN):
+        assignments = invitations.invitations_for_interviewer(current_user)
+    practice_cases = []
+    if current_user.has_role(Role.MENTEE, Role.MENTOR):
+        practice_cases = catalog.current_cases(practice=True)
+    return render_template(
+        "dashboard.html", assignments=assignments, practice_cases=practice_cases, now=utcnow()
+    )

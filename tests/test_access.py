@@ -1,0 +1,61 @@
+"""The access matrix: every route × every role gets the response its role should.
+
+A new route without an entry here fails `test_every_route_is_in_the_matrix`.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+ROLES = ("anonymous", "candidate", "admin", "interviewer", "mentor", "mentee")
+OK, REDIRECT, LOGIN, FORBIDDEN, GONE = 200, 302, "login", 403, 404
+
+# endpoint -> (method, url template, {role: expected}); "login" means a redirect to sign in.
+MATRIX: dict[str, tuple[str, str, dict[str, object]]] = {
+    "main.index": ("GET", "/", {"anonymous": LOGIN, "candidate": LOGIN, "*": REDIRECT}),
+    "main.dashboard": ("GET", "/dashboard", {"anonymous": LOGIN, "candidate": LOGIN, "*": OK}),
+    "auth.login": ("GET", "/login", {"anonymous": OK, "candidate": OK, "*": REDIRECT}),
+    "auth.logout": ("POST", "/logout", {"anonymous": LOGIN, "candidate": LOGIN, "*": REDIRECT}),
+    "admin.invitation_list": ("GET", "/admin/invitations", {"anonymous": LOGIN, "candidate": LOGIN, "admin": OK, "*": FORBIDDEN}),
+    "admin.invitation_new": ("GET", "/admin/invitations/new", {"anonymous": LOGIN, "candidate": LOGIN, "admin": OK, "*": FORBIDDEN}),
+    "admin.invitation_detail": ("GET", "/admin/invitations/{invitation_id}", {"anonymous": LOGIN, "candidate": LOGIN, "admin": OK, "*": FORBIDDEN}),
+    "admin.invitation_revoke": ("POST", "/admin/invitations/{invitation_id}/revoke", {"anonymous": LOGIN, "candidate": LOGIN, "admin": REDIRECT, "*": FORBIDDEN}),
+    "admin.invitation_extend": ("POST", "/admin/invitations/{invitation_id}/extend", {"anonymous": LOGIN, "candidate": LOGIN, "admin": REDIRECT, "*": FORBIDDEN}),
+    # The candidate's own link works for whoever holds it; nobody else has a token to use.
+    "candidate.invitation": ("GET", "/i/{token}", {"*": OK}),
+    "static": ("GET", "/static/style.css", {"*": OK}),
+}
+
+
+def test_every_route_is_in_the_matrix(app):
+    endpoints = {rule.endpoint for rule in app.url_map.iter_rules()}
+    missing = endpoints - MATRIX.keys()
+    assert not missing, f"routes without an access-matrix entry: {sorted(missing)}"
+    assert not MATRIX.keys() - endpoints, "matrix entries for routes that no longer exist"
+
+
+@pytest.mark.parametrize("role", ROLES)
+@pytest.mark.parametrize("endpoint", sorted(MATRIX))
+def test_access(app, client, auth, make_user, make_invitation, role, endpoint):
+    method, template, expectations = MATRIX[endpoint]
+    expected = expectations.get(role, expectations.get("*"))
+    invitation_id, token = make_invitation()
+    if role not in ("anonymous", "candidate"):
+        user = make_user(role)
+        assert auth.login(user.email).status_code == 302
+    elif role == "candidate":
+        client.get(f"/i/{token}")
+    url = template.format(invitation_id=invitation_id, token=token)
+    response = client.open(url, method=method)
+    response.close()
+    if expected == LOGIN:
+        assert response.status_code == 302, response.status_code
+        assert "/login" in response.headers["Location"]
+    else:
+        assert response.status_code == expected
+
+
+def test_unknown_invitation_id_is_404_for_admins(client, auth, make_user):
+    admin = make_user("admin")
+    auth.login(admin.email)
+    assert client.get("/admin/invitations/999999").status_code == 404

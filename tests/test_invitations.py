@@ -1,0 +1,211 @@
+"""Invitations: issuing, the candidate link, revoking and extending."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import select, text
+
+from assessments.errors import InvalidInput, InvitationUnavailable
+from assessments.extensions import db
+from assessments.models import AuditEvent, Invitation
+from assessments.models.types import utcnow
+from assessments.services import invitations
+
+
+def test_token_is_stored_only_as_a_hash(app, make_invitation):
+    invitation_id, token = make_invitation()
+    assert len(token) >= 43  # 32 random bytes, base64
+    with app.app_context():
+        stored = db.session.get(Invitation, invitation_id)
+        assert stored.token_hash == invitations.hash_token(token)
+        # The raw token is nowhere in the database.
+        for table in db.metadata.sorted_tables:
+            for row in db.session.execute(select(table)).all():
+                assert token not in repr(row)
+
+
+def test_candidate_link_shows_brief_deadline_and_time_left(client, make_invitation):
+    _, token = make_invitation(days=2)
+    response = client.get(f"/i/{token}")
+    assert response.status_code == 200
+    page = response.get_data(as_text=True)
+    assert "Tiny hiring case" in page
+    assert "events.csv" in page  # from the brief's markdown
+    assert 'class="local-time" datetime="' in page  # the deadline, localised by the browser
+    assert "1 days 23 h" in page or "2 days 0 h" in page
+
+
+def test_first_opening_is_recorded(app, client, make_invitation):
+    invitation_id, token = make_invitation()
+    client.get(f"/i/{token}")
+    client.get(f"/i/{token}")
+    with app.app_context():
+        assert db.session.get(Invitation, invitation_id).first_opened_at is not None
+        opened = db.session.scalars(
+            select(AuditEvent).where(AuditEvent.action == "invitation.opened")
+        ).all()
+        assert len(opened) == 1
+
+
+def test_unknown_and_revoked_links_get_the_same_response(app, client, make_invitation):
+    invitation_id, token = make_invitation()
+    with app.app_context():
+        invitation = db.session.get(Invitation, invitation_id)
+        invitations.revoke_invitation(invitation, invitation.candidate.invitations[0].case and None)
+    revoked = client.get(f"/i/{token}")
+    unknown = client.get("/i/" + "x" * 43)
+    assert revoked.status_code == unknown.status_code == 404
+    assert revoked.data == unknown.data
+    assert b"not valid" in revoked.data
+
+
+def test_expired_link_says_the_deadline_passed(app, client, make_invitation):
+    invitation_id, token = make_invitation()
+    with app.app_context():
+        invitation = db.session.get(Invitation, invitation_id)
+        invitation.opens_at = utcnow() - timedelta(days=3)
+        invitation.due_at = utcnow() - timedelta(minutes=1)
+        db.session.commit()
+    response = client.get(f"/i/{token}")
+    assert response.status_code == 404
+    assert b"deadline for this invitation has passed" in response.data
+    assert b"Tiny hiring case" not in response.data
+
+
+def test_overlong_token_is_unknown_not_an_error(client):
+    response = client.get("/i/" + "a" * 5000)
+    assert response.status_code == 404
+
+
+def test_extend_moves_the_deadline_and_keeps_the_old_one_in_the_audit(app, make_invitation, make_user):
+    admin = make_user("admin")
+    invitation_id, _ = make_invitation()
+    with app.app_context():
+        invitation = db.session.get(Invitation, invitation_id)
+        old_due = invitation.due_at
+        actor = db.session.merge(admin)
+        with pytest.raises(InvalidInput, match="later than the current one"):
+            invitations.extend_invitation(invitation, old_due - timedelta(hours=1), actor)
+        invitations.extend_invitation(invitation, old_due + timedelta(days=1), actor)
+        assert db.session.get(Invitation, invitation_id).due_at == old_due + timedelta(days=1)
+        event = db.session.scalar(select(AuditEvent).where(AuditEvent.action == "invitation.extended"))
+        assert event.details["old_due_at"] == old_due.isoformat()
+
+
+def test_revoked_invitation_cannot_be_extended(app, make_invitation, make_user):
+    admin = make_user("admin")
+    invitation_id, _ = make_invitation()
+    with app.app_context():
+        invitation = db.session.get(Invitation, invitation_id)
+        actor = db.session.merge(admin)
+        invitations.revoke_invitation(invitation, actor)
+        with pytest.raises(InvalidInput, match="revoked"):
+            invitations.extend_invitation(invitation, invitation.due_at + timedelta(days=1), actor)
+
+
+def test_open_invitation_raises_for_not_yet_open(app, make_invitation):
+    _, token = make_invitation(opens_at=utcnow() + timedelta(days=1), days=3)
+    with app.app_context(), pytest.raises(InvitationUnavailable, match="opens on"):
+        invitations.open_invitation(token)
+
+
+def test_admin_creates_invitation_and_sees_link_once(app, client, auth, make_user):
+    make_user("admin", email="boss@example.com")
+    panelist = make_user("interviewer", email="iris@example.com", name="Iris")
+    auth.login("boss@example.com")
+    response = client.post(
+        "/admin/invitations/new",
+        data={
+            "name": "Dana Candidate",
+            "email": "dana@example.org",
+            "case": "tiny-hiring",
+            "due_at": (utcnow() + timedelta(days=4)).strftime("%Y-%m-%dT%H:%M"),
+            "timezone": "Europe/Berlin",
+            "panel": [str(panelist.id)],
+        },
+    )
+    assert response.status_code == 302
+    detail = client.get(response.headers["Location"]).get_data(as_text=True)
+    assert "shown only once" in detail
+    assert "Iris" in detail
+    link = detail.split('id="invite-link"')[0].rsplit('value="', 1)[1].split('"')[0]
+    assert "/i/" in link
+    again = client.get(response.headers["Location"]).get_data(as_text=True)
+    assert "shown only once" not in again
+    # The link works for the candidate.
+    token = link.rsplit("/i/", 1)[1]
+    client.post("/logout")
+    assert client.get(f"/i/{token}").status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "message"),
+    [
+        ("email", "not-an-email", "Invalid email address"),
+        ("name", "x" * 121, "Field cannot be longer than 120 characters"),
+        ("timezone", "Mars/Olympus", "Unknown time zone"),
+        ("case", "no-such-case", "Not a valid choice"),
+        ("due_at", "tomorrow", "Not a valid datetime value"),
+    ],
+)
+def test_invitation_form_rejects_bad_input(client, auth, make_user, field, value, message):
+    make_user("admin", email="boss@example.com")
+    auth.login("boss@example.com")
+    data = {
+        "name": "Dana",
+        "email": "dana@example.org",
+        "case": "tiny-hiring",
+        "due_at": (utcnow() + timedelta(days=4)).strftime("%Y-%m-%dT%H:%M"),
+        "timezone": "UTC",
+        field: value,
+    }
+    response = client.post("/admin/invitations/new", data=data)
+    assert response.status_code == 400
+    assert message in response.get_data(as_text=True)
+
+
+def test_deadline_in_the_past_is_refused_with_a_message(client, auth, make_user):
+    make_user("admin", email="boss@example.com")
+    auth.login("boss@example.com")
+    response = client.post(
+        "/admin/invitations/new",
+        data={
+            "name": "Dana",
+            "email": "dana@example.org",
+            "case": "tiny-hiring",
+            "due_at": (utcnow() - timedelta(days=1)).strftime("%Y-%m-%dT%H:%M"),
+            "timezone": "UTC",
+        },
+    )
+    assert response.status_code == 400
+    assert "deadline must be after" in response.get_data(as_text=True)
+
+
+def test_revoke_and_extend_through_the_pages(app, client, auth, make_user, make_invitation):
+    make_user("admin", email="boss@example.com")
+    invitation_id, token = make_invitation()
+    auth.login("boss@example.com")
+    with app.app_context():
+        due = db.session.get(Invitation, invitation_id).due_at
+    later = (due + timedelta(days=2)).strftime("%Y-%m-%dT%H:%M")
+    response = client.post(
+        f"/admin/invitations/{invitation_id}/extend", data={"due_at": later, "timezone": "UTC"}
+    )
+    assert response.status_code == 302
+    assert "deadline is extended" in client.get(response.headers["Location"]).get_data(as_text=True)
+    client.post(f"/admin/invitations/{invitation_id}/revoke")
+    client.post("/logout")
+    assert client.get(f"/i/{token}").status_code == 404
+
+
+def test_database_stores_utc(app, make_invitation):
+    invitation_id, _ = make_invitation()
+    with app.app_context():
+        raw = db.session.execute(
+            text("SELECT due_at FROM invitation WHERE id = :id"), {"id": invitation_id}
+        ).scalar_one()
+        due = db.session.get(Invitation, invitation_id).due_at
+        assert due.tzinfo is not None
+        assert str(raw).startswith(due.replace(tzinfo=None).isoformat(" ")[:16])
