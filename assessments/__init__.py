@@ -41,10 +41,12 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     _init_extensions(app)
     _register_blueprints(app)
 
-    from assessments import cli, security
+    from assessments import cli, cli_grading, queue, security
 
+    queue.init_app(app)
     security.init_app(app)
     cli.init_app(app)
+    cli_grading.init_app(app)
     return app
 
 
@@ -62,12 +64,13 @@ def _init_extensions(app: Flask) -> None:
 
 
 def _register_blueprints(app: Flask) -> None:
-    from assessments.views import admin, auth, candidate, main
+    from assessments.views import admin, auth, candidate, main, submissions
 
     app.register_blueprint(main.bp)
     app.register_blueprint(auth.bp)
     app.register_blueprint(admin.bp)
     app.register_blueprint(candidate.bp)
+    app.register_blueprint(submissions.bp)
 
 
 @event.listens_for(Engine, "connect")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 from flask import Flask
+from flask.cli import with_appcontext
 from flask_migrate import upgrade
 
 from assessments.errors import DomainError
@@ -12,6 +13,7 @@ from assessments.services import accounts, catalog, demo
 
 
 @click.command("init")
+@with_appcontext
 def init_command() -> None:
     """Create or upgrade the database, then sync cases from `cases/`."""
     upgrade()
@@ -21,6 +23,7 @@ def init_command() -> None:
 
 
 @click.command("create-user")
+@with_appcontext
 @click.option("--email", prompt=True)
 @click.option("--name", prompt="Display name")
 @click.option("--role", type=click.Choice([r.value for r in Role]), prompt=True)
@@ -35,6 +38,7 @@ def create_user_command(email: str, name: str, role: str, password: str) -> None
 
 
 @click.command("seed-demo")
+@with_appcontext
 @click.option("--base-url", default="http://127.0.0.1:5000", show_default=True)
 def seed_demo_command(base_url: str) -> None:
     """Create the demo accounts, candidates and invitations (safe to run again)."""

@@ -38,3 +38,54 @@ document.addEventListener("DOMContentLoaded", () => {
   tickCountdowns();
   setInterval(tickCountdowns, 30000);
 });
+
+// Live grading status on the candidate page: poll while anything is queued or being checked.
+const STATE_TEXT = {
+  queued: "received, waiting to be checked",
+  running: "being checked",
+  done: "received and checked",
+  failed: "received; the automatic check failed and staff will review it",
+};
+
+function pollGradingStatus() {
+  const table = document.querySelector("[data-status-url]");
+  if (!table) return;
+  const poll = async () => {
+    let pending = false;
+    try {
+      const response = await fetch(table.dataset.statusUrl, { headers: { Accept: "application/json" } });
+      if (!response.ok) return;
+      for (const row of await response.json()) {
+        const el = table.querySelector(`.grading-state[data-version="${row.version}"]`);
+        if (el) el.textContent = STATE_TEXT[row.state] || row.state;
+        if (row.state === "queued" || row.state === "running") pending = true;
+      }
+    } catch (error) {
+      pending = true;
+    }
+    if (pending) setTimeout(poll, 2000);
+  };
+  poll();
+}
+
+document.addEventListener("DOMContentLoaded", pollGradingStatus);
+
+// Staff submission page: reload once grading finishes.
+function watchStaffGrading() {
+  const el = document.querySelector(".grading-live[data-status-url]");
+  if (!el || !["queued", "running"].includes(el.dataset.state)) return;
+  const poll = async () => {
+    try {
+      const response = await fetch(el.dataset.statusUrl, { headers: { Accept: "application/json" } });
+      if (response.ok) {
+        const body = await response.json();
+        el.querySelector(".grading-state-staff").textContent = body.state;
+        if (body.state === "done" || body.state === "failed") { window.location.reload(); return; }
+      }
+    } catch (error) { /* try again */ }
+    setTimeout(poll, 2000);
+  };
+  setTimeout(poll, 2000);
+}
+
+document.addEventListener("DOMContentLoaded", watchStaffGrading);

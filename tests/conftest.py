@@ -68,6 +68,7 @@ def app(database_url: dict[str, Any], tmp_path: Path, monkeypatch: pytest.Monkey
     config = {
         "TESTING": True,
         "WTF_CSRF_ENABLED": False,
+        "HUEY_IMMEDIATE": True,
         "ARGON2_PARAMETERS": {"time_cost": 1, "memory_cost": 1024, "parallelism": 1},
         "SECRET_KEY": "test-secret",
         "CASES_DIR": str(FIXTURE_CASES),
@@ -181,19 +182,34 @@ def make_invitation(app: Flask, make_user: UserFactory) -> Any:
     return factory
 
 
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
 @pytest.fixture(scope="session")
-def browser_type_launch_args(browser_type_launch_args: dict[str, Any]) -> dict[str, Any]:
-    """Debian's chromium, never a downloaded browser; no background network traffic."""
-    return {
-        **browser_type_launch_args,
-        "executable_path": "/usr/bin/chromium",
-        "args": [
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-quic",
-            "--no-first-run",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
-        ],
-    }
+def browser() -> Iterator[Any]:
+    """Debian's headless chromium driven by Playwright; never a downloaded browser."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path="/usr/bin/chromium", headless=True, args=CHROMIUM_ARGS
+        )
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def page(browser: Any) -> Iterator[Any]:
+    """A fresh browser context and page (UTC, desktop width)."""
+    context = browser.new_context(timezone_id="UTC", viewport={"width": 1280, "height": 900})
+    context.set_default_timeout(15000)
+    yield context.new_page()
+    context.close()

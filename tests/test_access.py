@@ -5,7 +5,13 @@ A new route without an entry here fails `test_every_route_is_in_the_matrix`.
 
 from __future__ import annotations
 
+import nbformat
 import pytest
+
+from assessments.content.notebook import release_notebook
+from assessments.extensions import db
+from assessments.models import Invitation
+from assessments.services import catalog, grading
 
 ROLES = ("anonymous", "candidate", "admin", "interviewer", "mentor", "mentee")
 OK, REDIRECT, LOGIN, FORBIDDEN, GONE = 200, 302, "login", 403, 404
@@ -23,8 +29,27 @@ MATRIX: dict[str, tuple[str, str, dict[str, object]]] = {
     "admin.invitation_extend": ("POST", "/admin/invitations/{invitation_id}/extend", {"anonymous": LOGIN, "candidate": LOGIN, "admin": REDIRECT, "*": FORBIDDEN}),
     # The candidate's own link works for whoever holds it; nobody else has a token to use.
     "candidate.invitation": ("GET", "/i/{token}", {"*": OK}),
+    "candidate.bundle": ("GET", "/i/{token}/bundle", {"*": OK}),
+    "candidate.status": ("GET", "/i/{token}/status", {"*": OK}),
+    # An upload without a file is refused with a form error, for whoever holds the link.
+    "candidate.upload": ("POST", "/i/{token}", {"*": 400}),
+    # Interviewers see only submissions of panels they sit on (none here).
+    "submissions.detail": ("GET", "/submissions/{submission_id}", {"anonymous": LOGIN, "candidate": LOGIN, "admin": OK, "*": FORBIDDEN}),
+    "submissions.status": ("GET", "/submissions/{submission_id}/status", {"anonymous": LOGIN, "candidate": LOGIN, "admin": OK, "*": FORBIDDEN}),
+    "submissions.regrade": ("POST", "/submissions/{submission_id}/regrade", {"anonymous": LOGIN, "candidate": LOGIN, "admin": REDIRECT, "*": FORBIDDEN}),
     "static": ("GET", "/static/style.css", {"*": OK}),
 }
+
+
+def _submission(app, invitation_id: int) -> int:
+    """A stored, ungraded submission (the queue is replaced so nothing runs)."""
+    queue = app.extensions["assessments.queue"]
+    app.extensions["assessments.queue"] = type(queue)(huey=queue.huey, grade=lambda run_id: None)
+    with app.app_context():
+        invitation = db.session.get(Invitation, invitation_id)
+        spec = catalog.case_specs()["tiny-hiring"]
+        raw = nbformat.writes(release_notebook(spec)).encode()
+        return grading.accept_submission(invitation, "nb.ipynb", raw).id
 
 
 def test_every_route_is_in_the_matrix(app):
@@ -40,12 +65,13 @@ def test_access(app, client, auth, make_user, make_invitation, role, endpoint):
     method, template, expectations = MATRIX[endpoint]
     expected = expectations.get(role, expectations.get("*"))
     invitation_id, token = make_invitation()
+    submission_id = _submission(app, invitation_id)
     if role not in ("anonymous", "candidate"):
         user = make_user(role)
         assert auth.login(user.email).status_code == 302
     elif role == "candidate":
         client.get(f"/i/{token}")
-    url = template.format(invitation_id=invitation_id, token=token)
+    url = template.format(invitation_id=invitation_id, token=token, submission_id=submission_id)
     response = client.open(url, method=method)
     response.close()
     if expected == LOGIN:

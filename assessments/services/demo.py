@@ -61,12 +61,14 @@ def seed_demo() -> list[DemoLink]:
         )
     admin = users["admin@example.com"]
     interviewers = [u for u in users.values() if u.role == Role.INTERVIEWER]
-    cases = {c.slug: c for c in catalog.current_cases(hiring=True)}
+    available = catalog.current_cases(hiring=True)
+    cases = {c.slug: c for c in available}
     links = []
     for name, email, slug, offset in DEMO_CANDIDATES:
-        case = cases.get(slug)
-        if case is None:
-            continue
+        if not available:
+            break
+        # Prefer the intended case; with other case folders, spread over what is there.
+        case = cases.get(slug) or available[offset % len(available)]
         token = demo_token(email)
         if not db.session.scalar(select(Invitation).where(Invitation.token_hash == invitations.hash_token(token))):
             candidate = db.session.scalar(select(Candidate).where(Candidate.email == email))
@@ -81,7 +83,7 @@ def seed_demo() -> list[DemoLink]:
                 seed=1000 + offset,
                 token=token,
             )
-        links.append(DemoLink(name, slug, f"/i/{token}"))
+        links.append(DemoLink(name, case.slug, f"/i/{token}"))
     return links
 
 

@@ -2,24 +2,80 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, render_template
+from flask import Blueprint, Response, flash, jsonify, redirect, render_template, url_for
 
+from assessments.content.bundle import build_bundle, bundle_filename
+from assessments.forms.submission import UploadForm
 from assessments.models.types import utcnow
-from assessments.services import catalog, invitations
+from assessments.services import catalog, grading, invitations
 from assessments.views.rendering import render_markdown
 
 bp = Blueprint("candidate", __name__, url_prefix="/i")
 
 
+def _page(invitation, form: UploadForm, status: int = 200) -> tuple[str, int]:
+    spec = catalog.spec_for(invitation.case)
+    receipts = [(s, grading.progress(s).state) for s in reversed(invitation.submissions)]
+    return (
+        render_template(
+            "candidate/invitation.html",
+            invitation=invitation,
+            spec=spec,
+            brief=render_markdown(spec.brief_markdown),
+            now=utcnow(),
+            form=form,
+            receipts=receipts,
+        ),
+        status,
+    )
+
+
 @bp.get("/<token>")
-def invitation(token: str) -> str:
-    """The case brief, the deadline in the candidate's own zone, and the time left."""
+def invitation(token: str) -> tuple[str, int]:
+    """The case brief, the deadline in the candidate's own zone, the download and the upload."""
+    return _page(invitations.open_invitation(token), UploadForm())
+
+
+@bp.get("/<token>/bundle")
+def bundle(token: str) -> Response:
+    """The candidate's own bundle: the notebook, their data and a README."""
     invitation = invitations.open_invitation(token)
     spec = catalog.spec_for(invitation.case)
-    return render_template(
-        "candidate/invitation.html",
-        invitation=invitation,
-        spec=spec,
-        brief=render_markdown(spec.brief_markdown),
-        now=utcnow(),
+    response = Response(build_bundle(spec, invitation.seed), mimetype="application/zip")
+    response.headers["Content-Disposition"] = (
+        f'attachment; filename="{bundle_filename(spec, invitation.seed)}"'
+    )
+    return response
+
+
+@bp.post("/<token>")
+def upload(token: str) -> Response | tuple[str, int]:
+    """Accept a notebook; a refused one leaves earlier versions as they were."""
+    invitation = invitations.open_invitation(token)
+    form = UploadForm()
+    if not form.validate_on_submit():
+        return _page(invitation, form, 400)
+    file = form.notebook.data
+    try:
+        submission = grading.accept_submission(invitation, file.filename or "", file.read())
+    except grading.UploadRefused as error:
+        form.notebook.errors = [error.message]
+        return _page(invitation, form, 400)
+    flash(
+        f"Received version {submission.version} of your notebook "
+        f"({submission.size:,} bytes, fingerprint {submission.sha256[:12]}).",
+        "success",
+    )
+    return redirect(url_for("candidate.invitation", token=token))
+
+
+@bp.get("/<token>/status")
+def status(token: str) -> Response:
+    """Grading progress of each version, for the page's live status (no scores: a receipt)."""
+    invitation = invitations.open_invitation(token)
+    return jsonify(
+        [
+            {"version": s.version, "state": grading.progress(s).state}
+            for s in invitation.submissions
+        ]
     )

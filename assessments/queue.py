@@ -1,0 +1,70 @@
+"""The grading queue: Huey on a SQLite file by default, on Redis when REDIS_URL is set.
+
+Huey removes a task before running it, so a worker killed mid-run loses it: the database is the
+source of truth, and the periodic sweep re-enqueues what the queue lost (services/grading.py).
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from flask import Flask, current_app
+from huey import Huey, MemoryHuey, RedisHuey, SqliteHuey, crontab
+
+
+@dataclass(frozen=True)
+class GradingQueue:
+    """The Huey instance and the task to enqueue a grade run with."""
+
+    huey: Huey
+    grade: Any
+
+    def enqueue(self, run_id: int) -> None:
+        """Ask a worker to grade a run (a duplicate is harmless: claiming is atomic)."""
+        self.grade(run_id)
+
+
+def make_huey(app: Flask) -> Huey:
+    """The Huey instance the configuration asks for."""
+    if app.config.get("HUEY_IMMEDIATE"):
+        # Tests: tasks run in the caller, synchronously.
+        return MemoryHuey("assessments", immediate=True)
+    if app.config.get("REDIS_URL"):
+        return RedisHuey("assessments", url=app.config["REDIS_URL"])
+    path = app.config.get("HUEY_SQLITE_PATH") or str(Path(app.instance_path) / "huey.db")
+    return SqliteHuey("assessments", filename=path)
+
+
+def worker_name() -> str:
+    """Who claims a run: host and process, so operators can tell workers apart."""
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def init_app(app: Flask) -> None:
+    """Create the queue and register its tasks, bound to this app."""
+    huey = make_huey(app)
+
+    @huey.task(name="grade")
+    def grade(run_id: int) -> None:
+        from assessments.services import grading
+
+        with app.app_context():
+            grading.run_grade(run_id, worker_name())
+
+    @huey.periodic_task(crontab(minute="*"), name="sweep")
+    def sweep() -> None:
+        from assessments.services import grading
+
+        with app.app_context():
+            grading.sweep_grade_runs()
+
+    app.extensions["assessments.queue"] = GradingQueue(huey=huey, grade=grade)
+
+
+def grading_queue() -> GradingQueue:
+    """The app's grading queue."""
+    return current_app.extensions["assessments.queue"]

@@ -1,0 +1,289 @@
+"""Submissions and grading: accept an upload, record it, and grade it through the queue.
+
+The database is the source of truth for what still needs grading. A grade run carries a state and
+a lease; claiming it is one atomic UPDATE, so a duplicate task is a no-op; a periodic sweep
+re-enqueues runs that the queue lost (a worker killed mid-run) or never delivered.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import and_, func, or_, select, update
+from werkzeug.utils import secure_filename
+
+from assessments.errors import DomainError, NotFound
+from assessments.extensions import db
+from assessments.grading.intake import SubmissionRejected, parse_submission
+from assessments.grading.pipeline import grade_notebook
+from assessments.grading.report import GRADER_VERSION, GradeReport
+from assessments.grading.sandbox import SandboxUnavailable
+from assessments.models import Case, GradeRun, GradeStatus, Invitation, Submission, User
+from assessments.models.types import utcnow
+from assessments.queue import grading_queue
+from assessments.services import catalog
+from assessments.services.audit import record_event
+from assessments.storage import submission_store
+
+log = logging.getLogger(__name__)
+
+LEASE = timedelta(minutes=10)
+# A run queued this long ago and not claimed was lost on the way to a worker.
+UNCLAIMED_AFTER = timedelta(minutes=2)
+MAX_ATTEMPTS = 3
+
+
+class UploadRefused(DomainError):
+    """An upload that cannot be accepted: bad file, past the deadline, revoked link."""
+
+    status_code = 400
+
+
+@dataclass(frozen=True)
+class GradingProgress:
+    """What a person sees of a submission's grading: a state and, for staff, the report."""
+
+    state: str  # queued | running | done | failed
+    report: GradeReport | None
+    error: str | None
+
+
+def accept_submission(
+    invitation: Invitation, filename: str, raw: bytes, now: datetime | None = None
+) -> Submission:
+    """Check, store and record an uploaded notebook as a new version, then queue its grading.
+
+    The bytes are stored and the row committed before anything is graded: nothing is lost even
+    if every worker is down. A refused upload leaves earlier versions untouched.
+
+    :raises UploadRefused: for a revoked invitation, a closed deadline, or a bad notebook.
+    """
+    now = now or utcnow()
+    state = invitation.state(now)
+    if state == "revoked":
+        raise UploadRefused("This invitation has been revoked, so uploads are closed.")
+    if state == "not-open":
+        raise UploadRefused("This invitation is not open yet.")
+    late = state == "expired"
+    if late and not invitation.allow_late:
+        raise UploadRefused(
+            "The deadline has passed, so uploads are closed. Your last upload before the "
+            "deadline is the one that counts."
+        )
+    try:
+        parse_submission(
+            raw, case_slug=invitation.case.slug, case_version=invitation.case.content_hash
+        )
+    except SubmissionRejected as error:
+        raise UploadRefused(str(error)) from error
+    sha256 = submission_store().put(raw)
+    version = (
+        db.session.scalar(
+            select(func.max(Submission.version)).where(Submission.invitation_id == invitation.id)
+        )
+        or 0
+    ) + 1
+    submission = Submission(
+        invitation=invitation,
+        version=version,
+        sha256=sha256,
+        size=len(raw),
+        filename=(secure_filename(filename) or "notebook.ipynb")[:255],
+        uploaded_at=now,
+        is_late=late,
+    )
+    db.session.add(submission)
+    db.session.flush()
+    record_event(
+        None, "submission.accepted", "submission", submission.id, version=version, late=late
+    )
+    run = _new_run(submission)
+    db.session.commit()
+    grading_queue().enqueue(run.id)
+    return submission
+
+
+def _new_run(submission: Submission) -> GradeRun:
+    run = GradeRun(
+        submission=submission,
+        grader_version=GRADER_VERSION,
+        case_version=submission.invitation.case.content_hash,
+        status=GradeStatus.QUEUED,
+    )
+    db.session.add(run)
+    db.session.flush()
+    return run
+
+
+def request_grading(submission: Submission, actor: User | None = None) -> GradeRun | None:
+    """Queue a new run under the current grader (a regrade adds a run, keeping old ones).
+
+    Returns None when a run of this grader is already queued or running for the submission.
+    """
+    pending = db.session.scalar(
+        select(GradeRun).where(
+            GradeRun.submission_id == submission.id,
+            GradeRun.grader_version == GRADER_VERSION,
+            GradeRun.status.in_([GradeStatus.QUEUED, GradeStatus.RUNNING]),
+        )
+    )
+    if pending is not None:
+        return None
+    run = _new_run(submission)
+    record_event(actor, "grade_run.requested", "grade_run", run.id, submission_id=submission.id)
+    db.session.commit()
+    grading_queue().enqueue(run.id)
+    return run
+
+
+def regrade_case(slug: str, actor: User | None = None) -> int:
+    """Queue a new run for every submission of every version of a case; returns how many."""
+    submissions = db.session.scalars(
+        select(Submission).join(Invitation).join(Case).where(Case.slug == slug)
+    ).all()
+    return sum(1 for s in submissions if request_grading(s, actor) is not None)
+
+
+def claim_grade_run(run_id: int, worker: str, now: datetime | None = None) -> bool:
+    """Atomically take a queued run, or a running one whose lease expired; False if taken."""
+    now = now or utcnow()
+    result = db.session.execute(
+        update(GradeRun)
+        .where(
+            GradeRun.id == run_id,
+            or_(
+                GradeRun.status == GradeStatus.QUEUED,
+                and_(GradeRun.status == GradeStatus.RUNNING, GradeRun.lease_expires_at < now),
+            ),
+        )
+        .values(
+            status=GradeStatus.RUNNING,
+            claimed_by=worker,
+            lease_expires_at=now + LEASE,
+            started_at=now,
+            attempts=GradeRun.attempts + 1,
+        )
+        .execution_options(synchronize_session=False)
+    )
+    db.session.commit()
+    return result.rowcount == 1
+
+
+def run_grade(run_id: int, worker: str) -> None:
+    """Claim a run and grade it; a run already claimed by another worker is left alone."""
+    if not claim_grade_run(run_id, worker):
+        return
+    run = db.session.get(GradeRun, run_id)
+    assert run is not None
+    submission = run.submission
+    invitation = submission.invitation
+    try:
+        spec = catalog.spec_for(invitation.case)
+        raw = submission_store().get(submission.sha256)
+        notebook = parse_submission(
+            raw, case_slug=invitation.case.slug, case_version=invitation.case.content_hash
+        )
+        report = grade_notebook(notebook, spec, invitation.seed)
+    except SandboxUnavailable as error:
+        # An operator problem, not the candidate's: leave the run for the sweep to retry.
+        log.error("grading run %s: no sandbox: %s", run_id, error)
+        _release(run, str(error))
+        return
+    except Exception as error:  # a broken case or store must not take the worker down
+        log.exception("grading run %s failed", run_id)
+        _finish(run, None, f"The grader failed: {error}")
+        return
+    _finish(run, report, report.error)
+
+
+def _release(run: GradeRun, error: str) -> None:
+    run.status = GradeStatus.QUEUED if run.attempts < MAX_ATTEMPTS else GradeStatus.FAILED
+    run.error = error
+    run.lease_expires_at = None
+    db.session.commit()
+
+
+def _finish(run: GradeRun, report: GradeReport | None, error: str | None) -> None:
+    run.status = GradeStatus.DONE if report is not None else GradeStatus.FAILED
+    run.results = report.to_dict() if report else None
+    run.earned = report.earned if report else None
+    run.possible = report.possible if report else None
+    run.timings = report.to_dict()["timings"] if report else None
+    run.error = error
+    run.finished_at = utcnow()
+    run.lease_expires_at = None
+    db.session.commit()
+
+
+def sweep_grade_runs(now: datetime | None = None) -> list[int]:
+    """Re-enqueue runs whose lease expired or that were never claimed; fail runs that keep dying."""
+    now = now or utcnow()
+    lost = db.session.scalars(
+        select(GradeRun).where(
+            or_(
+                and_(GradeRun.status == GradeStatus.QUEUED, GradeRun.created_at < now - UNCLAIMED_AFTER),
+                and_(GradeRun.status == GradeStatus.RUNNING, GradeRun.lease_expires_at < now),
+            )
+        )
+    ).all()
+    requeue = []
+    for run in lost:
+        if run.attempts >= MAX_ATTEMPTS:
+            run.status = GradeStatus.FAILED
+            run.error = (
+                "Grading stopped before finishing several times (the worker running it died), "
+                "so it was given up. An admin can regrade it."
+            )
+            run.finished_at = now
+        else:
+            requeue.append(run.id)
+    db.session.commit()
+    for run_id in requeue:
+        grading_queue().enqueue(run_id)
+    if requeue:
+        log.warning("sweep re-enqueued grade runs %s", requeue)
+    return requeue
+
+
+def latest_run(submission: Submission) -> GradeRun | None:
+    """The newest grade run of a submission."""
+    return submission.grade_runs[-1] if submission.grade_runs else None
+
+
+def progress(submission: Submission) -> GradingProgress:
+    """The grading state of a submission's newest run."""
+    run = latest_run(submission)
+    if run is None:
+        return GradingProgress("queued", None, None)
+    report = GradeReport.from_dict(run.results) if run.results else None
+    return GradingProgress(run.status, report, run.error)
+
+
+def get_submission(submission_id: int) -> Submission:
+    """The submission with this id.
+
+    :raises NotFound: when there is none.
+    """
+    submission = db.session.get(Submission, submission_id)
+    if submission is None:
+        raise NotFound("No such submission.")
+    return submission
+
+
+def submission_bytes(submission: Submission) -> bytes:
+    """The stored file of a submission."""
+    return submission_store().get(submission.sha256)
+
+
+def queue_status() -> list[GradeRun]:
+    """Runs not yet done, oldest first, for operators."""
+    return list(
+        db.session.scalars(
+            select(GradeRun)
+            .where(GradeRun.status.in_([GradeStatus.QUEUED, GradeStatus.RUNNING]))
+            .order_by(GradeRun.created_at)
+        )
+    )
+

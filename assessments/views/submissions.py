@@ -1,0 +1,71 @@
+"""Staff pages for a submission: the notebook rendered safely beside its auto-grade."""
+
+from __future__ import annotations
+
+import json
+
+from flask import Blueprint, abort, flash, jsonify, redirect, render_template, url_for
+from flask_login import current_user
+from flask_wtf import FlaskForm
+from werkzeug.wrappers import Response
+
+from assessments.grading.intake import SubmissionRejected, parse_submission
+from assessments.models import Role
+from assessments.security import role_required
+from assessments.services import grading, panels
+from assessments.views.notebook_html import render_notebook
+
+bp = Blueprint("submissions", __name__, url_prefix="/submissions")
+
+
+def _load(submission_id: int):
+    submission = grading.get_submission(submission_id)
+    panels.require_staff_access(current_user, submission.invitation)
+    return submission
+
+
+@bp.get("/<int:submission_id>")
+@role_required(Role.ADMIN, Role.INTERVIEWER)
+def detail(submission_id: int) -> str:
+    """The rendered notebook, the check results, cell errors and timings, for one version."""
+    submission = _load(submission_id)
+    invitation = submission.invitation
+    raw = grading.submission_bytes(submission)
+    try:
+        notebook = parse_submission(
+            raw, case_slug=invitation.case.slug, case_version=invitation.case.content_hash
+        )
+    except SubmissionRejected:
+        notebook = json.loads(raw)
+    return render_template(
+        "submissions/detail.html",
+        submission=submission,
+        invitation=invitation,
+        versions=invitation.submissions,
+        runs=submission.grade_runs,
+        progress=grading.progress(submission),
+        notebook_html=render_notebook(notebook),
+        regrade_form=FlaskForm(),
+    )
+
+
+@bp.get("/<int:submission_id>/status")
+@role_required(Role.ADMIN, Role.INTERVIEWER)
+def status(submission_id: int) -> Response:
+    """Grading state of the newest run, for live updates."""
+    submission = _load(submission_id)
+    return jsonify({"version": submission.version, "state": grading.progress(submission).state})
+
+
+@bp.post("/<int:submission_id>/regrade")
+@role_required(Role.ADMIN)
+def regrade(submission_id: int) -> Response:
+    """Grade again under the current grader, keeping the earlier runs."""
+    submission = _load(submission_id)
+    if not FlaskForm().validate_on_submit():
+        abort(400)
+    if grading.request_grading(submission, current_user) is None:
+        flash("A grading run for this version is already waiting or running.", "info")
+    else:
+        flash("Queued a new grading run; earlier runs are kept below.", "success")
+    return redirect(url_for("submissions.detail", submission_id=submission.id))

@@ -1,0 +1,188 @@
+"""Uploads, the grading queue's database side, and the staff submission page."""
+
+from __future__ import annotations
+
+import io
+import re
+import json
+import zipfile
+from datetime import timedelta
+
+import nbformat
+import pytest
+from sqlalchemy import func, select
+
+from assessments.content.notebook import release_notebook, solution_notebook
+from assessments.extensions import db
+from assessments.models import GradeRun, GradeStatus, Invitation, Submission
+from assessments.models.types import utcnow
+from assessments.services import catalog, grading
+
+
+def _notebook_bytes(app, solution: bool) -> bytes:
+    with app.app_context():
+        spec = catalog.case_specs()["tiny-hiring"]
+        notebook = solution_notebook(spec) if solution else release_notebook(spec)
+        return nbformat.writes(notebook).encode()
+
+
+def _upload(client, token, data: bytes, name: str = "answers.ipynb"):
+    return client.post(
+        f"/i/{token}", data={"notebook": (io.BytesIO(data), name)}, content_type="multipart/form-data"
+    )
+
+
+def test_bundle_download_holds_notebook_and_own_data(client, make_invitation):
+    _, token = make_invitation()
+    response = client.get(f"/i/{token}/bundle")
+    assert response.status_code == 200
+    assert response.mimetype == "application/zip"
+    assert "attachment" in response.headers["Content-Disposition"]
+    names = zipfile.ZipFile(io.BytesIO(response.data)).namelist()
+    assert any(n.endswith(".ipynb") for n in names)
+    assert any(n.endswith("events.csv") for n in names)
+
+
+def test_bundle_is_not_served_for_unknown_link(client):
+    assert client.get("/i/" + "y" * 43 + "/bundle").status_code == 404
+
+
+@pytest.mark.sandbox
+def test_upload_is_stored_graded_and_shown_to_staff(app, client, auth, make_user, make_invitation):
+    interviewer = make_user("interviewer", email="iris@example.com")
+    invitation_id, token = make_invitation(panel=[interviewer])
+    response = _upload(client, token, _notebook_bytes(app, solution=True))
+    assert response.status_code == 302
+    page = client.get(f"/i/{token}").get_data(as_text=True)
+    assert "Received version 1" in page
+    assert "received and checked" in page
+    # Hiring mode: the candidate sees a receipt, never a score.
+    assert "points" not in page
+    status = client.get(f"/i/{token}/status").get_json()
+    assert status == [{"version": 1, "state": "done"}]
+
+    with app.app_context():
+        submission = db.session.scalar(select(Submission).where(Submission.invitation_id == invitation_id))
+        run = submission.grade_runs[0]
+        assert run.status == GradeStatus.DONE
+        assert run.earned == run.possible > 0
+        submission_id = submission.id
+    auth.login("iris@example.com")
+    staff = client.get(f"/submissions/{submission_id}").get_data(as_text=True)
+    assert "treatment_rate" in staff
+    assert "correct" in staff
+
+
+def test_bad_upload_is_refused_with_a_message_and_keeps_earlier_versions(app, client, make_invitation):
+    invitation_id, token = make_invitation()
+    with app.app_context():
+        spec = catalog.case_specs()["tiny-hiring"]
+        good = nbformat.writes(release_notebook(spec)).encode()
+    app.config["HUEY_IMMEDIATE"] = True
+    assert _upload(client, token, good).status_code == 302
+    for data, message in [
+        (b"PK\x03\x04 not a notebook", "zip"),
+        (b"{\"hello\": 1}", "notebook"),
+        (b"\x00\x01\x02", "notebook"),
+    ]:
+        response = _upload(client, token, data)
+        assert response.status_code == 400
+        assert message in response.get_data(as_text=True).lower()
+    assert _upload(client, token, good, name="report.pdf").status_code == 400
+    with app.app_context():
+        count = db.session.scalar(
+            select(func.count()).select_from(Submission).where(Submission.invitation_id == invitation_id)
+        )
+        assert count == 1
+
+
+def test_upload_after_deadline_is_refused_or_marked_late(app, client, make_invitation):
+    invitation_id, token = make_invitation()
+    notebook = _notebook_bytes(app, solution=False)
+    with app.app_context():
+        invitation = db.session.get(Invitation, invitation_id)
+        spec_invitation = invitation
+        with pytest.raises(grading.UploadRefused, match="deadline has passed"):
+            grading.accept_submission(spec_invitation, "a.ipynb", notebook, now=invitation.due_at + timedelta(minutes=1))
+        invitation.allow_late = True
+        db.session.commit()
+        submission = grading.accept_submission(invitation, "a.ipynb", notebook, now=invitation.due_at + timedelta(minutes=1))
+        assert submission.is_late
+
+
+def test_reupload_adds_a_version(app, client, make_invitation):
+    invitation_id, token = make_invitation()
+    first = _notebook_bytes(app, solution=False)
+    second = _notebook_bytes(app, solution=True)
+    assert _upload(client, token, first).status_code == 302
+    assert _upload(client, token, second).status_code == 302
+    with app.app_context():
+        versions = db.session.scalars(
+            select(Submission.version).where(Submission.invitation_id == invitation_id).order_by(Submission.version)
+        ).all()
+        assert versions == [1, 2]
+
+
+def test_claim_is_atomic_and_the_sweep_requeues_lost_runs(app, make_invitation):
+    invitation_id, _ = make_invitation()
+    with app.app_context():
+        invitation = db.session.get(Invitation, invitation_id)
+        app.config["HUEY_IMMEDIATE"] = True
+        submission = Submission(invitation=invitation, version=1, sha256="0" * 64, size=1, filename="a.ipynb")
+        db.session.add(submission)
+        db.session.flush()
+        run = GradeRun(submission=submission, grader_version="test", case_version="x", status=GradeStatus.QUEUED)
+        db.session.add(run)
+        db.session.commit()
+        assert grading.claim_grade_run(run.id, "worker-a")
+        assert not grading.claim_grade_run(run.id, "worker-b")  # a duplicate task is a no-op
+        # The worker holding it dies: once the lease expires another worker may take it.
+        later = utcnow() + grading.LEASE + timedelta(seconds=1)
+        assert grading.claim_grade_run(run.id, "worker-b", now=later)
+        db.session.refresh(run)
+        assert run.claimed_by == "worker-b" and run.attempts == 2
+        # The sweep gives up after MAX_ATTEMPTS, with a message.
+        run.attempts = grading.MAX_ATTEMPTS
+        db.session.commit()
+        assert grading.sweep_grade_runs(now=later + grading.LEASE + timedelta(seconds=1)) == []
+        db.session.refresh(run)
+        assert run.status == GradeStatus.FAILED
+        assert "given up" in run.error
+
+
+def test_staff_page_sanitises_candidate_html(app, client, auth, make_user, make_invitation):
+    interviewer = make_user("interviewer", email="iris@example.com")
+    _, token = make_invitation(panel=[interviewer])
+    with app.app_context():
+        spec = catalog.case_specs()["tiny-hiring"]
+        notebook = release_notebook(spec)
+    notebook.cells.append(nbformat.v4.new_markdown_cell("<script>alert('md')</script> <img src=x onerror=alert(1)>"))
+    code = nbformat.v4.new_code_cell("x")
+    code.outputs = [nbformat.v4.new_output("display_data", data={"text/html": "<script>alert('out')</script><b onclick='alert(2)'>bold</b>"})]
+    notebook.cells.append(code)
+    app.config["HUEY_IMMEDIATE"] = False
+    app.extensions["assessments.queue"] = type(app.extensions["assessments.queue"])(
+        huey=app.extensions["assessments.queue"].huey, grade=lambda run_id: None
+    )
+    assert _upload(client, token, nbformat.writes(notebook).encode()).status_code == 302
+    with app.app_context():
+        submission_id = db.session.scalar(select(Submission.id))
+    auth.login("iris@example.com")
+    page = client.get(f"/submissions/{submission_id}").get_data(as_text=True)
+    assert "<script>" not in page
+    assert not re.search(r"<[^>]*\bon(error|click)=", page)  # no event handler in any tag
+    assert "<b>bold</b>" in page
+    assert "&lt;script&gt;" in page  # the markdown's script tag is shown as text
+
+
+def test_interviewer_off_the_panel_cannot_see_a_submission(app, client, auth, make_user, make_invitation):
+    make_user("interviewer", email="other@example.com")
+    _, token = make_invitation()
+    app.extensions["assessments.queue"] = type(app.extensions["assessments.queue"])(
+        huey=app.extensions["assessments.queue"].huey, grade=lambda run_id: None
+    )
+    assert _upload(client, token, _notebook_bytes(app, solution=False)).status_code == 302
+    with app.app_context():
+        submission_id = db.session.scalar(select(Submission.id))
+    auth.login("other@example.com")
+    assert client.get(f"/submissions/{submission_id}").status_code == 403
