@@ -64,13 +64,14 @@ def _init_extensions(app: Flask) -> None:
 
 
 def _register_blueprints(app: Flask) -> None:
-    from assessments.views import admin, auth, candidate, main, submissions
+    from assessments.views import admin, auth, candidate, main, panels, submissions
 
     app.register_blueprint(main.bp)
     app.register_blueprint(auth.bp)
     app.register_blueprint(admin.bp)
     app.register_blueprint(candidate.bp)
     app.register_blueprint(submissions.bp)
+    app.register_blueprint(panels.bp)
 
 
 @event.listens_for(Engine, "connect")

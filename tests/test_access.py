@@ -37,6 +37,12 @@ MATRIX: dict[str, tuple[str, str, dict[str, object]]] = {
     "submissions.detail": ("GET", "/submissions/{submission_id}", {"anonymous": LOGIN, "candidate": LOGIN, "admin": OK, "*": FORBIDDEN}),
     "submissions.status": ("GET", "/submissions/{submission_id}/status", {"anonymous": LOGIN, "candidate": LOGIN, "admin": OK, "*": FORBIDDEN}),
     "submissions.regrade": ("POST", "/submissions/{submission_id}/regrade", {"anonymous": LOGIN, "candidate": LOGIN, "admin": REDIRECT, "*": FORBIDDEN}),
+    # Scorecards are written by panel members only; nobody in this matrix sits on the panel.
+    "panels.scorecard": ("GET", "/panels/{invitation_id}/scorecard", {"anonymous": LOGIN, "candidate": LOGIN, "*": FORBIDDEN}),
+    "panels.amend": ("GET", "/panels/{invitation_id}/amend", {"anonymous": LOGIN, "candidate": LOGIN, "admin": REDIRECT, "*": FORBIDDEN}),
+    "panels.debrief": ("GET", "/panels/{invitation_id}/debrief", {"anonymous": LOGIN, "candidate": LOGIN, "admin": OK, "*": FORBIDDEN}),
+    "panels.export_json": ("GET", "/panels/{invitation_id}/scorecards.json", {"anonymous": LOGIN, "candidate": LOGIN, "admin": OK, "*": FORBIDDEN}),
+    "panels.export_csv": ("GET", "/panels/{invitation_id}/scorecards.csv", {"anonymous": LOGIN, "candidate": LOGIN, "admin": OK, "*": FORBIDDEN}),
     "static": ("GET", "/static/style.css", {"*": OK}),
 }
 

@@ -151,17 +151,8 @@ class CaseFormatError(ValueError):
 _SLUG = re.compile(r"^[a-z0-9-]+$")
 # Generator checks run at this size (or the case's default when smaller) to keep loading fast.
 _CHECK_SIZE = 1000
-_TOP_KEYS = {
-    "slug": str,
-    "title": str,
-    "kind": str,
-    "audience": list,
-    "time_limit_minutes": int,
-    "effort": str,
-    "default_size": int,
-    "packages": list,
-    "parts": list,
-}
+_TOP_KEYS = {"slug": str, "title": str, "kind": str, "audience": list, "time_limit_minutes": int}
+_TOP_KEYS |= {"effort": str, "default_size": int, "packages": list, "parts": list}
 _PART_KEYS = {"id": str, "prompt": str, "points": float, "dimensions": list}
 _OPTIONAL_PART_KEYS = {"check", "guidance"}
 _TYPE_NAMES = {str: "a string", int: "an integer", float: "a number", list: "an array", dict: "a table"}

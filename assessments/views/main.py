@@ -9,7 +9,7 @@ from werkzeug.wrappers import Response
 from assessments.models import Role
 from assessments.models.types import utcnow
 from assessments.security import role_required
-from assessments.services import catalog, invitations
+from assessments.services import catalog, invitations, scorecards
 
 bp = Blueprint("main", __name__)
 
@@ -28,7 +28,10 @@ def dashboard() -> str:
     """What this person has to do."""
     assignments = []
     if current_user.has_role(Role.INTERVIEWER, Role.ADMIN):
-        assignments = invitations.invitations_for_interviewer(current_user)
+        assignments = [
+            (invitation, scorecards.own_scorecard(invitation, current_user))
+            for invitation in invitations.invitations_for_interviewer(current_user)
+        ]
     practice_cases = []
     if current_user.has_role(Role.MENTEE, Role.MENTOR):
         practice_cases = catalog.current_cases(practice=True)

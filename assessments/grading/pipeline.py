@@ -1,0 +1,194 @@
+"""Grading a notebook: a declared list of small steps from (notebook, case, seed) to a GradeReport.
+
+1. prepare: the candidate's data files and a clean copy of the notebook (no outputs) for the sandbox;
+2. run: the in-sandbox runner executes every cell and reads the answer variables (sandbox.py);
+3. read: the runner's output is parsed as untrusted (result.py);
+4. score: each checkable part's answer against the key, computed here from the seed and never sent in.
+
+A broken notebook fails only its own checks; a run that fails whole still yields a report whose
+``error`` says why, in words the candidate understands.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import logging
+import secrets
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import nbformat
+
+from assessments.content.bundle import data_files
+from assessments.content.case import CaseSpec
+from assessments.grading.checks import INVALID, MISSING, score_check
+from assessments.grading.report import GRADER_VERSION, CellResult, CheckResult, GradeReport, Timings
+from assessments.grading.result import AnswerRead, RunnerResult, RunnerResultInvalid, parse_runner_output
+from assessments.grading.sandbox import SandboxLimits, SandboxRun, run_in_sandbox
+
+log = logging.getLogger(__name__)
+
+__all__ = ["GRADER_VERSION", "GradeReport", "SandboxLimits", "grade_notebook"]
+
+
+@dataclass(frozen=True)
+class _Prepared:
+    files: dict[str, bytes]
+    notebook_name: str
+    code_cells: tuple[int, ...]
+    answer_cells: dict[str, int]
+
+
+def _mebibytes(size: int) -> str:
+    return f"{size / 1024**2:g} MiB" if size < 1024**3 else f"{size / 1024**3:g} GiB"
+
+
+def _prepare(notebook: nbformat.NotebookNode, case: CaseSpec, seed: int, size: int | None) -> _Prepared:
+    """The files the sandbox gets: the candidate's data and their notebook without outputs."""
+    clean = copy.deepcopy(notebook)
+    answer_cells: dict[str, int] = {}
+    for index, cell in enumerate(clean.cells):
+        if cell.get("cell_type") == "code":
+            cell["outputs"] = []
+            cell["execution_count"] = None
+        role = cell.get("metadata", {}).get("assess")
+        if isinstance(role, Mapping) and isinstance(role.get("answer"), str):
+            answer_cells.setdefault(role["answer"], index)
+    files = dict(data_files(case, seed, size))
+    # The bundle reserves <slug>.ipynb for the release notebook, so no data file can take this name.
+    notebook_name = f"{case.slug}.ipynb"
+    files[notebook_name] = json.dumps(clean).encode("utf-8")
+    code_cells = tuple(i for i, cell in enumerate(clean.cells) if cell.get("cell_type") == "code")
+    return _Prepared(files, notebook_name, code_cells, answer_cells)
+
+
+def _cell_message(cell: CellResult, limits: SandboxLimits) -> str:
+    if cell.status == "timeout":
+        return f"was stopped after {limits.cell_seconds:g} s, the limit for one cell"
+    if cell.status == "kernel-died":
+        return (f"made the Python kernel die (common causes: more than {_mebibytes(limits.memory_bytes)} of memory, "
+                f"more than {limits.cpu_seconds} s of CPU time, or ending the process)")
+    if cell.status == "not-run":
+        return "did not run (the notebook ran out of time or the kernel had died before it)"
+    if cell.error and cell.error.startswith("MemoryError"):
+        return f"ran out of memory (the limit is {_mebibytes(limits.memory_bytes)})"
+    return f"raised {cell.error}" if cell.error else "failed"
+
+
+def _unanswered(part_id: str, answer: AnswerRead | None, prepared: _Prepared, cells: Mapping[int, CellResult],
+                limits: SandboxLimits) -> str:
+    if answer is not None and answer.state == "unusable":
+        return f"`{part_id}` holds {answer.reason or 'a value the grader cannot read'}; assign the kind of value the question asks for."
+    message = f"`{part_id}` was never assigned"
+    index = prepared.answer_cells.get(part_id)
+    if index is None:
+        return message + " (its answer cell is missing from the notebook)."
+    cell = cells.get(index)
+    if cell is not None and cell.status != "ok":
+        return message + f": its answer cell (cell {index + 1}) {_cell_message(cell, limits)}."
+    return message + f" (its answer cell is cell {index + 1})."
+
+
+def _score(case: CaseSpec, key: Mapping[str, Any], result: RunnerResult | None, prepared: _Prepared,
+           cells: Mapping[int, CellResult], limits: SandboxLimits, run_error: str | None) -> tuple[CheckResult, ...]:
+    checks = []
+    for part in case.checkable_parts:
+        assert part.check is not None
+        possible = float(part.points)
+        if result is None or (result.failure or result.answers_failure) and part.id not in result.answers:
+            reason = "not graded: " + (run_error or "the answers could not be read")
+            checks.append(CheckResult(part.id, 0.0, possible, MISSING, reason))
+            continue
+        answer = result.answers.get(part.id)
+        if answer is None or answer.state != "ok":
+            status = INVALID if answer is not None and answer.state == "unusable" else MISSING
+            checks.append(CheckResult(part.id, 0.0, possible, status, _unanswered(part.id, answer, prepared, cells, limits)))
+            continue
+        outcome = score_check(part.check.kind, part.check.params, answer.value, key[part.id], possible)
+        checks.append(CheckResult(part.id, outcome.earned, outcome.possible, outcome.status, outcome.message))
+    return tuple(checks)
+
+
+def _run_error(run: SandboxRun, limits: SandboxLimits) -> str | None:
+    if run.timed_out:
+        return (f"Running your notebook took longer than {limits.wall_seconds:g} s in total and was stopped, so "
+                "nothing could be graded. Make sure it runs from top to bottom well within that time.")
+    if run.output_capped:
+        return (f"Running your notebook sent more than {_mebibytes(limits.output_bytes)} of results to the grader "
+                "and was stopped, so nothing could be graded. Keep answer variables to the values asked for.")
+    return None
+
+
+def _result_error(result: RunnerResult, cells: Mapping[int, CellResult], limits: SandboxLimits) -> str | None:
+    if result.failure == "kernel-died":
+        died = next((c for c in cells.values() if c.status == "kernel-died"), None)
+        where = f" while running cell {died.index + 1}" if died else ""
+        return (f"The Python kernel died{where}, so later cells did not run and no answers could be read. Common "
+                f"causes: more than {_mebibytes(limits.memory_bytes)} of memory, more than {limits.cpu_seconds} s "
+                "of CPU time, or code that ends the process.")
+    if result.failure:
+        log.error("grading runner failed: %s", result.failure)
+        return "The grader failed to run your notebook because of an internal error; the staff have been told."
+    if result.answers_failure:
+        return (f"Your notebook ran, but its answer variables could not be read afterwards ({result.answers_failure}). "
+                "The last cells may still be running or may have replaced Python internals.")
+    return None
+
+
+def grade_notebook(notebook: nbformat.NotebookNode, case: CaseSpec, seed: int, *,
+                   limits: SandboxLimits | None = None, size: int | None = None) -> GradeReport:
+    """Run the notebook in the sandbox on the candidate's own data and score its answers against the key.
+
+    :raises SandboxUnavailable: when no sandbox can be had and ASSESS_UNSAFE_NO_SANDBOX=1 is not set.
+    :raises KeyValueProblem: when the case's key does not fit a check (a case bug, not the candidate's).
+    """
+    limits = limits or SandboxLimits()
+    started = time.monotonic()
+    # The key is computed here, in the trusted process; it never enters the sandbox.
+    key = case.answer_key(case.generate(seed, size))
+    prepared = _prepare(notebook, case, seed, size)
+    names = [part.id for part in case.checkable_parts]
+    nonce = secrets.token_hex(16)
+    runner_args = [prepared.notebook_name, "--answers", ",".join(names), "--cell-seconds", f"{limits.cell_seconds:g}",
+                   "--wall-seconds", f"{limits.wall_seconds:g}"]
+    run = run_in_sandbox(prepared.files, runner_args, limits, stdin=(nonce + "\n").encode())
+    scoring_started = time.monotonic()
+    error = _run_error(run, limits)
+    result: RunnerResult | None = None
+    if error is None:
+        try:
+            result = parse_runner_output(run.output, nonce, code_cells=prepared.code_cells, answer_names=names,
+                                         max_bytes=limits.output_bytes)
+        except RunnerResultInvalid as problem:
+            log.warning("unreadable runner result (%s); exit code %s; output starts %r",
+                        problem, run.exit_code, run.output[:300])
+            error = ("The grader could not read the result of running your notebook, so nothing could be graded. "
+                     "This happens when the run is cut short (for example by the process limit) or when the "
+                     "notebook interferes with the grader; make sure it runs cleanly from top to bottom.")
+    cells = {c.index: CellResult(c.index, c.status, c.error, c.seconds) for c in (result.cells if result else ())}
+    if result is not None:
+        error = _result_error(result, cells, limits)
+    checks = _score(case, key, result, prepared, cells, limits, error)
+    finished = time.monotonic()
+    overhead = max(0.0, run.seconds - (result.runner_seconds if result else run.seconds))
+    return GradeReport(
+        grader_version=GRADER_VERSION,
+        case_slug=case.slug,
+        case_version=case.content_hash,
+        seed=seed,
+        earned=round(sum(c.earned for c in checks), 6),
+        possible=round(sum(c.possible for c in checks), 6),
+        checks=checks,
+        cells=tuple(cells[i] for i in sorted(cells)),
+        timings=Timings(
+            sandbox_start=round(overhead + (result.kernel_start_seconds if result else 0.0), 3),
+            execution=round(result.execution_seconds if result else run.seconds, 3),
+            scoring=round(finished - scoring_started, 3),
+            total=round(finished - started, 3),
+        ),
+        error=error,
+        sandboxed=run.sandboxed,
+    )

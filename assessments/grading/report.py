@@ -1,0 +1,92 @@
+"""The grade report: what the grader found for one notebook, as frozen dataclasses with a JSON round trip."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass
+from typing import Any
+
+GRADER_VERSION = "1.0"
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    """The score of one checkable part, with a message for the person that never reveals the key."""
+
+    part_id: str
+    earned: float
+    possible: float
+    status: str
+    message: str
+
+
+@dataclass(frozen=True)
+class CellResult:
+    """How one code cell of the notebook ran (index counts every cell of the notebook, from 0)."""
+
+    index: int
+    status: str
+    error: str | None
+    seconds: float
+
+
+@dataclass(frozen=True)
+class Timings:
+    """Where the grading time went, in seconds."""
+
+    sandbox_start: float = 0.0
+    execution: float = 0.0
+    scoring: float = 0.0
+    total: float = 0.0
+
+
+@dataclass(frozen=True)
+class GradeReport:
+    """The outcome of grading one notebook against one case and seed."""
+
+    grader_version: str
+    case_slug: str
+    case_version: str
+    seed: int
+    earned: float
+    possible: float
+    checks: tuple[CheckResult, ...]
+    cells: tuple[CellResult, ...]
+    timings: Timings
+    error: str | None = None
+    sandboxed: bool = True
+
+    def check(self, part_id: str) -> CheckResult:
+        """The result for one part.
+
+        :raises KeyError: when the report has no check for this part.
+        """
+        for check in self.checks:
+            if check.part_id == part_id:
+                return check
+        raise KeyError(part_id)
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-serialisable dict (tuples become lists)."""
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> GradeReport:
+        """The report from `to_dict()` output (e.g. read back from the database).
+
+        :raises KeyError: when a field is missing.
+        :raises TypeError: when a field has the wrong shape.
+        """
+        return cls(
+            grader_version=str(data["grader_version"]),
+            case_slug=str(data["case_slug"]),
+            case_version=str(data["case_version"]),
+            seed=int(data["seed"]),
+            earned=float(data["earned"]),
+            possible=float(data["possible"]),
+            checks=tuple(CheckResult(**check) for check in data["checks"]),
+            cells=tuple(CellResult(**cell) for cell in data["cells"]),
+            timings=Timings(**data["timings"]),
+            error=data.get("error"),
+            sandboxed=bool(data.get("sandboxed", True)),
+        )

@@ -1,0 +1,336 @@
+"""The sandbox: prlimit -> setpriv -> bwrap around the in-sandbox runner (see shared/SANDBOX.md).
+
+Each run gets a worker slot (its own uid, so the process limit of one run cannot be used up by
+another), a fresh scratch folder holding only the submission and that candidate's data files, a
+clean environment, a capped stdout read incrementally, and a wall-clock limit enforced with
+``os.killpg``. Nothing of the app is visible inside: not its code, its Python, its database or its
+environment.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import logging
+import os
+import re
+import selectors
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+from assessments.grading.runtime import default_runtime_path, runtime_problem, runtime_python
+
+log = logging.getLogger(__name__)
+
+RUNNER_DIR = Path(__file__).with_name("runner")
+UNSAFE_SWITCH = "ASSESS_UNSAFE_NO_SANDBOX"
+SANDBOX_WORKDIR = "/work"
+SANDBOX_RUNNER_DIR = "/opt/runner"
+_FILE_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,199}$")
+_CLEAN_ENV = {"PATH": "/usr/bin:/bin"}
+
+
+class SandboxUnavailable(RuntimeError):
+    """No sandbox can be had on this machine and the operator has not allowed unsandboxed grading."""
+
+
+@dataclass(frozen=True)
+class SandboxLimits:
+    """Resource limits for one grading run; every one is enforced outside the candidate's control."""
+
+    memory_bytes: int = 2 * 1024**3
+    cpu_seconds: int = 300
+    wall_seconds: float = 300.0
+    cell_seconds: float = 60.0
+    processes: int = 64
+    open_files: int = 256
+    file_bytes: int = 50 * 1024**2
+    output_bytes: int = 8 * 1024**2
+    scratch_bytes: int = 256 * 1024**2
+
+    def __post_init__(self) -> None:
+        if self.wall_seconds < 10:
+            raise ValueError("wall_seconds must be at least 10 (the runner keeps a few seconds to read answers)")
+        if self.cell_seconds <= 0 or self.cell_seconds > self.wall_seconds:
+            raise ValueError("cell_seconds must be positive and at most wall_seconds")
+
+
+@dataclass(frozen=True)
+class SandboxRun:
+    """What came back from one sandboxed run: raw (untrusted) output and how the run ended."""
+
+    output: bytes
+    exit_code: int | None
+    timed_out: bool
+    output_capped: bool
+    seconds: float
+    sandboxed: bool
+
+
+def _unsafe_allowed() -> bool:
+    return os.environ.get(UNSAFE_SWITCH, "") == "1"
+
+
+def _is_root() -> bool:
+    return os.geteuid() == 0
+
+
+@lru_cache(maxsize=1)
+def _bwrap_works(bwrap: str) -> str | None:
+    """None when bwrap can create its namespaces here (user namespaces may be disabled)."""
+    probe = [bwrap, "--unshare-all", "--die-with-parent", "--ro-bind", "/usr", "/usr",
+             "--symlink", "usr/bin", "/bin", "--symlink", "usr/lib", "/lib", "--symlink", "usr/lib64", "/lib64",
+             "--", "/usr/bin/true"]
+    try:
+        result = subprocess.run(probe, env=_CLEAN_ENV, capture_output=True, timeout=20, check=False)
+    except (OSError, subprocess.TimeoutExpired) as error:
+        return f"bubblewrap could not start: {error}"
+    if result.returncode != 0:
+        return f"bubblewrap cannot create its namespaces here: {result.stderr.decode(errors='replace').strip()[:200]}"
+    return None
+
+
+def sandbox_problem(runtime: Path | None = None) -> str | None:
+    """Why no sandbox can be had here (None when grading can be sandboxed)."""
+    if not sys.platform.startswith("linux"):
+        return "the grading sandbox needs Linux (bubblewrap)"
+    tools = ["bwrap", "prlimit"] + (["setpriv"] if _is_root() else [])
+    for tool in tools:
+        if shutil.which(tool, path="/usr/bin:/bin") is None:
+            package = "bubblewrap" if tool == "bwrap" else "util-linux"
+            return f"{tool} is missing: install it with `apt-get install {package}` (or run `make setup`)"
+    problem = runtime_problem(runtime or default_runtime_path())
+    if problem:
+        return problem
+    return _bwrap_works(shutil.which("bwrap", path="/usr/bin:/bin") or "bwrap")
+
+
+# --- worker slots: one uid per concurrent run -------------------------------------------------
+
+def _slot_count() -> int:
+    return max(1, int(os.environ.get("ASSESS_SANDBOX_SLOTS", "8")))
+
+
+def _uid_base() -> int:
+    return int(os.environ.get("ASSESS_SANDBOX_UID_BASE", "62000"))
+
+
+@contextmanager
+def _worker_slot(wait_seconds: float) -> Iterator[int]:
+    """Hold a slot (a uid of its own) for the run; a lock file per slot works across processes."""
+    lock_dir = Path(tempfile.gettempdir()) / "assess-sandbox-slots"
+    lock_dir.mkdir(mode=0o700, exist_ok=True)
+    give_up = time.monotonic() + wait_seconds
+    while True:
+        for slot in range(_slot_count()):
+            uid = _uid_base() + slot
+            handle = open(lock_dir / f"{uid}.lock", "w")  # noqa: SIM115 - held for the run
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                handle.close()
+                continue
+            try:
+                _kill_uid_processes(uid)  # a previous run of this slot must have left nothing behind
+                yield uid
+            finally:
+                _kill_uid_processes(uid)
+                handle.close()
+            return
+        if time.monotonic() > give_up:
+            raise SandboxUnavailable("every sandbox slot stayed busy; raise ASSESS_SANDBOX_SLOTS or add workers")
+        time.sleep(0.2)
+
+
+def _kill_uid_processes(uid: int) -> None:
+    """SIGKILL every process of a slot uid (the pid namespace should already have taken them)."""
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            status = (entry / "status").read_text()
+        except OSError:
+            continue
+        for line in status.splitlines():
+            if line.startswith("Uid:"):
+                if int(line.split()[1]) == uid:
+                    try:
+                        os.kill(int(entry.name), signal.SIGKILL)
+                    except ProcessLookupError:
+                        pass
+                break
+
+
+# --- scratch folder -----------------------------------------------------------------------
+
+@contextmanager
+def _scratch(files: Mapping[str, bytes], uid: int | None) -> Iterator[Path]:
+    """A fresh folder holding only these files, readable by the slot uid and nobody else."""
+    for name in files:
+        if not _FILE_NAME.match(name):
+            raise ValueError(f"unsafe file name for the sandbox: {name!r}")
+    base = os.environ.get("ASSESS_SANDBOX_SCRATCH") or None
+    folder = Path(tempfile.mkdtemp(prefix="assess-run-", dir=base))
+    try:
+        for name, content in files.items():
+            path = folder / name
+            path.write_bytes(content)
+            path.chmod(0o400)
+            if uid is not None:
+                os.chown(path, uid, uid)
+        if uid is not None:
+            os.chown(folder, uid, uid)
+        folder.chmod(0o500)
+        yield folder
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+# --- the command line ---------------------------------------------------------------------
+
+def _sandbox_argv(limits: SandboxLimits, uid: int | None, scratch: Path, names: Sequence[str],
+                  runtime: Path, runner_args: Sequence[str]) -> list[str]:
+    nproc = limits.processes
+    if uid is None:
+        # Not root: the process limit counts this user's existing processes too.
+        nproc += sum(1 for p in Path("/proc").iterdir() if p.name.isdigit() and p.stat().st_uid == os.getuid())
+    argv = [
+        "/usr/bin/prlimit", f"--as={limits.memory_bytes}", f"--cpu={limits.cpu_seconds}",
+        f"--nproc={nproc}", f"--fsize={limits.file_bytes}", f"--nofile={limits.open_files}", "--core=0", "--",
+    ]
+    if uid is not None:
+        argv += ["/usr/bin/setpriv", f"--reuid={uid}", f"--regid={uid}", "--clear-groups", "--no-new-privs", "--"]
+    python = runtime_python(runtime)
+    argv += [
+        "/usr/bin/bwrap", "--unshare-all", "--die-with-parent", "--new-session", "--cap-drop", "ALL",
+        "--ro-bind", "/usr", "/usr", "--symlink", "usr/lib", "/lib", "--symlink", "usr/lib64", "/lib64",
+        "--symlink", "usr/bin", "/bin", "--proc", "/proc", "--dev", "/dev",
+        "--size", str(limits.scratch_bytes), "--tmpfs", "/tmp",
+        # Writes go to a size-capped tmpfs; the inputs are bound read-only into it.
+        "--size", str(limits.scratch_bytes), "--tmpfs", SANDBOX_WORKDIR,
+        "--ro-bind", str(runtime), str(runtime), "--ro-bind", str(RUNNER_DIR), SANDBOX_RUNNER_DIR,
+    ]
+    for name in names:
+        argv += ["--ro-bind", str(scratch / name), f"{SANDBOX_WORKDIR}/{name}"]
+    argv += ["--chdir", SANDBOX_WORKDIR, "--clearenv"]
+    for key, value in _sandbox_env(runtime).items():
+        argv += ["--setenv", key, value]
+    argv += ["--", str(python), "-I", f"{SANDBOX_RUNNER_DIR}/run.py", *runner_args]
+    return argv
+
+
+def _sandbox_env(runtime: Path) -> dict[str, str]:
+    return {
+        "PATH": f"{runtime}/bin:/usr/bin", "HOME": SANDBOX_WORKDIR, "USER": "candidate", "LANG": "C.UTF-8",
+        "JUPYTER_RUNTIME_DIR": "/tmp/jr", "IPYTHONDIR": "/tmp/ipy", "MPLCONFIGDIR": "/tmp/mpl",
+        "JUPYTER_PLATFORM_DIRS": "1", "MPLBACKEND": "Agg", "PYTHONDONTWRITEBYTECODE": "1",
+        # One thread per BLAS: fair on shared cores, and thread arenas would eat the memory limit.
+        "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
+    }
+
+
+def _unsafe_argv(scratch: Path, runtime: Path, runner_args: Sequence[str]) -> list[str]:
+    python = runtime_python(runtime) if runtime_python(runtime).exists() else Path(sys.executable)
+    return [str(python), "-I", str(RUNNER_DIR / "run.py"), *runner_args]
+
+
+# --- running ------------------------------------------------------------------------------
+
+def _read_capped(proc: subprocess.Popen[bytes], limits: SandboxLimits, started: float) -> tuple[bytes, bool, bool]:
+    """Read stdout until exit, the output cap or the wall-clock limit; kill the group on either limit."""
+    assert proc.stdout is not None
+    chunks: list[bytes] = []
+    size = 0
+    timed_out = capped = False
+    deadline = started + limits.wall_seconds + 2.0  # the runner stops itself before this
+    with selectors.DefaultSelector() as selector:
+        selector.register(proc.stdout, selectors.EVENT_READ)
+        while True:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                timed_out = True
+                break
+            if not selector.select(timeout=min(remaining, 1.0)):
+                continue
+            chunk = os.read(proc.stdout.fileno(), 65536)
+            if not chunk:
+                break
+            size += len(chunk)
+            if size > limits.output_bytes:
+                capped = True
+                break
+            chunks.append(chunk)
+    if timed_out or capped:
+        _kill_group(proc)
+    return b"".join(chunks), timed_out, capped
+
+
+def _kill_group(proc: subprocess.Popen[bytes]) -> None:
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
+def run_in_sandbox(files: Mapping[str, bytes], runner_args: Sequence[str], limits: SandboxLimits,
+                   *, stdin: bytes = b"", runtime: Path | None = None) -> SandboxRun:
+    """Run the in-sandbox runner over a scratch folder holding exactly these files, feeding it stdin.
+
+    :raises SandboxUnavailable: when there is no sandbox and ASSESS_UNSAFE_NO_SANDBOX=1 is not set.
+    """
+    runtime = (runtime or default_runtime_path()).resolve()
+    problem = sandbox_problem(runtime)
+    sandboxed = problem is None
+    if not sandboxed:
+        if not _unsafe_allowed():
+            raise SandboxUnavailable(
+                f"cannot grade: no sandbox ({problem}). Fix that, or set {UNSAFE_SWITCH}=1 to run candidate "
+                "code WITHOUT isolation (only on a machine that holds nothing worth protecting)."
+            )
+        log.warning("GRADING WITHOUT A SANDBOX (%s=1): candidate code runs with this process's access. Reason: %s",
+                    UNSAFE_SWITCH, problem)
+    with _worker_slot(wait_seconds=limits.wall_seconds) if sandboxed and _is_root() else _no_slot() as uid:
+        with _scratch(files, uid) as scratch:
+            if sandboxed:
+                argv = _sandbox_argv(limits, uid, scratch, list(files), runtime, runner_args)
+                cwd, env = "/", _CLEAN_ENV
+            else:
+                argv = _unsafe_argv(scratch, runtime, runner_args)
+                cwd, env = str(scratch), {**_CLEAN_ENV, **_sandbox_env(runtime), "HOME": str(scratch),
+                                          "JUPYTER_RUNTIME_DIR": str(scratch / ".jr")}
+                scratch.chmod(0o700)
+            started = time.monotonic()
+            proc = subprocess.Popen(argv, cwd=cwd, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                    stderr=subprocess.STDOUT, start_new_session=True)
+            try:
+                assert proc.stdin is not None
+                try:
+                    proc.stdin.write(stdin)
+                    proc.stdin.close()
+                except BrokenPipeError:
+                    pass
+                output, timed_out, capped = _read_capped(proc, limits, started)
+            finally:
+                if proc.poll() is None:
+                    try:
+                        proc.wait(timeout=5)
+                    except subprocess.TimeoutExpired:
+                        _kill_group(proc)
+                        proc.wait()
+                if proc.stdout:
+                    proc.stdout.close()
+            return SandboxRun(output=output, exit_code=proc.returncode, timed_out=timed_out,
+                              output_capped=capped, seconds=time.monotonic() - started, sandboxed=sandboxed)
+
+
+@contextmanager
+def _no_slot() -> Iterator[None]:
+    yield None

@@ -1,0 +1,341 @@
+"""Scorecards: drafts, submission (which locks), amendments, independence and the debrief.
+
+Independence: until an interviewer has submitted their own scorecard for an invitation, nothing
+of anyone else's (scorecards, ratings, aggregates) is returned to them by any function here.
+Admins see everything, and the pages say so.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+from statistics import mean
+from typing import Any
+
+from flask import current_app
+from sqlalchemy import select
+
+from assessments.content.rubric import (
+    GENERAL_KIT,
+    RECOMMENDATIONS,
+    InterviewKit,
+    Rubric,
+    load_kits,
+    load_rubrics,
+)
+from assessments.errors import AccessDenied, DomainError, InvalidInput, NotFound
+from assessments.extensions import db
+from assessments.forms.scorecard import ScorecardResult
+from assessments.grading.report import GradeReport
+from assessments.models import (
+    GradeStatus,
+    Invitation,
+    Rating,
+    Role,
+    Scorecard,
+    ScorecardStatus,
+    User,
+)
+from assessments.models.types import utcnow
+from assessments.services import panels
+from assessments.services.audit import record_event
+
+DEFAULT_RUBRIC = "lead-ml-scientist"
+DISAGREEMENT_LEVELS = 2
+
+_lock = threading.Lock()
+_library: dict[str, tuple[dict[str, Rubric], dict[str, InterviewKit]]] = {}
+
+
+class ScorecardLocked(DomainError):
+    """A submitted scorecard cannot be edited; it can be amended with a reason."""
+
+    status_code = 409
+
+
+def rubric_library() -> tuple[dict[str, Rubric], dict[str, InterviewKit]]:
+    """Every rubric and interview kit on disk, loaded and validated once per process."""
+    root = current_app.config["RUBRICS_DIR"]
+    with _lock:
+        if root not in _library:
+            rubrics = load_rubrics(Path(root))
+            _library[root] = (rubrics, load_kits(Path(root), rubrics))
+        return _library[root]
+
+
+def rubric_for(scorecard: Scorecard | None = None) -> Rubric:
+    """The rubric a scorecard uses (the default rubric for a new one).
+
+    :raises NotFound: when that rubric is not on disk.
+    """
+    rubrics, _ = rubric_library()
+    slug = scorecard.rubric_slug if scorecard else DEFAULT_RUBRIC
+    if slug not in rubrics:
+        raise NotFound(f"The rubric {slug!r} is not in the rubrics folder.")
+    return rubrics[slug]
+
+
+def kit_for(invitation: Invitation) -> InterviewKit:
+    """The interview kit of the invitation's case, or the general kit."""
+    _, kits = rubric_library()
+    return kits.get(invitation.case.slug) or kits[GENERAL_KIT]
+
+
+def _history(invitation: Invitation, user: User | None = None) -> list[Scorecard]:
+    query = (
+        select(Scorecard)
+        .where(Scorecard.invitation_id == invitation.id, Scorecard.purpose == "hiring")
+        .order_by(Scorecard.id)
+    )
+    if user is not None:
+        query = query.where(Scorecard.interviewer_id == user.id)
+    return list(db.session.scalars(query))
+
+
+def own_scorecard(invitation: Invitation, user: User) -> Scorecard | None:
+    """This interviewer's current scorecard for the invitation (the newest amendment, if any)."""
+    history = _history(invitation, user)
+    return history[-1] if history else None
+
+
+def has_submitted(invitation: Invitation, user: User) -> bool:
+    """True once the interviewer has submitted a scorecard for the invitation."""
+    own = own_scorecard(invitation, user)
+    return own is not None and own.status == ScorecardStatus.SUBMITTED
+
+
+def may_see_others(viewer: User, invitation: Invitation) -> bool:
+    """Admins always; interviewers only after submitting their own."""
+    return viewer.role == Role.ADMIN or has_submitted(invitation, viewer)
+
+
+def require_panel_member(user: User, invitation: Invitation) -> None:
+    """Only panel members write scorecards.
+
+    :raises AccessDenied: for anyone else.
+    """
+    if not panels.is_on_panel(user, invitation):
+        raise AccessDenied("Only interviewers on this candidate's panel can fill a scorecard.")
+
+
+def save_scorecard(invitation: Invitation, user: User, result: ScorecardResult) -> Scorecard:
+    """Save a draft, or submit (which locks the scorecard).
+
+    :raises AccessDenied: for someone not on the panel.
+    :raises ScorecardLocked: when this interviewer's scorecard is already submitted.
+    """
+    require_panel_member(user, invitation)
+    scorecard = own_scorecard(invitation, user)
+    if scorecard is not None and scorecard.status == ScorecardStatus.SUBMITTED:
+        raise ScorecardLocked(
+            "You have already submitted this scorecard. To change it, amend it and give a reason."
+        )
+    if scorecard is None:
+        scorecard = Scorecard(invitation_id=invitation.id, interviewer_id=user.id, purpose="hiring")
+        db.session.add(scorecard)
+    _fill(scorecard, result)
+    db.session.flush()
+    action = "scorecard.submitted" if result.is_final else "scorecard.draft_saved"
+    record_event(user, action, "scorecard", scorecard.id, invitation_id=invitation.id)
+    db.session.commit()
+    return scorecard
+
+
+def amend_scorecard(
+    invitation: Invitation, user: User, result: ScorecardResult, reason: str
+) -> Scorecard:
+    """Record a change to a submitted scorecard as a new row beside the original.
+
+    :raises InvalidInput: without a reason, or when the amendment is not a complete scorecard.
+    :raises ScorecardLocked: when there is no submitted scorecard to amend.
+    """
+    current = own_scorecard(invitation, user)
+    if current is None or current.status != ScorecardStatus.SUBMITTED:
+        raise ScorecardLocked("Only a submitted scorecard can be amended; finish and submit it first.")
+    if not reason.strip():
+        raise InvalidInput("Say why you are amending the scorecard.")
+    if not result.is_final:
+        raise InvalidInput("An amendment must be a complete scorecard; use Submit.")
+    amendment = Scorecard(
+        invitation_id=invitation.id,
+        interviewer_id=user.id,
+        purpose="hiring",
+        amends_id=current.id,
+        amendment_reason=reason.strip(),
+    )
+    db.session.add(amendment)
+    _fill(amendment, result)
+    db.session.flush()
+    record_event(user, "scorecard.amended", "scorecard", amendment.id, amends=current.id)
+    db.session.commit()
+    return amendment
+
+
+def _fill(scorecard: Scorecard, result: ScorecardResult) -> None:
+    scorecard.rubric_slug = result.rubric_slug
+    scorecard.rubric_version = result.rubric_hash
+    scorecard.recommendation = result.recommendation
+    scorecard.takeaways = result.takeaways
+    scorecard.red_flags = list(result.red_flags)
+    scorecard.ratings.clear()
+    db.session.flush()
+    for dimension_id, level in result.ratings.items():
+        scorecard.ratings.append(
+            Rating(
+                dimension_id=dimension_id,
+                level=level,
+                evidence=result.evidence.get(dimension_id, ""),
+            )
+        )
+    if result.is_final:
+        scorecard.status = ScorecardStatus.SUBMITTED
+        scorecard.submitted_at = utcnow()
+
+
+def as_result(scorecard: Scorecard) -> ScorecardResult:
+    """A stored scorecard as form data (to resume a draft or start an amendment)."""
+    return ScorecardResult(
+        rubric_slug=scorecard.rubric_slug,
+        rubric_hash=scorecard.rubric_version,
+        ratings={r.dimension_id: r.level for r in scorecard.ratings},
+        evidence={r.dimension_id: r.evidence for r in scorecard.ratings if r.evidence},
+        red_flags=tuple(scorecard.red_flags or ()),
+        takeaways=scorecard.takeaways,
+        recommendation=scorecard.recommendation,
+        is_final=scorecard.status == ScorecardStatus.SUBMITTED,
+    )
+
+
+def submitted_scorecards(invitation: Invitation, viewer: User) -> list[Scorecard]:
+    """Each interviewer's current submitted scorecard, if the viewer may see them.
+
+    :raises AccessDenied: for an interviewer who has not submitted their own yet.
+    """
+    if not may_see_others(viewer, invitation):
+        raise AccessDenied(
+            "Submit your own scorecard first: other interviewers' scorecards stay hidden until "
+            "you have, so that your ratings are your own."
+        )
+    latest: dict[int, Scorecard] = {}
+    for scorecard in _history(invitation):
+        if scorecard.status == ScorecardStatus.SUBMITTED:
+            latest[scorecard.interviewer_id] = scorecard
+    return sorted(latest.values(), key=lambda s: s.interviewer.display_name)
+
+
+@dataclass(frozen=True)
+class DimensionSummary:
+    """One dimension across the panel: each interviewer's level, the mean, and disagreement."""
+
+    dimension_id: str
+    name: str
+    levels: dict[int, int | None]  # interviewer id -> level (None: not assessed)
+    mean: float | None
+    spread: int | None
+    disagreement: bool
+
+
+@dataclass(frozen=True)
+class Debrief:
+    """Everything the debrief page shows, computed mechanically before any discussion."""
+
+    invitation: Invitation
+    scorecards: list[Scorecard]
+    dimensions: list[DimensionSummary]
+    recommendations: dict[str, int]
+    red_flags: dict[str, list[str]]
+    auto_grade: GradeReport | None
+    viewer_is_admin_before_own: bool
+    pending: list[User] = field(default_factory=list)
+
+
+def debrief(invitation: Invitation, viewer: User) -> Debrief:
+    """The mechanical combination of the panel's submitted scorecards and the auto-grade.
+
+    :raises AccessDenied: for an interviewer who has not submitted their own yet.
+    """
+    scorecards = submitted_scorecards(invitation, viewer)
+    rubric = rubric_for(scorecards[0] if scorecards else None)
+    by_dimension: dict[str, dict[int, int | None]] = defaultdict(dict)
+    for scorecard in scorecards:
+        for rating in scorecard.ratings:
+            by_dimension[rating.dimension_id][scorecard.interviewer_id] = rating.level
+    dimensions = []
+    for dimension in rubric.dimensions:
+        levels = by_dimension.get(dimension.id)
+        if not levels:
+            continue
+        rated = [v for v in levels.values() if v is not None]
+        spread = max(rated) - min(rated) if rated else None
+        dimensions.append(
+            DimensionSummary(
+                dimension_id=dimension.id,
+                name=dimension.name,
+                levels=levels,
+                mean=round(mean(rated), 2) if rated else None,
+                spread=spread,
+                disagreement=spread is not None and spread >= DISAGREEMENT_LEVELS,
+            )
+        )
+    counts = Counter(s.recommendation or "no_decision" for s in scorecards)
+    recommendations = {key: counts.get(key, 0) for key in RECOMMENDATIONS}
+    flags: dict[str, list[str]] = defaultdict(list)
+    labels = {f.id: f.label for f in rubric.red_flags}
+    for scorecard in scorecards:
+        for flag in scorecard.red_flags or ():
+            flags[labels.get(flag, flag)].append(scorecard.interviewer.display_name)
+    submitted_ids = {s.interviewer_id for s in scorecards}
+    pending = [m.interviewer for m in invitation.panel if m.interviewer_id not in submitted_ids]
+    return Debrief(
+        invitation=invitation,
+        scorecards=scorecards,
+        dimensions=dimensions,
+        recommendations=recommendations,
+        red_flags=dict(flags),
+        auto_grade=latest_auto_grade(invitation),
+        viewer_is_admin_before_own=viewer.role == Role.ADMIN and not has_submitted(invitation, viewer),
+        pending=pending,
+    )
+
+
+def latest_auto_grade(invitation: Invitation) -> GradeReport | None:
+    """The newest finished grading of the invitation's newest submission."""
+    if not invitation.submissions:
+        return None
+    runs = [r for r in invitation.submissions[-1].grade_runs if r.status == GradeStatus.DONE and r.results]
+    return GradeReport.from_dict(runs[-1].results) if runs else None
+
+
+EXPORT_COLUMNS = (
+    "candidate",
+    "interviewer",
+    "dimension",
+    "rating",
+    "recommendation",
+    "submitted_at",
+    "rubric_version",
+)
+
+
+def export_rows(invitation: Invitation, viewer: User) -> list[dict[str, Any]]:
+    """The panel's submitted ratings in long format, one row per scorecard × dimension.
+
+    :raises AccessDenied: for an interviewer who has not submitted their own yet.
+    """
+    rows = []
+    for scorecard in submitted_scorecards(invitation, viewer):
+        for rating in scorecard.ratings:
+            rows.append(
+                {
+                    "candidate": invitation.candidate.name,
+                    "interviewer": scorecard.interviewer.email,
+                    "dimension": rating.dimension_id,
+                    "rating": rating.level,
+                    "recommendation": scorecard.recommendation or "no_decision",
+                    "submitted_at": scorecard.submitted_at.isoformat() if scorecard.submitted_at else None,
+                    "rubric_version": scorecard.rubric_version,
+                }
+            )
+    return rows

@@ -1,0 +1,179 @@
+"""Scorecards: drafts, locking, amendments, independence on every route, the debrief, exports."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+
+import pytest
+
+from assessments.errors import AccessDenied, InvalidInput
+from assessments.extensions import db
+from assessments.forms.scorecard import ScorecardResult
+from assessments.models import Invitation, Scorecard, User
+from assessments.services import scorecards
+
+SECRET_EVIDENCE = "Candidate-said-the-secret-phrase about SRM"
+
+
+def _result(rubric, levels: dict[str, int | None], *, final: bool = True, flags=(), rec="yes") -> ScorecardResult:
+    return ScorecardResult(
+        rubric_slug=rubric.slug,
+        rubric_hash=rubric.content_hash,
+        ratings=levels,
+        evidence={d: f"{SECRET_EVIDENCE} on {d}" for d, v in levels.items() if v is not None},
+        red_flags=tuple(flags),
+        takeaways="Strong on statistics.",
+        recommendation=rec if final else None,
+        is_final=final,
+    )
+
+
+@pytest.fixture
+def panel(app, make_user, make_invitation):
+    members = [make_user("interviewer", email=f"p{i}@example.com", name=f"Panelist {i}") for i in range(3)]
+    invitation_id, _ = make_invitation(panel=members)
+    return invitation_id, members
+
+
+def _submit(app, invitation_id, user, levels, **kwargs):
+    with app.app_context():
+        invitation = db.session.get(Invitation, invitation_id)
+        rubric = scorecards.rubric_for()
+        return scorecards.save_scorecard(invitation, db.session.get(User, user.id), _result(rubric, levels, **kwargs)).id
+
+
+def test_draft_then_submit_locks_and_amendment_keeps_the_original(app, panel):
+    invitation_id, (alice, *_) = panel
+    _submit(app, invitation_id, alice, {"evaluation-rigor": 2}, final=False)
+    first = _submit(app, invitation_id, alice, {"evaluation-rigor": 3, "communication": None})
+    with app.app_context():
+        invitation = db.session.get(Invitation, invitation_id)
+        user = db.session.get(User, alice.id)
+        rubric = scorecards.rubric_for()
+        assert db.session.query(Scorecard).count() == 1  # the draft became the submission
+        with pytest.raises(scorecards.ScorecardLocked, match="amend"):
+            scorecards.save_scorecard(invitation, user, _result(rubric, {"evaluation-rigor": 4}))
+        with pytest.raises(InvalidInput, match="why"):
+            scorecards.amend_scorecard(invitation, user, _result(rubric, {"evaluation-rigor": 4}), "  ")
+        amended = scorecards.amend_scorecard(
+            invitation, user, _result(rubric, {"evaluation-rigor": 4}), "Re-read the notebook"
+        )
+        original = db.session.get(Scorecard, first)
+        assert amended.amends_id == original.id
+        assert [r.level for r in original.ratings if r.dimension_id == "evaluation-rigor"] == [3]
+        assert scorecards.own_scorecard(invitation, user).id == amended.id
+        shown = scorecards.submitted_scorecards(invitation, user)
+        assert [s.id for s in shown] == [amended.id]
+
+
+def test_only_panel_members_write_scorecards(app, panel, make_user):
+    invitation_id, _ = panel
+    outsider = make_user("interviewer", email="out@example.com")
+    with pytest.raises(AccessDenied):
+        _submit(app, invitation_id, outsider, {"evaluation-rigor": 3})
+
+
+def _get_routes_for_invitation(app):
+    """Every GET route that takes an invitation id: all of them could show panel data."""
+    return sorted(
+        rule.rule
+        for rule in app.url_map.iter_rules()
+        if "invitation_id" in rule.arguments and "GET" in rule.methods
+    )
+
+
+def test_independence_on_every_route(app, client, auth, panel):
+    invitation_id, (alice, bob, carol) = panel
+    _submit(app, invitation_id, alice, {"evaluation-rigor": 4, "communication": 3}, flags=["confident-claims-without-evidence"])
+    _submit(app, invitation_id, carol, {"evaluation-rigor": 1}, final=False)
+    routes = _get_routes_for_invitation(app)
+    assert "/panels/<int:invitation_id>/debrief" in routes
+    assert "/panels/<int:invitation_id>/scorecards.json" in routes
+    auth.login(bob.email)
+    for rule in routes:
+        url = rule.replace("<int:invitation_id>", str(invitation_id))
+        response = client.get(url)
+        body = response.get_data(as_text=True)
+        assert SECRET_EVIDENCE not in body, f"{url} leaks another interviewer's evidence"
+        assert "Panelist 0" not in body or url.endswith("/scorecard"), url
+        assert response.status_code in (200, 302, 403), url
+    assert client.get(f"/panels/{invitation_id}/debrief").status_code == 403
+    assert client.get(f"/panels/{invitation_id}/scorecards.csv").status_code == 403
+    # After submitting their own, Bob sees Alice's submitted card, never Carol's draft.
+    _submit(app, invitation_id, bob, {"evaluation-rigor": 2})
+    page = client.get(f"/panels/{invitation_id}/debrief").get_data(as_text=True)
+    assert SECRET_EVIDENCE in page
+    assert "Panelist 0" in page
+    assert "Still to submit: Panelist 2" in page
+    rows = client.get(f"/panels/{invitation_id}/scorecards.json").get_json()
+    assert {r["interviewer"] for r in rows} == {"p0@example.com", "p1@example.com"}
+
+
+def test_admin_sees_all_and_is_told_so(app, client, auth, panel, make_user):
+    invitation_id, (alice, *_) = panel
+    _submit(app, invitation_id, alice, {"evaluation-rigor": 4})
+    admin = make_user("admin", email="boss@example.com")
+    auth.login(admin.email)
+    page = client.get(f"/panels/{invitation_id}/debrief").get_data(as_text=True)
+    assert SECRET_EVIDENCE in page
+    assert "as an admin" in page
+
+
+def test_debrief_highlights_disagreements_of_two_levels(app, client, auth, panel):
+    invitation_id, (alice, bob, carol) = panel
+    _submit(app, invitation_id, alice, {"evaluation-rigor": 1, "communication": 3})
+    _submit(app, invitation_id, bob, {"evaluation-rigor": 3, "communication": 4})
+    _submit(app, invitation_id, carol, {"evaluation-rigor": 3, "communication": None}, rec="no")
+    with app.app_context():
+        summary = scorecards.debrief(db.session.get(Invitation, invitation_id), db.session.get(User, alice.id))
+        dims = {d.dimension_id: d for d in summary.dimensions}
+        assert dims["evaluation-rigor"].disagreement and dims["evaluation-rigor"].spread == 2
+        assert dims["evaluation-rigor"].mean == pytest.approx(7 / 3, abs=0.01)
+        assert not dims["communication"].disagreement  # 3 vs 4; "not assessed" is not a level
+        assert summary.recommendations == {"strong_no": 0, "no": 1, "yes": 2, "strong_yes": 0, "no_decision": 0}
+    auth.login(alice.email)
+    page = client.get(f"/panels/{invitation_id}/debrief").get_data(as_text=True)
+    assert page.count('class="disagreement"') == 1
+    assert "disagree by 2" in page
+
+
+def test_exports_round_trip(app, client, auth, panel):
+    invitation_id, (alice, bob, _) = panel
+    _submit(app, invitation_id, alice, {"evaluation-rigor": 4, "communication": None})
+    _submit(app, invitation_id, bob, {"evaluation-rigor": 2, "communication": 3}, rec="no")
+    auth.login(alice.email)
+    as_json = client.get(f"/panels/{invitation_id}/scorecards.json").get_json()
+    response = client.get(f"/panels/{invitation_id}/scorecards.csv")
+    assert response.mimetype == "text/csv"
+    as_csv = list(csv.DictReader(io.StringIO(response.get_data(as_text=True))))
+    assert len(as_json) == len(as_csv) == 4
+    for j, c in zip(as_json, as_csv):
+        assert c["rating"] == ("" if j["rating"] is None else str(j["rating"]))
+        assert {k: v for k, v in c.items() if k != "rating"} == {k: ("" if v is None else str(v)) for k, v in j.items() if k != "rating"}
+    assert set(as_json[0]) == {"candidate", "interviewer", "dimension", "rating", "recommendation", "submitted_at", "rubric_version"}
+    assert json.loads(json.dumps(as_json)) == as_json
+
+
+def test_scorecard_page_submits_through_the_form(app, client, auth, panel):
+    invitation_id, (alice, *_) = panel
+    auth.login(alice.email)
+    page = client.get(f"/panels/{invitation_id}/scorecard")
+    assert page.status_code == 200
+    html = page.get_data(as_text=True)
+    with app.app_context():
+        focus = scorecards.kit_for(db.session.get(Invitation, invitation_id)).focus_dimension_ids
+    data = {"recommendation": "yes", "submit": "Submit scorecard"}
+    for dim in focus:
+        key = dim.replace("-", "_")
+        assert f'name="rating_{key}"' in html
+        data[f"rating_{key}"] = "3"
+        data[f"evidence_{key}"] = "Explained the SRM check and its p-value clearly."
+    missing = dict(data)
+    missing.pop(f"evidence_{focus[0].replace('-', '_')}")
+    assert client.post(f"/panels/{invitation_id}/scorecard", data=missing).status_code == 400
+    response = client.post(f"/panels/{invitation_id}/scorecard", data=data)
+    assert response.status_code == 302 and response.headers["Location"].endswith("/debrief")
+    # Submitted: the form is locked and sends you to the debrief.
+    assert client.get(f"/panels/{invitation_id}/scorecard").status_code == 302
