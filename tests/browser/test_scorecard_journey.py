@@ -1,0 +1,66 @@
+"""In a real browser: an interviewer reads the submission, submits a scorecard, sees the panel's."""
+
+from __future__ import annotations
+
+import nbformat
+import pytest
+from playwright.sync_api import Page, expect
+
+from assessments.content.notebook import solution_notebook
+from assessments.extensions import db
+from assessments.forms.scorecard import ScorecardResult
+from assessments.models import Invitation, User
+from assessments.services import catalog, grading, scorecards
+from tests.conftest import PASSWORD
+
+pytestmark = pytest.mark.browser
+
+
+def test_interviewer_scores_and_sees_the_debrief(app, live_server, page: Page, make_user, make_invitation, screenshot):
+    iris = make_user("interviewer", email="iris@example.com", name="Iris Interviewer")
+    ivan = make_user("interviewer", email="ivan@example.com", name="Ivan Interviewer")
+    invitation_id, _ = make_invitation(panel=[iris, ivan])
+    queue = app.extensions["assessments.queue"]
+    app.extensions["assessments.queue"] = type(queue)(huey=queue.huey, grade=lambda run_id: None)
+    with app.app_context():
+        invitation = db.session.get(Invitation, invitation_id)
+        raw = nbformat.writes(solution_notebook(catalog.case_specs()["tiny-hiring"])).encode()
+        grading.accept_submission(invitation, "answers.ipynb", raw)
+        rubric = scorecards.rubric_for()
+        focus = scorecards.kit_for(invitation).focus_dimension_ids
+        scorecards.save_scorecard(
+            invitation,
+            db.session.get(User, ivan.id),
+            ScorecardResult(rubric.slug, rubric.content_hash, {d: 2 for d in focus},
+                            {d: "Missed the guardrail entirely in the write-up." for d in focus},
+                            (), "Weak readout.", "no", True),
+        )
+
+    page.goto(f"{live_server}/login")
+    page.get_by_label("Email").fill("iris@example.com")
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+
+    page.get_by_role("link", name="Version 1 by Casey Candidate").click()
+    expect(page.get_by_role("heading", name="Submitted notebook")).to_be_visible()
+    expect(page.locator(".notebook")).to_contain_text("treatment_rate")
+    screenshot("interviewer-submission")
+    page.go_back()
+
+    page.get_by_role("link", name="Fill scorecard for Casey Candidate").click()
+    # Ivan's scorecard is hidden until Iris submits her own.
+    expect(page.get_by_text("Missed the guardrail")).to_have_count(0)
+    for dimension in focus:
+        group = page.locator(f"#dim-{dimension}")
+        group.get_by_label("3 · Yes").check()
+        group.get_by_role("textbox").fill("Computed the SRM p-value and explained why it matters.")
+    page.get_by_label("Yes", exact=True).last.check()
+    screenshot("interviewer-scorecard")
+    page.get_by_role("button", name="Submit scorecard").click()
+
+    expect(page.get_by_role("heading", name="Debrief · Casey Candidate")).to_be_visible()
+    expect(page.get_by_role("columnheader", name="Ivan Interviewer")).to_be_visible()
+    expect(page.get_by_role("columnheader", name="Iris Interviewer")).to_be_visible()
+    page.get_by_text("Ivan Interviewer · submitted").click()
+    expect(page.get_by_text("Missed the guardrail entirely").first).to_be_visible()
+    screenshot("interviewer-debrief")
