@@ -64,7 +64,7 @@ def _init_extensions(app: Flask) -> None:
 
 
 def _register_blueprints(app: Flask) -> None:
-    from assessments.views import admin, auth, candidate, main, panels, submissions
+    from assessments.views import admin, auth, calibration, candidate, main, panels, submissions
 
     app.register_blueprint(main.bp)
     app.register_blueprint(auth.bp)
@@ -72,6 +72,8 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(candidate.bp)
     app.register_blueprint(submissions.bp)
     app.register_blueprint(panels.bp)
+    app.register_blueprint(calibration.bp)
+    app.register_blueprint(calibration.vendor)
 
 
 @event.listens_for(Engine, "connect")

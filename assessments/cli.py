@@ -2,14 +2,21 @@
 
 from __future__ import annotations
 
+import json
+from dataclasses import asdict
+from pathlib import Path
+
 import click
 from flask import Flask
-from flask.cli import with_appcontext
+from flask.cli import AppGroup, with_appcontext
 from flask_migrate import upgrade
 
 from assessments.errors import DomainError
 from assessments.models import Role
-from assessments.services import accounts, catalog, demo
+from assessments.services import accounts, calibration, catalog, demo
+from assessments.stats.ratings import CalibrationInputError
+from assessments.stats.ratings_csv import read_ratings_csv
+from assessments.stats.report import report_to_json
 
 
 @click.command("init")
@@ -51,7 +58,40 @@ def seed_demo_command(base_url: str) -> None:
         click.echo(f"  {link.candidate:<18} {link.case:<16} {base_url}{link.path}")
 
 
+calibration_group = AppGroup("calibration", help="Calibration reports for hiring sessions.")
+
+
+@calibration_group.command("report")
+@click.option("--from", "source", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="A long-format CSV: candidate,interviewer,dimension,rating (blank = missing).")
+@click.option("--format", "fmt", type=click.Choice(["json", "csv", "html"]), default="json", show_default=True)
+@click.option("--out", type=click.Path(dir_okay=False, writable=True, path_type=Path), help="Write here instead of stdout.")
+def calibration_report_command(source: Path | None, fmt: str, out: Path | None) -> None:
+    """Compute the calibration report from the database, or from an exported ratings CSV."""
+    from assessments.views.calibration import export_html
+
+    if source is not None:
+        try:
+            ratings = read_ratings_csv(source.read_text(encoding="utf-8-sig"))
+        except (CalibrationInputError, UnicodeDecodeError) as error:
+            raise click.ClickException(f"{source}: {error}") from error
+        view = calibration.view_from_ratings(ratings)
+    else:
+        view = calibration.build_calibration(calibration.CalibrationFilters())
+    if fmt == "json":
+        text = json.dumps({**report_to_json(view.report), "headlines": asdict(view.headlines)}, indent=1)
+    elif fmt == "csv":
+        text = calibration.report_csv(view.report)
+    else:
+        text = export_html(view)
+    if out:
+        out.write_text(text)
+        click.echo(f"Wrote {out}.", err=True)
+    else:
+        click.echo(text)
+
+
 def init_app(app: Flask) -> None:
     """Register the commands."""
-    for command in (init_command, create_user_command, seed_demo_command):
+    for command in (init_command, create_user_command, seed_demo_command, calibration_group):
         app.cli.add_command(command)

@@ -43,6 +43,10 @@ MATRIX: dict[str, tuple[str, str, dict[str, object]]] = {
     "panels.debrief": ("GET", "/panels/{invitation_id}/debrief", {"anonymous": LOGIN, "candidate": LOGIN, "admin": OK, "*": FORBIDDEN}),
     "panels.export_json": ("GET", "/panels/{invitation_id}/scorecards.json", {"anonymous": LOGIN, "candidate": LOGIN, "admin": OK, "*": FORBIDDEN}),
     "panels.export_csv": ("GET", "/panels/{invitation_id}/scorecards.csv", {"anonymous": LOGIN, "candidate": LOGIN, "admin": OK, "*": FORBIDDEN}),
+    "calibration.report": ("GET", "/calibration/", {"anonymous": LOGIN, "candidate": LOGIN, "admin": OK, "*": FORBIDDEN}),
+    "calibration.session_agenda": ("GET", "/calibration/session", {"anonymous": LOGIN, "candidate": LOGIN, "admin": OK, "*": FORBIDDEN}),
+    "calibration.export": ("GET", "/calibration/report.json", {"anonymous": LOGIN, "candidate": LOGIN, "admin": OK, "*": FORBIDDEN}),
+    "vendor.plotly_js": ("GET", "/vendor/plotly.min.js", {"*": OK}),
     "static": ("GET", "/static/style.css", {"*": OK}),
 }
 

@@ -86,7 +86,7 @@ def _get_routes_for_invitation(app):
 
 def test_independence_on_every_route(app, client, auth, panel):
     invitation_id, (alice, bob, carol) = panel
-    _submit(app, invitation_id, alice, {"evaluation-rigor": 4, "communication": 3}, flags=["confident-claims-without-evidence"])
+    _submit(app, invitation_id, alice, {"evaluation-rigor": 4, "communication": 3}, flags=["claims-without-evidence"])
     _submit(app, invitation_id, carol, {"evaluation-rigor": 1}, final=False)
     routes = _get_routes_for_invitation(app)
     assert "/panels/<int:invitation_id>/debrief" in routes

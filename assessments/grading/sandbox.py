@@ -139,10 +139,10 @@ def _worker_slot(wait_seconds: float) -> Iterator[int]:
                 handle.close()
                 continue
             try:
-                _kill_uid_processes(uid)  # a previous run of this slot must have left nothing behind
+                _clear_uid(uid)  # a previous run of this slot must have left nothing behind
                 yield uid
             finally:
-                _kill_uid_processes(uid)
+                _clear_uid(uid)
                 handle.close()
             return
         if time.monotonic() > give_up:
@@ -150,8 +150,16 @@ def _worker_slot(wait_seconds: float) -> Iterator[int]:
         time.sleep(0.2)
 
 
-def _kill_uid_processes(uid: int) -> None:
-    """SIGKILL every process of a slot uid (the pid namespace should already have taken them)."""
+def _clear_uid(uid: int, wait_seconds: float = 5.0) -> None:
+    """Kill every process of a slot uid and wait until they are gone (the slot's process limit is per uid)."""
+    give_up = time.monotonic() + wait_seconds
+    while _kill_uid_processes(uid) and time.monotonic() < give_up:
+        time.sleep(0.02)
+
+
+def _kill_uid_processes(uid: int) -> int:
+    """SIGKILL every process of a slot uid (the pid namespace should already have taken them); how many."""
+    found = 0
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
@@ -162,11 +170,13 @@ def _kill_uid_processes(uid: int) -> None:
         for line in status.splitlines():
             if line.startswith("Uid:"):
                 if int(line.split()[1]) == uid:
+                    found += 1
                     try:
                         os.kill(int(entry.name), signal.SIGKILL)
                     except ProcessLookupError:
                         pass
                 break
+    return found
 
 
 # --- scratch folder -----------------------------------------------------------------------
@@ -305,6 +315,7 @@ def run_in_sandbox(files: Mapping[str, bytes], runner_args: Sequence[str], limit
             else:
                 argv = _unsafe_argv(scratch, runtime, runner_args)
                 cwd, env = str(scratch), {**_CLEAN_ENV, **_sandbox_env(runtime), "HOME": str(scratch),
+                                          "PATH": f"{Path(argv[0]).parent}:/usr/bin:/bin",
                                           "JUPYTER_RUNTIME_DIR": str(scratch / ".jr")}
                 scratch.chmod(0o700)
             started = time.monotonic()

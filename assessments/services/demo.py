@@ -14,7 +14,9 @@ from sqlalchemy import select
 from assessments.extensions import db
 from assessments.models import Candidate, Invitation, Role, User
 from assessments.models.types import utcnow
-from assessments.services import accounts, catalog, invitations
+from assessments.forms.scorecard import ScorecardResult
+from assessments.services import accounts, catalog, invitations, scorecards
+from assessments.services.demo_panels import seed_history
 
 DEMO_PASSWORD = "demo-password"
 
@@ -24,6 +26,10 @@ DEMO_USERS = [
     ("ivan@example.com", "Ivan Interviewer", Role.INTERVIEWER),
     ("imani@example.com", "Imani Interviewer", Role.INTERVIEWER),
     ("igor@example.com", "Igor Interviewer", Role.INTERVIEWER),
+    ("ines@example.com", "Ines Interviewer", Role.INTERVIEWER),
+    ("idris@example.com", "Idris Interviewer", Role.INTERVIEWER),
+    ("ilse@example.com", "Ilse Interviewer", Role.INTERVIEWER),
+    ("ike@example.com", "Ike Interviewer", Role.INTERVIEWER),
     ("mira@example.com", "Mira Mentor", Role.MENTOR),
     ("manu@example.com", "Manu Mentee", Role.MENTEE),
 ]
@@ -61,6 +67,7 @@ def seed_demo() -> list[DemoLink]:
         )
     admin = users["admin@example.com"]
     interviewers = [u for u in users.values() if u.role == Role.INTERVIEWER]
+    live_panel = interviewers[:4]
     available = catalog.current_cases(hiring=True)
     cases = {c.slug: c for c in available}
     links = []
@@ -73,8 +80,8 @@ def seed_demo() -> list[DemoLink]:
         if not db.session.scalar(select(Invitation).where(Invitation.token_hash == invitations.hash_token(token))):
             candidate = db.session.scalar(select(Candidate).where(Candidate.email == email))
             candidate = candidate or invitations.create_candidate(name, email, admin)
-            panel = [interviewers[(offset + i) % len(interviewers)] for i in range(3)]
-            invitations.issue_invitation(
+            panel = [live_panel[(offset + i) % len(live_panel)] for i in range(3)]
+            invitation, _ = invitations.issue_invitation(
                 candidate,
                 case,
                 due_at=utcnow() + timedelta(days=5 + offset),
@@ -83,8 +90,42 @@ def seed_demo() -> list[DemoLink]:
                 seed=1000 + offset,
                 token=token,
             )
+            _seed_live_scorecards(invitation, panel, offset)
         links.append(DemoLink(name, case.slug, f"/i/{token}"))
+    seed_history(interviewers, admin, available)
     return links
+
+
+# Per demo candidate (by offset): for each panel seat, None (not started), "draft" or a level
+# pattern submitted on every focus dimension. Casey's first seat is left open for the tour.
+_LIVE_SCORECARDS = {
+    0: (None, 3, "draft"),
+    1: (3, 2, 3),
+    2: (None, None, None),
+    3: (4, 2, None),
+}
+
+
+def _seed_live_scorecards(invitation: Invitation, panel: list[User], offset: int) -> None:
+    rubric = scorecards.rubric_for()
+    focus = scorecards.kit_for(invitation).focus_dimension_ids
+    for seat, (member, plan) in enumerate(zip(panel, _LIVE_SCORECARDS.get(offset, ()))):
+        if plan is None:
+            continue
+        final = plan != "draft"
+        level = plan if final else 3
+        ratings = {d: max(1, min(4, level + (i % 2 if seat else 0))) for i, d in enumerate(focus)}
+        result = ScorecardResult(
+            rubric_slug=rubric.slug,
+            rubric_hash=rubric.content_hash,
+            ratings=ratings,
+            evidence={d: f"Observed: {rubric.dimension(d).anchors[v][0]}" for d, v in ratings.items()},
+            red_flags=("claims-without-evidence",) if level <= 2 else (),
+            takeaways="Demo scorecard.",
+            recommendation=("yes" if level >= 3 else "no") if final else None,
+            is_final=final,
+        )
+        scorecards.save_scorecard(invitation, member, result)
 
 
 def demo_users() -> list[User]:

@@ -1,4 +1,4 @@
-"""Calibration statistics: pure pandas/numpy/scipy, ratings frames in, frames out (no Flask, no DB)."""
+"""Calibration statistics: pure pandas/numpy/scipy; ratings frames in, frames out (no Flask/DB)."""
 
 from assessments.stats.alpha import LEVELS, krippendorff_alpha
 from assessments.stats.autograde import auto_grade_agreement, item_analysis

@@ -55,8 +55,10 @@ def _squared_differences(level: Level, values: np.ndarray, marginals: np.ndarray
     return np.broadcast_to(delta, marginals.shape[:-1] + delta.shape)
 
 
-def alpha_from_coincidences(coincidences: np.ndarray, values: np.ndarray, level: Level) -> np.ndarray:
-    """Alpha from coincidence matrices of shape (..., V, V): 1 - (n - 1) sum(o d) / sum(n_c n_k d)."""
+def alpha_from_coincidences(
+    coincidences: np.ndarray, values: np.ndarray, level: Level
+) -> np.ndarray:
+    """Alpha from coincidence matrices (..., V, V): 1 - (n - 1) sum(o d) / sum(n_c n_k d)."""
     marginals = coincidences.sum(axis=-1)
     total = marginals.sum(axis=-1)
     delta = _squared_differences(level, values, marginals)
@@ -68,7 +70,7 @@ def alpha_from_coincidences(coincidences: np.ndarray, values: np.ndarray, level:
 
 
 def unit_coincidences(value_counts: np.ndarray) -> np.ndarray:
-    """Each unit's contribution to the coincidence matrix, (n_uc n_uk - [c = k] n_uc) / (m_u - 1)."""
+    """Each unit's share of the coincidence matrix: (n_uc n_uk - [c = k] n_uc) / (m_u - 1)."""
     counts = value_counts.astype(np.float64)
     pairable = counts.sum(axis=1) - 1.0
     outer = counts[:, :, None] * counts[:, None, :]
@@ -83,7 +85,8 @@ def bootstrap_alpha(
     """Alpha on `n_boot` resamples of the units (rows of `value_counts`), seeded."""
     # one integer key per value-count profile: a 1-D unique is far faster than unique(axis=0)
     base = int(value_counts.max()) + 1
-    keys = value_counts.astype(np.int64) @ (base ** np.arange(value_counts.shape[1], dtype=np.int64))
+    powers = base ** np.arange(value_counts.shape[1], dtype=np.int64)
+    keys = value_counts.astype(np.int64) @ powers
     _, first, frequency = np.unique(keys, return_index=True, return_counts=True)
     profiles = value_counts[first]
     rng = np.random.default_rng(seed)
@@ -117,17 +120,23 @@ def _dimension_alpha(
     confidence: float,
     min_n: MinN,
 ) -> dict[str, object]:
-    # ratings are validated integers 1..len(levels), so value index and candidate code index a dense table
+    # ratings are validated integers 1..len(levels): value index and candidate code index a
+    # dense table
     values = np.asarray(levels, dtype=np.float64)
     value_index = rating.astype(np.int64) - 1
     n_candidates = int(candidate.max()) + 1 if candidate.size else 0
-    counts = np.bincount(candidate * values.size + value_index, minlength=n_candidates * values.size)
+    counts = np.bincount(
+        candidate * values.size + value_index, minlength=n_candidates * values.size
+    )
     counts = counts.reshape(n_candidates, values.size)
     pairable = counts.sum(axis=1) >= 2
     counts = counts[pairable]
     n_units = int(pairable.sum())
     n_values = int(counts.sum())
-    n_raters = int(np.count_nonzero(np.bincount(interviewer[pairable[candidate]]))) if candidate.size else 0
+    n_raters = (
+        int(np.count_nonzero(np.bincount(interviewer[pairable[candidate]])))
+        if candidate.size else 0
+    )
     sizes = {"n_units": n_units, "n_raters": n_raters, "n_values": n_values}
     if n_units == 0:
         return _empty_row(dimension, level, "no candidate has two or more ratings", **sizes)
@@ -184,7 +193,8 @@ def krippendorff_alpha(
         candidate, interviewer, rating = coded.for_dimension(code)
         rows.append(
             _dimension_alpha(
-                dimension, candidate, interviewer, rating, level=level, levels=coded.levels, n_boot=n_boot,
+                dimension, candidate, interviewer, rating, level=level, levels=coded.levels,
+                n_boot=n_boot,
                 seed=seed + code, confidence=confidence, min_n=min_n,
             )
         )

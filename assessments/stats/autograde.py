@@ -65,24 +65,30 @@ def auto_grade_agreement(
     size = coded.dimensions.size * n_candidates
     with np.errstate(divide="ignore", invalid="ignore"):
         human = (np.bincount(cell, weights=coded.rating, minlength=size)
-                 / np.bincount(cell, minlength=size)).reshape(-1, n_candidates)
+                 / np.bincount(cell, minlength=size)).reshape(coded.dimensions.size, n_candidates)
     dimension_row = {dimension: row for row, dimension in enumerate(coded.dimensions)}
-    scores = auto_scores.groupby(["part", "candidate"], sort=False)["score_fraction"].mean()
-    candidate_code = pd.Index(coded.candidates)
+    # the auto side on the same candidate codes; candidates nobody rated cannot pair, so drop them
+    candidate = pd.Index(coded.candidates).get_indexer(auto_scores["candidate"])
+    part, parts = pd.factorize(auto_scores["part"])
+    fraction = pd.to_numeric(auto_scores["score_fraction"], errors="coerce").to_numpy(np.float64)
+    known = (candidate >= 0) & ~np.isnan(fraction)
+    auto_cell = part[known] * n_candidates + candidate[known]
+    auto_size = len(parts) * n_candidates
+    with np.errstate(divide="ignore", invalid="ignore"):
+        auto = (np.bincount(auto_cell, weights=fraction[known], minlength=auto_size)
+                / np.bincount(auto_cell, minlength=auto_size)).reshape(len(parts), n_candidates)
+    part_row = {label: row for row, label in enumerate(parts)}
     rows = []
-    for part, dimensions in part_dimensions.items():
-        part_scores = scores.xs(part, level="part") if part in scores.index.levels[0] else None
+    for part_label, dimensions in part_dimensions.items():
         for dimension in dimensions:
-            row: dict[str, object] = {"part": part, "dimension": dimension}
-            if part_scores is None or dimension not in dimension_row:
-                pairs = pd.DataFrame(columns=["auto", "human"])
+            row: dict[str, object] = {"part": part_label, "dimension": dimension}
+            if part_label in part_row and dimension in dimension_row:
+                auto_side = auto[part_row[part_label]]
+                human_side = human[dimension_row[dimension]]
+                both = ~np.isnan(auto_side) & ~np.isnan(human_side)
+                pairs = pd.DataFrame({"auto": auto_side[both], "human": human_side[both]})
             else:
-                codes = candidate_code.get_indexer(part_scores.index)
-                known = codes >= 0
-                pairs = pd.DataFrame(
-                    {"auto": part_scores.to_numpy()[known],
-                     "human": human[dimension_row[dimension], codes[known]]}
-                ).dropna()
+                pairs = pd.DataFrame({"auto": [], "human": []})
             n = len(pairs)
             row["n"] = n
             constant = n > 0 and (pairs["auto"].nunique() < 2 or pairs["human"].nunique() < 2)
@@ -95,7 +101,8 @@ def auto_grade_agreement(
                 spearman = stats.spearmanr(pairs["auto"], pairs["human"])
                 r, rho = float(pearson.statistic), float(spearman.statistic)
                 row["pearson_r"], row["pearson_p"] = r, float(pearson.pvalue)
-                row["pearson_ci_low"], row["pearson_ci_high"] = _fisher_interval(r, n, confidence, 1.0)
+                row["pearson_ci_low"], row["pearson_ci_high"] = _fisher_interval(
+                    r, n, confidence, 1.0)
                 row["spearman_rho"], row["spearman_p"] = rho, float(spearman.pvalue)
                 row["spearman_ci_low"], row["spearman_ci_high"] = _fisher_interval(
                     rho, n, confidence, float(np.sqrt(1.06)))
@@ -140,12 +147,13 @@ def item_analysis(
     item, items = pd.factorize(item_scores[item_column])
     # a dense candidates x items table of mean scores; NaN where a candidate has no such item
     cell = candidate * len(items) + item
-    size = (int(candidate.max()) + 1 if candidate.size else 0) * len(items)
+    n_candidates = int(candidate.max()) + 1 if candidate.size else 0
+    size = n_candidates * len(items)
     score_values = scores.to_numpy(dtype=np.float64)
     known = ~np.isnan(score_values)
     with np.errstate(divide="ignore", invalid="ignore"):
         values = (np.bincount(cell[known], weights=score_values[known], minlength=size)
-                  / np.bincount(cell[known], minlength=size)).reshape(-1, len(items))
+                  / np.bincount(cell[known], minlength=size)).reshape(n_candidates, len(items))
     total = np.nansum(values, axis=1)
     rows = []
     for position, item_label in enumerate(items):

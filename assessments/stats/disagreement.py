@@ -1,4 +1,4 @@
-"""The candidate x dimension cells where interviewers disagreed most: a calibration-session agenda."""
+"""The candidate x dimension cells where interviewers disagreed most: a calibration agenda."""
 
 from __future__ import annotations
 

@@ -134,7 +134,9 @@ def rater_leniency(
         candidate, interviewer, rating = coded.for_dimension(code)
         if rating.size == 0:
             continue
-        frames.append(_leniency_rows(dimension, candidate, interviewer, rating, coded.interviewers, min_n))
+        frames.append(
+            _leniency_rows(dimension, candidate, interviewer, rating, coded.interviewers, min_n)
+        )
     if not frames:
         return pd.DataFrame(columns=LENIENCY_COLUMNS)
     return pd.concat(frames, ignore_index=True)[LENIENCY_COLUMNS]
@@ -154,10 +156,25 @@ def naive_leniency(
 
     :raises CalibrationInputError: the ratings frame breaks the input conventions.
     """
-    leniency = rater_leniency(ratings, min_n=min_n)
-    return leniency[["interviewer", "dimension", "naive_deviation", "n", "min_n_warning"]].rename(
-        columns={"naive_deviation": "deviation"}
-    )
+    coded = code_ratings(ratings)
+    n_raters = coded.interviewers.size
+    frames = []
+    labels = [OVERALL, *coded.dimensions] if coded.n_ratings else []
+    for position, label in enumerate(labels):
+        if position == 0:
+            rater, y = coded.interviewer, coded.rating
+        else:
+            _, rater, y = coded.for_dimension(position - 1)
+        n = np.bincount(rater, minlength=n_raters)
+        mean = np.bincount(rater, weights=y, minlength=n_raters) / np.maximum(n, 1)
+        deviation = mean - (y.mean() if y.size else np.nan)
+        frame = pd.DataFrame({"interviewer": coded.interviewers, "dimension": label,
+                              "deviation": deviation, "n": n,
+                              "min_n_warning": n < min_n.rater_ratings})
+        frames.append(frame[n > 0])
+    if not frames:
+        return pd.DataFrame(columns=["interviewer", "dimension", "deviation", "n", "min_n_warning"])
+    return pd.concat(frames, ignore_index=True)
 
 
 def rating_distribution(

@@ -83,7 +83,9 @@ class CodedRatings:
 
 def _require_columns(frame: pd.DataFrame, columns: tuple[str, ...], what: str) -> None:
     if not isinstance(frame, pd.DataFrame):
-        raise CalibrationInputError(f"{what} must be a pandas DataFrame, got {type(frame).__name__}")
+        raise CalibrationInputError(
+            f"{what} must be a pandas DataFrame, got {type(frame).__name__}"
+        )
     missing = [column for column in columns if column not in frame.columns]
     if missing:
         raise CalibrationInputError(f"{what} is missing the column(s) {', '.join(missing)}")
@@ -133,7 +135,8 @@ def code_ratings(
     interviewer, interviewers = _factorize(ratings["interviewer"])
     dimension, dimensions = _factorize(ratings["dimension"])
     rating = _numeric_ratings(ratings["rating"], tuple(levels))
-    cell = (candidate * max(len(interviewers), 1) + interviewer) * max(len(dimensions), 1) + dimension
+    n_interviewers, n_dimensions = max(len(interviewers), 1), max(len(dimensions), 1)
+    cell = (candidate * n_interviewers + interviewer) * n_dimensions + dimension
     if pd.Index(cell).has_duplicates:
         raise CalibrationInputError(
             "an interviewer rated the same candidate twice on one dimension; pass one rating per "

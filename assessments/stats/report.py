@@ -90,7 +90,8 @@ def calibration_report(
     leniency = timed("leniency", lambda: rater_leniency(coded, min_n=min_n))
     distribution = timed("rating distribution", lambda: rating_distribution(coded, min_n=min_n))
     shares = timed("recommendation shares", lambda: recommendation_shares(scorecards, min_n=min_n))
-    disagreements = timed("disagreements", lambda: top_disagreements(coded, top_n=top_n, min_n=min_n))
+    disagreements = timed(
+        "disagreements", lambda: top_disagreements(coded, top_n=top_n, min_n=min_n))
     agreement = pd.DataFrame(columns=AGREEMENT_COLUMNS)
     if auto_scores is not None and part_dimensions is not None:
         agreement = timed("auto-grade agreement", lambda: auto_grade_agreement(

@@ -24,7 +24,7 @@ DEFAULT_DIMENSIONS = (
 def _assign_panels(
     rng: np.random.Generator, strong: np.ndarray, final_round: np.ndarray, size: int
 ) -> np.ndarray:
-    """(n_candidates, size) interviewer codes: a uniform draw from each candidate's eligible pool."""
+    """(n_candidates, size) interviewer codes, drawn uniformly from each eligible pool."""
     keys = rng.random((strong.size, final_round.size))
     # final-round interviewers are ineligible for candidates who are not strong
     keys[np.ix_(~strong, final_round)] = np.inf
@@ -98,8 +98,10 @@ def simulate_panel(
     return ratings, truth
 
 
-def simulate_scorecards(ratings: pd.DataFrame, seed: int, no_decision_rate: float = 0.05) -> pd.DataFrame:
-    """One scorecard per (candidate, interviewer): a recommendation from that interviewer's mean rating.
+def simulate_scorecards(
+    ratings: pd.DataFrame, seed: int, no_decision_rate: float = 0.05
+) -> pd.DataFrame:
+    """One scorecard per (candidate, interviewer), its recommendation from the mean rating.
 
     Mean < 1.75 is strong_no, < 2.5 no, < 3.25 yes, else strong_yes; `no_decision_rate` of the
     scorecards record no_decision instead.

@@ -144,7 +144,7 @@ def _live_pids() -> set[int]:
     return live
 
 
-def _stop_strays(kernel_pid: int | None, *, interrupt_kernel: bool = False) -> int:
+def _stop_strays(kernel_pid: int | None) -> int:
     """Freeze, then kill, every process in the sandbox but the runner's own chain and the kernel.
 
     After a cell times out, what it started (a fork bomb, a runaway pool) would otherwise keep the
@@ -186,29 +186,49 @@ def _stop_strays(kernel_pid: int | None, *, interrupt_kernel: bool = False) -> i
             pass
     if kernel_pid:
         try:
-            if interrupt_kernel:
-                # Delivered when it wakes, alone: a kernel that kept spawning gets KeyboardInterrupt.
-                os.kill(kernel_pid, signal.SIGINT)
             os.kill(kernel_pid, signal.SIGCONT)
         except OSError:
             pass
     return len(stopped)
 
 
+def _sigint_ignored(pid: int) -> bool:
+    """True when the process ignores SIGINT: ipykernel's state between cells."""
+    try:
+        with open(f"/proc/{pid}/status", encoding="utf-8") as handle:
+            for line in handle:
+                if line.startswith("SigIgn:"):
+                    return bool(int(line.split()[1], 16) & 0b10)  # bit 1 is signal 2, SIGINT
+    except (OSError, ValueError):
+        return True
+    return True
+
+
 def _recover_after_timeout(client, notebook) -> None:  # noqa: ANN001
     """Kill what the timed-out cell left running, then let the kernel reap its dead children."""
+    import signal
+
     import nbformat
 
     kernel_pid = getattr(getattr(client.km, "provisioner", None), "pid", None)
     if not _stop_strays(kernel_pid):
         return
-    keep = {1, os.getpid(), os.getppid(), kernel_pid}
-    for _ in range(10):
-        time.sleep(0.2)
-        if not _live_pids() - keep:
-            break
-        # The kernel itself is still spawning (it missed the interrupt): freeze all, interrupt it alone.
-        _stop_strays(kernel_pid, interrupt_kernel=True)
+    # A kernel looping on fork() spends most of its time in Python's at-fork hooks (logging's lock,
+    # ...), where a KeyboardInterrupt is swallowed, so one interrupt rarely ends the loop. Interrupt it
+    # in quick bursts, clearing what it spawns, until it is back at its idle handler (SIGINT ignored).
+    if kernel_pid:
+        give_up = time.monotonic() + 5.0
+        bursts = 0
+        while not _sigint_ignored(kernel_pid) and time.monotonic() < give_up:
+            try:
+                os.kill(kernel_pid, signal.SIGINT)
+            except OSError:
+                break
+            time.sleep(0.002)
+            bursts += 1
+            if bursts % 25 == 0:
+                _stop_strays(kernel_pid)
+        _stop_strays(kernel_pid)
     cell = nbformat.v4.new_code_cell(_REAP_SOURCE)
     notebook.cells.append(cell)
     saved, client.timeout = client.timeout, 2

@@ -1,0 +1,113 @@
+"""Plotly figures from calibration frames (no queries): each titled with its n."""
+
+from __future__ import annotations
+
+import pandas as pd
+import plotly.graph_objects as go
+
+from assessments.stats.ratings import OVERALL
+
+_LAYOUT = {
+    "margin": {"l": 160, "r": 20, "t": 50, "b": 40},
+    "height": 380,
+    "paper_bgcolor": "white",
+    "plot_bgcolor": "white",
+    "font": {"family": "system-ui, sans-serif", "size": 13},
+}
+
+
+def leniency_figure(leniency: pd.DataFrame) -> go.Figure:
+    """Each interviewer's overall effect (rating ~ candidate + rater) with a 95% interval."""
+    overall = leniency[leniency["dimension"] == OVERALL].sort_values("effect")
+    figure = go.Figure(
+        go.Scatter(
+            x=overall["effect"],
+            y=overall["interviewer"],
+            mode="markers",
+            marker={"size": 10, "color": ["#b3261e" if w else "#2454c5" for w in overall["min_n_warning"]]},
+            error_x={"type": "data", "array": 1.96 * overall["se"], "visible": True},
+            customdata=overall[["n", "n_candidates"]],
+            hovertemplate="%{y}: %{x:+.2f} levels<br>%{customdata[0]} ratings of %{customdata[1]} candidates<extra></extra>",
+            name="model effect",
+        )
+    )
+    figure.add_vline(x=0, line_dash="dot", line_color="#888")
+    figure.update_layout(
+        title=f"Rater leniency, adjusted for candidates seen (n = {int(overall['n'].sum())} ratings)",
+        xaxis_title="levels above (+) or below (−) the average rater",
+        **_LAYOUT,
+    )
+    return figure
+
+
+def reliability_figure(alpha: pd.DataFrame) -> go.Figure:
+    """Krippendorff's alpha per dimension with its bootstrap interval."""
+    frame = alpha.sort_values("alpha")
+    figure = go.Figure(
+        go.Bar(
+            x=frame["alpha"],
+            y=frame["dimension"],
+            orientation="h",
+            marker_color=["#b3261e" if a < 0.667 else "#1f7a4d" for a in frame["alpha"].fillna(0)],
+            error_x={
+                "type": "data",
+                "symmetric": False,
+                "array": frame["ci_high"] - frame["alpha"],
+                "arrayminus": frame["alpha"] - frame["ci_low"],
+            },
+            customdata=frame[["n_units", "n_raters"]],
+            hovertemplate="%{y}: α = %{x:.2f}<br>%{customdata[0]} candidates, %{customdata[1]} raters<extra></extra>",
+        )
+    )
+    figure.add_vline(x=0.667, line_dash="dot", line_color="#888")
+    level = frame["level"].iloc[0] if len(frame) else "ordinal"
+    figure.update_layout(
+        title=f"Inter-rater reliability ({level} α; n = {int(frame['n_values'].max() or 0)} ratings per dimension at most)",
+        xaxis_title="Krippendorff's alpha (0.667: lowest acceptable for tentative conclusions)",
+        **_LAYOUT,
+    )
+    return figure
+
+
+def distribution_figure(distribution: pd.DataFrame) -> go.Figure:
+    """Each interviewer's share of ratings at each level (all dimensions)."""
+    overall = distribution[distribution["dimension"] == OVERALL].sort_values("mean")
+    figure = go.Figure()
+    colours = {1: "#b3261e", 2: "#e8a09a", 3: "#8fb3e8", 4: "#2454c5"}
+    for level in (1, 2, 3, 4):
+        figure.add_bar(
+            x=overall[f"share_{level}"],
+            y=overall["interviewer"],
+            orientation="h",
+            name=f"level {level}",
+            marker_color=colours[level],
+        )
+    figure.update_layout(
+        barmode="stack",
+        title=f"Rating distribution per interviewer (n = {int(overall['n'].sum())} ratings)",
+        xaxis_title="share of ratings",
+        **_LAYOUT,
+    )
+    return figure
+
+
+def recommendation_figure(shares: pd.DataFrame) -> go.Figure:
+    """Each interviewer's share of each overall recommendation, no decision included."""
+    frame = shares.sort_values("share_strong_yes")
+    figure = go.Figure()
+    colours = {
+        "strong_no": "#b3261e", "no": "#e8a09a", "yes": "#8fb3e8", "strong_yes": "#2454c5",
+        "no_decision": "#999999",
+    }
+    for key, colour in colours.items():
+        figure.add_bar(
+            x=frame[f"share_{key}"], y=frame["interviewer"], orientation="h",
+            name=key.replace("_", " "), marker_color=colour,
+        )
+    figure.update_layout(
+        barmode="stack",
+        title=f"Recommendations per interviewer (n = {int(frame['n'].sum())} scorecards)",
+        xaxis_title="share of scorecards",
+        **_LAYOUT,
+    )
+    return figure

@@ -1,0 +1,241 @@
+"""Calibration: hiring ratings and auto-grades out of the database, into the stats layer.
+
+Only hiring scorecards count (mentoring reviews never do), and of each interviewer's scorecards
+for an invitation only the current submitted one (an amendment replaces the original).
+"""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+
+import numpy as np
+import pandas as pd
+from sqlalchemy import select
+from sqlalchemy.orm import selectinload
+
+from assessments.extensions import db
+from assessments.grading.report import GradeReport
+from assessments.models import (
+    Case,
+    GradeStatus,
+    Invitation,
+    Scorecard,
+    ScorecardStatus,
+    Submission,
+)
+from assessments.services import catalog
+from assessments.stats.ratings import OVERALL
+from assessments.stats.report import FRAME_FIELDS, CalibrationReport, calibration_report
+
+REPORT_BOOTSTRAP = 500
+
+
+@dataclass(frozen=True)
+class CalibrationFilters:
+    """Which scorecards the report covers."""
+
+    case: str | None = None
+    rubric: str | None = None
+    interviewer: str | None = None
+    date_from: date | None = None
+    date_to: date | None = None
+
+
+@dataclass(frozen=True)
+class Headlines:
+    """What a hiring manager should take from the report at a glance."""
+
+    most_lenient: str | None
+    most_lenient_effect: float | None
+    most_severe: str | None
+    most_severe_effect: float | None
+    least_reliable: str | None
+    least_reliable_alpha: float | None
+
+
+@dataclass(frozen=True)
+class CalibrationView:
+    """The report, its headlines, and the evidence notes behind the agenda."""
+
+    report: CalibrationReport
+    headlines: Headlines
+    evidence: dict[tuple[str, str, str], str]
+    filters: CalibrationFilters
+
+
+def _current_scorecards(filters: CalibrationFilters) -> list[Scorecard]:
+    query = (
+        select(Scorecard)
+        .join(Invitation, Scorecard.invitation_id == Invitation.id)
+        .join(Case, Invitation.case_id == Case.id)
+        .where(Scorecard.purpose == "hiring", Scorecard.status == ScorecardStatus.SUBMITTED)
+        .options(
+            selectinload(Scorecard.ratings),
+            selectinload(Scorecard.interviewer),
+            selectinload(Scorecard.invitation).selectinload(Invitation.candidate),
+        )
+        .order_by(Scorecard.id)
+    )
+    if filters.case:
+        query = query.where(Case.slug == filters.case)
+    if filters.rubric:
+        query = query.where(Scorecard.rubric_slug == filters.rubric)
+    if filters.date_from:
+        query = query.where(Scorecard.submitted_at >= datetime.combine(filters.date_from, time(), UTC))
+    if filters.date_to:
+        end = datetime.combine(filters.date_to, time(), UTC) + timedelta(days=1)
+        query = query.where(Scorecard.submitted_at < end)
+    latest: dict[tuple[int, int], Scorecard] = {}
+    for scorecard in db.session.scalars(query):
+        latest[(scorecard.invitation_id, scorecard.interviewer_id)] = scorecard
+    cards = list(latest.values())
+    if filters.interviewer:
+        # A rater's leniency needs the other raters of the same candidates: keep their panels whole.
+        seen = {s.invitation_id for s in cards if s.interviewer.email == filters.interviewer}
+        cards = [s for s in cards if s.invitation_id in seen]
+    return cards
+
+
+def _candidate_label(invitation: Invitation) -> str:
+    return f"{invitation.candidate.name} (#{invitation.id})"
+
+
+def hiring_frames(
+    filters: CalibrationFilters,
+) -> tuple[pd.DataFrame, pd.DataFrame, dict[tuple[str, str, str], str]]:
+    """Ratings (long), scorecards (recommendations) and evidence notes for the filters."""
+    ratings, cards, evidence = [], [], {}
+    for scorecard in _current_scorecards(filters):
+        candidate = _candidate_label(scorecard.invitation)
+        interviewer = scorecard.interviewer.display_name
+        cards.append((candidate, interviewer, scorecard.recommendation or "no_decision"))
+        for rating in scorecard.ratings:
+            level = np.nan if rating.level is None else float(rating.level)
+            ratings.append((candidate, interviewer, rating.dimension_id, level))
+            evidence[(candidate, interviewer, rating.dimension_id)] = rating.evidence
+    return (
+        pd.DataFrame(ratings, columns=["candidate", "interviewer", "dimension", "rating"]),
+        pd.DataFrame(cards, columns=["candidate", "interviewer", "recommendation"]),
+        evidence,
+    )
+
+
+def auto_grade_frames(
+    filters: CalibrationFilters,
+) -> tuple[pd.DataFrame, dict[str, tuple[str, ...]]]:
+    """Per candidate and checked part, the newest auto-grade's score fraction; and part → dimensions."""
+    query = (
+        select(Invitation)
+        .join(Case)
+        .options(selectinload(Invitation.submissions).selectinload(Submission.grade_runs))
+    )
+    if filters.case:
+        query = query.where(Case.slug == filters.case)
+    rows, part_dimensions = [], {}
+    for invitation in db.session.scalars(query):
+        if not invitation.submissions:
+            continue
+        runs = [r for r in invitation.submissions[-1].grade_runs if r.status == GradeStatus.DONE and r.results]
+        if not runs:
+            continue
+        report = GradeReport.from_dict(runs[-1].results)
+        spec = catalog.case_specs().get(invitation.case.slug)
+        for check in report.checks:
+            if check.possible <= 0:
+                continue
+            part = f"{report.case_slug}:{check.part_id}"
+            rows.append((_candidate_label(invitation), part, check.earned / check.possible))
+            if spec is not None and part not in part_dimensions:
+                try:
+                    part_dimensions[part] = spec.part(check.part_id).dimensions
+                except KeyError:
+                    pass
+    return pd.DataFrame(rows, columns=["candidate", "part", "score_fraction"]), part_dimensions
+
+
+def headlines(report: CalibrationReport) -> Headlines:
+    """The most lenient and most severe interviewer (model effect) and least reliable dimension."""
+    overall = report.leniency[(report.leniency["dimension"] == OVERALL) & ~report.leniency["min_n_warning"]]
+    overall = overall.dropna(subset=["effect"])
+    alpha = report.alpha.dropna(subset=["alpha"])
+    alpha = alpha[~alpha["min_n_warning"]]
+    top = overall.loc[overall["effect"].idxmax()] if len(overall) else None
+    bottom = overall.loc[overall["effect"].idxmin()] if len(overall) else None
+    worst = alpha.loc[alpha["alpha"].idxmin()] if len(alpha) else None
+    return Headlines(
+        most_lenient=None if top is None else str(top["interviewer"]),
+        most_lenient_effect=None if top is None else float(top["effect"]),
+        most_severe=None if bottom is None else str(bottom["interviewer"]),
+        most_severe_effect=None if bottom is None else float(bottom["effect"]),
+        least_reliable=None if worst is None else str(worst["dimension"]),
+        least_reliable_alpha=None if worst is None else float(worst["alpha"]),
+    )
+
+
+def build_calibration(filters: CalibrationFilters, *, n_boot: int = REPORT_BOOTSTRAP) -> CalibrationView:
+    """The whole calibration report for the filters."""
+    ratings, cards, evidence = hiring_frames(filters)
+    auto_scores, part_dimensions = auto_grade_frames(filters)
+    has_auto = len(auto_scores) > 0
+    report = calibration_report(
+        ratings,
+        cards,
+        auto_scores=auto_scores if has_auto else None,
+        part_dimensions=part_dimensions if has_auto else None,
+        check_scores=auto_scores.rename(columns={"part": "check"}) if has_auto else None,
+        n_boot=n_boot,
+    )
+    return CalibrationView(report, headlines(report), evidence, filters)
+
+
+@dataclass(frozen=True)
+class AgendaItem:
+    """One disagreement to discuss: the cell, and each rater's level with their evidence."""
+
+    candidate: str
+    dimension: str
+    spread: float
+    entries: list[tuple[str, int, str]]
+
+
+def agenda(view: CalibrationView) -> list[AgendaItem]:
+    """The calibration-session agenda: the largest disagreements, with the evidence behind them."""
+    items = []
+    for row in view.report.disagreements.itertuples():
+        entries = [
+            (rater, int(level), view.evidence.get((row.candidate, rater, row.dimension), ""))
+            for rater, level in zip(row.raters, row.ratings_given, strict=True)
+        ]
+        items.append(AgendaItem(row.candidate, row.dimension, float(row.range), entries))
+    return items
+
+
+def view_from_ratings(ratings: pd.DataFrame, *, n_boot: int = REPORT_BOOTSTRAP) -> CalibrationView:
+    """A report from imported ratings alone (no recommendations, evidence or auto-grades)."""
+    empty = pd.DataFrame(columns=["candidate", "interviewer", "recommendation"])
+    report = calibration_report(ratings, empty, n_boot=n_boot)
+    return CalibrationView(report, headlines(report), {}, CalibrationFilters())
+
+
+def interviewer_choices() -> list[tuple[str, str]]:
+    """Interviewers who have submitted hiring scorecards: (email, name)."""
+    cards = _current_scorecards(CalibrationFilters())
+    people = {s.interviewer.email: s.interviewer.display_name for s in cards}
+    return sorted(people.items(), key=lambda item: item[1])
+
+
+def report_csv(report: CalibrationReport) -> str:
+    """Every frame of the report in one CSV: a `table` column, then the union of the columns."""
+    columns: list[str] = ["table"]
+    frames = []
+    for name in FRAME_FIELDS:
+        frame = getattr(report, name).copy()
+        frame.insert(0, "table", name)
+        columns += [c for c in frame.columns if c not in columns]
+        frames.append(frame)
+    buffer = io.StringIO()
+    for number, frame in enumerate(frames):
+        frame.reindex(columns=columns).to_csv(buffer, index=False, header=number == 0)
+    return buffer.getvalue()
