@@ -33,7 +33,7 @@ def leniency_figure(leniency: pd.DataFrame) -> go.Figure:
     )
     figure.add_vline(x=0, line_dash="dot", line_color="#888")
     figure.update_layout(
-        title=f"Rater leniency, adjusted for candidates seen (n = {int(overall['n'].sum())} ratings)",
+        title=f"Rater leniency<br><sup>adjusted for candidates seen · n = {int(overall['n'].sum())} ratings</sup>",
         xaxis_title="levels above (+) or below (−) the average rater",
         **_LAYOUT,
     )
@@ -62,8 +62,8 @@ def reliability_figure(alpha: pd.DataFrame) -> go.Figure:
     figure.add_vline(x=0.667, line_dash="dot", line_color="#888")
     level = frame["level"].iloc[0] if len(frame) else "ordinal"
     figure.update_layout(
-        title=f"Inter-rater reliability ({level} α; n = {int(frame['n_values'].max() or 0)} ratings per dimension at most)",
-        xaxis_title="Krippendorff's alpha (0.667: lowest acceptable for tentative conclusions)",
+        title=f"Inter-rater reliability ({level} α)<br><sup>up to {int(frame['n_values'].max() or 0)} ratings per dimension</sup>",
+        xaxis_title="α (dotted: 0.667, the lowest for tentative conclusions)",
         **_LAYOUT,
     )
     return figure
@@ -84,7 +84,7 @@ def distribution_figure(distribution: pd.DataFrame) -> go.Figure:
         )
     figure.update_layout(
         barmode="stack",
-        title=f"Rating distribution per interviewer (n = {int(overall['n'].sum())} ratings)",
+        title=f"Rating distribution per interviewer<br><sup>n = {int(overall['n'].sum())} ratings</sup>",
         xaxis_title="share of ratings",
         **_LAYOUT,
     )
@@ -106,7 +106,7 @@ def recommendation_figure(shares: pd.DataFrame) -> go.Figure:
         )
     figure.update_layout(
         barmode="stack",
-        title=f"Recommendations per interviewer (n = {int(frame['n'].sum())} scorecards)",
+        title=f"Recommendations per interviewer<br><sup>n = {int(frame['n'].sum())} scorecards</sup>",
         xaxis_title="share of scorecards",
         **_LAYOUT,
     )

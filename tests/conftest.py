@@ -11,6 +11,8 @@ import uuid
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
+
+os.environ.setdefault("JUPYTER_PLATFORM_DIRS", "1")
 from typing import Any
 
 import pytest

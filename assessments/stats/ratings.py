@@ -144,7 +144,8 @@ def code_ratings(
         )
     present = ~np.isnan(rating)
     # sorted by dimension once, so every per-dimension stage takes a slice instead of a mask
-    order = np.flatnonzero(present)[np.argsort(dimension[present], kind="stable")]
+    narrow = np.int16 if len(dimensions) < 2**15 else np.int64  # small ints sort by radix
+    order = np.flatnonzero(present)[np.argsort(dimension[present].astype(narrow), kind="stable")]
     starts = np.searchsorted(dimension[order], np.arange(len(dimensions) + 1))
     return CodedRatings(
         candidates=candidates,

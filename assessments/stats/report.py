@@ -46,6 +46,7 @@ class CalibrationReport:
     n_boot: int
     seed: int
     seconds: Mapping[str, float] = field(default_factory=dict)
+    cpu_seconds: Mapping[str, float] = field(default_factory=dict)
 
 
 FRAME_FIELDS = (
@@ -70,17 +71,19 @@ def calibration_report(
     """Run every calibration stage; auto-grade stages run only when their inputs are given.
 
     `check_scores` (candidate, check, score_fraction) feeds the item analysis; `auto_scores`
-    with `part_dimensions` feeds the auto-grade vs human agreement. `seconds` records each
-    stage's wall time.
+    with `part_dimensions` feeds the auto-grade vs human agreement. `seconds` and
+    `cpu_seconds` record each stage's wall and CPU time.
 
     :raises CalibrationInputError: an input frame breaks the input conventions.
     """
     seconds: dict[str, float] = {}
+    cpu_seconds: dict[str, float] = {}
 
     def timed(stage: str, compute: Callable[[], Result]) -> Result:
-        start = time.perf_counter()
+        start, cpu_start = time.perf_counter(), time.process_time()
         result = compute()
         seconds[stage] = time.perf_counter() - start
+        cpu_seconds[stage] = time.process_time() - cpu_start
         return result
 
     coded = timed("code ratings", lambda: code_ratings(ratings))
@@ -104,7 +107,7 @@ def calibration_report(
         recommendation_shares=shares, disagreements=disagreements, auto_agreement=agreement,
         item_analysis=items, n_ratings=coded.n_ratings, n_missing_ratings=coded.n_missing,
         n_scorecards=len(scorecards), alpha_level=alpha_level, n_boot=n_boot, seed=seed,
-        seconds=seconds,
+        seconds=seconds, cpu_seconds=cpu_seconds,
     )
 
 

@@ -6,13 +6,13 @@ import json
 from dataclasses import asdict
 from importlib.resources import files
 
-from flask import Blueprint, Response, render_template, request, send_file
+from flask import Blueprint, Response, make_response, render_template, request, send_file
 from markupsafe import Markup
 
 from assessments import charts
 from assessments.forms.calibration import CalibrationFilterForm
 from assessments.models import Role
-from assessments.security import role_required
+from assessments.security import allow_chart_styles, role_required
 from assessments.services import calibration, catalog, scorecards
 from assessments.services.calibration import CalibrationFilters, CalibrationView
 from assessments.stats.report import report_to_json
@@ -69,14 +69,14 @@ def export_html(view: CalibrationView) -> str:
 
 @bp.get("/")
 @role_required(Role.ADMIN)
-def report() -> str:
+def report() -> Response:
     """The report: headlines, leniency, reliability, distributions, agreement with auto-grades."""
     form, filters = _filters()
     view = calibration.build_calibration(filters)
-    return render_template(
+    return allow_chart_styles(make_response(render_template(
         "calibration/report.html", form=form, view=view, figures=_figures(view),
         dimension_names=_dimension_names(), query=request.query_string.decode(),
-    )
+    )))
 
 
 @bp.get("/session")

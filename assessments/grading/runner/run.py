@@ -214,20 +214,22 @@ def _recover_after_timeout(client, notebook) -> None:  # noqa: ANN001
     if not _stop_strays(kernel_pid):
         return
     # A kernel looping on fork() spends most of its time in Python's at-fork hooks (logging's lock,
-    # ...), where a KeyboardInterrupt is swallowed, so one interrupt rarely ends the loop. Interrupt it
-    # in quick bursts, clearing what it spawns, until it is back at its idle handler (SIGINT ignored).
+    # ...), where a KeyboardInterrupt is swallowed, so one interrupt rarely ends the loop. While it
+    # is still spawning (new children within 20 ms of clearing them), interrupt it again. Only then:
+    # an interrupt landing just after the cell ended, before ipykernel ignores SIGINT again, would
+    # kill the kernel.
     if kernel_pid:
+        keep = {1, os.getpid(), os.getppid(), kernel_pid}
         give_up = time.monotonic() + 5.0
-        bursts = 0
-        while not _sigint_ignored(kernel_pid) and time.monotonic() < give_up:
+        while time.monotonic() < give_up and not _sigint_ignored(kernel_pid):
+            _stop_strays(kernel_pid)
+            time.sleep(0.02)
+            if not _live_pids() - keep or _sigint_ignored(kernel_pid):
+                break
             try:
                 os.kill(kernel_pid, signal.SIGINT)
             except OSError:
                 break
-            time.sleep(0.002)
-            bursts += 1
-            if bursts % 25 == 0:
-                _stop_strays(kernel_pid)
         _stop_strays(kernel_pid)
     cell = nbformat.v4.new_code_cell(_REAP_SOURCE)
     notebook.cells.append(cell)
