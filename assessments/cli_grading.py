@@ -14,6 +14,7 @@ from assessments.content.bundle import build_bundle
 from assessments.grading.intake import SubmissionRejected, parse_submission
 from assessments.grading.pipeline import grade_notebook
 from assessments.grading.sandbox import SandboxUnavailable
+from assessments.grading.validation import validate_cases
 from assessments.queue import grading_queue
 from assessments.services import catalog, grading
 
@@ -50,6 +51,33 @@ def cases_bundle(slug: str, seed: int, out: Path, solution: bool) -> None:
     data = build_bundle(_spec(slug), seed, solution=solution)
     out.write_bytes(data)
     click.echo(f"Wrote {out} ({len(data):,} bytes).")
+
+
+@cases_group.command("validate")
+@click.argument("slug", required=False)
+@click.option("--seeds", default=20, show_default=True, help="How many seeds (1..N) per case.")
+@click.option("--parallel", default=2, show_default=True, help="Sandboxes at once.")
+def cases_validate(slug: str | None, seeds: int, parallel: int) -> None:
+    """Grade each case's solution (full marks) and release notebook (zero) for many seeds."""
+    specs = [_spec(slug)] if slug else [spec for _, spec in sorted(catalog.case_specs().items())]
+    failures = 0
+    try:
+        for result in validate_cases(specs, range(1, seeds + 1), parallel=parallel):
+            problems = result.problems
+            failures += bool(problems)
+            click.echo(
+                f"{result.slug:<18} seed {result.seed:<4} solution "
+                f"{result.solution.earned:g}/{result.solution.possible:g}  release "
+                f"{result.release.earned:g}/{result.release.possible:g}  "
+                f"{result.solution.timings.total:.1f}s  {'ok' if not problems else 'FAILED'}"
+            )
+            for problem in problems:
+                click.echo(f"    {problem}")
+    except SandboxUnavailable as error:
+        raise click.ClickException(str(error)) from error
+    if failures:
+        raise click.ClickException(f"{failures} case seed(s) failed validation.")
+    click.echo(f"All {len(specs)} case(s) valid on {seeds} seed(s).")
 
 
 @click.command("grade")

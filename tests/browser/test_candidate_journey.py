@@ -1,0 +1,77 @@
+"""In a real browser: the candidate downloads their bundle, uploads a notebook, watches it being
+checked, and a panel interviewer sees the graded checks beside the rendered notebook."""
+
+from __future__ import annotations
+
+import threading
+import zipfile
+
+import nbformat
+import pytest
+from playwright.sync_api import Page, expect
+
+from assessments.content.notebook import solution_notebook
+from assessments.queue import worker_name
+from assessments.services import catalog, grading
+from tests.browser.conftest import ARTIFACTS
+from tests.conftest import PASSWORD
+
+pytestmark = [pytest.mark.browser, pytest.mark.sandbox]
+
+
+def test_candidate_downloads_uploads_and_staff_see_the_grade(app, live_server, page: Page, make_user, make_invitation, tmp_path, screenshot):
+    iris = make_user("interviewer", email="iris@example.com", name="Iris Interviewer")
+    _, token = make_invitation(panel=[iris])
+    # A worker in a thread, as `flask worker` would run beside the app.
+    queue = app.extensions["assessments.queue"]
+
+    def enqueue(run_id: int) -> None:
+        def work() -> None:
+            with app.app_context():
+                grading.run_grade(run_id, worker_name())
+
+        threading.Thread(target=work, daemon=True).start()
+
+    app.extensions["assessments.queue"] = type(queue)(huey=queue.huey, grade=enqueue)
+
+    page.goto(f"{live_server}/i/{token}")
+    with page.expect_download() as download_info:
+        page.get_by_role("link", name="Download your case bundle (.zip)").click()
+    bundle = download_info.value
+    assert bundle.suggested_filename.endswith(".zip")
+    with zipfile.ZipFile(bundle.path()) as archive:
+        names = archive.namelist()
+    assert any(n.endswith(".ipynb") for n in names) and any(n.endswith(".csv") for n in names)
+
+    # A broken upload gets a message and changes nothing.
+    bad = tmp_path / "answers.ipynb"
+    bad.write_bytes(b"this is not a notebook")
+    page.get_by_label("Your notebook (.ipynb)").set_input_files(str(bad))
+    page.get_by_role("button", name="Upload notebook").click()
+    expect(page.get_by_role("alert")).to_contain_text("notebook")
+
+    with app.app_context():
+        answers = nbformat.writes(solution_notebook(catalog.case_specs()["tiny-hiring"]))
+    good = tmp_path / "my-answers.ipynb"
+    good.write_text(answers)
+    page.get_by_label("Your notebook (.ipynb)").set_input_files(str(good))
+    page.get_by_role("button", name="Upload notebook").click()
+    expect(page.get_by_text("Received version 1")).to_be_visible()
+    screenshot("candidate-receipt")
+    # Live status: the page updates itself when the worker finishes; no score is shown.
+    expect(page.locator(".grading-state[data-version='1']")).to_have_text("received and checked", timeout=90000)
+    expect(page.get_by_text("points")).to_have_count(0)
+    page.screenshot(path=str(ARTIFACTS / "candidate-checked.png"), full_page=True)
+
+    staff = page.context.browser.new_context()
+    interviewer = staff.new_page()
+    interviewer.goto(f"{live_server}/login")
+    interviewer.get_by_label("Email").fill("iris@example.com")
+    interviewer.get_by_label("Password").fill(PASSWORD)
+    interviewer.get_by_role("button", name="Sign in").click()
+    interviewer.get_by_role("link", name="Version 1 by Casey Candidate").click()
+    expect(interviewer.locator(".score")).to_contain_text("5 of 5 points")
+    expect(interviewer.locator(".check-correct").first).to_be_visible()
+    expect(interviewer.locator(".notebook")).to_contain_text("treatment_rate")
+    interviewer.screenshot(path=str(ARTIFACTS / "staff-graded-submission.png"), full_page=True)
+    staff.close()
