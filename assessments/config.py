@@ -28,6 +28,20 @@ DEFAULTS: dict[str, Any] = {
     "LOGIN_LOCK_SECONDS": 15 * 60,
     "LOGIN_WINDOW_SECONDS": 60 * 60,
     "TRUST_PROXY_HEADERS": False,
+    # A grade run's lease must outlast the sandbox's wall-clock limit; the sweep re-enqueues
+    # runs whose lease expired (their worker died) or that no worker claimed in time.
+    "GRADE_LEASE_SECONDS": 600,
+    "GRADE_UNCLAIMED_SECONDS": 120,
+    # Practice grading limits, so the grader cannot be used as an answer oracle (per mentee × case).
+    "PRACTICE_MIN_SECONDS_BETWEEN_ATTEMPTS": 5 * 60,
+    "PRACTICE_ATTEMPTS_PER_DAY": 10,
+    # Operations (assessments/ops.py, logs.py): /metrics answers loopback, or this bearer token.
+    "METRICS_TOKEN": None,
+    "LOG_JSON": True,  # JSON lines on stderr (never while testing)
+    "LOG_LEVEL": "INFO",
+    # Requests per client address per window on /i/... pages, counted per process (0 = off).
+    "INVITATION_RATE_LIMIT": 120,
+    "INVITATION_RATE_WINDOW": 60,
 }
 
 ENV_KEYS = {
@@ -35,6 +49,8 @@ ENV_KEYS = {
     "REDIS_URL": "REDIS_URL",
     "SECRET_KEY": "SECRET_KEY",
     "SUBMISSIONS_DIR": "SUBMISSIONS_DIR",
+    "METRICS_TOKEN": "METRICS_TOKEN",
+    "LOG_LEVEL": "LOG_LEVEL",
 }
 
 

@@ -137,14 +137,14 @@ def test_claim_is_atomic_and_the_sweep_requeues_lost_runs(app, make_invitation):
         assert grading.claim_grade_run(run.id, "worker-a")
         assert not grading.claim_grade_run(run.id, "worker-b")  # a duplicate task is a no-op
         # The worker holding it dies: once the lease expires another worker may take it.
-        later = utcnow() + grading.LEASE + timedelta(seconds=1)
+        later = utcnow() + grading.lease() + timedelta(seconds=1)
         assert grading.claim_grade_run(run.id, "worker-b", now=later)
         db.session.refresh(run)
         assert run.claimed_by == "worker-b" and run.attempts == 2
         # The sweep gives up after MAX_ATTEMPTS, with a message.
         run.attempts = grading.MAX_ATTEMPTS
         db.session.commit()
-        assert grading.sweep_grade_runs(now=later + grading.LEASE + timedelta(seconds=1)) == []
+        assert grading.sweep_grade_runs(now=later + grading.lease() + timedelta(seconds=1)) == []
         db.session.refresh(run)
         assert run.status == GradeStatus.FAILED
         assert "given up" in run.error

@@ -11,6 +11,7 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from flask import current_app
 from sqlalchemy import and_, func, or_, select, update
 from werkzeug.utils import secure_filename
 
@@ -20,6 +21,7 @@ from assessments.grading.intake import SubmissionRejected, parse_submission
 from assessments.grading.pipeline import grade_notebook
 from assessments.grading.report import GRADER_VERSION, GradeReport
 from assessments.grading.sandbox import SandboxUnavailable
+from assessments.metrics import observe_grade_run
 from assessments.models import Case, GradeRun, GradeStatus, Invitation, Submission, User
 from assessments.models.types import utcnow
 from assessments.queue import grading_queue
@@ -29,10 +31,17 @@ from assessments.storage import submission_store
 
 log = logging.getLogger(__name__)
 
-LEASE = timedelta(minutes=10)
-# A run queued this long ago and not claimed was lost on the way to a worker.
-UNCLAIMED_AFTER = timedelta(minutes=2)
 MAX_ATTEMPTS = 3
+
+
+def lease() -> timedelta:
+    """How long a worker holds a run before others may take it (longer than any grading)."""
+    return timedelta(seconds=current_app.config["GRADE_LEASE_SECONDS"])
+
+
+def unclaimed_after() -> timedelta:
+    """A run queued this long ago and not claimed was lost on the way to a worker."""
+    return timedelta(seconds=current_app.config["GRADE_UNCLAIMED_SECONDS"])
 
 
 class UploadRefused(DomainError):
@@ -161,7 +170,7 @@ def claim_grade_run(run_id: int, worker: str, now: datetime | None = None) -> bo
         .values(
             status=GradeStatus.RUNNING,
             claimed_by=worker,
-            lease_expires_at=now + LEASE,
+            lease_expires_at=now + lease(),
             started_at=now,
             attempts=GradeRun.attempts + 1,
         )
@@ -214,6 +223,7 @@ def _finish(run: GradeRun, report: GradeReport | None, error: str | None) -> Non
     run.error = error
     run.finished_at = utcnow()
     run.lease_expires_at = None
+    observe_grade_run(run)
     db.session.commit()
 
 
@@ -223,7 +233,7 @@ def sweep_grade_runs(now: datetime | None = None) -> list[int]:
     lost = db.session.scalars(
         select(GradeRun).where(
             or_(
-                and_(GradeRun.status == GradeStatus.QUEUED, GradeRun.created_at < now - UNCLAIMED_AFTER),
+                and_(GradeRun.status == GradeStatus.QUEUED, GradeRun.created_at < now - unclaimed_after()),
                 and_(GradeRun.status == GradeStatus.RUNNING, GradeRun.lease_expires_at < now),
             )
         )

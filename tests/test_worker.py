@@ -1,0 +1,125 @@
+"""Grading workers as real processes: a consumer killed with SIGKILL mid-run loses nothing.
+
+Huey removes a task before running it, so the task dies with its worker; the grade run's lease
+expires and the next worker's sweep re-enqueues it. Runs on SQLite + Huey's SQLite queue, and on
+PostgreSQL + Redis when TEST_DATABASE_URL and REDIS_URL are set (the scale-out deployment).
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from urllib.parse import quote
+
+import nbformat
+import pytest
+from sqlalchemy import select
+
+from assessments import queue
+from assessments.config import PROJECT_ROOT
+from assessments.content.notebook import solution_notebook
+from assessments.extensions import db
+from assessments.models import GradeRun, GradeStatus, Invitation
+from assessments.services import catalog, grading
+from tests.conftest import FIXTURE_CASES
+
+pytestmark = pytest.mark.sandbox
+
+def _worker_env(app, instance: Path, redis_url: str | None) -> dict[str, str]:
+    url = app.config["SQLALCHEMY_DATABASE_URI"]
+    options = app.config["SQLALCHEMY_ENGINE_OPTIONS"].get("connect_args", {}).get("options")
+    if options:
+        url += "?options=" + quote(options)
+    (instance / "config.py").write_text(
+        f"CASES_DIR = {str(FIXTURE_CASES)!r}\n"
+        f"SUBMISSIONS_DIR = {app.config['SUBMISSIONS_DIR']!r}\n"
+        f"HUEY_SQLITE_PATH = {app.config['HUEY_SQLITE_PATH']!r}\n"
+        "GRADE_LEASE_SECONDS = 4\nGRADE_UNCLAIMED_SECONDS = 60\nSECRET_KEY = 'worker-test'\n"
+    )
+    env = {k: v for k, v in os.environ.items() if k not in ("REDIS_URL", "DATABASE_URL")}
+    env.update(ASSESS_INSTANCE_PATH=str(instance), DATABASE_URL=url, PYTHONUNBUFFERED="1")
+    if redis_url:
+        env["REDIS_URL"] = redis_url
+    return env
+
+
+def _start_worker(env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
+    with log.open("ab") as out:  # the child keeps its own copy of the descriptor
+        return subprocess.Popen(
+            [sys.executable, "-m", "flask", "--app", "app", "worker", "--workers", "1"],
+            cwd=PROJECT_ROOT, env=env, stdout=out, stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL, start_new_session=True,
+        )
+
+
+def _wait_for(app, run_id: int, statuses: set[str], seconds: float) -> GradeRun:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        with app.app_context():
+            run = db.session.get(GradeRun, run_id)
+            if run.status in statuses:
+                db.session.expunge(run)
+                return run
+        time.sleep(0.25)
+    raise AssertionError(f"run {run_id} did not reach {statuses} in {seconds} s")
+
+
+def test_sigkilled_worker_loses_nothing_and_grades_once(app, make_invitation, tmp_path):
+    redis_url = None
+    # SQLite pairs with Huey's SQLite queue (the default deployment), PostgreSQL with Redis.
+    if app.config["SQLALCHEMY_DATABASE_URI"].startswith("postgresql") and os.environ.get("REDIS_URL"):
+        import redis
+
+        redis_url = os.environ["REDIS_URL"].rsplit("/", 1)[0] + "/14"
+        redis.Redis.from_url(redis_url).flushdb()
+        app.config["REDIS_URL"] = redis_url
+    app.config.update(HUEY_IMMEDIATE=False, HUEY_SQLITE_PATH=str(tmp_path / "huey.db"))
+    queue.init_app(app)
+    instance = tmp_path / "worker-instance"
+    instance.mkdir()
+    env = _worker_env(app, instance, redis_url)
+    log = tmp_path / "worker.log"
+
+    invitation_id, _ = make_invitation()
+    with app.app_context():
+        notebook = solution_notebook(catalog.case_specs()["tiny-hiring"])
+        # A slow first cell, so the worker is surely mid-run when it is killed.
+        notebook.cells.insert(1, nbformat.v4.new_code_cell("import time\ntime.sleep(6)"))
+        invitation = db.session.get(Invitation, invitation_id)
+        submission = grading.accept_submission(invitation, "slow.ipynb", nbformat.writes(notebook).encode())
+        run_id = submission.grade_runs[0].id
+
+    first = _start_worker(env, log)
+    try:
+        claimed = _wait_for(app, run_id, {GradeStatus.RUNNING}, 60)
+        time.sleep(1.5)
+        os.killpg(first.pid, signal.SIGKILL)
+        first.wait(timeout=10)
+    finally:
+        if first.poll() is None:
+            os.killpg(first.pid, signal.SIGKILL)
+    assert claimed.attempts == 1
+    with app.app_context():
+        assert db.session.get(GradeRun, run_id).status == GradeStatus.RUNNING  # orphaned, not lost
+    time.sleep(4.5)  # the lease expires
+
+    second = _start_worker(env, log)
+    try:
+        done = _wait_for(app, run_id, {GradeStatus.DONE, GradeStatus.FAILED}, 120)
+    finally:
+        os.killpg(second.pid, signal.SIGTERM)
+        try:
+            second.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            os.killpg(second.pid, signal.SIGKILL)
+            second.wait()
+    assert done.status == GradeStatus.DONE, log.read_text()[-3000:]
+    assert done.attempts == 2
+    assert done.earned == done.possible > 0
+    with app.app_context():
+        runs = db.session.scalars(select(GradeRun).where(GradeRun.submission_id == done.submission_id)).all()
+        assert len(runs) == 1  # graded exactly once: one run, one result
