@@ -9,7 +9,8 @@ from flask_migrate import downgrade, upgrade
 from sqlalchemy import func, select
 
 from assessments.extensions import db
-from assessments.models import Invitation, User
+from assessments.models import Invitation, Rating, Scorecard, User
+from assessments.services import demo, demo_panels
 
 
 def test_migrations_build_exactly_the_models(app):
@@ -47,11 +48,23 @@ def test_seed_demo_is_idempotent_and_prints_logins_and_links(app, runner):
     assert "password: demo-password" in first.output
     links = [line.split()[-1] for line in first.output.splitlines() if "http://demo.test/i/" in line]
     assert links, first.output
+
+    def counts() -> tuple[int, ...]:
+        with app.app_context():
+            return tuple(
+                db.session.scalar(select(func.count()).select_from(model))
+                for model in (User, Invitation, Scorecard, Rating)
+            )
+
+    before = counts()
     second = runner.invoke(args=["seed-demo", "--base-url", "http://demo.test"])
     assert second.exit_code == 0
     assert [line.split()[-1] for line in second.output.splitlines() if "/i/" in line] == links
-    with app.app_context():
-        assert db.session.scalar(select(func.count()).select_from(Invitation)) == len(links)
-        assert db.session.scalar(select(func.count()).select_from(User)) == 7
+    assert counts() == before  # nothing added twice
+    users, invitations, scorecards, ratings = before
+    assert users >= len(demo.DEMO_USERS)
+    assert invitations == len(links) + demo_panels.HISTORY_CANDIDATES
+    # A realistic panel: submitted scorecards from several interviewers per past candidate.
+    assert scorecards >= 3 * demo_panels.HISTORY_CANDIDATES and ratings > 8 * scorecards // 2
     client = app.test_client()
     assert client.get(links[0].replace("http://demo.test", "")).status_code == 200

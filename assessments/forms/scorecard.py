@@ -7,10 +7,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from flask_wtf import FlaskForm
-from wtforms import Field, RadioField, SelectChoice, SelectMultipleField, SubmitField, TextAreaField
-from wtforms.widgets import CheckboxInput, ListWidget
+from wtforms import Field, RadioField, SelectChoice, SubmitField, TextAreaField
 
 from assessments.content.rubric import NO_DECISION, RECOMMENDATIONS, Dimension, Level, Rubric
+from assessments.forms.fields import MultiCheckboxField
 
 NOT_ASSESSED = "na"
 EVIDENCE_MIN_CHARS = 15
@@ -45,13 +45,6 @@ class DimensionRow:
     dimension: Dimension
     rating: RadioField
     evidence: TextAreaField
-
-
-class MultiCheckboxField(SelectMultipleField):
-    """A multiple choice rendered as a list of checkboxes."""
-
-    widget = ListWidget(prefix_label=False)
-    option_widget = CheckboxInput()
 
 
 def rating_field_name(dimension_id: str) -> str:

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import os
+import tempfile
 import threading
 from pathlib import Path
 
 from flask import current_app
 from sqlalchemy import select
 
+from assessments.content.bundle import build_bundle
 from assessments.content.case import CaseSpec, load_cases
 from assessments.errors import NotFound
 from assessments.extensions import db
@@ -97,3 +100,24 @@ def spec_for(case: Case) -> CaseSpec:
             "restore it from git to serve this invitation."
         )
     return spec
+
+
+def candidate_bundle(case: Case, seed: int) -> bytes:
+    """A candidate's bundle, built once per (case version, seed) and kept under the instance.
+
+    The bytes depend only on that pair, so a cached copy is always right; building one costs up
+    to a second of CPU, which matters when many candidates download near a deadline.
+    """
+    root = Path(current_app.instance_path) / "bundles"
+    path = root / f"{case.slug}-{case.content_hash[:16]}-{seed}.zip"
+    try:
+        return path.read_bytes()
+    except FileNotFoundError:
+        pass
+    data = build_bundle(spec_for(case), seed)
+    root.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=root, prefix=".bundle-")
+    with os.fdopen(fd, "wb") as fh:
+        fh.write(data)
+    os.replace(tmp, path)
+    return data

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from flask import Blueprint, Response, flash, jsonify, redirect, render_template, url_for
 
-from assessments.content.bundle import build_bundle, bundle_filename
+from assessments.content.bundle import bundle_filename
 from assessments.forms.submission import UploadForm
+from assessments.models import Invitation
 from assessments.models.types import utcnow
 from assessments.services import catalog, grading, invitations
 from assessments.views.rendering import render_markdown
@@ -13,7 +14,7 @@ from assessments.views.rendering import render_markdown
 bp = Blueprint("candidate", __name__, url_prefix="/i")
 
 
-def _page(invitation, form: UploadForm, status: int = 200) -> tuple[str, int]:
+def _page(invitation: Invitation, form: UploadForm, status: int = 200) -> tuple[str, int]:
     spec = catalog.spec_for(invitation.case)
     receipts = [(s, grading.progress(s).state) for s in reversed(invitation.submissions)]
     return (
@@ -41,7 +42,7 @@ def bundle(token: str) -> Response:
     """The candidate's own bundle: the notebook, their data and a README."""
     invitation = invitations.open_invitation(token)
     spec = catalog.spec_for(invitation.case)
-    response = Response(build_bundle(spec, invitation.seed), mimetype="application/zip")
+    response = Response(catalog.candidate_bundle(invitation.case, invitation.seed), mimetype="application/zip")
     response.headers["Content-Disposition"] = (
         f'attachment; filename="{bundle_filename(spec, invitation.seed)}"'
     )
