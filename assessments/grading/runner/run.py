@@ -27,87 +27,7 @@ MAX_ERROR_CHARS = 300
 # Time kept back from the wall-clock budget to read the answers after the last cell.
 ANSWER_RESERVE_SECONDS = 4.0
 
-# Runs inside the candidate's kernel, in its namespace; converts answers to plain JSON types.
-_COLLECT_SOURCE = r'''
-def __assess_collect(names, path, max_items, max_chars, max_depth, max_bytes):
-    import json as _json, math as _math, sys as _sys
-    _np = _sys.modules.get("numpy")
-    _pd = _sys.modules.get("pandas")
-    namespace = globals()
-
-    def key(k):
-        if _np is not None and isinstance(k, _np.generic):
-            k = k.item()
-        if isinstance(k, (str, int, float, bool)) or k is None:
-            return str.__str__(k) if isinstance(k, str) else repr(k) if isinstance(k, float) else str(k)
-        raise ValueError("a dict whose keys are not text or numbers")
-
-    def plain(v, depth):
-        if depth > max_depth:
-            raise ValueError("a value nested too deeply")
-        if v is None:
-            return None
-        if isinstance(v, bool):
-            return bool.__bool__(v) if type(v) is bool else bool(int.__int__(v))
-        if isinstance(v, int):
-            return int.__int__(v)
-        if isinstance(v, float):
-            return float.__float__(v)
-        if isinstance(v, str):
-            if len(v) > max_chars:
-                raise ValueError("a text longer than %d characters" % max_chars)
-            return str.__str__(v)
-        if _np is not None:
-            if isinstance(v, _np.generic):
-                return plain(v.item(), depth)
-            if isinstance(v, _np.ndarray):
-                if v.size > max_items:
-                    raise ValueError("an array of more than %d items" % max_items)
-                return plain(v.tolist(), depth)
-        if _pd is not None:
-            if isinstance(v, _pd.DataFrame):
-                raise ValueError("a DataFrame; assign the number, list or dict the question asks for")
-            if isinstance(v, _pd.Series):
-                if len(v) > max_items:
-                    raise ValueError("a Series of more than %d items" % max_items)
-                if isinstance(v.index, _pd.RangeIndex):
-                    return plain(v.tolist(), depth)
-                return plain({key(k): x for k, x in v.items()}, depth)
-            if isinstance(v, _pd.Index):
-                return plain(list(v), depth)
-        if isinstance(v, dict):
-            if len(v) > max_items:
-                raise ValueError("a dict of more than %d entries" % max_items)
-            return {key(k): plain(x, depth + 1) for k, x in v.items()}
-        if isinstance(v, (list, tuple)):
-            if len(v) > max_items:
-                raise ValueError("a list of more than %d items" % max_items)
-            return [plain(x, depth + 1) for x in v]
-        if isinstance(v, (set, frozenset)):
-            if len(v) > max_items:
-                raise ValueError("a set of more than %d items" % max_items)
-            return sorted((plain(x, depth + 1) for x in v), key=repr)
-        raise ValueError("a value of type %s" % type(v).__name__)
-
-    answers = {}
-    for name in names:
-        if name not in namespace:
-            answers[name] = {"state": "undefined"}
-            continue
-        try:
-            value = plain(namespace[name], 0)
-            text = _json.dumps(value, allow_nan=True)
-            if len(text) > max_bytes:
-                raise ValueError("a value larger than %d bytes as JSON" % max_bytes)
-            answers[name] = {"state": "ok", "value": value}
-        except Exception as error:
-            answers[name] = {"state": "unusable", "reason": str(error)[:200]}
-    with open(path, "w") as handle:
-        _json.dump(answers, handle, allow_nan=True)
-
-__assess_collect(__NAMES__, __PATH__, 10000, 10000, 6, __MAX_BYTES__)
-del __assess_collect
-'''
+ANSWERS_SOURCE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "answers.py")
 
 
 def _short_error(ename: str, evalue: str) -> str:
@@ -144,8 +64,8 @@ def _live_pids() -> set[int]:
     return live
 
 
-def _stop_strays(kernel_pid: int | None) -> int:
-    """Freeze, then kill, every process in the sandbox but the runner's own chain and the kernel.
+def _stop_strays(kernel_pid: int | None, *, kill: bool = True) -> int:
+    """Freeze (then kill, unless ``kill`` is False) every process but the runner's chain and the kernel.
 
     After a cell times out, what it started (a fork bomb, a runaway pool) would otherwise keep the
     process limit and the CPU for the rest of the run. Signalling the kernel's process group is
@@ -179,7 +99,8 @@ def _stop_strays(kernel_pid: int | None) -> int:
             except OSError:
                 pass
         stopped |= fresh
-    for pid in stopped | (_sandbox_pids() - keep):
+    doomed = stopped | (_sandbox_pids() - keep) if kill else set()
+    for pid in doomed:
         try:
             os.kill(pid, signal.SIGKILL)
         except OSError:
@@ -211,25 +132,21 @@ def _recover_after_timeout(client, notebook) -> None:  # noqa: ANN001
     import nbformat
 
     kernel_pid = getattr(getattr(client.km, "provisioner", None), "pid", None)
-    if not _stop_strays(kernel_pid):
+    if not _stop_strays(kernel_pid, kill=False):
         return
-    # A kernel looping on fork() spends most of its time in Python's at-fork hooks (logging's lock,
-    # ...), where a KeyboardInterrupt is swallowed, so one interrupt rarely ends the loop. While it
-    # is still spawning (new children within 20 ms of clearing them), interrupt it again. Only then:
-    # an interrupt landing just after the cell ended, before ipykernel ignores SIGINT again, would
-    # kill the kernel.
+    # A kernel looping on fork() spends most of its time in fork and in Python's at-fork hooks
+    # (logging's lock, ...), where a KeyboardInterrupt is swallowed, so one interrupt rarely ends the
+    # loop. Its stopped children are kept (not killed) meanwhile: with the process limit reached its
+    # forks fail at once, and the interrupts, sent every few ms until ipykernel is back to ignoring
+    # SIGINT between cells, soon land in the loop itself.
     if kernel_pid:
-        keep = {1, os.getpid(), os.getppid(), kernel_pid}
         give_up = time.monotonic() + 5.0
         while time.monotonic() < give_up and not _sigint_ignored(kernel_pid):
-            _stop_strays(kernel_pid)
-            time.sleep(0.02)
-            if not _live_pids() - keep or _sigint_ignored(kernel_pid):
-                break
             try:
                 os.kill(kernel_pid, signal.SIGINT)
             except OSError:
                 break
+            time.sleep(0.005)
         _stop_strays(kernel_pid)
     cell = nbformat.v4.new_code_cell(_REAP_SOURCE)
     notebook.cells.append(cell)
@@ -336,11 +253,10 @@ def _collect_answers(client, notebook, args: argparse.Namespace, started: float)
         return {}, None
     # An unguessable path: the notebook cannot plant a file there in advance.
     path = f"/tmp/.assess-answers-{secrets.token_hex(16)}.json"
-    source = (
-        _COLLECT_SOURCE.replace("__NAMES__", repr(names))
-        .replace("__PATH__", repr(path))
-        .replace("__MAX_BYTES__", str(int(args.max_answer_bytes)))
-    )
+    with open(ANSWERS_SOURCE, encoding="utf-8") as handle:
+        source = handle.read()
+    source += (f"\n__assess_collect({names!r}, {path!r}, 10000, 10000, 6, {int(args.max_answer_bytes)})\n"
+               "del __assess_collect\n")
     cell = nbformat.v4.new_code_cell(source)
     notebook.cells.append(cell)
     remaining = started + args.wall_seconds - time.monotonic() - 0.5

@@ -1,0 +1,275 @@
+"""A/B test readout: a 14-day checkout experiment with seeded, sometimes absent, planted effects.
+
+Each seed draws which effects to plant and how strongly (see `planted`):
+
+- a sample ratio mismatch: on one platform the treatment's exposure log loses a share of its
+  users, chosen among users who never bought (a client that crashes before logging), so the
+  surviving treatment users look better than they are;
+- a novelty effect: an extra treatment lift that fades linearly to zero over the first days;
+- a country whose effect reverses: the redesign drops that market's local payment method;
+- a guardrail regression: treatment checkout latency is higher by a seeded share.
+
+An SRM also shifts the platform mix of the surviving treatment users, so the latency and country
+numbers of an SRM seed inherit its bias, as they would in a real broken experiment.
+
+`answer_key` reads only the frames, never these parameters, using the definitions in brief.md.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+DAYS = 14
+EARLY_LAST_DAY = 7
+PLATFORMS = ("ios", "android", "web")
+COUNTRIES = ("US", "GB", "DE", "BR", "IN")
+ARMS = ("control", "treatment")
+SRM_ALPHA = 0.001
+GUARDRAIL_ALPHA = 0.05
+Z_975 = float(stats.norm.ppf(0.975))
+MIN_SIZE = 500
+
+_PLATFORM_MIX = np.array([0.35, 0.40, 0.25])
+_COUNTRY_MIX = np.array([0.40, 0.15, 0.15, 0.15, 0.15])
+# Per-session purchase probability factors; smaller markets and Android buy less often.
+_PLATFORM_CONVERSION = np.array([1.05, 0.90, 1.00])
+_COUNTRY_CONVERSION = np.array([1.00, 0.95, 0.90, 0.80, 0.75])
+_COUNTRY_ORDER_VALUE = np.array([62.0, 55.0, 58.0, 31.0, 22.0])
+_PLATFORM_LATENCY_MS = np.array([650.0, 900.0, 1150.0])
+# Markets whose local payment method (invoice, Pix/boleto, UPI) the redesign can drop.
+_REVERSAL_COUNTRIES = ("DE", "BR", "IN")
+
+
+def _parameters(seed: int) -> dict[str, object]:
+    """The seed's experiment design and planted effects, drawn from their own stream."""
+    rng = np.random.default_rng([seed, 0])
+    reversal = bool(rng.random() < 0.5)
+    if reversal:
+        base_lift = float(rng.uniform(0.13, 0.18))
+    elif rng.random() < 0.35:
+        base_lift = float(rng.uniform(-0.08, 0.01))
+    else:
+        base_lift = float(rng.uniform(0.02, 0.10))
+    srm = bool(rng.random() < 0.25)
+    novelty = bool(rng.random() < 0.5)
+    guardrail = bool(rng.random() < 0.4)
+    return {
+        "base_lift": base_lift,
+        "srm": {
+            "present": srm,
+            "platform": str(rng.choice(PLATFORMS)) if srm else None,
+            "lost_share": float(rng.uniform(0.18, 0.30)) if srm else 0.0,
+        },
+        "novelty": {
+            "present": novelty,
+            "day1_extra_lift": float(rng.uniform(0.30, 0.50)) if novelty else 0.0,
+            "fade_days": int(rng.integers(5, 9)) if novelty else 0,
+        },
+        "reversal": {
+            "present": reversal,
+            "country": str(rng.choice(_REVERSAL_COUNTRIES)) if reversal else None,
+            "lift": float(rng.uniform(-0.40, -0.25)) if reversal else None,
+        },
+        "guardrail": {
+            "present": guardrail,
+            "latency_increase": float(rng.uniform(0.04, 0.12)) if guardrail else 0.0,
+        },
+        "platform_mix": _jittered(rng, _PLATFORM_MIX),
+        "country_mix": _jittered(rng, _COUNTRY_MIX),
+    }
+
+
+def _jittered(rng: np.random.Generator, shares: np.ndarray) -> list[float]:
+    raw = shares * np.exp(rng.normal(0.0, 0.1, size=shares.size))
+    return [float(x) for x in raw / raw.sum()]
+
+
+def planted(seed: int, size: int) -> dict[str, object]:
+    """What this seed planted and how strongly (size does not change the parameters).
+
+    Lifts are relative changes of a treatment session's purchase probability (per-user lifts come
+    out smaller, as repeat sessions saturate); `lost_share` is the share of the platform's treatment
+    users missing from the logs; `latency_increase` is relative.
+    """
+    params = _parameters(seed)
+    return {key: params[key] for key in ("base_lift", "srm", "novelty", "reversal", "guardrail")}
+
+
+def _session_lift(params: dict, country: np.ndarray, day: np.ndarray) -> np.ndarray:
+    """Relative lift of a treatment session's purchase probability, by country and day."""
+    lift = np.full(country.shape, params["base_lift"])
+    reversal = params["reversal"]
+    if reversal["present"]:
+        lift[country == COUNTRIES.index(reversal["country"])] = reversal["lift"]
+    novelty = params["novelty"]
+    extra = np.zeros(day.shape)
+    if novelty["present"]:
+        fade = novelty["fade_days"]
+        extra = novelty["day1_extra_lift"] * np.clip(1.0 - (day - 1) / fade, 0.0, None)
+    return (1.0 + lift) * (1.0 + extra) - 1.0
+
+
+def generate(seed: int, size: int) -> dict[str, pd.DataFrame]:
+    """The candidate's data: users.csv (one row per exposed user) and sessions.csv.
+
+    :raises ValueError: when size is below MIN_SIZE, where a country-arm cell could be empty.
+    """
+    if size < MIN_SIZE:
+        raise ValueError(f"size must be at least {MIN_SIZE} users, got {size}")
+    params = _parameters(seed)
+    rng = np.random.default_rng([seed, 1])
+    n = int(size)
+    treated = rng.random(n) < 0.5
+    platform = rng.choice(len(PLATFORMS), size=n, p=params["platform_mix"])
+    country = rng.choice(len(COUNTRIES), size=n, p=params["country_mix"])
+    new_user = rng.random(n) < 0.4
+    # Regulars come back in the first days of the test; new customers arrive throughout it.
+    first_day = np.where(new_user, rng.integers(1, DAYS + 1, n), np.minimum(rng.geometric(0.35, n), DAYS))
+    return_rate = np.where(new_user, 0.07, 0.16) * np.exp(rng.normal(0.0, 0.3, n))
+    days = np.arange(1, DAYS + 1)
+    visits = (days[None, :] == first_day[:, None]) | (
+        (days[None, :] > first_day[:, None]) & (rng.random((n, DAYS)) < return_rate[:, None])
+    )
+    user_idx, day_idx = np.nonzero(visits)
+    day = days[day_idx]
+
+    intent = np.where(new_user, 0.13, 0.18) * np.exp(rng.normal(0.0, 0.35, n))
+    p_session = (intent * _PLATFORM_CONVERSION[platform] * _COUNTRY_CONVERSION[country])[user_idx]
+    lift = _session_lift(params, country[user_idx], day)
+    p_session = np.clip(p_session * np.where(treated[user_idx], 1.0 + lift, 1.0), 0.0, 0.9)
+    converted = rng.random(user_idx.size) < p_session
+    order_value = _COUNTRY_ORDER_VALUE[country[user_idx]] * rng.lognormal(0.0, 0.6, user_idx.size)
+    revenue = np.where(converted, np.round(order_value, 2), 0.0)
+
+    device_speed = rng.normal(0.0, 0.3, n)
+    slowdown = 1.0 + params["guardrail"]["latency_increase"] * treated
+    latency = (
+        _PLATFORM_LATENCY_MS[platform[user_idx]]
+        * np.exp(device_speed[user_idx] + rng.normal(0.0, 0.35, user_idx.size))
+        * slowdown[user_idx]
+    )
+
+    keep = np.ones(n, dtype=bool)
+    srm = params["srm"]
+    if srm["present"]:
+        buyers = np.zeros(n, dtype=bool)
+        buyers[user_idx[converted]] = True
+        exposed = treated & (platform == PLATFORMS.index(srm["platform"]))
+        candidates = np.flatnonzero(exposed & ~buyers)
+        lost = min(candidates.size, int(round(srm["lost_share"] * exposed.sum())))
+        keep[rng.choice(candidates, size=lost, replace=False)] = False
+
+    user_ids = np.sort(rng.choice(np.arange(100_000, 100_000 + 20 * n), size=n, replace=False))
+    users = pd.DataFrame(
+        {
+            "user_id": user_ids,
+            "arm": np.where(treated, ARMS[1], ARMS[0]),
+            "platform": np.array(PLATFORMS)[platform],
+            "country": np.array(COUNTRIES)[country],
+            "user_type": np.where(new_user, "new", "returning"),
+        }
+    )[keep].reset_index(drop=True)
+    session_keep = keep[user_idx]
+    sessions = pd.DataFrame(
+        {
+            "user_id": user_ids[user_idx],
+            "day": day,
+            "converted": converted.astype(int),
+            "revenue": revenue,
+            "latency_ms": np.round(latency).astype(int),
+        }
+    )[session_keep]
+    sessions = sessions.sort_values(["day", "user_id"], kind="stable").reset_index(drop=True)
+    return {"users": users, "sessions": sessions}
+
+
+def _two_arm_rates(converted: np.ndarray, treated: np.ndarray) -> tuple[float, float, int, int]:
+    """(control rate, treatment rate, control n, treatment n) of 0/1 outcomes split by arm."""
+    nt = int(treated.sum())
+    nc = int(treated.size - nt)
+    return float(converted[~treated].sum() / nc), float(converted[treated].sum() / nt), nc, nt
+
+
+def _lift_interval(pc: float, pt: float, nc: int, nt: int) -> tuple[float, float, float]:
+    """Relative lift and its 95% interval: the unpooled normal interval on pt - pc, over pc."""
+    se = np.sqrt(pt * (1 - pt) / nt + pc * (1 - pc) / nc)
+    diff = pt - pc
+    return float(diff / pc), float((diff - Z_975 * se) / pc), float((diff + Z_975 * se) / pc)
+
+
+def _srm_pvalue(treated: np.ndarray) -> float:
+    """Pearson chi-square p-value of the arm counts against the intended 50/50 split."""
+    counts = np.array([treated.size - treated.sum(), treated.sum()], dtype=float)
+    expected = counts.sum() / 2
+    statistic = float(((counts - expected) ** 2 / expected).sum())
+    return float(stats.chi2.sf(statistic, df=1))
+
+
+def decide(srm_present: bool, ci_low: float, ci_high: float, guardrail_regressed: bool, late_lift: float) -> str:
+    """The brief's decision rule: 'ship', 'iterate' or 'stop'."""
+    if srm_present:
+        return "iterate"
+    if ci_high < 0 or (guardrail_regressed and ci_low <= 0):
+        return "stop"
+    if ci_low > 0 and not guardrail_regressed and late_lift > 0:
+        return "ship"
+    return "iterate"
+
+
+def answer_key(data: dict[str, pd.DataFrame]) -> dict[str, object]:
+    """Every checkable value, computed from the frames with the definitions in brief.md."""
+    users, sessions = data["users"], data["sessions"]
+    treated = users["arm"].to_numpy() == ARMS[1]
+    bought = sessions.groupby("user_id")["converted"].max()
+    user_converted = users["user_id"].map(bought).fillna(0).to_numpy(dtype=float)
+    pc, pt, nc, nt = _two_arm_rates(user_converted, treated)
+    lift, low, high = _lift_interval(pc, pt, nc, nt)
+
+    platform = users["platform"].to_numpy()
+    srm_pvalue = _srm_pvalue(treated)
+    platform_pvalues = [_srm_pvalue(treated[platform == p]) for p in PLATFORMS]
+    srm_present = min([srm_pvalue, *platform_pvalues]) < SRM_ALPHA
+
+    arm_of_user = pd.Series(treated, index=users["user_id"].to_numpy())
+    session_treated = arm_of_user.reindex(sessions["user_id"].to_numpy()).to_numpy(dtype=bool)
+    session_converted = sessions["converted"].to_numpy(dtype=float)
+    early = sessions["day"].to_numpy() <= EARLY_LAST_DAY
+    periods = {}
+    for name, in_period in (("early", early), ("late", ~early)):
+        rc, rt, _, _ = _two_arm_rates(session_converted[in_period], session_treated[in_period])
+        periods[name] = (rt - rc) / rc
+
+    # A reversal needs both intervals to exclude zero, on opposite sides.
+    overall_sign = 1.0 if low > 0 else -1.0 if high < 0 else 0.0
+    country = users["country"].to_numpy()
+    country_lifts, reversed_candidates = {}, []
+    for name in COUNTRIES:
+        in_country = country == name
+        c_lift, c_low, c_high = _lift_interval(*_two_arm_rates(user_converted[in_country], treated[in_country]))
+        country_lifts[name] = c_lift
+        country_sign = 1.0 if c_low > 0 else -1.0 if c_high < 0 else 0.0
+        if overall_sign != 0 and country_sign == -overall_sign:
+            reversed_candidates.append((abs(c_lift), name))
+    reversed_country = max(reversed_candidates)[1] if reversed_candidates else "none"
+
+    user_latency = users["user_id"].map(sessions.groupby("user_id")["latency_ms"].mean()).to_numpy()
+    lat_c = user_latency[~treated & ~np.isnan(user_latency)]
+    lat_t = user_latency[treated & ~np.isnan(user_latency)]
+    guardrail_pvalue = float(stats.ttest_ind(lat_t, lat_c, equal_var=False).pvalue)
+    guardrail_regressed = bool(lat_t.mean() > lat_c.mean() and guardrail_pvalue < GUARDRAIL_ALPHA)
+
+    return {
+        "conversion": {"control": pc, "treatment": pt},
+        "relative_lift": lift,
+        "lift_ci": {"low": low, "high": high},
+        "srm_pvalue": srm_pvalue,
+        "srm_present": bool(srm_present),
+        "early_late_lift": {"early": float(periods["early"]), "late": float(periods["late"])},
+        "country_lifts": country_lifts,
+        "reversed_country": reversed_country,
+        "guardrail_pvalue": guardrail_pvalue,
+        "guardrail_regressed": guardrail_regressed,
+        "decision": decide(bool(srm_present), low, high, guardrail_regressed, float(periods["late"])),
+    }

@@ -1,0 +1,240 @@
+"""Error-analysis case: a content-moderation classifier's scored predictions with planted failures.
+
+Every seed plants four failures at seeded strengths: one language whose violations the model
+under-scores (poor recall), over-confident scores above 0.5 (miscalibration at high scores), one
+feature column backfilled from the moderation decision (a label leak), and one label source whose
+labels are noisy (visible against the expert audit sample).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+THRESHOLD = 0.5
+TARGET_PRECISION = 0.75
+ECE_BINS = 10
+
+LANGUAGES = ("en", "es", "pt", "hi", "ar", "id", "tr")
+LANGUAGE_SHARES = (0.37, 0.12, 0.10, 0.11, 0.10, 0.10, 0.10)
+SURFACES = ("post", "comment", "listing", "profile")
+SURFACE_SHARES = (0.45, 0.35, 0.12, 0.08)
+LABEL_SOURCES = ("policy_team", "user_report_review", "vendor_a", "vendor_b")
+LABEL_SOURCE_SHARES = (0.15, 0.35, 0.25, 0.25)
+# Candidate failures: which one a seed plants is drawn from these, so answers do not transfer.
+WEAK_LANGUAGE_CANDIDATES = ("es", "pt", "hi", "ar", "id", "tr")
+NOISY_SOURCE_CANDIDATES = ("user_report_review", "vendor_a", "vendor_b")
+LEAK_CANDIDATES = ("author_prior_strikes", "link_domain_risk", "similar_item_removals", "toxicity_api_score")
+FEATURES = ("account_age_days", "reporter_count", "text_length", "link_count") + LEAK_CANDIDATES
+
+AUDIT_SHARE = 0.10
+# Spread of the part of the violation logit nobody observes. Scoring the visible part through the
+# probit approximation E[sigmoid(a + u)] ~ sigmoid(a / sqrt(1 + pi * var(u) / 8)) keeps the honest
+# score calibrated, so the only miscalibration is the planted one (and what label noise adds).
+_HIDDEN_SD = 0.8
+_SIGNAL = 3.0
+
+
+def _plan(rng: np.random.Generator) -> dict[str, Any]:
+    """Draw the seed's planted failures and their strengths (always the first draws of the seed)."""
+    return {
+        "weak_language": str(rng.choice(WEAK_LANGUAGE_CANDIDATES)),
+        "weak_language_logit_shift": round(float(rng.uniform(0.5, 0.9)), 3),
+        "overconfidence": round(float(rng.uniform(0.35, 0.60)), 3),
+        "noisy_source": str(rng.choice(NOISY_SOURCE_CANDIDATES)),
+        "noisy_source_miss_rate": round(float(rng.uniform(0.30, 0.45)), 3),
+        "noisy_source_false_flag_rate": round(float(rng.uniform(0.04, 0.08)), 3),
+        "leaky_feature": str(rng.choice(LEAK_CANDIDATES)),
+        "leak_strength": round(float(rng.uniform(3.6, 4.6)), 3),
+        "intercept": round(float(rng.uniform(-3.9, -3.3)), 3),
+    }
+
+
+def _sigmoid(x: np.ndarray) -> np.ndarray:
+    return 1.0 / (1.0 + np.exp(-x))
+
+
+def _feature_from_latent(name: str, x: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Map a latent to the column's natural scale, so a leaky column looks like an honest one."""
+    if name == "author_prior_strikes":
+        return rng.poisson(np.exp(-1.6 + 0.8 * x)).astype(float)
+    if name == "similar_item_removals":
+        return rng.poisson(np.exp(-1.0 + 0.7 * x)).astype(float)
+    if name == "link_domain_risk":
+        return np.round(_sigmoid(1.1 * x - 1.2), 3)
+    if name == "toxicity_api_score":
+        return np.round(_sigmoid(1.3 * x - 1.8), 4)
+    raise ValueError(name)
+
+
+def _overconfident(score: np.ndarray, strength: float) -> np.ndarray:
+    """Push scores above 0.5 towards 1 (logit l -> l + strength * l**2), keeping the ranking.
+
+    The quadratic term leaves the score distribution smooth at 0.5 and grows with the score, so the
+    damage is concentrated where the product acts automatically.
+    """
+    logit = np.log(score / (1.0 - score))
+    stretched = np.where(logit > 0, logit + strength * np.square(np.maximum(logit, 0.0)), logit)
+    return _sigmoid(stretched)
+
+
+def generate(seed: int, size: int) -> dict[str, pd.DataFrame]:
+    """The candidate's data: one row per moderated item, `predictions` (same seed, same frame)."""
+    rng = np.random.default_rng(seed)
+    plan = _plan(rng)
+    n = size
+
+    language = rng.choice(np.array(LANGUAGES), size=n, p=LANGUAGE_SHARES)
+    surface = rng.choice(np.array(SURFACES), size=n, p=SURFACE_SHARES)
+    source = rng.choice(np.array(LABEL_SOURCES), size=n, p=LABEL_SOURCE_SHARES)
+    week = rng.integers(1, 9, size=n)
+
+    risk = rng.standard_normal(n)  # what the model and the honest features partly see
+    hidden = rng.normal(0.0, _HIDDEN_SD, size=n)  # what no one sees
+    visible_logit = plan["intercept"] + _SIGNAL * risk
+    true_label = rng.random(n) < _sigmoid(visible_logit + hidden)
+
+    calibrated = _sigmoid(visible_logit / math.sqrt(1.0 + math.pi * _HIDDEN_SD**2 / 8.0))
+    model_logit = np.log(calibrated / (1.0 - calibrated)) + rng.normal(0.0, 0.35, size=n)
+    weak = language == plan["weak_language"]
+    # Few training examples in this language: the model sees less of the risk and scores it low.
+    model_logit[weak] = (
+        0.8 * model_logit[weak] + 0.2 * plan["intercept"] - plan["weak_language_logit_shift"]
+    )
+    score = _overconfident(_sigmoid(model_logit), plan["overconfidence"])
+    score = np.clip(np.round(score, 4), 0.0, 1.0)
+
+    noisy = source == plan["noisy_source"]
+    miss = np.where(noisy, plan["noisy_source_miss_rate"], 0.02)
+    false_flag = np.where(noisy, plan["noisy_source_false_flag_rate"], 0.004)
+    u = rng.random(n)
+    label = np.where(true_label, u >= miss, u < false_flag).astype(int)
+    audited = rng.random(n) < AUDIT_SHARE
+    audit_label = np.where(audited, true_label.astype(float), np.nan)
+
+    columns: dict[str, Any] = {
+        "item_id": np.arange(100001, 100001 + n),
+        "week": week,
+        "language": language,
+        "surface": surface,
+        "score": score,
+        "label": label,
+        "label_source": source,
+        "audit_label": audit_label,
+        "account_age_days": np.round(np.exp(rng.normal(5.5, 1.3, size=n) - 0.35 * risk)).astype(int),
+        "reporter_count": rng.poisson(np.exp(-0.9 + 0.45 * risk)),
+        "text_length": np.round(np.exp(rng.normal(4.6, 0.9, size=n))).astype(int) + 1,
+        "link_count": rng.poisson(np.exp(-1.2 + 0.3 * risk)),
+    }
+    for name in LEAK_CANDIDATES:
+        honest = 0.55 * risk + rng.normal(0.0, 0.9, size=n)
+        # Backfilled after the decision: the column now encodes the observed label itself.
+        leaked = plan["leak_strength"] * label + rng.normal(0.0, 0.7, size=n) - 0.5
+        columns[name] = _feature_from_latent(name, leaked if name == plan["leaky_feature"] else honest, rng)
+    frame = pd.DataFrame(columns)
+    frame["audit_label"] = frame["audit_label"].astype("Int64")
+    return {"predictions": frame}
+
+
+def planted(seed: int, size: int) -> dict[str, Any]:
+    """What this seed planted: the failures, their strength parameters and their realised size."""
+    plan = _plan(np.random.default_rng(seed))
+    frame = generate(seed, size)["predictions"]
+    score, label = frame["score"].to_numpy(), frame["label"].to_numpy()
+    flagged = score >= THRESHOLD
+    recall = pd.Series(flagged & (label == 1)).groupby(frame["language"]).sum() / pd.Series(label).groupby(
+        frame["language"]
+    ).sum()
+    high = score >= 0.7
+    audited = frame[frame["audit_label"].notna()]
+    disagreement = (audited["label"] != audited["audit_label"]).groupby(audited["label_source"]).mean()
+    plan["realised"] = {
+        "weak_language_recall": float(recall[plan["weak_language"]]),
+        "best_other_language_recall": float(recall.drop(plan["weak_language"]).max()),
+        "overconfidence_gap_at_score_0_7_plus": float(score[high].mean() - label[high].mean()),
+        "leaky_feature_auc": _rank_auc(frame[plan["leaky_feature"]].to_numpy(dtype=float), label),
+        "model_auc": _rank_auc(score, label),
+        "noisy_source_audit_disagreement": float(disagreement[plan["noisy_source"]]),
+        "other_sources_audit_disagreement_max": float(disagreement.drop(plan["noisy_source"]).max()),
+    }
+    plan.update(threshold=THRESHOLD, target_precision=TARGET_PRECISION, size=size)
+    return plan
+
+
+def _rank_auc(values: np.ndarray, label: np.ndarray) -> float:
+    """ROC AUC by the Mann-Whitney rank sum, ties at average rank."""
+    ranks = pd.Series(values).rank(method="average").to_numpy()
+    n_pos = int(label.sum())
+    n_neg = len(label) - n_pos
+    return float((ranks[label == 1].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
+
+
+def _precision_recall_f1(pred: np.ndarray, label: np.ndarray) -> tuple[float, float, float]:
+    tp = int((pred & (label == 1)).sum())
+    flagged = int(pred.sum())
+    positives = int((label == 1).sum())
+    precision = tp / flagged if flagged else 0.0
+    recall = tp / positives if positives else 0.0
+    f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+    return precision, recall, f1
+
+
+def expected_calibration_error(score: np.ndarray, label: np.ndarray, bins: int = ECE_BINS) -> float:
+    """ECE over equal-width bins on [0, 1] (last bin closed), weighted by bin count."""
+    # Rounding first keeps a score of exactly k/10 in bin k despite binary floating point.
+    index = np.minimum(np.floor(np.round(score * bins, 9)).astype(int), bins - 1)
+    total = 0.0
+    for b in range(bins):
+        in_bin = index == b
+        if in_bin.any():
+            total += in_bin.mean() * abs(score[in_bin].mean() - label[in_bin].mean())
+    return float(total)
+
+
+def threshold_for_precision(score: np.ndarray, label: np.ndarray, target: float) -> float:
+    """The smallest observed score t at which precision of `score >= t` is at least `target`.
+
+    When no observed score reaches the target, the largest observed score (the strictest threshold).
+    """
+    order = np.argsort(-score, kind="stable")
+    s, y = score[order], label[order]
+    tp = np.cumsum(y)
+    flagged = np.arange(1, len(s) + 1)
+    # Only the last row of each tied score block is a threshold: `score >= t` takes the whole block.
+    last_of_block = np.append(s[1:] != s[:-1], True)
+    ok = last_of_block & (tp / flagged >= target)
+    if not ok.any():
+        return float(s[0])
+    return float(s[ok].min())
+
+
+def answer_key(data: dict[str, pd.DataFrame]) -> dict[str, Any]:
+    """Expected value of every checkable part, computed from `predictions` alone."""
+    frame = data["predictions"]
+    score = frame["score"].to_numpy(dtype=float)
+    label = frame["label"].to_numpy(dtype=int)
+    pred = score >= THRESHOLD
+
+    precision, recall, f1 = {}, {}, {}
+    for lang in sorted(frame["language"].unique()):
+        mask = (frame["language"] == lang).to_numpy()
+        precision[lang], recall[lang], f1[lang] = _precision_recall_f1(pred[mask], label[mask])
+
+    separation = {name: abs(_rank_auc(frame[name].to_numpy(dtype=float), label) - 0.5) for name in FEATURES}
+
+    audited = frame[frame["audit_label"].notna()]
+    disagreement = (audited["label"] != audited["audit_label"]).groupby(audited["label_source"]).mean()
+
+    return {
+        "precision_by_language": precision,
+        "recall_by_language": recall,
+        "f1_by_language": f1,
+        "worst_language": min(recall, key=recall.__getitem__),
+        "ece": expected_calibration_error(score, label),
+        "threshold_for_precision": threshold_for_precision(score, label, TARGET_PRECISION),
+        "leaky_feature": max(separation, key=separation.__getitem__),
+        "noisiest_label_source": str(disagreement.idxmax()),
+    }

@@ -1,0 +1,220 @@
+"""Product-design case: reduce account takeover (ATO) with a login risk model.
+
+The data is four weeks of logins from a sample of active accounts, a feature catalog, and the PM's
+draft experiment plan. Each seed plants a heavy class imbalance (seeded compromise rate), a seeded
+minimum detectable effect, and one feature column that was backfilled from fraud investigations (a
+label leak), drawn from several candidates so answers do not transfer between candidates.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from scipy.stats import norm
+
+WINDOW_DAYS = 28
+ALPHA = 0.05
+POWER = 0.80
+EXPORT_DATE = "2026-03-02"
+# Under this share of positives, accuracy and ROC AUC flatter a model; precision-recall AUC does not.
+IMBALANCE_CUTOFF = 0.05
+METRIC_OPTIONS = ("accuracy", "roc_auc", "pr_auc", "log_loss")
+
+LEAK_CANDIDATES = ("device_trust_score", "account_risk_flags", "chargeback_count", "support_contacts_30d")
+HONEST_FEATURES = (
+    "new_device",
+    "new_country",
+    "ip_risk_score",
+    "failed_attempts_1h",
+    "hours_since_last_login",
+    "login_hour",
+    "mfa_enabled",
+    "password_age_days",
+)
+FEATURES = HONEST_FEATURES + LEAK_CANDIDATES
+
+_CATALOG = {
+    "new_device": ("Device fingerprint not seen on this account in the previous 90 days (0/1).", "auth-service"),
+    "new_country": ("IP geolocation country differs from the account's last 5 logins (0/1).", "auth-service"),
+    "ip_risk_score": ("Third-party IP risk score in [0, 1] (proxy, hosting, known botnets).", "ip-intel vendor"),
+    "failed_attempts_1h": ("Failed password attempts on the account in the hour before this login.", "auth-service"),
+    "hours_since_last_login": ("Hours since the account's previous successful login.", "auth-service"),
+    "login_hour": ("Hour of day of the login, UTC (0-23).", "auth-service"),
+    "mfa_enabled": ("Account has a second factor enrolled (0/1).", "accounts-db"),
+    "password_age_days": ("Days since the account's password was last changed.", "accounts-db"),
+    "device_trust_score": ("Trust score in [0, 1] of the device in the device graph.", "device-graph"),
+    "account_risk_flags": ("Number of risk flags on the account.", "risk-flags"),
+    "chargeback_count": ("Payment chargebacks on the account.", "payments"),
+    "support_contacts_30d": ("Contacts with customer support about the account, trailing 30 days.", "support-crm"),
+}
+_POINT_IN_TIME = "login time (point-in-time join)"
+_SNAPSHOT = f"export date ({EXPORT_DATE}, nightly snapshot)"
+# Why a snapshot column leaks: each leak candidate's own way of learning the outcome.
+_LEAK_NOTES = {
+    "device_trust_score": "Devices in confirmed takeover cases are marked untrusted when the case closes.",
+    "account_risk_flags": "Investigators add flags to the account while working a case.",
+    "chargeback_count": "Includes chargebacks filed after the login by the account owner.",
+    "support_contacts_30d": "Trailing 30 days before the export date, not before the login.",
+}
+
+
+def _plan(rng: np.random.Generator) -> dict[str, Any]:
+    """Draw the seed's planted values (always the first draws of the seed)."""
+    return {
+        "compromise_rate": round(float(rng.uniform(0.010, 0.025)), 4),
+        "attacker_login_share": round(float(rng.uniform(0.35, 0.60)), 3),
+        "relative_mde": round(float(rng.uniform(0.15, 0.35)), 2),
+        "leaky_feature": str(rng.choice(LEAK_CANDIDATES)),
+        "leak_strength": round(float(rng.uniform(0.85, 0.97)), 3),
+    }
+
+
+def _sigmoid(x: np.ndarray) -> np.ndarray:
+    return 1.0 / (1.0 + np.exp(-x))
+
+
+def _leak_column(name: str, ato: np.ndarray, strength: float, rng: np.random.Generator) -> np.ndarray:
+    """The column as the snapshot shows it: for a share `strength` of takeovers it records the case."""
+    n = len(ato)
+    recorded = ato & (rng.random(n) < strength)
+    if name == "device_trust_score":
+        return np.round(np.where(recorded, rng.beta(1.0, 15.0, n), rng.beta(5.0, 2.0, n)), 3)
+    base = {"account_risk_flags": 0.08, "chargeback_count": 0.03, "support_contacts_30d": 0.25}[name]
+    return rng.poisson(base, n) + np.where(recorded, 1 + rng.poisson(1.0, n), 0)
+
+
+def _honest_leak_candidate(name: str, ato: np.ndarray, new_device: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """The same column joined as of login time: weakly related to takeover, as a real signal is."""
+    n = len(ato)
+    if name == "device_trust_score":
+        return np.round(_sigmoid(1.4 - 1.6 * new_device + rng.normal(0.0, 0.9, n)), 3)
+    base = {"account_risk_flags": 0.08, "chargeback_count": 0.03, "support_contacts_30d": 0.25}[name]
+    return rng.poisson(base * np.where(ato, 2.0, 1.0), n)
+
+
+def generate(seed: int, size: int) -> dict[str, pd.DataFrame]:
+    """The candidate's data: `logins`, `feature_catalog` and `experiment_plan` (same seed, same frames)."""
+    rng = np.random.default_rng(seed)
+    plan = _plan(rng)
+    n = size
+    n_accounts = max(n // 6, 50)
+
+    activity = rng.gamma(1.2, 1.0, n_accounts)
+    account = rng.choice(n_accounts, size=n, p=activity / activity.sum())
+    compromised = rng.random(n_accounts) < plan["compromise_rate"]
+    ato = compromised[account] & (rng.random(n) < plan["attacker_login_share"])
+    # A compromised account has at least one attacker login in the window.
+    seen, first_login = np.unique(account, return_index=True)
+    has_ato = np.bincount(account, weights=ato, minlength=n_accounts) > 0
+    ato[first_login[compromised[seen] & ~has_ato[seen]]] = True
+
+    mfa_account = rng.random(n_accounts) < np.where(compromised, 0.12, 0.35)
+    new_device = (rng.random(n) < np.where(ato, 0.60, 0.09)).astype(int)
+    columns: dict[str, Any] = {
+        "login_id": np.arange(5_000_001, 5_000_001 + n),
+        "account_id": 700_000 + account,
+        "day": rng.integers(1, WINDOW_DAYS + 1, n),
+        "new_device": new_device,
+        "new_country": (rng.random(n) < np.where(ato, 0.33, 0.03)).astype(int),
+        "ip_risk_score": np.round(np.where(ato, rng.beta(3.0, 4.0, n), rng.beta(2.0, 5.5, n)), 3),
+        "failed_attempts_1h": rng.poisson(np.where(ato, 0.9, 0.15)),
+        "hours_since_last_login": np.round(np.exp(rng.normal(np.where(ato, 3.9, 3.4), 1.2)), 1),
+        "login_hour": np.where(ato & (rng.random(n) < 0.4), rng.integers(0, 6, n), rng.integers(0, 24, n)),
+        "mfa_enabled": mfa_account[account].astype(int),
+        "password_age_days": np.round(np.exp(rng.normal(5.2, 1.0, n))).astype(int),
+    }
+    for name in LEAK_CANDIDATES:
+        if name == plan["leaky_feature"]:
+            columns[name] = _leak_column(name, ato, plan["leak_strength"], rng)
+        else:
+            columns[name] = _honest_leak_candidate(name, ato, new_device, rng)
+    columns["is_ato"] = ato.astype(int)
+    logins = pd.DataFrame(columns).sort_values(["day", "login_id"], kind="stable").reset_index(drop=True)
+
+    catalog = pd.DataFrame(
+        [
+            {
+                "feature": name,
+                "description": description
+                + (" " + _LEAK_NOTES[name] if name == plan["leaky_feature"] else ""),
+                "source_system": source,
+                "as_of": _SNAPSHOT if name in (plan["leaky_feature"], "mfa_enabled") else _POINT_IN_TIME,
+            }
+            for name, (description, source) in _CATALOG.items()
+        ]
+    )
+    experiment = pd.DataFrame(
+        [
+            {
+                "primary_metric": "share of accounts with at least one confirmed takeover login in the window",
+                "randomization_unit": "account",
+                "window_days": WINDOW_DAYS,
+                "direction": "decrease",
+                "relative_mde": plan["relative_mde"],
+                "alpha": ALPHA,
+                "power": POWER,
+                "sides": 2,
+            }
+        ]
+    )
+    return {"logins": logins, "feature_catalog": catalog, "experiment_plan": experiment}
+
+
+def planted(seed: int, size: int) -> dict[str, Any]:
+    """What this seed planted: the imbalance, the MDE, the leak, their strength and realised size."""
+    plan = _plan(np.random.default_rng(seed))
+    logins = generate(seed, size)["logins"]
+    label = logins["is_ato"].to_numpy(dtype=int)
+    separation = {name: abs(_rank_auc(logins[name].to_numpy(dtype=float), label) - 0.5) + 0.5 for name in FEATURES}
+    plan["realised"] = {
+        "login_base_rate": float(label.mean()),
+        "account_ato_rate": float(logins.groupby("account_id")["is_ato"].max().mean()),
+        "leaky_feature_auc": separation.pop(plan["leaky_feature"]),
+        "best_honest_feature_auc": max(separation.values()),
+    }
+    plan.update(size=size, metric_choice="pr_auc")
+    return plan
+
+
+def sample_size_per_arm(baseline: float, relative_mde: float, alpha: float = ALPHA, power: float = POWER) -> int:
+    """Accounts per arm to detect baseline -> baseline * (1 - relative_mde), two-proportion z-test.
+
+    n = (z_{1-alpha/2} sqrt(2 pbar qbar) + z_{power} sqrt(p1 q1 + p2 q2))^2 / (p1 - p2)^2, rounded up.
+    """
+    p1 = baseline
+    p2 = baseline * (1.0 - relative_mde)
+    p_bar = (p1 + p2) / 2.0
+    z_alpha = norm.ppf(1.0 - alpha / 2.0)
+    z_power = norm.ppf(power)
+    root = z_alpha * math.sqrt(2.0 * p_bar * (1.0 - p_bar)) + z_power * math.sqrt(p1 * (1 - p1) + p2 * (1 - p2))
+    return math.ceil(root**2 / (p1 - p2) ** 2)
+
+
+def _rank_auc(values: np.ndarray, label: np.ndarray) -> float:
+    """ROC AUC by the Mann-Whitney rank sum, ties at average rank."""
+    ranks = pd.Series(values).rank(method="average").to_numpy()
+    n_pos = int(label.sum())
+    n_neg = len(label) - n_pos
+    return float((ranks[label == 1].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
+
+
+def answer_key(data: dict[str, pd.DataFrame]) -> dict[str, Any]:
+    """Expected value of every checkable part, computed from the three frames alone."""
+    logins = data["logins"]
+    plan = data["experiment_plan"].iloc[0]
+    label = logins["is_ato"].to_numpy(dtype=int)
+    base_rate = float(label.mean())
+    account_rate = float(logins.groupby("account_id")["is_ato"].max().mean())
+    separation = {name: abs(_rank_auc(logins[name].to_numpy(dtype=float), label) - 0.5) for name in FEATURES}
+    return {
+        "base_rate": base_rate,
+        "metric_choice": "pr_auc" if base_rate < IMBALANCE_CUTOFF else "roc_auc",
+        "account_ato_rate": account_rate,
+        "sample_size_per_arm": float(
+            sample_size_per_arm(account_rate, float(plan["relative_mde"]), float(plan["alpha"]), float(plan["power"]))
+        ),
+        "leaky_feature": max(separation, key=separation.__getitem__),
+    }

@@ -1,0 +1,544 @@
+"""Methodology review: a churn-model and renewal-offer notebook with seeded, planted defects.
+
+Each seed plants 3 to 5 defects of `DEFECT_CATALOGUE` in the flawed notebook `analysis.ipynb`
+(see `extra_files`); every other step of the catalogue is written correctly in a cell that looks
+alike, so flagging by guesswork costs points. The two sections come in either order and a few
+optional exploration cells come and go, so a defect's cell label moves between seeds too.
+
+How the key is recovered from the data alone: the seed is hashed into a six-digit *token*, and
+everything seed-specific about the notebook (which defects, section order, optional cells, cell
+ids) is drawn from the token. The token is the first `customer_id` of `customers.csv`: ids are
+`token, token + 1, ...`, which is how a warehouse export numbers rows. A reader of the CSVs sees
+an ordinary id that says nothing about the plan without this file; no column names, labels or
+plan-shaped values ship. The data itself only carries the evidence a reviewer should find (the
+sample ratio mismatch is in `experiment.csv` exactly when the notebook ignores one). Like any
+key that is a function of the data, the plan can be recomputed by someone who has this file and
+the CSVs; what protects a hiring run is that candidates get the CSVs, not the generator.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+DEFECT_CATALOGUE: dict[str, dict[str, str]] = {
+    "target-leakage": {
+        "title": "Target leakage",
+        "summary": "A feature that is only known after (or because of) the outcome is used to predict it.",
+        "explanation": "`retention_call_logged` is recorded when a customer phones care, which they mostly "
+        "do to cancel, and it is logged up to the renewal date, after the 60-day snapshot. Using it as a "
+        "feature lets the model read the answer off the label's consequences.",
+        "why_it_matters": "Offline AUC and precision look excellent and collapse in production, where "
+        "the call has not happened yet when the model scores the customer.",
+        "how_to_fix": "Keep only features known at the snapshot date; audit every column's timestamp "
+        "against the prediction time, and distrust any single feature that dominates.",
+    },
+    "random-split-on-time": {
+        "title": "Random split on time-ordered data",
+        "summary": "Rows from all months are shuffled into train and test, though the model will score future months.",
+        "explanation": "`train_test_split` mixes snapshots from every month into both sets, so the model "
+        "is tested on months it was trained on, including the months after the March 2025 price change.",
+        "why_it_matters": "The holdout no longer measures what deployment needs, performance on the next "
+        "months under drift, so the estimate is optimistic and drift goes unseen.",
+        "how_to_fix": "Split by time: train on earlier snapshot months and test on the latest ones "
+        "(or backtest over several rolling cut-offs).",
+    },
+    "preprocessing-on-full-data": {
+        "title": "Preprocessing fitted on all rows",
+        "summary": "Imputation or scaling statistics are computed on train and test together.",
+        "explanation": "The medians used to fill `monthly_spend` and the scaler's means and deviations "
+        "are computed on `X`, which includes the test rows, before they transform train and test.",
+        "why_it_matters": "Test-set information shapes the training inputs, so the holdout is no longer "
+        "unseen. The effect is small for a median and a scaler but large for target encoding or "
+        "feature selection, and the habit carries over.",
+        "how_to_fix": "Fit every preprocessing step on the training rows only (a scikit-learn Pipeline "
+        "fitted on X_train does this) and apply it to the test rows.",
+    },
+    "eval-on-train": {
+        "title": "Evaluation on the training set",
+        "summary": "The reported model performance is computed on the rows the model was fitted on.",
+        "explanation": "The headline AUC scores `X_train_s` against `y_train`: the model is graded on "
+        "the data it learned from.",
+        "why_it_matters": "Training performance overstates what the model does on new customers, more "
+        "so the more flexible the model; it cannot tell a good model from an overfitted one.",
+        "how_to_fix": "Report performance on the held-out (later) rows only, and keep a final test set "
+        "untouched by model and threshold choices.",
+    },
+    "metric-mismatch": {
+        "title": "Metric does not match the business goal",
+        "summary": "The model is judged by a metric that does not measure what the stated decision needs.",
+        "explanation": "The care team can call about 20% of each month's renewals, so what matters is how "
+        "many churners the top 20% of scores reach. The notebook judges the model by accuracy at a 0.5 "
+        "threshold, which with a low churn rate mostly rewards predicting 'renews'.",
+        "why_it_matters": "A model can beat the all-renew baseline on accuracy while ranking poorly inside "
+        "the capacity that will actually be called, or lose on accuracy while being the better ranker.",
+        "how_to_fix": "Evaluate at the operating point: precision and recall of the top 20% per month "
+        "(or churners or revenue saved per call), against the current targeting rule.",
+    },
+    "ignored-srm": {
+        "title": "Sample ratio mismatch ignored",
+        "summary": "The arms' sizes differ from the designed split by more than chance, and the analysis carries on.",
+        "explanation": "The test was designed 50/50 but the arm counts differ by far more than chance "
+        "allows (a chi-square test gives a tiny p-value). The notebook eyeballs the counts and continues.",
+        "why_it_matters": "An SRM means assignment or logging lost users unevenly; the lost users are "
+        "rarely random (here, treatment customers who did not renew), so every comparison is biased.",
+        "how_to_fix": "Test the split (chi-square against the design) before any readout; on a mismatch, "
+        "stop, find the cause in assignment or logging, and re-run or repair the data.",
+    },
+    "peeking": {
+        "title": "Peeking / optional stopping",
+        "summary": "The test is stopped the first time the p-value crosses 0.05, instead of at its planned end.",
+        "explanation": "The readout loops over days and stops at the first day the cumulative p-value is "
+        "below 0.05, though the design fixed a 28-day test analysed once.",
+        "why_it_matters": "Checking repeatedly and stopping on significance inflates the false positive "
+        "rate well above 5% and overstates the effect (winner's curse).",
+        "how_to_fix": "Analyse at the pre-registered horizon, or use a sequential method built for "
+        "interim looks (alpha spending, group-sequential or always-valid p-values).",
+    },
+    "survivorship-bias": {
+        "title": "Survivorship / selection bias",
+        "summary": "An outcome is compared only among units that survived a step the treatment itself changes.",
+        "explanation": "Revenue is compared among customers who renewed, but the offer changes who "
+        "renews: it keeps marginal customers that control loses, and it discounts their first month. "
+        "The design names revenue per assigned customer.",
+        "why_it_matters": "The renewers of each arm are different populations, so the comparison is not "
+        "randomised any more and can even flip sign against the revenue per assigned customer.",
+        "how_to_fix": "Compare all assigned customers (intention to treat), counting non-renewers as zero "
+        "revenue, as pre-registered.",
+    },
+    "multiple-comparisons": {
+        "title": "Unadjusted multiple comparisons",
+        "summary": "Many segment tests are each read at p < 0.05, with no correction, and the hits are acted on.",
+        "explanation": "Twelve region-by-plan segments are each tested at 0.05 and the 'significant' ones "
+        "are singled out, with no correction for the number of tests.",
+        "why_it_matters": "With twelve tests about one false positive in two runs is expected even when "
+        "the effect is the same everywhere, so the 'winning' segments are largely noise.",
+        "how_to_fix": "Pre-register the few segments that matter, adjust for the number of tests (Holm or "
+        "Benjamini-Hochberg) and treat segment differences as hypotheses for a follow-up test.",
+    },
+}
+DEFECT_IDS = tuple(DEFECT_CATALOGUE)
+# The title of the cell each defect can be planted in; titles are the same flawed or correct.
+HOME_TITLES = {
+    "target-leakage": "Features",
+    "random-split-on-time": "Train/test split",
+    "preprocessing-on-full-data": "Impute and scale",
+    "eval-on-train": "Model performance",
+    "metric-mismatch": "Is it good enough for the care team?",
+    "ignored-srm": "Sample sizes",
+    "peeking": "Primary metric: renewal rate",
+    "survivorship-bias": "Secondary metric: revenue per customer",
+    "multiple-comparisons": "Where does the offer work?",
+}
+MIN_DEFECTS, MAX_DEFECTS = 3, 5
+MIN_SIZE = 1000
+TOKEN_LOW, TOKEN_HIGH = 100_000, 900_000
+MONTHS = np.array(pd.date_range("2024-07-01", periods=12, freq="MS").strftime("%Y-%m-%d"))
+PRICE_CHANGE_MONTH = 8  # index of 2025-03: the basic plan's price went up
+TEST_DAYS = 28
+TEST_DATES = np.array(pd.date_range("2025-03-03", periods=TEST_DAYS, freq="D").strftime("%Y-%m-%d"))
+PLANS, PLAN_MIX, PLAN_PRICE = ("basic", "plus", "pro"), (0.5, 0.35, 0.15), (12.0, 25.0, 49.0)
+REGIONS = ("north", "south", "east", "west")
+
+
+def plan_token(seed: int) -> int:
+    """The six-digit token every seed-specific choice is drawn from (the first customer_id)."""
+    digest = hashlib.sha256(f"review-leakage:{int(seed)}".encode()).digest()
+    return TOKEN_LOW + int.from_bytes(digest[:8], "big") % (TOKEN_HIGH - TOKEN_LOW)
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What a token plants: defect ids in catalogue order, section order and optional cells."""
+
+    defects: tuple[str, ...]
+    model_first: bool
+    optional_cells: tuple[str, ...]
+
+
+def plan_for_token(token: int) -> Plan:
+    """The notebook plan drawn from a token (the author notebook repeats the defect draw)."""
+    rng = np.random.default_rng([token, 1])
+    count = int(rng.integers(MIN_DEFECTS, MAX_DEFECTS + 1))
+    chosen = sorted(int(i) for i in rng.choice(len(DEFECT_IDS), size=count, replace=False))
+    model_first = bool(rng.random() < 0.5)
+    optional = tuple(key for key in _OPTIONAL_CELLS if rng.random() < 0.5)
+    return Plan(tuple(DEFECT_IDS[i] for i in chosen), model_first, optional)
+
+
+# --- The flawed notebook's cells -------------------------------------------------------------
+# Sources below follow the title line. A defect's home cell takes the flawed source when the plan
+# plants that defect and the correct one otherwise; its title is the same either way.
+
+_INTRO = """\
+**Author:** growth analytics · **Status:** draft for the retention steering meeting
+
+Two questions for the meeting:
+
+1. **Whom should customer care call?** Care can make retention calls to about **20% of the customers
+   up for renewal each month**. We want a model that ranks each month's renewals by churn risk, 60 days
+   ahead, so those calls reach as many would-be churners as possible. It goes live next quarter.
+2. **Should we roll out the renewal offer?** (20% off the next month, shown on the manage-subscription
+   page.) Pre-registered design: 50/50 split, 28 days from 3 March 2025, one analysis at the end.
+   Primary metric: renewal rate. Secondary: revenue over the next six months **per assigned customer**."""
+
+_DATA = """\
+`customers.csv`: one row per customer whose plan came up for renewal between July 2024 and June 2025;
+features are as of `snapshot_date`, 60 days before the renewal date.
+
+| column | meaning |
+|---|---|
+| `customer_id` | row id of the warehouse export |
+| `snapshot_date` | first day of the month of the snapshot |
+| `plan`, `region` | plan (basic / plus / pro; basic went up in price in March 2025) and sales region |
+| `tenure_months` | months since signup, at the snapshot |
+| `monthly_spend` | average monthly bill over the 3 months before the snapshot (missing for some legacy accounts) |
+| `logins_30d`, `support_tickets_90d` | logins in the 30 days and tickets in the 90 days before the snapshot |
+| `discount_used` | 1 if the customer had any discount in the year before the snapshot |
+| `retention_call_logged` | 1 if care logged a retention call with the customer before the renewal date (customers mostly phone when they want to cancel) |
+| `churned` | 1 if the customer did not renew |
+
+`experiment.csv`: one row per customer assigned in the renewal-offer test: `customer_id`, `assigned_date`,
+`arm` (control / treatment), `region`, `plan`, `renewed` (1 if renewed), `revenue_6m` (revenue in the
+six months after the renewal date; 0 for customers who did not renew)."""
+
+_SETUP = """\
+import numpy as np
+import pandas as pd
+from scipy import stats
+from sklearn.linear_model import LogisticRegression
+from sklearn.metrics import accuracy_score, roc_auc_score
+from sklearn.model_selection import train_test_split
+from sklearn.preprocessing import StandardScaler
+
+customers = pd.read_csv("customers.csv", parse_dates=["snapshot_date"])
+experiment = pd.read_csv("experiment.csv", parse_dates=["assigned_date"])
+print(customers.shape, experiment.shape)"""
+
+_FEATURES = """\
+FEATURES = ["tenure_months", "monthly_spend", "logins_30d", "support_tickets_90d", "discount_used",
+            {leak}"plan_plus", "plan_pro"]
+model_df = pd.get_dummies(customers, columns=["plan"], dtype=float)
+X = model_df[FEATURES]
+y = model_df["churned"]
+print(f"{{len(X)}} rows, churn rate {{y.mean():.3f}}")"""
+
+_SPLIT_TIME = """\
+cutoff = customers["snapshot_date"].max() - pd.DateOffset(months=3)
+is_test = customers["snapshot_date"] > cutoff
+X_train, X_test, y_train, y_test = X[~is_test], X[is_test], y[~is_test], y[is_test]
+print(f"train {len(X_train)} rows, test {len(X_test)} rows")"""
+
+_SPLIT_RANDOM = """\
+X_train, X_test, y_train, y_test = train_test_split(X, y, test_size=0.25, stratify=y, random_state=7)
+print(f"train {len(X_train)} rows, test {len(X_test)} rows")"""
+
+_SCALE = """\
+medians = {fit_on}.median()
+scaler = StandardScaler().fit({fit_on}.fillna(medians))
+X_train_s = scaler.transform(X_train.fillna(medians))
+X_test_s = scaler.transform(X_test.fillna(medians))"""
+
+_FIT = """\
+model = LogisticRegression(max_iter=1000)
+model.fit(X_train_s, y_train)
+pd.Series(model.coef_[0], index=FEATURES).sort_values().round(3)"""
+
+_PERFORMANCE = """\
+scores = model.predict_proba(X_{part}_s)[:, 1]
+print(f"AUC: {{roc_auc_score(y_{part}, scores):.3f}}")"""
+
+_CAPACITY = """\
+test_scores = pd.Series(model.predict_proba(X_test_s)[:, 1], index=X_test.index)
+month = customers.loc[X_test.index, "snapshot_date"]
+called = test_scores.groupby(month).rank(ascending=False, pct=True) <= 0.2
+print(f"churners reached by calling the top 20%: {y_test[called].sum() / y_test.sum():.1%}")
+print(f"churn rate among those called: {y_test[called].mean():.3f} (all test customers: {y_test.mean():.3f})")"""
+
+_ACCURACY = """\
+test_pred = model.predict(X_test_s)
+print(f"accuracy: {accuracy_score(y_test, test_pred):.3f}")
+print(f"baseline (everyone renews): {1 - y_test.mean():.3f}")
+# Beats the baseline, so the model is ready to hand to the care team."""
+
+_SRM_CHECKED = """\
+counts = experiment["arm"].value_counts()
+srm = stats.chisquare(counts[["control", "treatment"]])
+assert srm.pvalue > 0.001, "sample ratio mismatch: debug assignment before any readout"
+print(counts.to_dict(), f"treatment share {counts['treatment'] / counts.sum():.3f}, SRM p = {srm.pvalue:.3f}")"""
+
+_SRM_IGNORED = """\
+counts = experiment["arm"].value_counts()
+print(counts.to_dict(), f"treatment share {counts['treatment'] / counts.sum():.3f}")
+# Close enough to 50/50 for a test this size; carry on."""
+
+_READOUT = """\
+{choose}
+rates = final.groupby("arm")["renewed"].mean()
+n = final["arm"].value_counts()
+p_value = stats.chi2_contingency(pd.crosstab(final["arm"], final["renewed"]))[1]
+lift = rates["treatment"] - rates["control"]
+se = np.sqrt((rates * (1 - rates) / n).sum())
+print(f"{{len(final)}} customers; renewal control {{rates['control']:.3f}}, treatment {{rates['treatment']:.3f}}")
+print(f"lift {{lift:+.3f}} (95% CI {{lift - 1.96 * se:+.3f}} to {{lift + 1.96 * se:+.3f}}), p = {{p_value:.4f}}")"""
+
+_READOUT_FIXED = """\
+# One analysis at the planned end of the test.
+final = experiment"""
+
+_READOUT_PEEKING = """\
+# We watched the daily numbers and stopped once the result was significant.
+for day in sorted(experiment["assigned_date"].unique()):
+    final = experiment[experiment["assigned_date"] <= day]
+    if stats.chi2_contingency(pd.crosstab(final["arm"], final["renewed"]))[1] < 0.05:
+        break
+print("stopped on", pd.Timestamp(day).date())"""
+
+_REVENUE = """\
+{choose}
+revenue = {frame}.groupby("arm")["revenue_6m"].agg(["mean", "sem", "size"])
+print(revenue.round(2))
+print(f"difference: {{revenue.loc['treatment', 'mean'] - revenue.loc['control', 'mean']:+.2f}} per customer")"""
+
+_REVENUE_ALL = "# Per assigned customer: those who did not renew count with zero revenue."
+_REVENUE_RENEWERS = """\
+# Customers who did not renew have no revenue, so compare the ones who renewed.
+renewers = experiment[experiment["renewed"] == 1]"""
+
+_SEGMENTS = """\
+rows = []
+for (region, plan), seg in experiment.groupby(["region", "plan"]):
+    seg_rates = seg.groupby("arm")["renewed"].mean()
+    rows.append({{"region": region, "plan": plan, "n": len(seg),
+                 "lift": seg_rates["treatment"] - seg_rates["control"],
+                 "p_value": stats.chi2_contingency(pd.crosstab(seg["arm"], seg["renewed"]))[1]}})
+segments = pd.DataFrame(rows)
+{decide}
+segments.sort_values("p_value").round(3)"""
+
+_SEGMENTS_ADJUSTED = """\
+segments["q_value"] = stats.false_discovery_control(segments["p_value"])  # Benjamini-Hochberg
+segments["significant"] = segments["q_value"] < 0.05"""
+_SEGMENTS_RAW = 'segments["significant"] = segments["p_value"] < 0.05  # roll out here first'
+
+_OPTIONAL_CELLS: dict[str, tuple[str, str, str]] = {
+    "churn-by-month": ("code", "Churn rate by month and plan", """\
+(customers.assign(month=customers["snapshot_date"].dt.strftime("%Y-%m"))
+    .pivot_table(index="month", columns="plan", values="churned", aggfunc="mean")
+    .round(3))"""),
+    "calls-vs-churn": ("code", "Retention calls and churn", """\
+# Descriptive only: how often churners and renewers had a retention call.
+customers.groupby("churned")["retention_call_logged"].agg(["mean", "size"]).round(3)"""),
+    "daily-assignments": ("code", "Daily assignments", """\
+daily = experiment.groupby([experiment["assigned_date"].dt.date, "arm"]).size().unstack()
+daily.describe().round(1)"""),
+}
+
+
+def _section_cells(plan: Plan) -> tuple[list[tuple], list[tuple]]:
+    """The model and experiment sections as (cell type, title, source, defect or None) tuples."""
+
+    def home(defect: str, correct: str, flawed: str) -> tuple[str, str, str, str | None]:
+        planted = defect in plan.defects
+        return ("code", HOME_TITLES[defect], flawed if planted else correct, defect if planted else None)
+
+    def optional(key: str) -> list[tuple]:
+        kind, title, source = _OPTIONAL_CELLS[key]
+        return [(kind, title, source, None)] if key in plan.optional_cells else []
+
+    model = [
+        ("markdown", "Part 1: churn model",
+         "Logistic regression on the snapshot features; evaluated for the care team's calling capacity.", None),
+        *optional("churn-by-month"),
+        *optional("calls-vs-churn"),
+        home("target-leakage", _FEATURES.format(leak=""), _FEATURES.format(leak='"retention_call_logged", ')),
+        home("random-split-on-time", _SPLIT_TIME, _SPLIT_RANDOM),
+        home("preprocessing-on-full-data", _SCALE.format(fit_on="X_train"), _SCALE.format(fit_on="X")),
+        ("code", "Fit", _FIT, None),
+        home("eval-on-train", _PERFORMANCE.format(part="test"), _PERFORMANCE.format(part="train")),
+        home("metric-mismatch", _CAPACITY, _ACCURACY),
+    ]
+    experiment = [
+        ("markdown", "Part 2: renewal-offer test", "Readout of the 28-day test of the renewal offer.", None),
+        *optional("daily-assignments"),
+        home("ignored-srm", _SRM_CHECKED, _SRM_IGNORED),
+        home("peeking", _READOUT.format(choose=_READOUT_FIXED), _READOUT.format(choose=_READOUT_PEEKING)),
+        home("survivorship-bias", _REVENUE.format(choose=_REVENUE_ALL, frame="experiment"),
+             _REVENUE.format(choose=_REVENUE_RENEWERS, frame="renewers")),
+        home("multiple-comparisons", _SEGMENTS.format(decide=_SEGMENTS_ADJUSTED),
+             _SEGMENTS.format(decide=_SEGMENTS_RAW)),
+    ]
+    return model, experiment
+
+
+def _cells_for_token(token: int) -> list[dict[str, object]]:
+    plan = plan_for_token(token)
+    model, experiment = _section_cells(plan)
+    body = [*model, *experiment] if plan.model_first else [*experiment, *model]
+    summary = ("Recommendations for the steering meeting: hand care a monthly list of the top 20% by "
+               "churn score from next quarter, and decide the offer's rollout from the readout and the "
+               "segment table above.")
+    ordered = [
+        ("markdown", "Churn model and renewal-offer test: Q2 review", _INTRO, None),
+        ("markdown", "Data", _DATA, None),
+        ("code", "Setup", _SETUP, None),
+        *body,
+        ("markdown", "Summary", summary, None),
+    ]
+    cells = []
+    for position, (cell_type, title, source, defect) in enumerate(ordered, start=1):
+        label = f"C{position}"
+        heading = ("#" if position == 1 else "##") if cell_type == "markdown" else "#"
+        digest = hashlib.sha256(f"review-leakage:{token}:{position}".encode()).hexdigest()
+        cells.append({
+            "label": label,
+            "cell_type": cell_type,
+            "title": title,
+            "source": f"{heading} [{label}] {title}\n{source}",
+            "defect": defect,
+            "id": digest[:12],
+        })
+    return cells
+
+
+def flawed_cells(seed: int) -> list[dict[str, object]]:
+    """The seed's flawed notebook as cells: label, cell_type, title, source, defect (id or None), id."""
+    return _cells_for_token(plan_token(seed))
+
+
+def _key_from_cells(cells: list[dict[str, object]]) -> list[str]:
+    return sorted(f"{cell['label']}:{cell['defect']}" for cell in cells if cell["defect"])
+
+
+def _customers(rng: np.random.Generator, token: int, n: int) -> pd.DataFrame:
+    """Monthly renewal cohorts; basic-plan churn rises after the price change (drift over time)."""
+    month_index = np.sort(rng.choice(len(MONTHS), size=n, p=np.linspace(0.8, 1.2, len(MONTHS)) / 12.0))
+    plan = rng.choice(len(PLANS), size=n, p=PLAN_MIX)
+    tenure = np.minimum(1 + rng.geometric(1 / 20, size=n), 120)
+    spend = np.round(np.asarray(PLAN_PRICE)[plan] * rng.lognormal(0.0, 0.15, size=n), 2)
+    spend[rng.random(n) < 0.04] = np.nan
+    engagement = rng.lognormal(0.0, 0.5, size=n)
+    logins = rng.poisson(12 * engagement)
+    tickets = rng.poisson(0.5 + 0.9 * (engagement < 0.7))
+    discount = (rng.random(n) < 0.2).astype(int)
+    after_change = month_index >= PRICE_CHANGE_MONTH
+    logit = (-2.0 + 0.5 * (plan == 0) - 0.4 * (plan == 2) - 0.02 * tenure - 0.07 * (logins - 12)
+             + 0.35 * tickets + 0.4 * discount + 0.9 * (after_change & (plan == 0)))
+    churned = (rng.random(n) < 1 / (1 + np.exp(-logit))).astype(int)
+    called = (rng.random(n) < np.where(churned == 1, 0.55, 0.04)).astype(int)
+    return pd.DataFrame({
+        "customer_id": token + np.arange(n),
+        "snapshot_date": MONTHS[month_index],
+        "plan": np.asarray(PLANS)[plan],
+        "region": rng.choice(REGIONS, size=n),
+        "tenure_months": tenure,
+        "monthly_spend": spend,
+        "logins_30d": logins,
+        "support_tickets_90d": tickets,
+        "discount_used": discount,
+        "retention_call_logged": called,
+        "churned": churned,
+    })
+
+
+def _experiment(rng: np.random.Generator, n: int, srm: bool) -> pd.DataFrame:
+    """The offer test: a homogeneous +4 point renewal lift; an SRM drops treatment non-renewers."""
+    day = rng.integers(0, TEST_DAYS, size=n)
+    # A near-even split by construction, so the correct notebook's SRM assertion holds for every seed.
+    treated = np.zeros(n, dtype=bool)
+    treated[: n // 2 + int(rng.integers(-int(n**0.5) // 2, int(n**0.5) // 2 + 1))] = True
+    treated = rng.permutation(treated)
+    plan = rng.choice(len(PLANS), size=n, p=PLAN_MIX)
+    renew_p = np.array([0.66, 0.72, 0.78])[plan] + 0.04 * treated
+    renewed = (rng.random(n) < renew_p).astype(int)
+    months_paid = 6.0 - 0.2 * treated
+    revenue = renewed * np.asarray(PLAN_PRICE)[plan] * months_paid * rng.lognormal(0.0, 0.2, size=n)
+    frame = pd.DataFrame({
+        # Distinct ids: one per bucket of seven, in shuffled order.
+        "customer_id": 1_000_000 + 7 * rng.permutation(n) + rng.integers(0, 7, size=n),
+        "assigned_date": TEST_DATES[day],
+        "arm": np.where(treated, "treatment", "control"),
+        "region": rng.choice(REGIONS, size=n),
+        "plan": np.asarray(PLANS)[plan],
+        "renewed": renewed,
+        "revenue_6m": np.round(revenue, 2),
+    })
+    if srm:
+        # The offer page failed on old app versions, and those sessions (mostly customers on their
+        # way out) were never logged: the treatment loses users, and not at random.
+        lost = treated & (rng.random(n) < np.where(renewed == 1, 0.06, 0.35))
+        frame = frame[~lost]
+    return frame.sort_values(["assigned_date", "customer_id"]).reset_index(drop=True)
+
+
+def generate(seed: int, size: int) -> dict[str, pd.DataFrame]:
+    """The data the flawed analysis runs on: `customers` (churn model) and `experiment` (offer test).
+
+    :raises ValueError: when size is below MIN_SIZE (segments would be too thin to analyse).
+    """
+    if size < MIN_SIZE:
+        raise ValueError(f"size must be at least {MIN_SIZE}, got {size}")
+    token = plan_token(seed)
+    rng = np.random.default_rng([int(seed), 2])
+    customers = _customers(rng, token, size)
+    experiment = _experiment(rng, size, "ignored-srm" in plan_for_token(token).defects)
+    return {"customers": customers, "experiment": experiment}
+
+
+def _token_from_data(data: dict[str, pd.DataFrame]) -> int:
+    return int(data["customers"]["customer_id"].min())
+
+
+def answer_key(data: dict[str, pd.DataFrame]) -> dict[str, object]:
+    """`flagged_defects`: the sorted '<cell label>:<defect id>' labels planted in this data's notebook."""
+    return {"flagged_defects": _key_from_cells(_cells_for_token(_token_from_data(data)))}
+
+
+def planted(seed: int, size: int) -> dict[str, object]:
+    """The seed's defects with their cells, the notebook layout and the observed treatment share."""
+    token = plan_token(seed)
+    plan = plan_for_token(token)
+    cells = _cells_for_token(token)
+    arms = generate(seed, size)["experiment"]["arm"]
+    return {
+        "defects": {cell["defect"]: cell["label"] for cell in cells if cell["defect"]},
+        "flagged_defects": _key_from_cells(cells),
+        "model_section_first": plan.model_first,
+        "optional_cells": list(plan.optional_cells),
+        "cell_count": len(cells),
+        "treatment_share": round(float((arms == "treatment").mean()), 4),
+    }
+
+
+def analysis_notebook(seed: int) -> bytes:
+    """The seed's flawed notebook as nbformat v4.5 JSON bytes, stable for a given seed."""
+    cells = []
+    for cell in flawed_cells(seed):
+        entry = {"cell_type": cell["cell_type"], "id": cell["id"], "metadata": {}, "source": cell["source"]}
+        if cell["cell_type"] == "code":
+            entry.update(execution_count=None, outputs=[])
+        cells.append(entry)
+    notebook = {
+        "cells": cells,
+        "metadata": {
+            "kernelspec": {"display_name": "Python 3", "language": "python", "name": "python3"},
+            "language_info": {"name": "python"},
+        },
+        "nbformat": 4,
+        "nbformat_minor": 5,
+    }
+    return (json.dumps(notebook, sort_keys=True, indent=1, ensure_ascii=False) + "\n").encode("utf-8")
+
+
+def extra_files(seed: int, data: dict[str, pd.DataFrame]) -> dict[str, bytes]:
+    """{"analysis.ipynb": the flawed notebook} for this seed.
+
+    :raises ValueError: when `data` was generated for a seed with another plan token.
+    """
+    if _token_from_data(data) != plan_token(seed):
+        raise ValueError(f"data was not generated for seed {seed}")
+    return {"analysis.ipynb": analysis_notebook(seed)}

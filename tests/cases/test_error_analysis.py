@@ -1,0 +1,299 @@
+"""The error-analysis case: deterministic data, planted failures at their strengths, a correct key."""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import json
+import math
+import time
+import tomllib
+from pathlib import Path
+from types import ModuleType
+
+import nbformat
+import numpy as np
+import pandas as pd
+import pytest
+from nbclient import NotebookClient
+
+from assessments.content.bundle import frame_csv
+
+CASE = Path(__file__).resolve().parents[2] / "cases" / "error-analysis"
+SIZE = 20000
+
+
+@pytest.fixture(scope="module")
+def generator() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("case_error_analysis_generator", CASE / "generator.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope="module")
+def case_toml() -> dict:
+    return tomllib.loads((CASE / "case.toml").read_text())
+
+
+@pytest.fixture(scope="module")
+def seeds_data(generator: ModuleType) -> dict[int, pd.DataFrame]:
+    return {seed: generator.generate(seed, SIZE)["predictions"] for seed in range(8)}
+
+
+@pytest.fixture(scope="module")
+def plans(generator: ModuleType) -> dict[int, dict]:
+    return {seed: generator.planted(seed, SIZE) for seed in range(8)}
+
+
+# Independent computations: different formulations from the generator's, numpy only.
+
+
+def pairwise_auc(values: np.ndarray, label: np.ndarray) -> float:
+    """P(positive > negative) + 0.5 P(tie), counted with sorted searches."""
+    negatives = np.sort(values[label == 0])
+    positives = values[label == 1]
+    below = np.searchsorted(negatives, positives, side="left")
+    at_or_below = np.searchsorted(negatives, positives, side="right")
+    return float((below + 0.5 * (at_or_below - below)).sum() / (len(positives) * len(negatives)))
+
+
+def histogram_ece(score: np.ndarray, label: np.ndarray) -> float:
+    """ECE from np.histogram, whose last bin is closed like the brief's.
+
+    Scores have four decimals, so edges half a unit of the fourth decimal below k/10 put every score
+    in its exact-arithmetic bin, whatever the float error of k/10.
+    """
+    edges = np.append(np.arange(10) / 10 - 0.00005, 1.0)
+    count, _ = np.histogram(score, edges)
+    score_sum, _ = np.histogram(score, edges, weights=score)
+    label_sum, _ = np.histogram(score, edges, weights=label)
+    used = count > 0
+    return float((np.abs(score_sum[used] - label_sum[used])).sum() / count.sum())
+
+
+def brute_force_threshold(score: np.ndarray, label: np.ndarray, target: float) -> float:
+    """Try every observed score as a threshold."""
+    ordered = np.sort(score)
+    positives_above = np.cumsum(label[np.argsort(score, kind="stable")][::-1])[::-1]
+    for t in np.unique(score):
+        first = np.searchsorted(ordered, t, side="left")
+        if positives_above[first] / (len(score) - first) >= target:
+            return float(t)
+    return float(score.max())
+
+
+def confusion_by_language(frame: pd.DataFrame) -> dict[str, tuple[float, float, float]]:
+    out = {}
+    for lang, rows in frame.groupby("language"):
+        flag = rows["score"].to_numpy() >= 0.5
+        y = rows["label"].to_numpy() == 1
+        tp, fp, fn = np.sum(flag & y), np.sum(flag & ~y), np.sum(~flag & y)
+        p, r = tp / (tp + fp), tp / (tp + fn)
+        out[str(lang)] = (p, r, 2 * tp / (2 * tp + fp + fn))
+    return out
+
+
+# Determinism and variety
+
+
+def test_same_seed_gives_the_same_csv_bytes_and_other_seeds_differ(generator: ModuleType) -> None:
+    first = frame_csv(generator.generate(7, 5000)["predictions"])
+    assert frame_csv(generator.generate(7, 5000)["predictions"]) == first
+    assert frame_csv(generator.generate(8, 5000)["predictions"]) != first
+
+
+def test_fifty_seeds_give_fifty_different_datasets_and_keys(generator: ModuleType) -> None:
+    data_hashes, key_dumps, worst, leaks, sources = set(), set(), set(), set(), set()
+    for seed in range(50):
+        frame = generator.generate(seed, 3000)["predictions"]
+        data_hashes.add(hashlib.sha256(pd.util.hash_pandas_object(frame).to_numpy().tobytes()).hexdigest())
+        key = generator.answer_key({"predictions": frame})
+        key_dumps.add(json.dumps(key, sort_keys=True, allow_nan=False))
+        worst.add(key["worst_language"])
+        leaks.add(key["leaky_feature"])
+        sources.add(key["noisiest_label_source"])
+    assert len(data_hashes) == 50 and len(key_dumps) == 50
+    # The categorical answers vary between candidates, so one candidate's answers do not transfer.
+    assert len(worst) >= 4 and len(leaks) >= 3 and len(sources) >= 2
+
+
+def test_generation_and_key_are_fast(generator: ModuleType) -> None:
+    # CPU time, not wall time: the machine running the suite may be busy.
+    start = time.process_time()
+    generator.answer_key(generator.generate(3, SIZE))
+    assert time.process_time() - start < 1.0
+
+
+# Planted failures, measured independently
+
+
+def test_planted_language_has_by_far_the_lowest_recall(
+    generator: ModuleType, seeds_data: dict, plans: dict
+) -> None:
+    for seed, frame in seeds_data.items():
+        weak = plans[seed]["weak_language"]
+        recall = {lang: r for lang, (_, r, _) in confusion_by_language(frame).items()}
+        others = [r for lang, r in recall.items() if lang != weak]
+        assert recall[weak] < 0.6 * min(others), (seed, recall)
+        # The closing notes quote the realised strength: it must be the one in the data.
+        assert plans[seed]["realised"]["weak_language_recall"] == pytest.approx(recall[weak], abs=1e-12)
+
+
+def test_planted_leak_separates_the_label_better_than_the_model(
+    generator: ModuleType, seeds_data: dict, plans: dict
+) -> None:
+    for seed, frame in seeds_data.items():
+        leak = plans[seed]["leaky_feature"]
+        y = frame["label"].to_numpy()
+        separation = {c: abs(pairwise_auc(frame[c].to_numpy(float), y) - 0.5) + 0.5 for c in generator.FEATURES}
+        model = pairwise_auc(frame["score"].to_numpy(), y)
+        assert separation[leak] > 0.85 and separation[leak] > model, (seed, separation, model)
+        assert max(v for c, v in separation.items() if c != leak) < 0.75, (seed, separation)
+
+
+def test_scores_are_overconfident_above_one_half_and_calibrated_below(seeds_data: dict) -> None:
+    for seed, frame in seeds_data.items():
+        score, y = frame["score"].to_numpy(), frame["label"].to_numpy()
+        high, low = score >= 0.7, (score >= 0.1) & (score < 0.4)
+        assert score[high].mean() - y[high].mean() > 0.10, seed
+        assert abs(score[low].mean() - y[low].mean()) < 0.03, seed
+        assert histogram_ece(score, y) > 0.015, seed
+
+
+def test_planted_label_source_disagrees_with_the_audit_far_more_often(
+    generator: ModuleType, seeds_data: dict, plans: dict
+) -> None:
+    for seed, frame in seeds_data.items():
+        noisy = plans[seed]["noisy_source"]
+        audited = frame.dropna(subset=["audit_label"])
+        disagrees = audited["label"] != audited["audit_label"]
+        rate = pd.crosstab(audited["label_source"], disagrees, normalize="index")[True]
+        assert rate[noisy] > 3 * rate.drop(noisy).max(), (seed, rate.to_dict())
+
+
+# The key against independent computations
+
+
+def test_answer_key_matches_independent_computations(
+    generator: ModuleType, seeds_data: dict, plans: dict
+) -> None:
+    for seed in (0, 3, 7):
+        frame = seeds_data[seed]
+        key = generator.answer_key({"predictions": frame})
+        plan = plans[seed]
+        expected = confusion_by_language(frame)
+        for lang, (p, r, f1) in expected.items():
+            assert key["precision_by_language"][lang] == pytest.approx(p, abs=1e-12)
+            assert key["recall_by_language"][lang] == pytest.approx(r, abs=1e-12)
+            assert key["f1_by_language"][lang] == pytest.approx(f1, abs=1e-12)
+        score, y = frame["score"].to_numpy(), frame["label"].to_numpy()
+        assert key["ece"] == pytest.approx(histogram_ece(score, y), abs=1e-12)
+        assert key["threshold_for_precision"] == brute_force_threshold(score, y, 0.75)
+        assert key["worst_language"] == plan["weak_language"]
+        assert key["leaky_feature"] == plan["leaky_feature"]
+        assert key["noisiest_label_source"] == plan["noisy_source"]
+
+
+def test_ece_of_a_hand_computed_example(generator: ModuleType) -> None:
+    # Bins: 0 holds 0.05 (label 0), 1 holds 0.15 (label 1), 9 holds 0.95 and the closed edge 1.0.
+    score = np.array([0.05, 0.15, 0.95, 1.0])
+    label = np.array([0, 1, 1, 1])
+    expected = (0.05 + 0.85 + 2 * 0.025) / 4
+    assert generator.expected_calibration_error(score, label) == pytest.approx(expected)
+
+
+def test_threshold_for_precision_of_a_hand_computed_example(generator: ModuleType) -> None:
+    score = np.array([0.9, 0.8, 0.8, 0.6, 0.3])
+    label = np.array([1, 0, 1, 1, 0])
+    # score >= 0.9: 1/1; >= 0.8: 2/3; >= 0.6: 3/4; >= 0.3: 3/5.
+    assert generator.threshold_for_precision(score, label, 0.75) == 0.6
+    assert generator.threshold_for_precision(score, label, 0.7) == 0.6
+    assert generator.threshold_for_precision(score, label, 0.6) == 0.3
+    assert generator.threshold_for_precision(np.array([0.9, 0.4]), np.array([0, 1]), 0.75) == 0.9
+
+
+# The case folder as a whole
+
+
+def test_parts_match_the_key_the_notebook_and_the_brief(generator: ModuleType, case_toml: dict) -> None:
+    data = generator.generate(1, SIZE)
+    key = generator.answer_key(data)
+    checkable = {p["id"] for p in case_toml["parts"] if "check" in p}
+    written = {p["id"] for p in case_toml["parts"] if "guidance" in p}
+    assert checkable == set(key) and not checkable & written and len(written) == 3
+    nb = nbformat.read(CASE / "notebook.ipynb", as_version=4)
+    nbformat.validate(nb)
+    answers = [c.metadata["assess"]["answer"] for c in nb.cells if "answer" in c.metadata.get("assess", {})]
+    responses = [c.metadata["assess"]["response"] for c in nb.cells if "response" in c.metadata.get("assess", {})]
+    assert sorted(answers) == sorted(checkable) and sorted(responses) == sorted(written)
+    brief = (CASE / "brief.md").read_text()
+    for column in data["predictions"].columns:
+        assert f"`{column}`" in brief, column
+    for part in case_toml["parts"]:
+        if part.get("check", {}).get("kind") == "choice":
+            assert key[part["id"]] in part["check"]["options"]
+
+
+def test_load_case_accepts_the_folder() -> None:
+    case_module = pytest.importorskip("assessments.content.case")
+    if not hasattr(case_module, "load_case"):
+        pytest.skip("load_case is not written yet")
+    spec = case_module.load_case(CASE)
+    assert spec.slug == "error-analysis" and len(spec.checkable_parts) == 8
+
+
+# The author notebook reproduces the key
+
+
+def passes(check: dict, got: object, want: object) -> bool:
+    """The case.toml tolerance rule for the kinds this case uses."""
+    kind = check["kind"]
+    if kind == "number":
+        tol = max(check.get("abs_tol", 0.0), check.get("rel_tol", 0.0) * abs(want))
+        return isinstance(got, (int, float)) and abs(got - want) <= tol
+    if kind == "choice":
+        return isinstance(got, str) and got.strip().lower() == str(want).lower()
+    if kind == "table":
+        tol = check.get("abs_tol", 0.0)
+        return isinstance(got, dict) and set(got) == set(want) and all(abs(got[k] - want[k]) <= tol for k in want)
+    raise AssertionError(kind)
+
+
+def run_author_notebook(runs: dict[int, dict[str, pd.DataFrame]], workdir: Path, names: list[str]) -> dict:
+    """Run the notebook once per dataset in one kernel (one start-up); seed -> answer variables."""
+    nb = nbformat.read(CASE / "notebook.ipynb", as_version=4)
+    code = [c for c in nb.cells if c.cell_type == "code"]
+    cells, dumps = [], {}
+    for seed, frames in runs.items():
+        folder = workdir / str(seed)
+        folder.mkdir()
+        for stem, frame in frames.items():
+            (folder / f"{stem}.csv").write_bytes(frame_csv(frame))
+        cells.append(nbformat.v4.new_code_cell(f"import os\nos.chdir({str(folder)!r})"))
+        cells.extend(nbformat.from_dict(dict(c)) for c in code)
+        dump = f"import json\nprint(json.dumps({{n: globals()[n] for n in {names!r}}}))"
+        dumps[seed] = nbformat.v4.new_code_cell(dump)
+        cells.append(dumps[seed])
+    nb.cells = cells
+    NotebookClient(nb, kernel_name="python3", timeout=120, resources={"metadata": {"path": str(workdir)}}).execute()
+    return {
+        seed: json.loads("".join(o["text"] for o in cell.outputs if o.get("name") == "stdout"))
+        for seed, cell in dumps.items()
+    }
+
+
+def test_author_notebook_answers_equal_the_key(
+    generator: ModuleType, case_toml: dict, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("JUPYTER_PLATFORM_DIRS", "1")
+    checks = {p["id"]: p["check"] for p in case_toml["parts"] if "check" in p}
+    runs = {seed: generator.generate(seed, SIZE) for seed in (2, 13)}
+    answers = run_author_notebook(runs, tmp_path, sorted(checks))
+    for seed, data in runs.items():
+        key = generator.answer_key(data)
+        for part_id, check in checks.items():
+            got = answers[seed][part_id]
+            assert passes(check, got, key[part_id]), (seed, part_id, got, key[part_id])
+        assert math.isclose(answers[seed]["ece"], key["ece"], abs_tol=1e-9)

@@ -1,0 +1,258 @@
+"""The product-design case: deterministic data, planted imbalance and leak, a correct key."""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import json
+import math
+import time
+import tomllib
+from pathlib import Path
+from types import ModuleType
+
+import nbformat
+import numpy as np
+import pandas as pd
+import pytest
+from nbclient import NotebookClient
+from scipy.stats import norm
+
+from assessments.content.bundle import frame_csv
+
+CASE = Path(__file__).resolve().parents[2] / "cases" / "product-design"
+SIZE = 20000
+
+
+@pytest.fixture(scope="module")
+def generator() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("case_product_design_generator", CASE / "generator.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope="module")
+def case_toml() -> dict:
+    return tomllib.loads((CASE / "case.toml").read_text())
+
+
+@pytest.fixture(scope="module")
+def seeds_data(generator: ModuleType) -> dict[int, dict[str, pd.DataFrame]]:
+    return {seed: generator.generate(seed, SIZE) for seed in range(8)}
+
+
+@pytest.fixture(scope="module")
+def plans(generator: ModuleType) -> dict[int, dict]:
+    return {seed: generator.planted(seed, SIZE) for seed in range(8)}
+
+
+# Independent computations: different formulations from the generator's.
+
+
+def pairwise_auc(values: np.ndarray, label: np.ndarray) -> float:
+    """P(positive > negative) + 0.5 P(tie), counted with sorted searches."""
+    negatives = np.sort(values[label == 0])
+    positives = values[label == 1]
+    below = np.searchsorted(negatives, positives, side="left")
+    at_or_below = np.searchsorted(negatives, positives, side="right")
+    return float((below + 0.5 * (at_or_below - below)).sum() / (len(positives) * len(negatives)))
+
+
+def power_at(n: float, p1: float, p2: float, alpha: float = 0.05) -> float:
+    """Power of the two-sided pooled two-proportion z-test with n per arm (normal approximation)."""
+    p_bar = (p1 + p2) / 2
+    shift = abs(p1 - p2) * math.sqrt(n) - norm.ppf(1 - alpha / 2) * math.sqrt(2 * p_bar * (1 - p_bar))
+    return float(norm.cdf(shift / math.sqrt(p1 * (1 - p1) + p2 * (1 - p2))))
+
+
+def passes(check: dict, got: object, want: object) -> bool:
+    """The case.toml tolerance rule for the kinds this case uses."""
+    if check["kind"] == "number":
+        tol = max(check.get("abs_tol", 0.0), check.get("rel_tol", 0.0) * abs(want))
+        return isinstance(got, (int, float)) and abs(got - want) <= tol
+    if check["kind"] == "choice":
+        return isinstance(got, str) and got.strip().lower() == str(want).lower()
+    raise AssertionError(check["kind"])
+
+
+# Determinism and variety
+
+
+def test_same_seed_gives_the_same_csv_bytes_and_other_seeds_differ(generator: ModuleType) -> None:
+    first = {stem: frame_csv(f) for stem, f in generator.generate(7, 5000).items()}
+    again = {stem: frame_csv(f) for stem, f in generator.generate(7, 5000).items()}
+    other = {stem: frame_csv(f) for stem, f in generator.generate(8, 5000).items()}
+    assert first == again
+    assert first["logins"] != other["logins"] and first["experiment_plan"] != other["experiment_plan"]
+
+
+def test_fifty_seeds_give_fifty_different_datasets_and_keys(generator: ModuleType) -> None:
+    data_hashes, key_dumps, leaks = set(), set(), set()
+    for seed in range(50):
+        data = generator.generate(seed, 3000)
+        data_hashes.add(hashlib.sha256(pd.util.hash_pandas_object(data["logins"]).to_numpy().tobytes()).hexdigest())
+        key = generator.answer_key(data)
+        key_dumps.add(json.dumps(key, sort_keys=True, allow_nan=False))
+        leaks.add(key["leaky_feature"])
+    assert len(data_hashes) == 50 and len(key_dumps) == 50
+    assert len(leaks) >= 3
+
+
+def test_generation_and_key_are_fast(generator: ModuleType) -> None:
+    # CPU time, not wall time: the machine running the suite may be busy.
+    start = time.process_time()
+    generator.answer_key(generator.generate(3, SIZE))
+    assert time.process_time() - start < 1.0
+
+
+# Planted effects, measured independently
+
+
+def test_takeovers_are_rare_and_concentrated_in_few_accounts(seeds_data: dict) -> None:
+    for seed, data in seeds_data.items():
+        logins = data["logins"]
+        base_rate = np.count_nonzero(logins["is_ato"]) / len(logins)
+        compromised = set(logins.loc[logins["is_ato"] == 1, "account_id"])
+        account_rate = len(compromised) / logins["account_id"].nunique()
+        assert 0.002 < base_rate < 0.03, seed
+        # The experiment's unit is the account: using the login rate would misstate the baseline.
+        assert account_rate > 1.3 * base_rate, seed
+
+
+def test_planted_leak_separates_the_label_and_the_catalog_betrays_it(
+    generator: ModuleType, seeds_data: dict, plans: dict
+) -> None:
+    for seed, data in seeds_data.items():
+        leak = plans[seed]["leaky_feature"]
+        logins, catalog = data["logins"], data["feature_catalog"].set_index("feature")
+        y = logins["is_ato"].to_numpy()
+        separation = {c: abs(pairwise_auc(logins[c].to_numpy(float), y) - 0.5) + 0.5 for c in catalog.index}
+        assert separation[leak] > 0.85, (seed, separation)
+        assert max(v for c, v in separation.items() if c != leak) < separation[leak] - 0.05, (seed, separation)
+        assert catalog.loc[leak, "as_of"].startswith("export date")
+        point_in_time = catalog.index[catalog["as_of"].str.startswith("login time")]
+        assert set(catalog.index) - set(point_in_time) == {leak, "mfa_enabled"}
+
+
+# The key against independent computations and published values
+
+
+def test_sample_size_formula_reproduces_published_examples(generator: ModuleType) -> None:
+    # 10% vs 12% (a 20% relative increase): 3,840.9 by hand from the formula in the brief -> 3,841.
+    assert generator.sample_size_per_arm(0.10, -0.20) == 3841
+    # JMP 13.2 documentation, "Two Sample Proportions": 0.08 vs 0.06, alpha 0.05 two-sided, power 0.8
+    # -> 2,554 per group (jmp.com/support/help/13-2/Two_Sample_Proportions.shtml).
+    assert generator.sample_size_per_arm(0.08, 0.25) == 2554
+
+
+def test_answer_key_matches_independent_computations(
+    generator: ModuleType, seeds_data: dict, plans: dict
+) -> None:
+    for seed in (0, 4, 7):
+        data = seeds_data[seed]
+        key = generator.answer_key(data)
+        logins, plan = data["logins"], data["experiment_plan"].iloc[0]
+        assert key["base_rate"] == pytest.approx(np.count_nonzero(logins["is_ato"]) / len(logins), abs=1e-15)
+        compromised = set(logins.loc[logins["is_ato"] == 1, "account_id"])
+        p1 = len(compromised) / logins["account_id"].nunique()
+        assert key["account_ato_rate"] == pytest.approx(p1, abs=1e-15)
+        p2 = p1 * (1 - plan["relative_mde"])
+        n = key["sample_size_per_arm"]
+        assert n == int(n) and power_at(n, p1, p2) >= 0.8 > power_at(n - 1, p1, p2)
+        assert key["metric_choice"] == "pr_auc"
+        assert key["leaky_feature"] == plans[seed]["leaky_feature"]
+
+
+def test_sample_size_tolerance_accepts_formula_variants_and_rejects_wrong_baselines(
+    generator: ModuleType, case_toml: dict, seeds_data: dict
+) -> None:
+    check = next(p["check"] for p in case_toml["parts"] if p["id"] == "sample_size_per_arm")
+    for seed in (1, 6):
+        data = seeds_data[seed]
+        key = generator.answer_key(data)
+        p1, mde = key["account_ato_rate"], float(data["experiment_plan"]["relative_mde"].iloc[0])
+        p2 = p1 * (1 - mde)
+        variance = p1 * (1 - p1) + p2 * (1 - p2)
+        unpooled = (norm.ppf(0.975) + norm.ppf(0.8)) ** 2 * variance / (p1 - p2) ** 2
+        rounded_z = (1.96 * math.sqrt(2 * (p1 + p2) / 2 * (1 - (p1 + p2) / 2)) + 0.84 * math.sqrt(variance)) ** 2 / (
+            p1 - p2
+        ) ** 2
+        for variant in (unpooled, math.ceil(unpooled), rounded_z):
+            assert passes(check, variant, key["sample_size_per_arm"]), (seed, variant)
+        login_baseline = generator.sample_size_per_arm(key["base_rate"], mde)
+        wrong_direction = generator.sample_size_per_arm(p1, -mde)
+        one_sided = (norm.ppf(0.95) + norm.ppf(0.8)) ** 2 * variance / (p1 - p2) ** 2
+        for wrong in (login_baseline, wrong_direction, one_sided):
+            assert not passes(check, wrong, key["sample_size_per_arm"]), (seed, wrong)
+
+
+# The case folder as a whole
+
+
+def test_parts_match_the_key_the_notebook_and_the_brief(generator: ModuleType, case_toml: dict) -> None:
+    data = generator.generate(1, SIZE)
+    key = generator.answer_key(data)
+    checkable = {p["id"] for p in case_toml["parts"] if "check" in p}
+    written = {p["id"] for p in case_toml["parts"] if "guidance" in p}
+    assert checkable == set(key) and not checkable & written and len(written) == 5
+    nb = nbformat.read(CASE / "notebook.ipynb", as_version=4)
+    nbformat.validate(nb)
+    answers = [c.metadata["assess"]["answer"] for c in nb.cells if "answer" in c.metadata.get("assess", {})]
+    responses = [c.metadata["assess"]["response"] for c in nb.cells if "response" in c.metadata.get("assess", {})]
+    assert sorted(answers) == sorted(checkable) and sorted(responses) == sorted(written)
+    brief = (CASE / "brief.md").read_text()
+    for frame in data.values():
+        for column in frame.columns:
+            assert f"`{column}`" in brief, column
+    options = next(p["check"]["options"] for p in case_toml["parts"] if p["id"] == "leaky_feature")
+    assert sorted(options) == sorted(data["feature_catalog"]["feature"])
+
+
+def test_load_case_accepts_the_folder() -> None:
+    case_module = pytest.importorskip("assessments.content.case")
+    if not hasattr(case_module, "load_case"):
+        pytest.skip("load_case is not written yet")
+    spec = case_module.load_case(CASE)
+    assert spec.slug == "product-design" and len(spec.checkable_parts) == 5
+
+
+# The author notebook reproduces the key
+
+
+def run_author_notebook(runs: dict[int, dict[str, pd.DataFrame]], workdir: Path, names: list[str]) -> dict:
+    """Run the notebook once per dataset in one kernel (one start-up); seed -> answer variables."""
+    nb = nbformat.read(CASE / "notebook.ipynb", as_version=4)
+    code = [c for c in nb.cells if c.cell_type == "code"]
+    cells, dumps = [], {}
+    for seed, frames in runs.items():
+        folder = workdir / str(seed)
+        folder.mkdir()
+        for stem, frame in frames.items():
+            (folder / f"{stem}.csv").write_bytes(frame_csv(frame))
+        cells.append(nbformat.v4.new_code_cell(f"import os\nos.chdir({str(folder)!r})"))
+        cells.extend(nbformat.from_dict(dict(c)) for c in code)
+        dump = f"import json\nprint(json.dumps({{n: globals()[n] for n in {names!r}}}))"
+        dumps[seed] = nbformat.v4.new_code_cell(dump)
+        cells.append(dumps[seed])
+    nb.cells = cells
+    NotebookClient(nb, kernel_name="python3", timeout=120, resources={"metadata": {"path": str(workdir)}}).execute()
+    return {
+        seed: json.loads("".join(o["text"] for o in cell.outputs if o.get("name") == "stdout"))
+        for seed, cell in dumps.items()
+    }
+
+
+def test_author_notebook_answers_equal_the_key(
+    generator: ModuleType, case_toml: dict, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("JUPYTER_PLATFORM_DIRS", "1")
+    checks = {p["id"]: p["check"] for p in case_toml["parts"] if "check" in p}
+    runs = {seed: generator.generate(seed, SIZE) for seed in (2, 13)}
+    answers = run_author_notebook(runs, tmp_path, sorted(checks))
+    for seed, data in runs.items():
+        key = generator.answer_key(data)
+        for part_id, check in checks.items():
+            assert passes(check, answers[seed][part_id], key[part_id]), (seed, part_id, answers[seed][part_id])
+        assert answers[seed]["sample_size_per_arm"] == key["sample_size_per_arm"]

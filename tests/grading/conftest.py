@@ -1,0 +1,64 @@
+"""Fixtures for the grading tests: the tiny fixture case, notebooks built from it, and the sandbox gate."""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from assessments.content.case import CaseSpec, load_case
+from assessments.content.notebook import release_notebook, solution_notebook
+from assessments.grading.sandbox import SandboxLimits, sandbox_problem
+
+FIXTURE_CASE = Path(__file__).parent / "fixtures" / "tiny-sums"
+SEED = 7
+
+# Small limits keep the suite fast on two shared cores; each is still far above what the fixture needs.
+TEST_LIMITS = SandboxLimits(wall_seconds=40, cell_seconds=4, cpu_seconds=40, memory_bytes=2 * 1024**3,
+                            file_bytes=16 * 1024**2, output_bytes=1024**2, scratch_bytes=64 * 1024**2)
+
+
+@pytest.fixture(scope="session")
+def case() -> CaseSpec:
+    """The tiny-sums fixture case, loaded and validated like any case folder."""
+    return load_case(FIXTURE_CASE)
+
+
+@pytest.fixture(scope="session")
+def key(case: CaseSpec) -> dict:
+    """The answer key for SEED (what a correct notebook must produce)."""
+    return case.answer_key(case.generate(SEED))
+
+
+@pytest.fixture
+def solved(case: CaseSpec) -> Callable[..., nbformat.NotebookNode]:
+    """A factory: the release notebook with correct answers, plus extra code cells appended."""
+
+    def build(*extra_cells: str, before_answers: tuple[str, ...] = ()) -> nbformat.NotebookNode:
+        notebook = copy.deepcopy(solution_notebook(case))
+        first_answer = next(i for i, c in enumerate(notebook.cells) if "answer" in c.metadata.get("assess", {}))
+        for offset, source in enumerate(before_answers):
+            notebook.cells.insert(first_answer + offset, nbformat.v4.new_code_cell(source))
+        notebook.cells.extend(nbformat.v4.new_code_cell(source) for source in extra_cells)
+        return notebook
+
+    return build
+
+
+@pytest.fixture
+def released(case: CaseSpec) -> nbformat.NotebookNode:
+    """The release notebook exactly as a candidate downloads it (no answers)."""
+    return release_notebook(case)
+
+
+@pytest.fixture
+def sandbox() -> SandboxLimits:
+    """Gate for sandbox tests: FAILS (never skips) when no sandbox can be had; yields the test limits."""
+    problem = sandbox_problem()
+    if problem is not None:
+        pytest.fail(f"the grading sandbox is unavailable: {problem}. Run `make test` (it installs bubblewrap "
+                    "and builds the sandbox runtime) and try again.", pytrace=False)
+    return TEST_LIMITS

@@ -1,0 +1,76 @@
+"""grade_notebook end to end on the fixture case: scoring against the independent key, and no-sandbox handling."""
+
+from __future__ import annotations
+
+import logging
+import threading
+
+import pytest
+
+from assessments.grading.pipeline import grade_notebook
+from assessments.grading.sandbox import SandboxUnavailable
+from tests.grading.conftest import SEED, TEST_LIMITS
+
+
+@pytest.mark.sandbox
+def test_a_correct_notebook_earns_every_point_and_the_stub_none(case, solved, released, sandbox) -> None:
+    report = grade_notebook(solved(), case, SEED, limits=sandbox)
+    assert (report.earned, report.possible, report.error, report.sandboxed) == (9, 9, None, True)
+    assert report.timings.total >= report.timings.execution > 0
+    blank = grade_notebook(released, case, SEED, limits=sandbox)
+    assert blank.earned == 0 and {c.status for c in blank.checks} == {"missing"}
+
+
+@pytest.mark.sandbox
+def test_answers_are_scored_against_this_seeds_data(case, solved, sandbox) -> None:
+    # The same notebook run for another seed reads that seed's data: still all correct, and the
+    # values differ, so a key copied from another candidate would not pass.
+    other = grade_notebook(solved(), case, SEED + 1, limits=sandbox)
+    assert other.earned == 9
+    assert case.answer_key(case.generate(SEED))["total"] != case.answer_key(case.generate(SEED + 1))["total"]
+
+
+@pytest.mark.sandbox
+def test_partial_and_invalid_answers_get_partial_credit_and_clear_messages(case, released, key, sandbox) -> None:
+    import nbformat
+
+    # Independent of the generator's code: values written out from the key, then perturbed.
+    wrong_mean = dict(key["group_means"])
+    first = sorted(wrong_mean)[0]
+    wrong_mean[first] += 1.0
+    flags = list(key["flagged"])[:-1] + ["not-a-row"] if key["flagged"] else ["not-a-row"]
+    released.cells.append(nbformat.v4.new_code_cell(
+        f"import pandas as pd\ntotal = {key['total']!r} + 1e-7\ntop_group = pd.DataFrame()\n"
+        f"has_negative = {key['has_negative']!r}\nflagged = {flags!r}\ngroup_means = {wrong_mean!r}\n"))
+    report = grade_notebook(released, case, SEED, limits=sandbox)
+    assert report.check("total").status == "correct"  # within abs_tol 1e-6
+    assert report.check("top_group").status == "invalid" and "DataFrame" in report.check("top_group").message
+    assert report.check("group_means").earned == pytest.approx(3 * (len(wrong_mean) - 1) / len(wrong_mean))
+    assert f"'{first}'" in report.check("group_means").message
+    n = len(key["flagged"])
+    expected_flag_points = max(0.0, 2 * ((n - 1) - 0.5) / n) if n else max(0.0, 2 * (1 - 0.5))
+    assert report.check("flagged").earned == pytest.approx(expected_flag_points)
+
+
+@pytest.mark.sandbox
+def test_two_notebooks_graded_at_once_are_both_graded_in_full(case, solved, sandbox) -> None:
+    reports = []
+    threads = [threading.Thread(target=lambda: reports.append(grade_notebook(solved(), case, SEED, limits=sandbox)))
+               for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert [r.earned for r in reports] == [9, 9]
+
+
+def test_without_a_sandbox_grading_refuses_unless_the_operator_allows_it(case, solved, monkeypatch, tmp_path, caplog) -> None:
+    monkeypatch.setenv("ASSESS_SANDBOX_VENV", str(tmp_path / "no-runtime"))
+    monkeypatch.delenv("ASSESS_UNSAFE_NO_SANDBOX", raising=False)
+    with pytest.raises(SandboxUnavailable, match="ASSESS_UNSAFE_NO_SANDBOX=1"):
+        grade_notebook(solved(), case, SEED, limits=TEST_LIMITS)
+    monkeypatch.setenv("ASSESS_UNSAFE_NO_SANDBOX", "1")
+    with caplog.at_level(logging.WARNING, logger="assessments.grading.sandbox"):
+        report = grade_notebook(solved(), case, SEED, limits=TEST_LIMITS)
+    assert report.sandboxed is False and report.earned == 9, report
+    assert any("WITHOUT A SANDBOX" in r.getMessage() and r.levelno == logging.WARNING for r in caplog.records)

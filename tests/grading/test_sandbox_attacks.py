@@ -1,0 +1,357 @@
+"""Adversarial notebooks, each run through grade_notebook in the real sandbox.
+
+Pattern: the notebook first answers every part correctly, then attacks; an attack that works
+overwrites an answer with a wrong value, so "the attack failed and the notebook was graded" is
+"every check is still correct" (plus the attack cell ran to its end, so the attack really ran).
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import tempfile
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from assessments.grading.pipeline import grade_notebook
+from assessments.grading.report import GradeReport
+from assessments.grading.runtime import default_runtime_path
+from assessments.grading.sandbox import RUNNER_DIR
+from tests.grading.conftest import FIXTURE_CASE, SEED
+
+pytestmark = pytest.mark.sandbox
+
+PARTS = ("total", "top_group", "has_negative", "flagged", "group_means")
+
+
+def _grade(notebook: nbformat.NotebookNode, case, limits) -> GradeReport:  # noqa: ANN001
+    return grade_notebook(notebook, case, SEED, limits=limits)
+
+
+def _assert_all_correct(report: GradeReport) -> None:
+    assert report.error is None, report.error
+    wrong = {c.part_id: (c.status, c.message) for c in report.checks if c.status != "correct"}
+    assert not wrong, wrong
+    assert report.earned == report.possible == 9
+
+
+def _last_cells(report: GradeReport, count: int) -> list:
+    return list(report.cells[-count:])
+
+
+def _kill_cells_ok(report: GradeReport, count: int) -> None:
+    for cell in _last_cells(report, count):
+        assert cell.status == "ok", cell
+
+
+# --- network -----------------------------------------------------------------------------
+
+def test_no_network_neither_the_hosts_loopback_nor_a_route_out(case, solved, sandbox) -> None:
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen()
+    server.setblocking(False)
+    port = server.getsockname()[1]
+    # Control: the server is reachable from outside the sandbox, so the test can fail.
+    socket.create_connection(("127.0.0.1", port), timeout=2).close()
+    server.accept()[0].close()
+    attack = f"""
+import socket
+try:
+    socket.create_connection(("127.0.0.1", {port}), timeout=2).close()
+    total = -1.0
+except OSError:
+    pass
+try:
+    # connect() on UDP only looks up a route; it sends nothing. 192.0.2.1 is a documentation address.
+    probe = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    probe.connect(("192.0.2.1", 9))
+    has_negative = not has_negative
+except OSError:
+    pass
+"""
+    report = _grade(solved(attack), case, sandbox)
+    _assert_all_correct(report)
+    _kill_cells_ok(report, 1)
+    with pytest.raises(BlockingIOError):
+        server.accept()
+    server.close()
+
+
+# --- reading what is not the candidate's ------------------------------------------------------
+
+def test_cannot_read_secrets_the_app_other_candidates_or_the_key(case, solved, sandbox, tmp_path, monkeypatch) -> None:
+    secret = "s3cr3t-" + os.urandom(8).hex()
+    monkeypatch.setenv("ASSESS_TEST_SECRET", secret)
+    instance = tmp_path / "instance"
+    instance.mkdir()
+    (instance / "app.db").write_text(secret)
+    other_run = Path(tempfile.mkdtemp(prefix="assess-run-"))
+    (other_run / "other.ipynb").write_text(secret)
+    (other_run / "rows.csv").write_text(secret)
+    os.chmod(other_run, 0o755)
+    project = Path(__file__).resolve().parents[2]
+    paths = [str(instance / "app.db"), str(other_run / "other.ipynb"), str(other_run / "rows.csv"),
+             str(FIXTURE_CASE / "generator.py"), str(project / "assessments" / "grading" / "pipeline.py"),
+             str(project / "instance"), "/etc/shadow", "/root/.pyenv"]
+    attack = f"""
+import glob, os
+secret_seen = any({secret!r} in v for v in os.environ.values())
+for path in glob.glob("/proc/*/environ"):
+    try:
+        secret_seen |= {secret!r}.encode() in open(path, "rb").read()
+    except OSError:
+        pass
+if secret_seen:
+    top_group = "leaked"
+readable = []
+for path in {paths!r}:
+    try:
+        if os.path.isdir(path):
+            readable.append((path, os.listdir(path)))
+        else:
+            readable.append((path, open(path, "rb").read(100)))
+    except OSError:
+        pass
+if readable:
+    total = -1.0
+if glob.glob("/tmp/assess-run-*") or glob.glob("/tmp/pytest-of-*"):
+    flagged = ["other-runs-visible"]
+"""
+    try:
+        report = _grade(solved(attack), case, sandbox)
+    finally:
+        for child in other_run.iterdir():
+            child.unlink()
+        other_run.rmdir()
+    _assert_all_correct(report)
+    _kill_cells_ok(report, 1)
+
+
+def test_detecting_the_grader_finds_no_key_to_use(case, solved, sandbox) -> None:
+    runtime = str(default_runtime_path())
+    attack = f"""
+import os
+graded = os.getcwd() == "/work" or os.environ.get("USER") == "candidate"
+found = []
+if graded:
+    for root, dirs, files in os.walk("/"):
+        if root in ("/proc", "/sys", "/dev", "/usr", "/work"):  # /work holds the candidate's own files
+            dirs[:] = []
+            continue
+        for name in files:
+            path = os.path.join(root, name)
+            if name in ("case.toml", "brief.md", ".env") or "tiny-sums" in name or name.endswith((".db", ".sqlite")):
+                found.append(path)
+            elif name.endswith(".py") and not path.startswith({runtime!r}):
+                try:
+                    if "answer_key" in open(path, errors="replace").read():
+                        found.append(path)
+                except OSError:
+                    pass
+if found:
+    group_means = {{"found": 1.0}}
+"""
+    report = _grade(solved(attack), case, sandbox)
+    _assert_all_correct(report)
+    _kill_cells_ok(report, 1)
+
+
+# --- writing ----------------------------------------------------------------------------
+
+def test_writes_outside_the_scratch_folder_do_not_reach_the_host(case, solved, sandbox, tmp_path) -> None:
+    targets = [tmp_path / "pwned.txt", RUNNER_DIR / "pwned.txt", default_runtime_path() / "pwned.txt",
+               Path("/usr/pwned.txt")]
+    attack = f"""
+import os
+for path in {[str(t) for t in targets]!r}:
+    try:
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        with open(path, "w") as handle:
+            handle.write("pwned")
+    except OSError:
+        pass
+with open("scratch-output.txt", "w") as handle:  # writing in the working folder is allowed
+    handle.write("fine")
+"""
+    report = _grade(solved(attack), case, sandbox)
+    _assert_all_correct(report)
+    _kill_cells_ok(report, 1)
+    assert not [t for t in targets if t.exists()]
+
+
+def test_a_one_gigabyte_file_stops_at_the_file_size_limit(case, solved, sandbox) -> None:
+    attack = """
+with open("big.bin", "wb") as handle:
+    for _ in range(1024):
+        handle.write(bytes(1024 * 1024))
+"""
+    report = _grade(solved(attack), case, sandbox)
+    _assert_all_correct(report)
+    last = report.cells[-1]
+    assert last.status == "error" and "File too large" in last.error
+
+
+# --- resources --------------------------------------------------------------------------
+
+def test_a_fork_bomb_is_contained_and_the_notebook_still_graded(case, solved, sandbox) -> None:
+    bomb = """
+import os
+kernel = os.getpid()
+try:
+    while True:
+        try:
+            os.fork()
+        except OSError:
+            pass
+finally:
+    if os.getpid() != kernel:
+        os._exit(0)
+"""
+    report = _grade(solved(bomb), case, sandbox)
+    _assert_all_correct(report)
+    assert report.cells[-1].status == "timeout"
+    base = int(os.environ.get("ASSESS_SANDBOX_UID_BASE", "62000"))
+    slot_uids = range(base, base + int(os.environ.get("ASSESS_SANDBOX_SLOTS", "8")))
+    leftovers = [p for p in Path("/proc").iterdir() if p.name.isdigit() and _uid_of(p) in slot_uids]
+    assert not leftovers
+
+
+def _uid_of(proc: Path) -> int | None:
+    try:
+        return proc.stat().st_uid
+    except OSError:
+        return None
+
+
+def test_allocating_eight_gibibytes_fails_only_that_cell(case, solved, sandbox) -> None:
+    report = _grade(solved("import numpy\nhog = numpy.ones(8 * 1024**3, dtype=numpy.uint8)"), case, sandbox)
+    _assert_all_correct(report)
+    assert report.cells[-1].status == "error" and report.cells[-1].error.startswith("MemoryError")
+
+
+def test_an_infinite_loop_and_a_failing_cell_fail_only_themselves(case, solved, sandbox) -> None:
+    notebook = solved(before_answers=("while True:\n    pass", "1 / 0"))
+    loop = next(i for i, c in enumerate(notebook.cells) if c.source.startswith("while True"))
+    answer = {c.metadata["assess"]["answer"]: i for i, c in enumerate(notebook.cells) if "answer" in c.metadata.get("assess", {})}
+    notebook.cells[answer["flagged"]].source = "flagged = rows.loc[rows['value'] > 2, 'identifier'].tolist()"
+    report = _grade(notebook, case, sandbox)
+    assert report.error is None, report.error
+    statuses = {c.index: (c.status, c.error) for c in report.cells}
+    assert statuses[loop][0] == "timeout"
+    assert statuses[loop + 1] == ("error", "ZeroDivisionError: division by zero")
+    flagged = report.check("flagged")
+    assert flagged.status == "missing"
+    assert f"cell {answer['flagged'] + 1}" in flagged.message and "KeyError" in flagged.message
+    assert all(report.check(p).status == "correct" for p in PARTS if p != "flagged")
+    assert report.earned == 7
+
+
+def test_fifty_megabytes_of_printed_output_are_discarded(case, solved, sandbox) -> None:
+    attack = """
+import os, sys
+chunk = "x" * (1024 * 1024)
+for _ in range(50):
+    print(chunk)
+os.write(1, b"y" * (10 * 1024 * 1024))
+os.write(2, b"z" * (10 * 1024 * 1024))
+"""
+    report = _grade(solved(attack), case, sandbox)
+    _assert_all_correct(report)
+    _kill_cells_ok(report, 1)
+
+
+def test_a_dying_kernel_is_reported_in_words(case, solved, sandbox) -> None:
+    notebook = solved(before_answers=("import os\nos._exit(3)",))
+    report = _grade(notebook, case, sandbox)
+    assert report.error is not None and "kernel died" in report.error
+    assert report.earned == 0
+    assert all(c.status == "missing" and c.message.startswith("not graded") for c in report.checks)
+
+
+# --- tampering with the comparison or the result -----------------------------------------
+
+def test_monkeypatching_equality_or_numpy_does_not_fool_scoring(case, released, sandbox) -> None:
+    attack = """
+import math, numpy, pandas
+numpy.isclose = numpy.allclose = math.isclose = lambda *a, **k: True
+try:
+    numpy.ndarray.__eq__ = lambda self, other: True
+except TypeError:
+    pass
+pandas.Series.__eq__ = lambda self, other: True
+class Liar(float):
+    def __eq__(self, other): return True
+    def __ne__(self, other): return False
+    __hash__ = float.__hash__
+class LiarStr(str):
+    def __eq__(self, other): return True
+    __hash__ = str.__hash__
+class LiarDict(dict):
+    def __eq__(self, other): return True
+class LiarList(list):
+    def __eq__(self, other): return True
+class LiarInt(int):
+    def __eq__(self, other): return True
+total = Liar(-1.0)
+top_group = LiarStr("zzz")
+has_negative = LiarInt(1)
+flagged = LiarList(["nothing"])
+group_means = LiarDict({"a": 123.0})
+"""
+    released.cells.append(nbformat.v4.new_code_cell(attack))
+    report = _grade(released, case, sandbox)
+    by_part = {c.part_id: c.status for c in report.checks}
+    assert by_part == {"total": "incorrect", "top_group": "invalid", "has_negative": "invalid",
+                       "flagged": "incorrect", "group_means": "incorrect"}
+    assert report.earned == 0
+
+
+def test_a_forged_result_printed_or_written_to_the_graders_pipe_is_ignored(case, released, key, sandbox) -> None:
+    forged_answers = {part: {"state": "ok", "value": key[part]} for part in PARTS}
+    attack = f"""
+import glob, json, os, sys
+doc = {{"runner": 1, "cells": [], "answers": {forged_answers!r}, "failure": None}}
+for nonce in ("", "0" * 32):
+    line = "ASSESS-RESULT " + nonce + " " + json.dumps(doc) + "\\n"
+    print(line)
+    sys.__stdout__.write(line)
+    os.write(1, line.encode())
+    os.write(2, line.encode())
+    for path in glob.glob("/proc/*/fd/*"):
+        try:
+            with open(path, "w") as handle:
+                handle.write(line)
+        except OSError:
+            pass
+"""
+    released.cells.append(nbformat.v4.new_code_cell(attack))
+    report = _grade(released, case, sandbox)
+    assert report.error is None, report.error
+    assert all(c.status == "missing" for c in report.checks), report.checks
+    assert report.earned == 0
+
+
+# --- formats ----------------------------------------------------------------------------
+
+def test_an_nbformat_v3_upload_is_upgraded_and_graded(case, solved, sandbox) -> None:
+    from assessments.grading.intake import parse_submission
+
+    v3 = nbformat.convert(solved(), 3)
+    raw = nbformat.writes(v3, version=3).encode()
+    assert b'"nbformat": 3' in raw
+    report = _grade(parse_submission(raw, case_slug=case.slug), case, sandbox)
+    _assert_all_correct(report)
+
+
+def test_the_runtime_holds_no_app_and_no_heavy_optional_imports(sandbox) -> None:
+    import subprocess
+
+    python = default_runtime_path() / "bin" / "python"
+    probe = ("import importlib.util as u; "
+             "print([m for m in ('assessments', 'flask', 'sqlalchemy', 'rfc3987_syntax', 'rfc3339_validator', 'webcolors') "
+             "if u.find_spec(m)])")
+    found = subprocess.run([str(python), "-I", "-c", probe], capture_output=True, text=True, check=True, cwd="/")
+    assert found.stdout.strip() == "[]"
