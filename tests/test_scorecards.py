@@ -149,7 +149,7 @@ def test_exports_round_trip(app, client, auth, panel):
     assert response.mimetype == "text/csv"
     as_csv = list(csv.DictReader(io.StringIO(response.get_data(as_text=True))))
     assert len(as_json) == len(as_csv) == 4
-    for j, c in zip(as_json, as_csv):
+    for j, c in zip(as_json, as_csv, strict=True):
         assert c["rating"] == ("" if j["rating"] is None else str(j["rating"]))
         assert {k: v for k, v in c.items() if k != "rating"} == {k: ("" if v is None else str(v)) for k, v in j.items() if k != "rating"}
     assert set(as_json[0]) == {"candidate", "interviewer", "dimension", "rating", "recommendation", "submitted_at", "rubric_version"}

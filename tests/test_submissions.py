@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import io
 import re
-import json
 import zipfile
 from datetime import timedelta
 

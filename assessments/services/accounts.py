@@ -16,7 +16,6 @@ from assessments.models.types import utcnow
 from assessments.services.audit import record_event
 
 
-
 def _hasher() -> PasswordHasher:
     # Tests lower the cost through configuration; production keeps argon2-cffi's defaults.
     return PasswordHasher(**current_app.config.get("ARGON2_PARAMETERS", {}))
