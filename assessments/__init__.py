@@ -47,6 +47,12 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     security.init_app(app)
     cli.init_app(app)
     cli_grading.init_app(app)
+
+    from assessments import cli_ops, logs, ops
+
+    ops.init_app(app)
+    cli_ops.init_app(app)
+    logs.init_app(app)  # last: its request timer goes first, ahead of the guards ops.py adds
     return app
 
 
@@ -64,7 +70,17 @@ def _init_extensions(app: Flask) -> None:
 
 
 def _register_blueprints(app: Flask) -> None:
-    from assessments.views import admin, auth, calibration, candidate, main, panels, submissions
+    from assessments.views import (
+        admin,
+        auth,
+        calibration,
+        candidate,
+        main,
+        mentoring,
+        panels,
+        practice,
+        submissions,
+    )
 
     app.register_blueprint(main.bp)
     app.register_blueprint(auth.bp)
@@ -74,6 +90,8 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(panels.bp)
     app.register_blueprint(calibration.bp)
     app.register_blueprint(calibration.vendor)
+    app.register_blueprint(practice.bp)
+    app.register_blueprint(mentoring.bp)
 
 
 @event.listens_for(Engine, "connect")

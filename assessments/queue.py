@@ -22,10 +22,15 @@ class GradingQueue:
 
     huey: Huey
     grade: Any
+    grade_practice: Any = None
 
     def enqueue(self, run_id: int) -> None:
         """Ask a worker to grade a run (a duplicate is harmless: claiming is atomic)."""
         self.grade(run_id)
+
+    def enqueue_attempt(self, attempt_id: int) -> None:
+        """Ask a worker to grade a mentee's practice notebook."""
+        self.grade_practice(attempt_id)
 
 
 def make_huey(app: Flask) -> Huey:
@@ -55,6 +60,13 @@ def init_app(app: Flask) -> None:
         with app.app_context():
             grading.run_grade(run_id, worker_name())
 
+    @huey.task(name="grade_practice")
+    def grade_practice(attempt_id: int) -> None:
+        from assessments.services import practice
+
+        with app.app_context():
+            practice.grade_attempt(attempt_id)
+
     @huey.periodic_task(crontab(minute="*"), name="sweep")
     def sweep() -> None:
         from assessments.services import grading
@@ -62,7 +74,7 @@ def init_app(app: Flask) -> None:
         with app.app_context():
             grading.sweep_grade_runs()
 
-    app.extensions["assessments.queue"] = GradingQueue(huey=huey, grade=grade)
+    app.extensions["assessments.queue"] = GradingQueue(huey=huey, grade=grade, grade_practice=grade_practice)
 
 
 def grading_queue() -> GradingQueue:

@@ -48,6 +48,29 @@ MATRIX: dict[str, tuple[str, str, dict[str, object]]] = {
     "calibration.export": ("GET", "/calibration/report.json", {"anonymous": LOGIN, "candidate": LOGIN, "admin": OK, "*": FORBIDDEN}),
     "vendor.plotly_js": ("GET", "/vendor/plotly.min.js", {"*": OK}),
     "static": ("GET", "/static/style.css", {"*": OK}),
+    # Operations endpoints need no login; /metrics answers loopback (the test client is 127.0.0.1).
+    "ops.healthz": ("GET", "/healthz", {"*": OK}),
+    "ops.readyz": ("GET", "/readyz", {"*": OK}),
+    "ops.metrics": ("GET", "/metrics", {"*": OK}),
+    # Practice is for mentees only; the matrix's mentee has not started the case, so its own pages
+    # are 404, and the attempt belongs to another mentee (404: the same as one that does not exist).
+    "practice.catalogue": ("GET", "/practice/", {"anonymous": LOGIN, "candidate": LOGIN, "mentee": OK, "*": FORBIDDEN}),
+    "practice.progress_page": ("GET", "/practice/progress", {"anonymous": LOGIN, "candidate": LOGIN, "mentee": OK, "*": FORBIDDEN}),
+    "practice.case": ("GET", "/practice/cases/tiny-hiring", {"anonymous": LOGIN, "candidate": LOGIN, "mentee": OK, "*": FORBIDDEN}),
+    "practice.start": ("POST", "/practice/cases/tiny-hiring/start", {"anonymous": LOGIN, "candidate": LOGIN, "mentee": REDIRECT, "*": FORBIDDEN}),
+    "practice.bundle": ("GET", "/practice/cases/tiny-hiring/bundle", {"anonymous": LOGIN, "candidate": LOGIN, "mentee": GONE, "*": FORBIDDEN}),
+    "practice.upload": ("POST", "/practice/cases/tiny-hiring/upload", {"anonymous": LOGIN, "candidate": LOGIN, "mentee": GONE, "*": FORBIDDEN}),
+    "practice.review_exercise": ("GET", "/practice/cases/tiny-hiring/review", {"anonymous": LOGIN, "candidate": LOGIN, "mentee": GONE, "*": FORBIDDEN}),
+    "practice.unlock": ("POST", "/practice/cases/tiny-hiring/unlock", {"anonymous": LOGIN, "candidate": LOGIN, "mentee": GONE, "*": FORBIDDEN}),
+    "practice.solution": ("GET", "/practice/cases/tiny-hiring/solution", {"anonymous": LOGIN, "candidate": LOGIN, "mentee": GONE, "*": FORBIDDEN}),
+    "practice.attempt": ("GET", "/practice/attempts/{attempt_id}", {"anonymous": LOGIN, "candidate": LOGIN, "mentee": GONE, "*": FORBIDDEN}),
+    # Mentors see only the mentees an admin paired them with (the matrix's mentor is paired with nobody).
+    "mentoring.mentees": ("GET", "/mentoring/", {"anonymous": LOGIN, "candidate": LOGIN, "mentor": OK, "*": FORBIDDEN}),
+    "mentoring.mentee": ("GET", "/mentoring/mentees/{mentee_id}", {"anonymous": LOGIN, "candidate": LOGIN, "*": FORBIDDEN}),
+    "mentoring.attempt": ("GET", "/mentoring/attempts/{attempt_id}", {"anonymous": LOGIN, "candidate": LOGIN, "*": FORBIDDEN}),
+    "mentoring.review": ("GET", "/mentoring/attempts/{attempt_id}/review", {"anonymous": LOGIN, "candidate": LOGIN, "*": FORBIDDEN}),
+    "mentoring.pairs": ("GET", "/mentoring/pairs", {"anonymous": LOGIN, "candidate": LOGIN, "admin": OK, "*": FORBIDDEN}),
+    "mentoring.end_pair": ("POST", "/mentoring/pairs/{pairing_id}/end", {"anonymous": LOGIN, "candidate": LOGIN, "admin": REDIRECT, "*": FORBIDDEN}),
 }
 
 
@@ -60,6 +83,24 @@ def _submission(app, invitation_id: int) -> int:
         spec = catalog.case_specs()["tiny-hiring"]
         raw = nbformat.writes(release_notebook(spec)).encode()
         return grading.accept_submission(invitation, "nb.ipynb", raw).id
+
+
+def _mentorship(app) -> dict[str, int]:
+    """Another mentee's graded practice attempt, and their pairing with another mentor."""
+    from assessments.models import AttemptStatus, PracticeAttempt
+    from assessments.services import accounts, mentoring, practice
+
+    with app.app_context():
+        owner = accounts.create_user("owner-mentee@example.com", "Owner Mentee", "mentee", "pw-owner-mentee")
+        mentor = accounts.create_user("owner-mentor@example.com", "Owner Mentor", "mentor", "pw-owner-mentor")
+        admin = accounts.find_user_by_email("owner@example.com")
+        pairing = mentoring.pair(mentor, owner, admin)
+        own = practice.start_practice(owner, "tiny-hiring")
+        attempt = PracticeAttempt(practice=own, number=1, route="notebook", status=AttemptStatus.DONE,
+                                  earned=1.0, possible=5.0)
+        db.session.add(attempt)
+        db.session.commit()
+        return {"mentee_id": owner.id, "attempt_id": attempt.id, "pairing_id": pairing.id}
 
 
 def test_every_route_is_in_the_matrix(app):
@@ -81,7 +122,9 @@ def test_access(app, client, auth, make_user, make_invitation, role, endpoint):
         assert auth.login(user.email).status_code == 302
     elif role == "candidate":
         client.get(f"/i/{token}")
-    url = template.format(invitation_id=invitation_id, token=token, submission_id=submission_id)
+    url = template.format(
+        invitation_id=invitation_id, token=token, submission_id=submission_id, **_mentorship(app)
+    )
     response = client.open(url, method=method)
     response.close()
     if expected == LOGIN:

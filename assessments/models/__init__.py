@@ -4,11 +4,20 @@ from assessments.models.audit import AuditEvent, LoginThrottle
 from assessments.models.candidate import Candidate
 from assessments.models.case import Case
 from assessments.models.invitation import Invitation, InvitationStatus, PanelMember
+from assessments.models.practice import (
+    AttemptRoute,
+    AttemptStatus,
+    MentorPairing,
+    Practice,
+    PracticeAttempt,
+)
 from assessments.models.scorecard import Rating, Scorecard, ScorecardStatus
 from assessments.models.submission import GradeRun, GradeStatus, Submission
 from assessments.models.user import Role, User
 
 __all__ = [
+    "AttemptRoute",
+    "AttemptStatus",
     "AuditEvent",
     "Candidate",
     "Case",
@@ -17,7 +26,10 @@ __all__ = [
     "Invitation",
     "InvitationStatus",
     "LoginThrottle",
+    "MentorPairing",
     "PanelMember",
+    "Practice",
+    "PracticeAttempt",
     "Rating",
     "Role",
     "Scorecard",

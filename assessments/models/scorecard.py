@@ -6,7 +6,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, String, Text, UniqueConstraint
+from sqlalchemy import JSON, CheckConstraint, ForeignKey, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from assessments.extensions import db
@@ -21,12 +21,20 @@ class ScorecardStatus(StrEnum):
 
 
 class Scorecard(db.Model):
-    """One interviewer's (or mentor's) assessment of one invitation against a rubric version."""
+    """One interviewer's assessment of an invitation (or a mentor's of a practice attempt) against a rubric."""
 
     __tablename__ = "scorecard"
+    __table_args__ = (
+        CheckConstraint(
+            "(invitation_id IS NULL) <> (practice_attempt_id IS NULL)", name="one_subject"
+        ),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    invitation_id: Mapped[int] = mapped_column(ForeignKey("invitation.id"), index=True)
+    # Exactly one of these is set: a hiring scorecard rates an invitation, a mentoring review
+    # (purpose "mentoring") rates a practice attempt and never enters hiring calibration.
+    invitation_id: Mapped[int | None] = mapped_column(ForeignKey("invitation.id"), index=True)
+    practice_attempt_id: Mapped[int | None] = mapped_column(ForeignKey("practice_attempt.id"), index=True)
     interviewer_id: Mapped[int] = mapped_column(ForeignKey("user.id"), index=True)
     purpose: Mapped[str] = mapped_column(String(20), default="hiring")  # hiring | mentoring
     rubric_slug: Mapped[str] = mapped_column(String(80))
@@ -44,7 +52,8 @@ class Scorecard(db.Model):
         back_populates="scorecard", order_by="Rating.id", cascade="all, delete-orphan"
     )
     interviewer: Mapped["User"] = relationship()  # noqa: F821
-    invitation: Mapped["Invitation"] = relationship()  # noqa: F821
+    invitation: Mapped["Invitation | None"] = relationship()  # noqa: F821
+    practice_attempt: Mapped["PracticeAttempt | None"] = relationship()  # noqa: F821
 
 
 class Rating(db.Model):

@@ -12,10 +12,11 @@ from flask import current_app
 from sqlalchemy import select
 
 from assessments.extensions import db
+from assessments.forms.scorecard import ScorecardResult
 from assessments.models import Candidate, Invitation, Role, User
 from assessments.models.types import utcnow
-from assessments.forms.scorecard import ScorecardResult
 from assessments.services import accounts, catalog, invitations, scorecards
+from assessments.services.demo_mentoring import seed_mentoring
 from assessments.services.demo_panels import seed_history
 
 DEMO_PASSWORD = "demo-password"
@@ -93,6 +94,7 @@ def seed_demo() -> list[DemoLink]:
             _seed_live_scorecards(invitation, panel, offset)
         links.append(DemoLink(name, case.slug, f"/i/{token}"))
     seed_history(interviewers, admin, available)
+    seed_mentoring()
     return links
 
 
@@ -109,7 +111,7 @@ _LIVE_SCORECARDS = {
 def _seed_live_scorecards(invitation: Invitation, panel: list[User], offset: int) -> None:
     rubric = scorecards.rubric_for()
     focus = scorecards.kit_for(invitation).focus_dimension_ids
-    for seat, (member, plan) in enumerate(zip(panel, _LIVE_SCORECARDS.get(offset, ()))):
+    for seat, (member, plan) in enumerate(zip(panel, _LIVE_SCORECARDS.get(offset, ()), strict=False)):
         if plan is None:
             continue
         final = plan != "draft"

@@ -9,7 +9,7 @@ from werkzeug.wrappers import Response
 from assessments.models import Role
 from assessments.models.types import utcnow
 from assessments.security import role_required
-from assessments.services import catalog, invitations, scorecards
+from assessments.services import invitations, scorecards
 
 bp = Blueprint("main", __name__)
 
@@ -32,9 +32,4 @@ def dashboard() -> str:
             (invitation, scorecards.own_scorecard(invitation, current_user))
             for invitation in invitations.invitations_for_interviewer(current_user)
         ]
-    practice_cases = []
-    if current_user.has_role(Role.MENTEE, Role.MENTOR):
-        practice_cases = catalog.current_cases(practice=True)
-    return render_template(
-        "dashboard.html", assignments=assignments, practice_cases=practice_cases, now=utcnow()
-    )
+    return render_template("dashboard.html", assignments=assignments, now=utcnow())

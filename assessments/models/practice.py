@@ -1,0 +1,95 @@
+"""Mentorship: mentor–mentee pairings, a mentee's practice of a case, and their graded attempts."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import JSON, ForeignKey, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from assessments.extensions import db
+from assessments.models.types import UTCDateTime, utcnow
+
+
+class MentorPairing(db.Model):
+    """A mentor who follows a mentee's practice; ending a pairing deletes the row (audited)."""
+
+    __tablename__ = "mentor_pairing"
+    __table_args__ = (UniqueConstraint("mentor_id", "mentee_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    mentor_id: Mapped[int] = mapped_column(ForeignKey("user.id"), index=True)
+    mentee_id: Mapped[int] = mapped_column(ForeignKey("user.id"), index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"))
+
+    mentor: Mapped["User"] = relationship(foreign_keys=[mentor_id])  # noqa: F821
+    mentee: Mapped["User"] = relationship(foreign_keys=[mentee_id])  # noqa: F821
+
+
+class Practice(db.Model):
+    """A mentee practising one version of a case, with their own seed (and so their own data)."""
+
+    __tablename__ = "practice"
+    __table_args__ = (UniqueConstraint("mentee_id", "case_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    mentee_id: Mapped[int] = mapped_column(ForeignKey("user.id"), index=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("case.id"), index=True)
+    seed: Mapped[int]
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    solution_unlocked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # "graded-attempt" (automatic) or "requested" (the mentee asked before trying).
+    solution_unlock_reason: Mapped[str | None] = mapped_column(String(40))
+
+    mentee: Mapped["User"] = relationship()  # noqa: F821
+    case: Mapped["Case"] = relationship()  # noqa: F821
+    attempts: Mapped[list["PracticeAttempt"]] = relationship(
+        back_populates="practice", order_by="PracticeAttempt.number"
+    )
+
+
+class AttemptRoute(StrEnum):
+    """How the mentee answered: an uploaded notebook, or flags chosen in the browser."""
+
+    NOTEBOOK = "notebook"
+    BROWSER = "browser"
+
+
+class AttemptStatus(StrEnum):
+    """Queued until graded; failed means the grader (not the mentee) could not grade it."""
+
+    QUEUED = "queued"
+    DONE = "done"
+    FAILED = "failed"
+
+
+class PracticeAttempt(db.Model):
+    """One graded try at a practice case; the report is stored as GradeReport JSON."""
+
+    __tablename__ = "practice_attempt"
+    __table_args__ = (UniqueConstraint("practice_id", "number"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    practice_id: Mapped[int] = mapped_column(ForeignKey("practice.id"), index=True)
+    number: Mapped[int]
+    route: Mapped[str] = mapped_column(String(20))
+    # Notebook route: the upload, stored by sha256 in the submission store.
+    sha256: Mapped[str | None] = mapped_column(String(64))
+    filename: Mapped[str | None] = mapped_column(String(255))
+    size: Mapped[int | None]
+    # Browser route: [{"label": "C7", "defect": "target-leakage", "note": "..."}].
+    flags: Mapped[list[Any] | None] = mapped_column(JSON)
+    status: Mapped[str] = mapped_column(String(20), default=AttemptStatus.QUEUED)
+    results: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    earned: Mapped[float | None]
+    possible: Mapped[float | None]
+    error: Mapped[str | None] = mapped_column(Text)
+    # True when the solution was already open: such a score says little about the mentee's skill.
+    after_solution: Mapped[bool] = mapped_column(default=False)
+    submitted_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+    graded_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    practice: Mapped[Practice] = relationship(back_populates="attempts")

@@ -1,0 +1,103 @@
+"""Demo mentorship: Manu (mentee) has three weeks of practice, and Mira (mentor) follows and reviews.
+
+Browser attempts on the review case are scored on the spot. Notebook attempts are real notebooks
+(the author's solution with some answers taken out) graded synchronously here through the sandbox;
+without a sandbox they are recorded as "not graded" with the grader's message, and the rest of the
+story still holds. Created once: nothing is added when Manu already has practice.
+"""
+
+from __future__ import annotations
+
+import sys
+from datetime import timedelta
+
+import nbformat
+from sqlalchemy import select
+
+from assessments.content.notebook import answer_stub, solution_notebook
+from assessments.extensions import db
+from assessments.forms.scorecard import ScorecardResult
+from assessments.models import Practice, PracticeAttempt, User
+from assessments.models.types import utcnow
+from assessments.services import accounts, catalog, mentoring, practice, scorecards
+from assessments.services import review_exercise as review
+
+MENTOR_EMAIL = "mira@example.com"
+MENTEE_EMAIL = "manu@example.com"
+ADMIN_EMAIL = "admin@example.com"
+REVIEW_CASE = "review-leakage"
+DEMO_SEED = 4242
+# Notebook cases practised, with how many of their answers the demo notebook leaves out.
+NOTEBOOK_CASES = (("ab-readout", 4, 20), ("error-analysis", 3, 12))
+
+
+def seed_mentoring() -> None:
+    """Pair Mira with Manu and give Manu a practice history with one mentor review (idempotent)."""
+    mentor, mentee, admin = (accounts.find_user_by_email(e) for e in (MENTOR_EMAIL, MENTEE_EMAIL, ADMIN_EMAIL))
+    if mentor is None or mentee is None or admin is None:
+        return
+    mentoring.pair(mentor, mentee, admin)
+    if db.session.scalar(select(Practice.id).where(Practice.mentee_id == mentee.id)) is not None:
+        return
+    specs = catalog.case_specs()
+    now = utcnow()
+    first_review = None
+    if REVIEW_CASE in specs and review.is_review_case(specs[REVIEW_CASE]):
+        first_review = _review_history(mentee, now)
+    for slug, left_out, days_ago in NOTEBOOK_CASES:
+        if slug in specs:
+            _notebook_attempt(mentee, slug, left_out, now - timedelta(days=days_ago))
+    if first_review is not None:
+        _mentor_review(mentor, first_review, first_review.submitted_at + timedelta(days=1))
+
+
+def _review_history(mentee: User, now) -> PracticeAttempt:
+    """Two browser reviews a week apart: a shaky first try, then a better one after the explanations."""
+    own = practice.start_practice(mentee, REVIEW_CASE, seed=DEMO_SEED)
+    spec = catalog.spec_for(own.case)
+    cells = _planted_cells(spec, own.seed)
+    planted = [review.ReviewFlag(c["label"], c["defect"], "Spotted while reading the cell.") for c in cells]
+    clean = next(c for c in review.flawed_cells(spec, own.seed)
+                 if c.cell_type == "code" and c.label not in {p.label for p in planted})
+    wrong = review.ReviewFlag(clean.label, "eval-on-train", "The evaluation looked suspicious.")
+    first = practice.submit_review_attempt(own, [*planted[:2], wrong], now=now - timedelta(days=21))
+    practice.submit_review_attempt(own, planted[:-1], now=now - timedelta(days=14))
+    return first
+
+
+def _planted_cells(spec, seed: int) -> list[dict]:
+    # The demo plays a mentee who found some defects: it reads the plan as the author would.
+    return [c for c in sys.modules[spec.generate_fn.__module__].flawed_cells(seed) if c["defect"]]
+
+
+def _notebook_attempt(mentee: User, slug: str, left_out: int, when) -> None:
+    own = practice.start_practice(mentee, slug, seed=DEMO_SEED)
+    spec = catalog.spec_for(own.case)
+    notebook = solution_notebook(spec)
+    answers = [c for c in notebook.cells if isinstance(c.get("metadata", {}).get("assess", {}).get("answer"), str)]
+    for cell in answers[-left_out:]:
+        cell.source = answer_stub(cell.metadata["assess"]["answer"])
+    raw = nbformat.writes(notebook).encode("utf-8")
+    practice.submit_notebook_attempt(own, f"{slug}.ipynb", raw, now=when)
+
+
+def _mentor_review(mentor: User, attempt: PracticeAttempt, when) -> None:
+    rubric = scorecards.rubric_for()
+    focus = mentoring.review_dimensions(attempt, rubric)
+    levels = {"modeling": 2, "evaluation-rigor": 3, "communication": 2}
+    ratings = {d: levels.get(d, 2) for d in focus}
+    result = ScorecardResult(
+        rubric_slug=rubric.slug,
+        rubric_hash=rubric.content_hash,
+        ratings=ratings,
+        evidence={d: f"Observed: {rubric.dimension(d).anchors[v][0]}" for d, v in ratings.items()},
+        red_flags=(),
+        takeaways="Good eye for the experiment's problems; before flagging a model step, check which "
+        "rows it was fitted and evaluated on. Next: the error-analysis case.",
+        recommendation=None,
+        is_final=True,
+    )
+    card = mentoring.save_review(attempt, mentor, result)
+    # Dated the day after the attempt, so the mentor's page reads as the story happened.
+    card.created_at = card.submitted_at = when
+    db.session.commit()
