@@ -33,7 +33,7 @@ def test_hiring_manager_reads_the_calibration_story(app, live_server, page: Page
     assert page.locator("#most-lenient").inner_text() == lenient_name
     assert page.locator("#least-reliable").inner_text() == noisy_name
     # The charts are drawn by plotly.js served from the app itself.
-    expect(page.locator(".chart[data-figure=leniency] .main-svg").first).to_be_visible()
+    expect(page.locator(".chart[data-figure=leniency] .main-svg").first).to_be_visible(timeout=30000)
     expect(page.get_by_role("row", name=lenient_name).first).to_be_visible()
     screenshot("calibration-report")
 
