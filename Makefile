@@ -40,8 +40,10 @@ init: install
 run: install sandbox init
 	$(FLASK) seed-demo --base-url http://$(HOST):$(PORT)
 	@echo "Serving on http://$(HOST):$(PORT)/ with a grading worker (sign in with a demo account above; Ctrl-C stops both)."
-	@$(FLASK) worker & worker=$$!; trap 'kill $$worker 2>/dev/null' EXIT INT TERM; \
-	  $(BIN)/gunicorn --bind $(HOST):$(PORT) --workers 2 --access-logfile - app:app
+	@rm -rf instance/prometheus && mkdir -p instance/prometheus
+	@export PROMETHEUS_MULTIPROC_DIR=$(CURDIR)/instance/prometheus; \
+	  $(FLASK) worker & worker=$$!; trap 'kill $$worker 2>/dev/null' EXIT INT TERM; \
+	  $(BIN)/gunicorn --bind $(HOST):$(PORT) --workers 2 app:app
 
 test: install-test sandbox init
 	$(BIN)/pytest
