@@ -5,12 +5,16 @@ from __future__ import annotations
 
 import threading
 import zipfile
+from datetime import timedelta
 
 import nbformat
 import pytest
 from playwright.sync_api import Page, expect
 
 from assessments.content.notebook import solution_notebook
+from assessments.extensions import db
+from assessments.models import Invitation
+from assessments.models.types import utcnow
 from assessments.queue import worker_name
 from assessments.services import catalog, grading
 from tests.browser.conftest import ARTIFACTS
@@ -21,7 +25,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.sandbox]
 
 def test_candidate_downloads_uploads_and_staff_see_the_grade(app, live_server, page: Page, make_user, make_invitation, tmp_path, screenshot):
     iris = make_user("interviewer", email="iris@example.com", name="Iris Interviewer")
-    _, token = make_invitation(panel=[iris])
+    invitation_id, token = make_invitation(panel=[iris])
     # A worker in a thread, as `flask worker` would run beside the app.
     queue = app.extensions["assessments.queue"]
 
@@ -75,3 +79,15 @@ def test_candidate_downloads_uploads_and_staff_see_the_grade(app, live_server, p
     expect(interviewer.locator(".notebook")).to_contain_text("treatment_rate")
     interviewer.screenshot(path=str(ARTIFACTS / "staff-graded-submission.png"), full_page=True)
     staff.close()
+
+    # Re-upload before the deadline adds a version; after the deadline the link says so.
+    page.get_by_label("Your notebook (.ipynb)").set_input_files(str(good))
+    page.get_by_role("button", name="Upload notebook").click()
+    expect(page.get_by_text("Received version 2")).to_be_visible()
+    with app.app_context():
+        invitation = db.session.get(Invitation, invitation_id)
+        invitation.due_at = utcnow() - timedelta(minutes=1)
+        invitation.opens_at = utcnow() - timedelta(days=1)
+        db.session.commit()
+    page.reload()
+    expect(page.get_by_text("The deadline for this invitation has passed")).to_be_visible()
