@@ -37,6 +37,15 @@ def test_hiring_manager_reads_the_calibration_story(app, live_server, page: Page
     expect(page.get_by_role("row", name=lenient_name).first).to_be_visible()
     screenshot("calibration-report")
 
+    # The whole report as a self-contained HTML file, for the calibration meeting.
+    with page.expect_download() as download_info:
+        page.get_by_role("link", name="HTML", exact=True).click()
+    exported = download_info.value
+    assert exported.suggested_filename == "calibration-report.html"
+    with open(exported.path(), encoding="utf-8") as fh:
+        html = fh.read()
+    assert lenient_name in html and "Plotly" in html
+
     page.get_by_role("link", name="Calibration session agenda").click()
     expect(page.get_by_role("heading", name="Calibration session agenda")).to_be_visible()
     expect(page.locator("ol.agenda li").first).to_contain_text("Observed:")
