@@ -28,13 +28,15 @@ def test_candidate_downloads_uploads_and_staff_see_the_grade(app, live_server, p
     invitation_id, token = make_invitation(panel=[iris])
     # A worker in a thread, as `flask worker` would run beside the app.
     queue = app.extensions["assessments.queue"]
+    workers: list[threading.Thread] = []
 
     def enqueue(run_id: int) -> None:
         def work() -> None:
             with app.app_context():
                 grading.run_grade(run_id, worker_name())
 
-        threading.Thread(target=work, daemon=True).start()
+        workers.append(threading.Thread(target=work, daemon=True))
+        workers[-1].start()
 
     app.extensions["assessments.queue"] = type(queue)(huey=queue.huey, grade=enqueue)
 
@@ -91,3 +93,7 @@ def test_candidate_downloads_uploads_and_staff_see_the_grade(app, live_server, p
         db.session.commit()
     page.reload()
     expect(page.get_by_text("The deadline for this invitation has passed")).to_be_visible()
+    # Let the worker finish the re-upload's grading before the database is emptied for the next test.
+    for worker in workers:
+        worker.join(timeout=120)
+    assert not any(worker.is_alive() for worker in workers)
