@@ -69,10 +69,11 @@ def init_app(app: Flask) -> None:
 
     @huey.periodic_task(crontab(minute="*"), name="sweep")
     def sweep() -> None:
-        from assessments.services import grading
+        from assessments.services import grading, practice
 
         with app.app_context():
             grading.sweep_grade_runs()
+            practice.requeue_lost_attempts()
 
     app.extensions["assessments.queue"] = GradingQueue(huey=huey, grade=grade, grade_practice=grade_practice)
 

@@ -19,6 +19,7 @@ from assessments.content.notebook import release_notebook
 from assessments.errors import NotFound
 from assessments.extensions import db
 from assessments.models import AuditEvent, Practice, PracticeAttempt, User
+from assessments.models.practice import AttemptRoute, AttemptStatus
 from assessments.models.types import utcnow
 from assessments.services import catalog, practice, practice_solutions
 from assessments.services import review_exercise as review
@@ -328,3 +329,24 @@ def test_browser_and_notebook_routes_give_the_same_score_for_the_same_flags(app,
     page = client.get(upload.headers["Location"]).get_data(as_text=True)
     # The notebook's literal list is read back to explain each flag.
     assert page.count(">false flag<") == 1 and page.count(">found<") == 2
+
+
+def test_sweep_requeues_a_practice_attempt_whose_task_was_lost(app, make_user):
+    """A notebook attempt left queued past the lease (its worker died) is graded again."""
+    mentee = make_user("mentee", email="lost@example.com")
+    queued: list[int] = []
+    queue = app.extensions["assessments.queue"]
+    app.extensions["assessments.queue"] = type(queue)(
+        huey=queue.huey, grade=queue.grade, grade_practice=queued.append
+    )
+    with app.app_context():
+        own = practice.start_practice(db.session.get(User, mentee.id), "tiny-hiring")
+        attempt = practice._new_attempt(own, AttemptRoute.NOTEBOOK, utcnow())
+        attempt.sha256 = "0" * 64
+        db.session.commit()
+        assert attempt.status == AttemptStatus.QUEUED
+        assert practice.requeue_lost_attempts() == []  # still within its lease
+        later = utcnow() + timedelta(seconds=app.config["GRADE_LEASE_SECONDS"] + 1)
+        assert practice.requeue_lost_attempts(now=later) == [attempt.id]
+        assert queued == [attempt.id]
+        assert db.session.get(PracticeAttempt, attempt.id).status == AttemptStatus.QUEUED

@@ -300,6 +300,28 @@ def grade_attempt(attempt_id: int) -> PracticeAttempt:
     return _record(attempt, report)
 
 
+def requeue_lost_attempts(now: datetime | None = None) -> list[int]:
+    """Re-enqueue notebook attempts still queued after a grading lease: their task was lost.
+
+    A practice attempt has no lease of its own; an attempt queued longer than a hiring run's lease
+    (which outlasts any grading) can only be one whose worker died or whose task never arrived.
+    """
+    now = now or utcnow()
+    cutoff = now - timedelta(seconds=current_app.config["GRADE_LEASE_SECONDS"])
+    lost = db.session.scalars(
+        select(PracticeAttempt.id).where(
+            PracticeAttempt.status == AttemptStatus.QUEUED,
+            PracticeAttempt.sha256.is_not(None),
+            PracticeAttempt.submitted_at < cutoff,
+        )
+    ).all()
+    for attempt_id in lost:
+        grading_queue().enqueue_attempt(attempt_id)
+    if lost:
+        log.warning("sweep re-enqueued practice attempts %s", lost)
+    return list(lost)
+
+
 def _fail(attempt: PracticeAttempt, message: str) -> PracticeAttempt:
     attempt.status = AttemptStatus.FAILED
     attempt.error = message
