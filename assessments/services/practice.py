@@ -25,7 +25,6 @@ from assessments.grading.intake import SubmissionRejected, parse_submission
 from assessments.grading.pipeline import grade_notebook
 from assessments.grading.report import GradeReport
 from assessments.grading.sandbox import SandboxUnavailable
-from assessments.queue import grading_queue
 from assessments.models import (
     AttemptRoute,
     AttemptStatus,
@@ -35,6 +34,7 @@ from assessments.models import (
     User,
 )
 from assessments.models.types import utcnow
+from assessments.queue import grading_queue
 from assessments.services import catalog
 from assessments.services import review_exercise as review
 from assessments.services.audit import record_event
