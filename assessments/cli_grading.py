@@ -7,12 +7,13 @@ import sys
 from pathlib import Path
 
 import click
-from flask import Flask
+from flask import Flask, current_app
 from flask.cli import AppGroup, with_appcontext
 
 from assessments.content.bundle import build_bundle
 from assessments.grading.intake import SubmissionRejected, parse_submission
 from assessments.grading.pipeline import grade_notebook
+from assessments.grading.pool import default_pool
 from assessments.grading.sandbox import SandboxUnavailable
 from assessments.grading.validation import validate_cases
 from assessments.queue import grading_queue
@@ -143,6 +144,10 @@ def worker_command(workers: int) -> None:
     if problem:
         click.echo(f"warning: {problem}", err=True)
     queue = grading_queue()
+    # Warm sandboxes (kernel started, libraries imported, one per submission) live only in
+    # workers: pages and tests grade cold and never keep sandboxes waiting.
+    if not problem:
+        current_app.extensions["assessments.sandbox_pool"] = default_pool()
     # Runs the queue lost while no worker was up are found in the database at start.
     grading.sweep_grade_runs()
     click.echo(f"Grading worker started ({workers} at once) on {type(queue.huey).__name__}.")

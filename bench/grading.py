@@ -1,11 +1,16 @@
-"""Grading latency and throughput: ours (sandboxed, per-candidate data) against nbgrader autograde.
+"""Grading latency and throughput on the A/B readout case: ours (cold and warm sandboxes) against nbgrader.
 
     .venv/bin/python bench/grading.py [--runs 5] [--batch 20] [--nbgrader-venv /tmp/bench-nbgrader-venv]
 
-Both grade the same solved notebook of the tiny-sums fixture case (pandas, five checked answers).
-nbgrader runs in a throwaway venv built with Debian's Python (created when missing), grading its
-students one at a time as it does; ours runs each notebook in the bubblewrap sandbox with as many
-concurrent slots as there are cores. Prints medians and ratios measured in this run; never fails on speed.
+Every grader grades the author's solution notebook of cases/ab-readout at its default size.
+nbgrader gets a proper assignment of that notebook: each answer cell is a solution cell followed by
+a hidden autograder test cell asserting the answer against the seed's key within the part's
+tolerance; it runs in a throwaway venv (built with Debian's Python when missing) and autogrades
+one student (latency) or the whole class one after another as it does (throughput). Ours runs in
+the bubblewrap sandbox, each candidate on their own seed's data, with as many concurrent runs as
+cores: cold (a sandbox started per submission) and warm (a pool, sized to the cores, of sandboxes
+started and warmed before submissions arrive, each used once). The floor is the same cells as a
+plain Python script, outside any sandbox. Prints medians and ratios; never fails on speed.
 """
 
 from __future__ import annotations
@@ -27,82 +32,170 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from assessments.content.bundle import data_files  # noqa: E402
-from assessments.content.case import load_case  # noqa: E402
+from assessments.content.case import CaseSpec, load_case  # noqa: E402
 from assessments.content.notebook import solution_notebook  # noqa: E402
 from assessments.grading.pipeline import grade_notebook  # noqa: E402
+from assessments.grading.pool import SandboxPool  # noqa: E402
+from assessments.grading.report import GradeReport  # noqa: E402
+from assessments.grading.runtime import default_runtime_path, runtime_python  # noqa: E402
 from assessments.grading.sandbox import SandboxLimits  # noqa: E402
 
-CASE = ROOT / "tests" / "grading" / "fixtures" / "tiny-sums"
+CASE = ROOT / "cases" / "ab-readout"
 SEED = 7
-POINTS = {"total": 2, "top_group": 1, "has_negative": 1, "flagged": 2, "group_means": 3}
+LIMITS = SandboxLimits(wall_seconds=180, cell_seconds=60)
 
 
-def _ours(runs: int, batch: int) -> tuple[list[float], float]:
-    case = load_case(CASE)
+def _code_sources(case: CaseSpec) -> list[str]:
+    return [cell.source for cell in solution_notebook(case).cells if cell.cell_type == "code"]
+
+
+# --- ours ---------------------------------------------------------------------------------
+
+def _wait_warm(pool: SandboxPool, count: int, seconds: float = 180) -> None:
+    """Block until the pool holds `count` sandboxes that have finished warming."""
+    give_up = time.monotonic() + seconds
+    while time.monotonic() < give_up:
+        with pool._changed:
+            ready = sum(1 for sandbox in pool._ready if sandbox.ready())
+        if ready >= count:
+            return
+        time.sleep(0.1)
+    raise RuntimeError("the pool did not warm in time")
+
+
+def _ours(case: CaseSpec, runs: int, batch: int, warm: bool) -> tuple[list[float], float, list[GradeReport]]:
     notebook = solution_notebook(case)
-    limits = SandboxLimits(wall_seconds=120, cell_seconds=60)
-    latencies = []
-    for _ in range(runs):
-        started = time.monotonic()
-        report = grade_notebook(notebook, case, SEED, limits=limits)
-        latencies.append(time.monotonic() - started)
-        assert report.earned == report.possible, report
     workers = os.cpu_count() or 1
-    started = time.monotonic()
-    with ThreadPoolExecutor(max_workers=workers) as pool:
-        reports = list(pool.map(lambda seed: grade_notebook(notebook, case, seed, limits=limits), range(batch)))
-    elapsed = time.monotonic() - started
-    assert all(r.earned == r.possible for r in reports)
-    return latencies, elapsed
+    pool = SandboxPool(workers, limits=LIMITS) if warm else None
+    if pool is not None:
+        pool.start()
+    try:
+        latencies, reports = [], []
+        for _ in range(runs):
+            if pool is not None:
+                _wait_warm(pool, 1)  # latency of a submission arriving at a warm pool
+            started = time.monotonic()
+            report = grade_notebook(notebook, case, SEED, limits=LIMITS, pool=pool)
+            latencies.append(time.monotonic() - started)
+            assert report.earned == report.possible, report
+            assert report.timings.warm is warm, report.timings
+            reports.append(report)
+        if pool is not None:
+            _wait_warm(pool, workers)  # the batch arrives at a warm pool, as a deadline rush would
+        started = time.monotonic()
+        with ThreadPoolExecutor(max_workers=workers) as executor:
+            graded = list(executor.map(lambda seed: grade_notebook(notebook, case, seed, limits=LIMITS, pool=pool),
+                                       range(100, 100 + batch)))
+        elapsed = time.monotonic() - started
+        assert all(r.earned == r.possible for r in graded), [r.error for r in graded]
+        if pool is not None:
+            print(f"  warm batch: {sum(r.timings.warm for r in graded)}/{batch} graded in a warm sandbox")
+        return latencies, elapsed, reports
+    finally:
+        if pool is not None:
+            pool.close()
 
+
+def _preparation(case: CaseSpec, runs: int) -> float:
+    """Median seconds of the trusted side's per-submission preparation: the key and the candidate's data files."""
+    samples = []
+    for seed in range(runs):
+        started = time.monotonic()
+        case.answer_key(case.generate(seed))
+        data_files(case, seed)
+        samples.append(time.monotonic() - started)
+    return statistics.median(samples)
+
+
+# --- the floor: the same cells as a plain script ------------------------------------------
+
+def _floor(case: CaseSpec, runs: int) -> tuple[float, float, float]:
+    """Median (process wall time, imports, the rest) of the solution's cells run as one plain script."""
+    folder = Path(tempfile.mkdtemp(prefix="bench-floor-"))
+    try:
+        for name, content in data_files(case, SEED).items():
+            (folder / name).write_bytes(content)
+        sources = _code_sources(case)
+        script = ("import time as _t\n_t0 = _t.perf_counter()\nimport numpy, pandas, scipy.stats\n"
+                  "_t1 = _t.perf_counter()\ndisplay = lambda *a, **k: None\n" + "\n\n".join(sources)
+                  + "\nimport sys\nsys.stderr.write(f'{_t1 - _t0} {_t.perf_counter() - _t1}\\n')\n")
+        (folder / "floor.py").write_text(script)
+        python = runtime_python(default_runtime_path())
+        samples = []
+        for _ in range(runs):
+            started = time.monotonic()
+            done = subprocess.run([str(python), "-I", "floor.py"], cwd=folder, capture_output=True, text=True,
+                                  check=True, env={"PATH": "/usr/bin:/bin", "OPENBLAS_NUM_THREADS": "1",
+                                                   "OMP_NUM_THREADS": "1", "MPLBACKEND": "Agg"})
+            wall = time.monotonic() - started
+            imports, rest = (float(x) for x in done.stderr.strip().splitlines()[-1].split())
+            samples.append((wall, imports, rest))
+        return tuple(statistics.median(s[i] for s in samples) for i in range(3))  # type: ignore[return-value]
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+# --- nbgrader -----------------------------------------------------------------------------
 
 def _nbgrader_venv(path: Path) -> Path:
     if not (path / "bin" / "nbgrader").exists():
         subprocess.run(["/usr/bin/python3", "-m", "venv", str(path)], check=True)
-        subprocess.run([str(path / "bin" / "pip"), "install", "-q", "nbgrader>=0.9,<0.10", "pandas", "numpy"], check=True)
+    probe = subprocess.run([str(path / "bin" / "python"), "-c", "import nbgrader, pandas, numpy, scipy"], check=False,
+                           capture_output=True)
+    if probe.returncode != 0:  # a venv from an earlier version of this bench may lack scipy
+        subprocess.run([str(path / "bin" / "pip"), "install", "-q", "nbgrader>=0.9,<0.10", "pandas", "numpy",
+                        "scipy"], check=True)
     return path
 
 
-def _cell(source: str, kind: str = "code", nbgrader: dict | None = None) -> dict:
-    cell = {"cell_type": kind, "metadata": {"nbgrader": {"schema_version": 3, **nbgrader}} if nbgrader else {},
-            "source": source}
-    if kind == "code":
-        cell.update(outputs=[], execution_count=None)
-    return cell
+def _hidden_test(part, expected) -> str:  # noqa: ANN001
+    """An autograder assertion of one answer against the key, with the part's tolerance."""
+    kind, params, name = part.check.kind, part.check.params, part.id
+    abs_tol, rel_tol = float(params.get("abs_tol", 0)), float(params.get("rel_tol", 0))
+    if kind == "number":
+        return f"assert abs(float({name}) - {expected!r}) <= max({abs_tol!r}, {rel_tol!r} * abs({expected!r}))"
+    if kind == "table":
+        return (f"__key = {expected!r}\nassert set(map(str, {name})) == set(__key)\n"
+                f"assert all(abs(float({name}[k]) - v) <= max({abs_tol!r}, {rel_tol!r} * abs(v)) for k, v in __key.items())")
+    if kind == "boolean":
+        return f"assert bool({name}) is {expected!r}"
+    if kind == "choice":
+        return f"assert str({name}).strip().lower() == {str(expected).strip().lower()!r}"
+    raise ValueError(f"no nbgrader test for check kind {kind}")
 
 
-def _nbgrader_notebook(key: dict) -> dict:
-    """The fixture's notebook in nbgrader form: solution cells and hidden-value assert cells."""
-    solutions = {
-        "total": "total = rows['value'].sum()",
-        "top_group": "top_group = rows.groupby('group')['value'].sum().idxmax()",
-        "has_negative": "has_negative = bool((rows['value'] < 0).any())",
-        "flagged": "flagged = rows.loc[rows['value'] > 2, 'id'].tolist()",
-        "group_means": "group_means = rows.groupby('group')['value'].mean().to_dict()",
-    }
-    tests = {
-        "total": f"assert abs(total - {key['total']!r}) <= 1e-6",
-        "top_group": f"assert str(top_group).strip().lower() == {key['top_group']!r}",
-        "has_negative": f"assert has_negative == {key['has_negative']!r}",
-        "flagged": f"assert sorted(flagged) == {sorted(key['flagged'])!r}",
-        "group_means": f"assert all(abs(group_means[k] - v) <= 1e-6 for k, v in {key['group_means']!r}.items())",
-    }
-    cells = [_cell("import pandas as pd\nrows = pd.read_csv('rows.csv')")]
-    for part, solution in solutions.items():
-        cells.append(_cell(f"### BEGIN SOLUTION\n{solution}\n### END SOLUTION",
-                           nbgrader={"grade": False, "solution": True, "locked": False, "task": False, "grade_id": f"answer_{part}"}))
-        cells.append(_cell(tests[part], nbgrader={"grade": True, "solution": False, "locked": True, "task": False,
-                                                  "points": POINTS[part], "grade_id": f"test_{part}"}))
-    return {"cells": cells, "metadata": {"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}},
-            "nbformat": 4, "nbformat_minor": 5}
+def _nbgrader_notebook(case: CaseSpec, key: dict) -> dict:
+    """The solution notebook as an nbgrader source: answer cells are solutions, each followed by hidden tests."""
+    parts = {part.id: part for part in case.checkable_parts}
+    cells = []
+    for index, cell in enumerate(solution_notebook(case).cells):
+        assess = cell.get("metadata", {}).get("assess", {})
+        source = cell.source if isinstance(cell.source, str) else "".join(cell.source)
+        entry: dict = {"cell_type": cell.cell_type, "metadata": {}, "source": source, "id": f"c{index}"}
+        if cell.cell_type == "code":
+            entry.update(outputs=[], execution_count=None)
+        cells.append(entry)
+        part = parts.get(assess.get("answer")) if isinstance(assess, dict) else None
+        if part is None:
+            continue
+        entry["source"] = f"### BEGIN SOLUTION\n{source}\n### END SOLUTION"
+        entry["metadata"]["nbgrader"] = {"schema_version": 3, "grade": False, "solution": True, "locked": False,
+                                         "task": False, "grade_id": f"answer_{part.id}"}
+        cells.append({"cell_type": "code", "id": f"t{index}", "outputs": [], "execution_count": None,
+                      "source": f"### BEGIN HIDDEN TESTS\n{_hidden_test(part, key[part.id])}\n### END HIDDEN TESTS",
+                      "metadata": {"nbgrader": {"schema_version": 3, "grade": True, "solution": False,
+                                                "locked": True, "task": False, "points": part.points,
+                                                "grade_id": f"test_{part.id}"}}})
+    return {"cells": cells, "nbformat": 4, "nbformat_minor": 5,
+            "metadata": {"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}}}
 
 
-def _nbgrader(venv: Path, runs: int, batch: int) -> tuple[list[float], float]:
-    case = load_case(CASE)
+def _nbgrader(case: CaseSpec, venv: Path, runs: int, batch: int) -> tuple[list[float], float]:
     key = case.answer_key(case.generate(SEED))
-    rows = data_files(case, SEED)["rows.csv"]
+    files = data_files(case, SEED)
+    possible = sum(part.points for part in case.checkable_parts)
     course = Path(tempfile.mkdtemp(prefix="bench-nbgrader-"))
-    env = {**os.environ, "PATH": f"{venv / 'bin'}:/usr/bin:/bin"}
+    env = {**os.environ, "PATH": f"{venv / 'bin'}:/usr/bin:/bin", "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1"}
     env.pop("VIRTUAL_ENV", None)
 
     def nbgrader(*args: str) -> None:
@@ -112,14 +205,12 @@ def _nbgrader(venv: Path, runs: int, batch: int) -> tuple[list[float], float]:
     try:
         (course / "nbgrader_config.py").write_text(
             f"c = get_config()\nc.CourseDirectory.root = {str(course)!r}\nc.CourseDirectory.course_id = 'bench'\n"
-            "c.Exchange.root = " + repr(str(course / "exchange")) + "\n")
+            "c.Exchange.root = " + repr(str(course / "exchange")) + "\nc.ExecutePreprocessor.timeout = 180\n")
         source = course / "source" / "ps1"
         source.mkdir(parents=True)
-        notebook = _nbgrader_notebook(key)
-        for index, cell in enumerate(notebook["cells"]):
-            cell["id"] = f"c{index}"
-        (source / "tiny.ipynb").write_text(json.dumps(notebook))
-        (source / "rows.csv").write_bytes(rows)
+        (source / "readout.ipynb").write_text(json.dumps(_nbgrader_notebook(case, key)))
+        for name, content in files.items():
+            (source / name).write_bytes(content)
         nbgrader("db", "assignment", "add", "ps1")
         students = [f"s{i:03d}" for i in range(max(batch, 1))]
         for student in students:
@@ -128,8 +219,9 @@ def _nbgrader(venv: Path, runs: int, batch: int) -> tuple[list[float], float]:
         for student in students:
             submitted = course / "submitted" / student / "ps1"
             submitted.mkdir(parents=True)
-            shutil.copy(source / "tiny.ipynb", submitted / "tiny.ipynb")  # the solution, as a student's answers
-            (submitted / "rows.csv").write_bytes(rows)
+            shutil.copy(source / "readout.ipynb", submitted / "readout.ipynb")  # the solution, as the student's
+            for name, content in files.items():
+                (submitted / name).write_bytes(content)
         latencies = []
         for _ in range(runs):
             started = time.monotonic()
@@ -138,32 +230,77 @@ def _nbgrader(venv: Path, runs: int, batch: int) -> tuple[list[float], float]:
         started = time.monotonic()
         nbgrader("autograde", "ps1", "--force")
         elapsed = time.monotonic() - started
-        # A fair race only if nbgrader graded the solution as we did: full marks for everyone.
+        # A fair race only if nbgrader graded the solution as we did: every autograded point for everyone.
         nbgrader("export", "--to", str(course / "grades.csv"))
         with open(course / "grades.csv", encoding="utf-8") as handle:
             scores = [float(row["raw_score"]) for row in csv.DictReader(handle)]
-        assert len(scores) == len(students) and all(score == sum(POINTS.values()) for score in scores), scores
+        assert len(scores) == len(students) and all(score == possible for score in scores), scores
         return latencies, elapsed
     finally:
         shutil.rmtree(course, ignore_errors=True)
 
 
+# --- the report -----------------------------------------------------------------------------
+
+def _median(reports: list[GradeReport], field: str) -> float:
+    return statistics.median(getattr(r.timings, field) for r in reports)
+
+
+def _breakdown(name: str, reports: list[GradeReport], preparation: float) -> str:
+    start = _median(reports, "sandbox_start")
+    kernel = _median(reports, "kernel_start")
+    execution = _median(reports, "execution")
+    scoring = _median(reports, "scoring")
+    total = _median(reports, "total")
+    other = total - start - execution - scoring - preparation
+    first_cell = statistics.median(r.cells[0].seconds for r in reports)
+    return (f"{name:12}{preparation:>9.2f}{start - kernel:>9.2f}{kernel:>8.2f}{execution:>11.2f}{first_cell:>12.2f}"
+            f"{scoring:>9.3f}{other:>8.2f}{total:>8.2f}")
+
+
 def main() -> int:
-    """Measure both graders and print the comparison."""
+    """Measure the graders and print the comparison."""
     parser = argparse.ArgumentParser()
     parser.add_argument("--runs", type=int, default=5, help="latency samples per grader (>= 5 for a median)")
     parser.add_argument("--batch", type=int, default=20, help="submissions in the throughput batch")
     parser.add_argument("--nbgrader-venv", type=Path, default=Path(tempfile.gettempdir()) / "bench-nbgrader-venv")
     args = parser.parse_args()
-    ours_latency, ours_batch = _ours(args.runs, args.batch)
-    theirs_latency, theirs_batch = _nbgrader(_nbgrader_venv(args.nbgrader_venv), args.runs, args.batch)
-    ours_median, theirs_median = statistics.median(ours_latency), statistics.median(theirs_latency)
-    print(f"cores: {os.cpu_count()}; latency samples: {args.runs}; batch: {args.batch} notebooks")
-    print(f"{'':28}{'ours (sandboxed)':>18}{'nbgrader autograde':>20}{'ratio':>8}")
-    print(f"{'median latency (s)':28}{ours_median:>18.2f}{theirs_median:>20.2f}{theirs_median / ours_median:>7.2f}x")
-    ours_rate, theirs_rate = args.batch / ours_batch * 60, args.batch / theirs_batch * 60
-    print(f"{'throughput (notebooks/min)':28}{ours_rate:>18.1f}{theirs_rate:>20.1f}{ours_rate / theirs_rate:>7.2f}x")
-    print("ratio > 1 means ours is faster. Ours also isolates each run and gives each candidate their own data.")
+    case = load_case(CASE)
+    print(f"case {case.slug}, default size {case.default_size}, seed {SEED}; cores {os.cpu_count()}; "
+          f"load average at start {os.getloadavg()[0]:.1f}", flush=True)
+    preparation = _preparation(case, 3)
+    floor = _floor(case, max(3, args.runs // 2 + 1))
+    print(f"floor measured: {floor[0]:.2f} s", flush=True)
+    cold = _ours(case, args.runs, args.batch, warm=False)
+    print(f"ours cold measured: {statistics.median(cold[0]):.2f} s", flush=True)
+    warm = _ours(case, args.runs, args.batch, warm=True)
+    print(f"ours warm measured: {statistics.median(warm[0]):.2f} s", flush=True)
+    theirs = _nbgrader(case, _nbgrader_venv(args.nbgrader_venv), args.runs, args.batch)
+    print(f"load average at end {os.getloadavg()[0]:.1f}\n")
+
+    theirs_median, theirs_rate = statistics.median(theirs[0]), args.batch / theirs[1] * 60
+    print(f"{'':16}{'median latency (s)':>19}{'vs nbgrader':>12}{'throughput (/min)':>19}{'vs nbgrader':>12}")
+    print(f"{'nbgrader':16}{theirs_median:>19.2f}{'1.00x':>12}{theirs_rate:>19.1f}{'1.00x':>12}")
+    for name, (latencies, elapsed, _) in (("ours cold", cold), ("ours warm", warm)):
+        median, rate = statistics.median(latencies), args.batch / elapsed * 60
+        print(f"{name:16}{median:>19.2f}{theirs_median / median:>11.2f}x{rate:>19.1f}{rate / theirs_rate:>11.2f}x")
+    print(f"{'floor (script)':16}{floor[0]:>19.2f}{theirs_median / floor[0]:>11.2f}x")
+    print("latency: one submission at a time (warm: arriving at a warm pool); throughput: "
+          f"{args.batch} submissions at once, ours {os.cpu_count()} at a time, nbgrader one class autograde.")
+    print("\nwhere our time goes (medians of the latency runs, seconds):")
+    print(f"{'':12}{'prepare':>9}{'sandbox':>9}{'kernel':>8}{'execution':>11}{'(1st cell)':>12}{'scoring':>9}"
+          f"{'other':>8}{'total':>8}")
+    print(_breakdown("ours cold", cold[2], preparation))
+    print(_breakdown("ours warm", warm[2], preparation))
+    print(f"{'floor':12}{'':>9}{'':>9}{'':>8}{floor[1] + floor[2]:>11.2f}{'':>12}{'':>9}"
+          f"{floor[0] - floor[1] - floor[2]:>8.2f}{floor[0]:>8.2f}")
+    print(f"  floor: imports (numpy, pandas, scipy.stats) {floor[1]:.2f} s + cells {floor[2]:.2f} s; 'other' is "
+          "interpreter start and exit.")
+    print("  prepare: the key and the candidate's data files generated from the seed (trusted side, measured apart);\n"
+          "  sandbox: bwrap and the runner's own start; kernel: starting it (warm: done before the submission\n"
+          "  arrived; what is left is writing the files in); execution: every cell (the 1st imports the libraries:\n"
+          "  a cold run pays for them, a warm one finds them loaded); other: the runner's nbclient import and\n"
+          "  answer read-out, the handover, parsing.")
     return 0
 
 

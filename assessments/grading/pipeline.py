@@ -26,12 +26,15 @@ from assessments.content.bundle import data_files
 from assessments.content.case import CaseSpec
 from assessments.grading.checks import INVALID, MISSING, score_check
 from assessments.grading.report import GRADER_VERSION, CellResult, CheckResult, GradeReport, Timings
-from assessments.grading.result import AnswerRead, RunnerResult, RunnerResultInvalid, parse_runner_output
+from assessments.grading.result import RESULT_PREFIX, AnswerRead, RunnerResult, RunnerResultInvalid, parse_runner_output
+from assessments.grading.pool import SandboxPool, WarmSandboxLost
 from assessments.grading.sandbox import SandboxLimits, SandboxRun, run_in_sandbox
 
 log = logging.getLogger(__name__)
 
-__all__ = ["GRADER_VERSION", "GradeReport", "SandboxLimits", "grade_notebook"]
+__all__ = ["GRADER_VERSION", "GradeReport", "SandboxLimits", "SandboxPool", "grade_notebook"]
+
+MAX_ANSWER_BYTES = 262144
 
 
 @dataclass(frozen=True)
@@ -138,23 +141,55 @@ def _result_error(result: RunnerResult, cells: Mapping[int, CellResult], limits:
     return None
 
 
+def _run_warm(pool: SandboxPool, prepared: _Prepared, names: list[str], nonce: str,
+              limits: SandboxLimits) -> SandboxRun | None:
+    """The run in one of the pool's warm sandboxes; None when the cold path must run it instead."""
+    # A warm sandbox's process limits were fixed when it started, and its data files are written into
+    # its size-capped working folder (a cold run binds them read-only): both must fit.
+    fits = (sum(len(data) for data in prepared.files.values()) <= limits.scratch_bytes // 2
+            and max(len(data) for data in prepared.files.values()) < limits.file_bytes)
+    if pool.limits != limits or not fits:
+        return None
+    sandbox = pool.take()
+    if sandbox is None:
+        return None
+    settings = {"nonce": nonce, "notebook": prepared.notebook_name, "answers": names,
+                "cell_seconds": limits.cell_seconds, "wall_seconds": limits.wall_seconds,
+                "max_answer_bytes": MAX_ANSWER_BYTES}
+    try:
+        return sandbox.run(prepared.files, settings)
+    except WarmSandboxLost as lost:
+        pool.note_lost()
+        log.warning("%s; grading in a cold sandbox instead", lost)
+        return None
+
+
 def grade_notebook(notebook: nbformat.NotebookNode, case: CaseSpec, seed: int, *,
-                   limits: SandboxLimits | None = None, size: int | None = None) -> GradeReport:
-    """Run the notebook in the sandbox on the candidate's own data and score its answers against the key.
+                   limits: SandboxLimits | None = None, size: int | None = None,
+                   pool: SandboxPool | None = None) -> GradeReport:
+    """Run the notebook in a sandbox on the candidate's own data and score its answers against the key.
+
+    With a pool, the run takes one of its warm sandboxes (when the pool's limits are the run's and
+    one is there); otherwise, or if that sandbox is lost before the handover, it starts a cold one.
 
     :raises SandboxUnavailable: when no sandbox can be had and ASSESS_UNSAFE_NO_SANDBOX=1 is not set.
     :raises KeyValueProblem: when the case's key does not fit a check (a case bug, not the candidate's).
     """
-    limits = limits or SandboxLimits()
+    limits = limits or (pool.limits if pool is not None else SandboxLimits())
     started = time.monotonic()
     # The key is computed here, in the trusted process; it never enters the sandbox.
     key = case.answer_key(case.generate(seed, size))
     prepared = _prepare(notebook, case, seed, size)
     names = [part.id for part in case.checkable_parts]
     nonce = secrets.token_hex(16)
-    runner_args = [prepared.notebook_name, "--answers", ",".join(names), "--cell-seconds", f"{limits.cell_seconds:g}",
-                   "--wall-seconds", f"{limits.wall_seconds:g}"]
-    run = run_in_sandbox(prepared.files, runner_args, limits, stdin=(nonce + "\n").encode())
+    run = _run_warm(pool, prepared, names, nonce, limits) if pool is not None else None
+    warm = run is not None
+    if run is None:
+        runner_args = [prepared.notebook_name, "--answers", ",".join(names), "--cell-seconds",
+                       f"{limits.cell_seconds:g}", "--wall-seconds", f"{limits.wall_seconds:g}",
+                       "--max-answer-bytes", str(MAX_ANSWER_BYTES)]
+        run = run_in_sandbox(prepared.files, runner_args, limits, stdin=(nonce + "\n").encode(),
+                             result_marker=RESULT_PREFIX + nonce.encode())
     scoring_started = time.monotonic()
     error = _run_error(run, limits)
     result: RunnerResult | None = None
@@ -188,6 +223,8 @@ def grade_notebook(notebook: nbformat.NotebookNode, case: CaseSpec, seed: int, *
             execution=round(result.execution_seconds if result else run.seconds, 3),
             scoring=round(finished - scoring_started, 3),
             total=round(finished - started, 3),
+            kernel_start=round(result.kernel_start_seconds if result else 0.0, 3),
+            warm=warm,
         ),
         error=error,
         sandboxed=run.sandboxed,

@@ -32,12 +32,18 @@ class CellResult:
 
 @dataclass(frozen=True)
 class Timings:
-    """Where the grading time went, in seconds."""
+    """Where the grading time went, in seconds (``kernel_start`` is the part of ``sandbox_start`` the kernel took).
+
+    For a warm sandbox, starting the kernel and importing the usual libraries happened before the
+    submission arrived and is in none of these; ``warm`` says the run was one.
+    """
 
     sandbox_start: float = 0.0
     execution: float = 0.0
     scoring: float = 0.0
     total: float = 0.0
+    kernel_start: float = 0.0
+    warm: bool = False
 
 
 @dataclass(frozen=True)

@@ -5,11 +5,13 @@ another), a fresh scratch folder holding only the submission and that candidate'
 clean environment, a capped stdout read incrementally, and a wall-clock limit enforced with
 ``os.killpg``. Nothing of the app is visible inside: not its code, its Python, its database or its
 environment.
+
+Warm sandboxes (pool.py) use the same command line, slots, limits and output reading; they start
+with an empty working folder and are handed their files over stdin.
 """
 
 from __future__ import annotations
 
-import fcntl
 import logging
 import os
 import re
@@ -25,8 +27,10 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
+from typing import IO
 
 from assessments.grading.runtime import default_runtime_path, runtime_problem, runtime_python
+from assessments.grading.slots import SlotsBusy, worker_slot
 
 log = logging.getLogger(__name__)
 
@@ -113,72 +117,6 @@ def sandbox_problem(runtime: Path | None = None) -> str | None:
     return _bwrap_works(shutil.which("bwrap", path="/usr/bin:/bin") or "bwrap")
 
 
-# --- worker slots: one uid per concurrent run -------------------------------------------------
-
-def _slot_count() -> int:
-    return max(1, int(os.environ.get("ASSESS_SANDBOX_SLOTS", "8")))
-
-
-def _uid_base() -> int:
-    return int(os.environ.get("ASSESS_SANDBOX_UID_BASE", "62000"))
-
-
-@contextmanager
-def _worker_slot(wait_seconds: float) -> Iterator[int]:
-    """Hold a slot (a uid of its own) for the run; a lock file per slot works across processes."""
-    lock_dir = Path(tempfile.gettempdir()) / "assess-sandbox-slots"
-    lock_dir.mkdir(mode=0o700, exist_ok=True)
-    give_up = time.monotonic() + wait_seconds
-    while True:
-        for slot in range(_slot_count()):
-            uid = _uid_base() + slot
-            handle = open(lock_dir / f"{uid}.lock", "w")  # noqa: SIM115 - held for the run
-            try:
-                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                handle.close()
-                continue
-            try:
-                _clear_uid(uid)  # a previous run of this slot must have left nothing behind
-                yield uid
-            finally:
-                _clear_uid(uid)
-                handle.close()
-            return
-        if time.monotonic() > give_up:
-            raise SandboxUnavailable("every sandbox slot stayed busy; raise ASSESS_SANDBOX_SLOTS or add workers")
-        time.sleep(0.2)
-
-
-def _clear_uid(uid: int, wait_seconds: float = 5.0) -> None:
-    """Kill every process of a slot uid and wait until they are gone (the slot's process limit is per uid)."""
-    give_up = time.monotonic() + wait_seconds
-    while _kill_uid_processes(uid) and time.monotonic() < give_up:
-        time.sleep(0.02)
-
-
-def _kill_uid_processes(uid: int) -> int:
-    """SIGKILL every process of a slot uid (the pid namespace should already have taken them); how many."""
-    found = 0
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            status = (entry / "status").read_text()
-        except OSError:
-            continue
-        for line in status.splitlines():
-            if line.startswith("Uid:"):
-                if int(line.split()[1]) == uid:
-                    found += 1
-                    try:
-                        os.kill(int(entry.name), signal.SIGKILL)
-                    except ProcessLookupError:
-                        pass
-                break
-    return found
-
-
 # --- scratch folder -----------------------------------------------------------------------
 
 @contextmanager
@@ -206,8 +144,9 @@ def _scratch(files: Mapping[str, bytes], uid: int | None) -> Iterator[Path]:
 
 # --- the command line ---------------------------------------------------------------------
 
-def _sandbox_argv(limits: SandboxLimits, uid: int | None, scratch: Path, names: Sequence[str],
-                  runtime: Path, runner_args: Sequence[str]) -> list[str]:
+def sandbox_argv(limits: SandboxLimits, uid: int | None, scratch: Path | None, names: Sequence[str],
+                 runtime: Path, runner_args: Sequence[str]) -> list[str]:
+    """The prlimit -> setpriv -> bwrap command line running the runner over these files of scratch."""
     nproc = limits.processes
     if uid is None:
         # Not root: the process limit counts this user's existing processes too.
@@ -229,6 +168,7 @@ def _sandbox_argv(limits: SandboxLimits, uid: int | None, scratch: Path, names: 
         "--ro-bind", str(runtime), str(runtime), "--ro-bind", str(RUNNER_DIR), SANDBOX_RUNNER_DIR,
     ]
     for name in names:
+        assert scratch is not None
         argv += ["--ro-bind", str(scratch / name), f"{SANDBOX_WORKDIR}/{name}"]
     argv += ["--chdir", SANDBOX_WORKDIR, "--clearenv"]
     for key, value in _sandbox_env(runtime).items():
@@ -254,36 +194,80 @@ def _unsafe_argv(scratch: Path, runtime: Path, runner_args: Sequence[str]) -> li
 
 # --- running ------------------------------------------------------------------------------
 
-def _read_capped(proc: subprocess.Popen[bytes], limits: SandboxLimits, started: float) -> tuple[bytes, bool, bool]:
-    """Read stdout until exit, the output cap or the wall-clock limit; kill the group on either limit."""
-    assert proc.stdout is not None
+def exchange(proc: subprocess.Popen[bytes], payload: bytes, output_bytes: int, deadline: float,
+             result_marker: bytes | None = None) -> tuple[bytes, bool, bool]:
+    """Write payload to stdin while reading stdout until exit, the output cap or the deadline.
+
+    With result_marker (the result prefix and this run's nonce, which only the runner knows), reading
+    also ends at the first complete line holding it, and the sandbox is killed rather than awaited.
+    Returns (output, timed_out, capped); on either limit the process group is killed.
+    """
+    assert proc.stdout is not None and proc.stdin is not None
+    stdin, stdout = proc.stdin, proc.stdout
     chunks: list[bytes] = []
     size = 0
-    timed_out = capped = False
-    deadline = started + limits.wall_seconds + 2.0  # the runner stops itself before this
+    timed_out = capped = ended = False
+    pending = memoryview(payload)
     with selectors.DefaultSelector() as selector:
-        selector.register(proc.stdout, selectors.EVENT_READ)
-        while True:
+        selector.register(stdout, selectors.EVENT_READ)
+        if pending:
+            # Non-blocking, so a runner that stops reading cannot stall the deadline.
+            os.set_blocking(stdin.fileno(), False)
+            selector.register(stdin, selectors.EVENT_WRITE)
+        else:
+            _close_quietly(stdin)
+        while not (ended or timed_out or capped):
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 timed_out = True
                 break
-            if not selector.select(timeout=min(remaining, 1.0)):
-                continue
-            chunk = os.read(proc.stdout.fileno(), 65536)
-            if not chunk:
-                break
-            size += len(chunk)
-            if size > limits.output_bytes:
-                capped = True
-                break
-            chunks.append(chunk)
-    if timed_out or capped:
-        _kill_group(proc)
+            for key, _ in selector.select(timeout=min(remaining, 1.0)):
+                if key.fileobj is stdin:
+                    pending = _send(stdin, pending)
+                    if not pending:
+                        selector.unregister(stdin)
+                        _close_quietly(stdin)
+                    continue
+                chunk = os.read(stdout.fileno(), 65536)
+                if not chunk:
+                    ended = True
+                    break
+                size += len(chunk)
+                if size > output_bytes:
+                    capped = True
+                    break
+                chunks.append(chunk)
+                if result_marker and b"\n" in chunk:
+                    received = b"".join(chunks)
+                    at = received.find(result_marker)
+                    ended = at >= 0 and received.find(b"\n", at) >= 0
+                    if ended:
+                        break
+    _close_quietly(stdin)
+    if timed_out or capped or ended and result_marker:
+        kill_group(proc)
     return b"".join(chunks), timed_out, capped
 
 
-def _kill_group(proc: subprocess.Popen[bytes]) -> None:
+def _send(stdin: IO[bytes], pending: memoryview) -> memoryview:
+    """Write what the pipe takes now; what is left (nothing once the runner has gone away)."""
+    try:
+        return pending[os.write(stdin.fileno(), pending):]
+    except BlockingIOError:
+        return pending
+    except OSError:
+        return pending[:0]
+
+
+def _close_quietly(stream: IO[bytes]) -> None:
+    try:
+        stream.close()
+    except OSError:
+        pass
+
+
+def kill_group(proc: subprocess.Popen[bytes]) -> None:
+    """SIGKILL the sandbox's whole process group."""
     try:
         os.killpg(proc.pid, signal.SIGKILL)
     except (ProcessLookupError, PermissionError):
@@ -291,8 +275,11 @@ def _kill_group(proc: subprocess.Popen[bytes]) -> None:
 
 
 def run_in_sandbox(files: Mapping[str, bytes], runner_args: Sequence[str], limits: SandboxLimits,
-                   *, stdin: bytes = b"", runtime: Path | None = None) -> SandboxRun:
+                   *, stdin: bytes = b"", runtime: Path | None = None,
+                   result_marker: bytes | None = None) -> SandboxRun:
     """Run the in-sandbox runner over a scratch folder holding exactly these files, feeding it stdin.
+
+    With result_marker, the run ends as soon as a line holding it has arrived (see ``exchange``).
 
     :raises SandboxUnavailable: when there is no sandbox and ASSESS_UNSAFE_NO_SANDBOX=1 is not set.
     """
@@ -307,10 +294,10 @@ def run_in_sandbox(files: Mapping[str, bytes], runner_args: Sequence[str], limit
             )
         log.warning("GRADING WITHOUT A SANDBOX (%s=1): candidate code runs with this process's access. Reason: %s",
                     UNSAFE_SWITCH, problem)
-    with _worker_slot(wait_seconds=limits.wall_seconds) if sandboxed and _is_root() else _no_slot() as uid:
+    with _held_slot(wait_seconds=limits.wall_seconds) if sandboxed and _is_root() else _no_slot() as uid:
         with _scratch(files, uid) as scratch:
             if sandboxed:
-                argv = _sandbox_argv(limits, uid, scratch, list(files), runtime, runner_args)
+                argv = sandbox_argv(limits, uid, scratch, list(files), runtime, runner_args)
                 cwd, env = "/", _CLEAN_ENV
             else:
                 argv = _unsafe_argv(scratch, runtime, runner_args)
@@ -322,24 +309,35 @@ def run_in_sandbox(files: Mapping[str, bytes], runner_args: Sequence[str], limit
             proc = subprocess.Popen(argv, cwd=cwd, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                     stderr=subprocess.STDOUT, start_new_session=True)
             try:
-                assert proc.stdin is not None
-                try:
-                    proc.stdin.write(stdin)
-                    proc.stdin.close()
-                except BrokenPipeError:
-                    pass
-                output, timed_out, capped = _read_capped(proc, limits, started)
+                # The runner stops itself before this deadline.
+                output, timed_out, capped = exchange(proc, stdin, limits.output_bytes,
+                                                     started + limits.wall_seconds + 2.0, result_marker)
             finally:
-                if proc.poll() is None:
-                    try:
-                        proc.wait(timeout=5)
-                    except subprocess.TimeoutExpired:
-                        _kill_group(proc)
-                        proc.wait()
-                if proc.stdout:
-                    proc.stdout.close()
+                finish(proc)
             return SandboxRun(output=output, exit_code=proc.returncode, timed_out=timed_out,
                               output_capped=capped, seconds=time.monotonic() - started, sandboxed=sandboxed)
+
+
+def finish(proc: subprocess.Popen[bytes]) -> None:
+    """Wait briefly for the sandbox to exit, kill its group if it does not, and close its pipes."""
+    if proc.poll() is None:
+        try:
+            proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            kill_group(proc)
+            proc.wait()
+    for stream in (proc.stdin, proc.stdout):
+        if stream is not None and not stream.closed:
+            _close_quietly(stream)
+
+
+@contextmanager
+def _held_slot(wait_seconds: float) -> Iterator[int]:
+    try:
+        with worker_slot(wait_seconds) as uid:
+            yield uid
+    except SlotsBusy as busy:
+        raise SandboxUnavailable(str(busy)) from None
 
 
 @contextmanager

@@ -19,6 +19,7 @@ from assessments.errors import DomainError, NotFound
 from assessments.extensions import db
 from assessments.grading.intake import SubmissionRejected, parse_submission
 from assessments.grading.pipeline import grade_notebook
+from assessments.grading.pool import SandboxPool
 from assessments.grading.report import GRADER_VERSION, GradeReport
 from assessments.grading.sandbox import SandboxUnavailable
 from assessments.metrics import observe_grade_run
@@ -194,7 +195,7 @@ def run_grade(run_id: int, worker: str) -> None:
         notebook = parse_submission(
             raw, case_slug=invitation.case.slug, case_version=invitation.case.content_hash
         )
-        report = grade_notebook(notebook, spec, invitation.seed)
+        report = grade_notebook(notebook, spec, invitation.seed, pool=sandbox_pool())
     except SandboxUnavailable as error:
         # An operator problem, not the candidate's: leave the run for the sweep to retry.
         log.error("grading run %s: no sandbox: %s", run_id, error)
@@ -205,6 +206,11 @@ def run_grade(run_id: int, worker: str) -> None:
         _finish(run, None, f"The grader failed: {error}")
         return
     _finish(run, report, report.error)
+
+
+def sandbox_pool() -> SandboxPool | None:
+    """The worker's pool of warm sandboxes, if this process runs one (see `flask worker`)."""
+    return current_app.extensions.get("assessments.sandbox_pool")
 
 
 def _release(run: GradeRun, error: str) -> None:

@@ -38,6 +38,7 @@ from assessments.queue import grading_queue
 from assessments.services import catalog
 from assessments.services import review_exercise as review
 from assessments.services.audit import record_event
+from assessments.services.grading import sandbox_pool
 from assessments.storage import submission_store
 
 log = logging.getLogger(__name__)
@@ -288,7 +289,7 @@ def grade_attempt(attempt_id: int) -> PracticeAttempt:
         notebook = parse_submission(
             submission_store().get(attempt.sha256), case_slug=case.slug, case_version=case.content_hash
         )
-        report = grade_notebook(notebook, spec, attempt.practice.seed)
+        report = grade_notebook(notebook, spec, attempt.practice.seed, pool=sandbox_pool())
     except SandboxUnavailable as error:
         log.error("practice attempt %s: no sandbox: %s", attempt_id, error)
         return _fail(attempt, "The grader is not available right now, so this attempt was not graded and "

@@ -11,6 +11,9 @@ import pytest
 
 from assessments.content.case import CaseSpec, load_case
 from assessments.content.notebook import release_notebook, solution_notebook
+from assessments.grading.pipeline import grade_notebook
+from assessments.grading.pool import SandboxPool
+from assessments.grading.report import GradeReport
 from assessments.grading.sandbox import SandboxLimits, sandbox_problem
 
 FIXTURE_CASE = Path(__file__).parent / "fixtures" / "tiny-sums"
@@ -62,3 +65,25 @@ def sandbox() -> SandboxLimits:
         pytest.fail(f"the grading sandbox is unavailable: {problem}. Run `make test` (it installs bubblewrap "
                     "and builds the sandbox runtime) and try again.", pytrace=False)
     return TEST_LIMITS
+
+
+@pytest.fixture(params=["cold", "warm"])
+def grade(request: pytest.FixtureRequest, case: CaseSpec, sandbox: SandboxLimits) -> Callable[..., GradeReport]:
+    """grade_notebook on the fixture case in a cold sandbox, or in a warm one from a fresh pool of one.
+
+    The warm pool starts at the call (after the test's own setup, e.g. a secret put in the
+    environment) and is closed before the call returns, so nothing of it outlives the grading.
+    """
+
+    def run(notebook: nbformat.NotebookNode) -> GradeReport:
+        if request.param == "cold":
+            return grade_notebook(notebook, case, SEED, limits=sandbox)
+        pool = SandboxPool(1, limits=sandbox)
+        try:
+            report = grade_notebook(notebook, case, SEED, pool=pool)
+        finally:
+            pool.close()
+        assert (pool.handed_out, pool.lost) == (1, 0), "the warm path was not taken"
+        return report
+
+    return run

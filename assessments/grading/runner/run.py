@@ -3,6 +3,7 @@
 Runs inside bubblewrap with the sandbox runtime's Python; it imports nothing from the app. Usage:
 
     python run.py NOTEBOOK --answers a,b --cell-seconds 30 --wall-seconds 120 [--max-answer-bytes N]
+    python run.py --warm --preload numpy,pandas [--warm-idle-seconds 600] [--max-input-bytes N]
 
 It reads a one-line nonce from stdin, then writes exactly one line to its original stdout:
 RESULT_PREFIX, the nonce, and a JSON document with per-cell status, error and timing, and the answers.
@@ -10,6 +11,11 @@ The notebook never sees the nonce, so a result it prints is not taken for the ru
 inherits /dev/null as stdin, stdout and stderr, so nothing it writes to fd 1 or 2 reaches the grader. Everything here
 runs as the candidate's sandbox user and can be tampered with by the notebook: the grader parses the
 result as untrusted and scores it outside, against a key the sandbox never sees.
+
+With --warm it starts the kernel and imports the preload modules in an empty working folder, writes
+WARM_READY to stdout, then waits (at most the idle cap) for the submission on stdin: the nonce, the
+run's settings and the files, which it writes into the working folder before running as above. The
+wall-clock limit counts from that moment.
 """
 
 from __future__ import annotations
@@ -17,17 +23,24 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import secrets
 import sys
 import time
 
 RESULT_PREFIX = "ASSESS-RESULT "
+WARM_READY = b"ASSESS-WARM\n"
+MODULE_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$")
 RUNNER_VERSION = 1
 MAX_ERROR_CHARS = 300
 # Time kept back from the wall-clock budget to read the answers after the last cell.
 ANSWER_RESERVE_SECONDS = 4.0
 
-ANSWERS_SOURCE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "answers.py")
+RUNNER_DIR = os.path.dirname(os.path.abspath(__file__))
+ANSWERS_SOURCE = os.path.join(RUNNER_DIR, "answers.py")
+# Run with -I, so the script's folder is not on sys.path; it is read-only inside the sandbox.
+sys.path.insert(0, RUNNER_DIR)
+from handover import receive_submission  # noqa: E402
 
 
 def _short_error(ename: str, evalue: str) -> str:
@@ -171,78 +184,95 @@ def _make_client_class():  # noqa: ANN202 - nbclient is imported late to time it
     return QuietClient
 
 
-def _run(args: argparse.Namespace, started: float) -> dict:
-    import nbformat
-    from nbclient.exceptions import CellTimeoutError, DeadKernelError
-
-    deadline = started + args.wall_seconds - ANSWER_RESERVE_SECONDS
-    with open(args.notebook, encoding="utf-8") as handle:
-        notebook = nbformat.from_dict(json.load(handle))
-    for cell in notebook.cells:
-        # nbformat.writes stores multi-line sources as lists of lines; nbclient wants one string.
-        if isinstance(cell.get("source"), list):
-            cell.source = "".join(cell.source)
-    code_cells = [(index, cell) for index, cell in enumerate(notebook.cells) if cell.cell_type == "code"]
-    cells: list[dict] = []
-    result: dict = {"runner": RUNNER_VERSION, "cells": cells, "answers": {}, "failure": None}
-
-    client = _make_client_class()(
+def _new_client(notebook, cell_seconds: float, startup_seconds: float):  # noqa: ANN001, ANN202
+    return _make_client_class()(
         notebook,
-        timeout=args.cell_seconds,
+        timeout=max(1, int(cell_seconds)),
         allow_errors=True,
         interrupt_on_timeout=True,
         error_on_timeout={"ename": "CellTimeout", "evalue": ""},
         kernel_name="python3",
         resources={"metadata": {"path": os.getcwd()}},
-        startup_timeout=max(5, int(args.wall_seconds / 2)),
+        startup_timeout=max(5, int(startup_seconds)),
         record_timing=False,
         iopub_timeout=2,
         # Nothing of the kernel needs to survive the run; a graceful shutdown costs seconds.
         shutdown_kernel="immediate",
     )
+
+
+def _load_notebook(path: str):  # noqa: ANN202
+    import nbformat
+
+    with open(path, encoding="utf-8") as handle:
+        notebook = nbformat.from_dict(json.load(handle))
+    for cell in notebook.cells:
+        # nbformat.writes stores multi-line sources as lists of lines; nbclient wants one string.
+        if isinstance(cell.get("source"), list):
+            cell.source = "".join(cell.source)
+    return notebook
+
+
+def _run(args: argparse.Namespace, started: float, emit) -> None:  # noqa: ANN001
+    """Cold path: start the kernel, run the notebook named on the command line, emit the result."""
+    result: dict = {"runner": RUNNER_VERSION, "cells": [], "answers": {}, "failure": None}
+    notebook = _load_notebook(args.notebook)
+    client = _new_client(notebook, args.cell_seconds, args.wall_seconds / 2)
+    kernel_started = time.monotonic()
+    with client.setup_kernel():
+        result["kernel_start_seconds"] = round(time.monotonic() - kernel_started, 3)
+        _execute(client, notebook, args, started, result)
+        # Before the kernel's shutdown: the grader stops waiting once it has the result line.
+        emit(result, started)
+
+
+def _execute(client, notebook, args: argparse.Namespace, started: float, result: dict) -> None:  # noqa: ANN001
+    """Run every code cell of the notebook in the client's kernel, then read the answers into result."""
+    from nbclient.exceptions import CellTimeoutError, DeadKernelError
+
+    deadline = started + args.wall_seconds - ANSWER_RESERVE_SECONDS
+    client.nb = notebook
+    code_cells = [(index, cell) for index, cell in enumerate(notebook.cells) if cell.cell_type == "code"]
+    cells: list[dict] = result["cells"]
     replies: dict[int, dict] = {}
 
     def remember(cell, cell_index, execute_reply):  # noqa: ANN001, ANN202
         replies[cell_index] = (execute_reply or {}).get("content", {})
 
     client.on_cell_executed = remember
-    kernel_started = time.monotonic()
-    with client.setup_kernel():
-        result["kernel_start_seconds"] = round(time.monotonic() - kernel_started, 3)
-        executing = time.monotonic()
-        kernel_dead = False
-        for position, (index, cell) in enumerate(code_cells):
-            remaining = deadline - time.monotonic()
-            if kernel_dead or remaining < 0.5:
-                cells.append({"index": index, "status": "not-run", "error": None, "seconds": 0.0})
-                continue
-            client.timeout = max(1, int(min(args.cell_seconds, remaining)))
-            cell_started = time.monotonic()
-            entry = {"index": index, "status": "ok", "error": None, "seconds": 0.0}
-            try:
-                client.execute_cell(cell, index)
-                reply = replies.pop(index, {})
-                if reply.get("status") == "error":
-                    ename, evalue = str(reply.get("ename", "Error")), str(reply.get("evalue", ""))
-                    if ename == "CellTimeout":
-                        entry.update(status="timeout", error=f"stopped after {client.timeout} s")
-                        _recover_after_timeout(client, notebook)
-                    else:
-                        entry.update(status="error", error=_short_error(ename, evalue))
-            except CellTimeoutError:
-                entry.update(status="timeout", error=f"stopped after {client.timeout} s")
-                _recover_after_timeout(client, notebook)
-            except DeadKernelError:
-                entry.update(status="kernel-died", error="the Python kernel died (it crashed or was killed)")
-                kernel_dead = True
-            entry["seconds"] = round(time.monotonic() - cell_started, 3)
-            cells.append(entry)
-        result["execution_seconds"] = round(time.monotonic() - executing, 3)
-        if kernel_dead:
-            result["failure"] = "kernel-died"
-        else:
-            result["answers"], result["answers_failure"] = _collect_answers(client, notebook, args, started)
-    return result
+    executing = time.monotonic()
+    kernel_dead = False
+    for index, cell in code_cells:
+        remaining = deadline - time.monotonic()
+        if kernel_dead or remaining < 0.5:
+            cells.append({"index": index, "status": "not-run", "error": None, "seconds": 0.0})
+            continue
+        client.timeout = max(1, int(min(args.cell_seconds, remaining)))
+        cell_started = time.monotonic()
+        entry = {"index": index, "status": "ok", "error": None, "seconds": 0.0}
+        try:
+            client.execute_cell(cell, index)
+            reply = replies.pop(index, {})
+            if reply.get("status") == "error":
+                ename, evalue = str(reply.get("ename", "Error")), str(reply.get("evalue", ""))
+                if ename == "CellTimeout":
+                    entry.update(status="timeout", error=f"stopped after {client.timeout} s")
+                    _recover_after_timeout(client, notebook)
+                else:
+                    entry.update(status="error", error=_short_error(ename, evalue))
+        except CellTimeoutError:
+            entry.update(status="timeout", error=f"stopped after {client.timeout} s")
+            _recover_after_timeout(client, notebook)
+        except DeadKernelError:
+            entry.update(status="kernel-died", error="the Python kernel died (it crashed or was killed)")
+            kernel_dead = True
+        entry["seconds"] = round(time.monotonic() - cell_started, 3)
+        cells.append(entry)
+    result["execution_seconds"] = round(time.monotonic() - executing, 3)
+    if kernel_dead:
+        result["failure"] = "kernel-died"
+    else:
+        result["answers"], result["answers_failure"] = _collect_answers(client, notebook, args, started)
 
 
 def _collect_answers(client, notebook, args: argparse.Namespace, started: float) -> tuple[dict, str | None]:  # noqa: ANN001
@@ -284,34 +314,98 @@ def _make_undumpable() -> None:
         pass
 
 
+# --- warm mode: start the kernel and import the usual libraries before the submission arrives ----
+
+def _warm(args: argparse.Namespace, result_fd: int, submission_fd: int, emit) -> None:  # noqa: ANN001
+    """Start the kernel, import the preload modules in it, say so, then run the submission when it comes."""
+    import nbformat
+
+    client = _new_client(nbformat.v4.new_notebook(), args.warm_startup_seconds, args.warm_startup_seconds)
+    with client.setup_kernel():
+        preload = [name for name in args.preload.split(",") if MODULE_NAME.match(name)]
+        if preload:
+            # Only sys.modules changes: the candidate's namespace and history stay empty.
+            cell = nbformat.v4.new_code_cell(
+                f"import importlib as __assess_il\nfor __assess_m in {preload!r}:\n    try:\n"
+                "        __assess_il.import_module(__assess_m)\n    except Exception:\n        pass\n"
+                "del __assess_il, __assess_m\n")
+            client.nb.cells.append(cell)
+            try:
+                client.execute_cell(cell, 0, store_history=False)
+            except Exception:  # noqa: BLE001 - a failed preload only means a slower first import
+                pass
+        os.write(result_fd, WARM_READY)
+        emit.nonce = receive_submission(submission_fd, args)
+        os.close(submission_fd)
+        started = time.monotonic()
+        result: dict = {"runner": RUNNER_VERSION, "cells": [], "answers": {}, "failure": None}
+        try:
+            notebook = _load_notebook(args.notebook)
+            result["kernel_start_seconds"] = round(time.monotonic() - started, 3)
+            _execute(client, notebook, args, started, result)
+        except Exception as error:  # noqa: BLE001 - the grader needs a result whatever went wrong
+            result = _runner_error(error)
+        emit(result, started)
+
+
+def _runner_error(error: Exception) -> dict:
+    return {"runner": RUNNER_VERSION, "cells": [], "answers": {},
+            "failure": f"runner-error: {type(error).__name__}: {str(error)[:200]}"}
+
+
 def main() -> int:
-    """Run the notebook given on the command line and print the result line."""
+    """Run the notebook given on the command line (or, with --warm, the one sent later) and print the result line."""
     started = time.monotonic()
     parser = argparse.ArgumentParser()
-    parser.add_argument("notebook")
+    parser.add_argument("notebook", nargs="?", default="")
     parser.add_argument("--answers", default="")
     parser.add_argument("--cell-seconds", type=float, default=30)
     parser.add_argument("--wall-seconds", type=float, default=120)
     parser.add_argument("--max-answer-bytes", type=int, default=262144)
+    parser.add_argument("--warm", action="store_true", help="start the kernel now, read the submission from stdin")
+    parser.add_argument("--preload", default="", help="modules to import in the kernel while warming")
+    parser.add_argument("--warm-idle-seconds", type=float, default=600)
+    parser.add_argument("--warm-startup-seconds", type=float, default=120)
+    parser.add_argument("--max-input-bytes", type=int, default=256 * 1024**2)
     args = parser.parse_args()
 
-    nonce = sys.stdin.readline().strip()
+    # Before anything else: hide this process's memory and descriptors from the kernel it will start.
     _make_undumpable()
+    submission_fd = os.dup(0) if args.warm else -1  # os.dup is not inherited by the kernel
+    nonce = "" if args.warm else sys.stdin.readline().strip()
     # Keep the real stdout for the result only; the kernel and everything it starts read and write /dev/null.
     result_fd = os.dup(1)
     devnull = os.open(os.devnull, os.O_RDWR)
     for fd in (0, 1, 2):
         os.dup2(devnull, fd)
+    emit = _Emitter(result_fd, nonce)
     try:
-        result = _run(args, started)
+        if args.warm:
+            _warm(args, result_fd, submission_fd, emit)
+        else:
+            _run(args, started, emit)
     except Exception as error:  # noqa: BLE001 - the grader needs a result whatever went wrong
-        result = {"runner": RUNNER_VERSION, "cells": [], "answers": {}, "failure": f"runner-error: {type(error).__name__}: {str(error)[:200]}"}
-    result["runner_seconds"] = round(time.monotonic() - started, 3)
-    line = f"{RESULT_PREFIX}{nonce} {json.dumps(result, allow_nan=True)}\n"
-    with os.fdopen(result_fd, "w", encoding="utf-8") as out:
-        out.write(line)
-    sys.stdout.flush()
+        if emit.nonce is None:
+            return 3  # warm, and no submission came (idle cap, closed pipe): nothing to report
+        emit(_runner_error(error), started)
     return 0
+
+
+class _Emitter:
+    """Writes the one result line to the grader's pipe (once), as soon as the result is known."""
+
+    def __init__(self, fd: int, nonce: str | None) -> None:
+        self.fd, self.nonce, self.done = fd, nonce or None, False
+
+    def __call__(self, result: dict, started: float) -> None:
+        if self.done or self.nonce is None:
+            return
+        self.done = True
+        result["runner_seconds"] = round(time.monotonic() - started, 3)
+        line = f"{RESULT_PREFIX}{self.nonce} {json.dumps(result, allow_nan=True)}\n".encode()
+        view = memoryview(line)
+        while view:
+            view = view[os.write(self.fd, view):]
 
 
 if __name__ == "__main__":
