@@ -9,7 +9,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from flask import current_app
 from sqlalchemy import select
 
-from assessments.errors import InvalidCredentials, InvalidInput, LoginThrottled, NotFound
+from assessments.errors import InvalidCredentials, InvalidInput, LoginThrottled
 from assessments.extensions import db
 from assessments.models import LoginThrottle, Role, User
 from assessments.models.types import utcnow
@@ -52,17 +52,6 @@ def create_user(email: str, display_name: str, role: str, password: str) -> User
     db.session.flush()
     record_event(None, "user.created", "user", user.id, email=email, role=role)
     db.session.commit()
-    return user
-
-
-def get_user(user_id: int) -> User:
-    """The account with this id.
-
-    :raises NotFound: when there is none.
-    """
-    user = db.session.get(User, user_id)
-    if user is None:
-        raise NotFound("No such account.")
     return user
 
 

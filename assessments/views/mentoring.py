@@ -11,8 +11,8 @@ from assessments.forms.practice import EndPairingForm, PairingForm
 from assessments.forms.scorecard import build_scorecard_form
 from assessments.models import Role, ScorecardStatus
 from assessments.security import allow_chart_styles, role_required
-from assessments.services import mentoring, practice, practice_solutions, progress, scorecards
-from assessments.views.notebook_html import render_notebook
+from assessments.services import mentoring, progress, scorecards
+from assessments.views.practice import attempt_page
 
 bp = Blueprint("mentoring", __name__, url_prefix="/mentoring")
 
@@ -43,19 +43,7 @@ def mentee(mentee_id: int) -> Response:
 def attempt(attempt_id: int) -> str:
     """A mentee's attempt as they see it, with the mentor's review."""
     own = mentoring.attempt_for(current_user, attempt_id)
-    notebook = practice.attempt_notebook(own)
-    model = practice_solutions.solution_for(own.practice, own)
-    return render_template(
-        "practice/attempt.html",
-        attempt=own,
-        report=practice.attempt_report(own),
-        notebook_html=render_notebook(notebook) if notebook is not None else None,
-        solution=model,
-        solution_html=render_notebook(model.notebook) if model and model.notebook else None,
-        reviews=mentoring.submitted_reviews(own),
-        own_review=mentoring.own_review(own, current_user),
-        viewer="mentor",
-    )
+    return attempt_page(own, viewer="mentor", own_review=mentoring.own_review(own, current_user))
 
 
 @bp.route("/attempts/<int:attempt_id>/review", methods=["GET", "POST"])

@@ -8,7 +8,7 @@ from markupsafe import Markup
 
 from assessments.forms.practice import StartPracticeForm, UnlockSolutionForm, build_review_form
 from assessments.forms.submission import UploadForm
-from assessments.models import Role
+from assessments.models import PracticeAttempt, Role, Scorecard
 from assessments.security import allow_chart_styles, role_required
 from assessments.services import catalog, mentoring, practice, practice_solutions, progress, scorecards
 from assessments.services import review_exercise as review
@@ -157,7 +157,11 @@ def solution(slug: str) -> tuple[str, int]:
 @role_required(Role.MENTEE)
 def attempt(attempt_id: int) -> str:
     """One attempt: per-check feedback, then the solution beside the mentee's work once unlocked."""
-    own = practice.get_own_attempt(current_user, attempt_id)
+    return attempt_page(practice.get_own_attempt(current_user, attempt_id), viewer="mentee")
+
+
+def attempt_page(own: PracticeAttempt, *, viewer: str, own_review: Scorecard | None = None) -> str:
+    """An attempt's page, as its mentee or their mentor sees it: feedback, notebook, solution, reviews."""
     notebook = practice.attempt_notebook(own)
     model = practice_solutions.solution_for(own.practice, own)
     return render_template(
@@ -168,7 +172,8 @@ def attempt(attempt_id: int) -> str:
         solution=model,
         solution_html=render_notebook(model.notebook) if model and model.notebook else None,
         reviews=mentoring.submitted_reviews(own),
-        viewer="mentee",
+        own_review=own_review,
+        viewer=viewer,
     )
 
 
