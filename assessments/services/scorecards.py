@@ -17,14 +17,8 @@ from typing import Any
 from flask import current_app
 from sqlalchemy import select
 
-from assessments.content.rubric import (
-    GENERAL_KIT,
-    RECOMMENDATIONS,
-    InterviewKit,
-    Rubric,
-    load_kits,
-    load_rubrics,
-)
+from assessments.content.kits import GENERAL_KIT, InterviewKit, load_kits
+from assessments.content.rubric import RECOMMENDATIONS, Rubric, load_rubrics
 from assessments.errors import AccessDenied, DomainError, InvalidInput, NotFound
 from assessments.extensions import db
 from assessments.forms.scorecard import ScorecardResult

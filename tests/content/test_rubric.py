@@ -7,12 +7,12 @@ from pathlib import Path
 
 import pytest
 
+from assessments.content.kits import load_kits
 from assessments.content.rubric import (
     RECOMMENDATIONS,
     Rubric,
     RubricFormatError,
     RubricProblem,
-    load_kits,
     load_rubric,
     load_rubrics,
 )
