@@ -299,7 +299,7 @@ def main() -> int:
     print("  prepare: the key and the candidate's data files generated from the seed (trusted side, measured apart);\n"
           "  sandbox: bwrap and the runner's own start; kernel: starting it (warm: done before the submission\n"
           "  arrived; what is left is writing the files in); execution: every cell (the 1st imports the libraries:\n"
-          "  a cold run pays for them, a warm one finds them loaded); other: the runner's nbclient import and\n"
+          "  a cold run pays for them, a warm one finds them loaded); other: the runner's start and\n"
           "  answer read-out, the handover, parsing.")
     return 0
 

@@ -68,16 +68,28 @@ def load_generator(path: Path, module_name: str) -> tuple[ModuleType | None, lis
     return module, []
 
 
-def _frame_problems(frames: Any) -> list[tuple[str, str]]:
+def _frame_problems(frames: Any, step: str = "generate") -> list[tuple[str, str]]:
     if not isinstance(frames, dict) or not frames:
-        return [("generate", "must return a non-empty dict of file stem -> DataFrame")]
+        return [(step, "must return a non-empty dict of file stem -> DataFrame")]
     problems = []
     for stem, frame in frames.items():
         if not isinstance(stem, str) or not _FILE_NAME.match(stem):
-            problems.append(("generate", f"file stem {stem!r} must match [A-Za-z0-9][A-Za-z0-9_.-]*"))
+            problems.append((step, f"file stem {stem!r} must match [A-Za-z0-9][A-Za-z0-9_.-]*"))
         if not isinstance(frame, pd.DataFrame):
-            problems.append(("generate", f"{stem!r} is a {type(frame).__name__}, not a DataFrame"))
+            problems.append((step, f"{stem!r} is a {type(frame).__name__}, not a DataFrame"))
     return problems
+
+
+def _hidden_problems(module: ModuleType, data: Frames, size: int) -> tuple[Frames | None, list[tuple[str, str]]]:
+    """The hidden frames for seed 1, and what is wrong with them (names clashing with data, nondeterminism)."""
+    hidden = module.hidden(1, size)
+    if problems := _frame_problems(hidden, "hidden"):
+        return None, problems
+    problems = [("hidden", f"{stem!r} has the name of a data frame; hidden frames need their own names")
+                for stem in hidden if stem in data]
+    if _csvs(module.hidden(1, size)) != _csvs(hidden):
+        problems.append(("hidden", f"not deterministic: two calls with seed 1, size {size} differ"))
+    return hidden, problems
 
 
 def _csvs(frames: Frames) -> dict[str, bytes]:
@@ -137,7 +149,7 @@ def data_problems(
     ]
     problems += [
         (name, "must be a function")
-        for name in ("planted", "extra_files")
+        for name in ("planted", "extra_files", "hidden")
         if hasattr(module, name) and not callable(getattr(module, name))
     ]
     if problems:
@@ -154,12 +166,23 @@ def data_problems(
             problems.append(("generate", f"not deterministic: two calls with seed 1, size {size} differ"))
         if _csvs(module.generate(2, size)) == first:
             problems.append(("generate", "ignores its seed: seeds 1 and 2 give the same data"))
+        hidden: Frames | None = None
+        if hasattr(module, "hidden"):
+            step = "hidden"
+            hidden, found = _hidden_problems(module, data, size)
+            if hidden is None:
+                return problems + found
+            problems += found
         step = "answer_key"
-        key = module.answer_key(data)
+        # With hidden frames the key also gets them: answer_key(data, hidden).
+        extra = () if hidden is None else (hidden,)
+        kept = _csvs({**data, **(hidden or {})})
+        key = module.answer_key(data, *extra)
         problems += _key_problems(key, checks)
-        if _csvs(data) != first:
+        if _csvs({**data, **(hidden or {})}) != kept:
             problems.append(("answer_key", "modifies the frames it is given"))
-        elif not problems and json.dumps(module.answer_key(again), default=repr) != json.dumps(key, default=repr):
+        elif not problems and (json.dumps(module.answer_key(again, *extra), default=repr)
+                               != json.dumps(key, default=repr)):
             problems.append(("answer_key", "not deterministic: the same data gave two different keys"))
         if hasattr(module, "planted"):
             step = "planted"

@@ -86,7 +86,9 @@ class CaseSpec:
     path: Path
     content_hash: str
     generate_fn: Callable[[int, int], Frames] = field(repr=False, compare=False)
-    answer_key_fn: Callable[[Frames], dict[str, Any]] = field(repr=False, compare=False)
+    # answer_key(data), or answer_key(data, hidden) when the generator has hidden().
+    answer_key_fn: Callable[..., dict[str, Any]] = field(repr=False, compare=False)
+    hidden_fn: Callable[[int, int], Frames] | None = field(default=None, repr=False, compare=False)
     planted_fn: Callable[[int, int], dict[str, Any]] | None = field(default=None, repr=False, compare=False)
     extra_files_fn: Callable[[int, Frames], dict[str, bytes]] | None = field(
         default=None, repr=False, compare=False
@@ -113,9 +115,24 @@ class CaseSpec:
         """The candidate's data for a seed (default size when none is given)."""
         return self.generate_fn(seed, size or self.default_size)
 
-    def answer_key(self, data: Frames) -> dict[str, Any]:
-        """The expected value of every checkable part for this data."""
-        return self.answer_key_fn(data)
+    def hidden(self, seed: int, size: int | None = None) -> Frames:
+        """The frames the grader keeps for a seed (holdout labels, hidden inputs); never in a bundle."""
+        return self.hidden_fn(seed, size or self.default_size) if self.hidden_fn is not None else {}
+
+    def answer_key(self, data: Frames, hidden: Frames | None = None) -> dict[str, Any]:
+        """The expected value of every checkable part for this data (and hidden frames, if the case has them).
+
+        :raises ValueError: when the case has hidden frames and none are given.
+        """
+        if self.hidden_fn is None:
+            return self.answer_key_fn(data)
+        if hidden is None:
+            raise ValueError(f"case {self.slug}: its key needs its hidden frames; use key_for_seed")
+        return self.answer_key_fn(data, hidden)
+
+    def key_for_seed(self, seed: int, size: int | None = None) -> dict[str, Any]:
+        """The key for a seed, computed from its data and hidden frames (in the trusted process only)."""
+        return self.answer_key(self.generate(seed, size), self.hidden(seed, size))
 
     def part(self, part_id: str) -> Part:
         """The part with this id.
@@ -408,6 +425,7 @@ def load_case(path: Path, *, dimensions: Collection[str] = DIMENSION_IDS) -> Cas
         content_hash=version,
         generate_fn=module.generate,
         answer_key_fn=module.answer_key,
+        hidden_fn=getattr(module, "hidden", None),
         planted_fn=getattr(module, "planted", None),
         extra_files_fn=getattr(module, "extra_files", None),
         notebook_json=notebook_text or "",

@@ -45,11 +45,13 @@ def _shorten(message: str, limit: int = 200) -> str:
 
 
 def _assigned_names(source: str) -> set[str]:
-    """Names bound by assignments anywhere in `source`."""
+    """Names bound by assignments or function definitions anywhere in `source`."""
     names = set()
     for node in ast.walk(ast.parse(source)):
         if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
             names.add(node.id)
+        elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            names.add(node.name)
     return names
 
 
@@ -83,7 +85,7 @@ def _cell_role_problems(
     elif role == "answer":
         try:
             if value not in _assigned_names(_source(cell)):
-                problems.append((f"{where}.answer", f"the cell does not assign {value!r}"))
+                problems.append((f"{where}.answer", f"the cell does not assign (or define) {value!r}"))
         except SyntaxError as exc:
             problems.append((f"{where}.answer", f"the cell is not valid Python: {exc.msg}"))
     return problems

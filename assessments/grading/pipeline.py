@@ -1,9 +1,11 @@
 """Grading a notebook: a declared list of small steps from (notebook, case, seed) to a GradeReport.
 
 1. prepare: the candidate's data files and a clean copy of the notebook (no outputs) for the sandbox;
-2. run: the in-sandbox runner executes every cell and reads the answer variables (sandbox.py);
+2. run: the in-sandbox runner executes every cell, reads the answer variables and calls the function
+   parts on their hidden inputs (sandbox.py, runner/);
 3. read: the runner's output is parsed as untrusted (result.py);
-4. score: each checkable part's answer against the key, computed here from the seed and never sent in.
+4. score: each checkable part's answer against the key, computed here from the seed. Of the key, only
+   the hidden calls of function parts are sent in (after the last cell); nothing else ever is.
 
 A broken notebook fails only its own checks; a run that fails whole still yields a report whose
 ``error`` says why, in words the candidate understands.
@@ -24,7 +26,7 @@ import nbformat
 
 from assessments.content.bundle import data_files
 from assessments.content.case import CaseSpec
-from assessments.grading.checks import INVALID, MISSING, score_check
+from assessments.grading.checks import INVALID, MISSING, get_check_class, sandbox_request, score_check
 from assessments.grading.report import GRADER_VERSION, CellResult, CheckResult, GradeReport, Timings
 from assessments.grading.result import RESULT_PREFIX, AnswerRead, RunnerResult, RunnerResultInvalid, parse_runner_output
 from assessments.grading.pool import SandboxPool, WarmSandboxLost
@@ -43,14 +45,21 @@ class _Prepared:
     notebook_name: str
     code_cells: tuple[int, ...]
     answer_cells: dict[str, int]
+    variables: list[str]
+    functions: list[dict[str, Any]]
 
 
 def _mebibytes(size: int) -> str:
     return f"{size / 1024**2:g} MiB" if size < 1024**3 else f"{size / 1024**3:g} GiB"
 
 
-def _prepare(notebook: nbformat.NotebookNode, case: CaseSpec, seed: int, size: int | None) -> _Prepared:
-    """The files the sandbox gets: the candidate's data and their notebook without outputs."""
+def _prepare(notebook: nbformat.NotebookNode, case: CaseSpec, seed: int, size: int | None,
+             key: Mapping[str, Any]) -> _Prepared:
+    """What the sandbox gets: the candidate's data, their notebook without outputs, the names to read.
+
+    Function parts are called rather than read: their hidden calls (never their expected outputs)
+    go with the run's settings, not into a file the notebook could read.
+    """
     clean = copy.deepcopy(notebook)
     answer_cells: dict[str, int] = {}
     for index, cell in enumerate(clean.cells):
@@ -65,7 +74,15 @@ def _prepare(notebook: nbformat.NotebookNode, case: CaseSpec, seed: int, size: i
     notebook_name = f"{case.slug}.ipynb"
     files[notebook_name] = json.dumps(clean).encode("utf-8")
     code_cells = tuple(i for i, cell in enumerate(clean.cells) if cell.get("cell_type") == "code")
-    return _Prepared(files, notebook_name, code_cells, answer_cells)
+    variables, functions = [], []
+    for part in case.checkable_parts:
+        assert part.check is not None
+        request = sandbox_request(part.check.kind, part.check.params, key[part.id])
+        if request is None:
+            variables.append(part.id)
+        else:
+            functions.append({"name": part.id, **request})
+    return _Prepared(files, notebook_name, code_cells, answer_cells, variables, functions)
 
 
 def _cell_message(cell: CellResult, limits: SandboxLimits) -> str:
@@ -81,11 +98,12 @@ def _cell_message(cell: CellResult, limits: SandboxLimits) -> str:
     return f"raised {cell.error}" if cell.error else "failed"
 
 
-def _unanswered(part_id: str, answer: AnswerRead | None, prepared: _Prepared, cells: Mapping[int, CellResult],
-                limits: SandboxLimits) -> str:
+def _unanswered(part_id: str, kind: str, answer: AnswerRead | None, prepared: _Prepared,
+                cells: Mapping[int, CellResult], limits: SandboxLimits) -> str:
+    check_class = get_check_class(kind)
     if answer is not None and answer.state == "unusable":
-        return f"`{part_id}` holds {answer.reason or 'a value the grader cannot read'}; assign the kind of value the question asks for."
-    message = f"`{part_id}` was never assigned"
+        return check_class.unusable_message(part_id, answer.reason)
+    message = f"`{part_id}` was never {check_class.provided}"
     index = prepared.answer_cells.get(part_id)
     if index is None:
         return message + " (its answer cell is missing from the notebook)."
@@ -108,7 +126,8 @@ def _score(case: CaseSpec, key: Mapping[str, Any], result: RunnerResult | None, 
         answer = result.answers.get(part.id)
         if answer is None or answer.state != "ok":
             status = INVALID if answer is not None and answer.state == "unusable" else MISSING
-            checks.append(CheckResult(part.id, 0.0, possible, status, _unanswered(part.id, answer, prepared, cells, limits)))
+            message = _unanswered(part.id, part.check.kind, answer, prepared, cells, limits)
+            checks.append(CheckResult(part.id, 0.0, possible, status, message))
             continue
         outcome = score_check(part.check.kind, part.check.params, answer.value, key[part.id], possible)
         checks.append(CheckResult(part.id, outcome.earned, outcome.possible, outcome.status, outcome.message))
@@ -141,8 +160,7 @@ def _result_error(result: RunnerResult, cells: Mapping[int, CellResult], limits:
     return None
 
 
-def _run_warm(pool: SandboxPool, prepared: _Prepared, names: list[str], nonce: str,
-              limits: SandboxLimits) -> SandboxRun | None:
+def _run_warm(pool: SandboxPool, prepared: _Prepared, nonce: str, limits: SandboxLimits) -> SandboxRun | None:
     """The run in one of the pool's warm sandboxes; None when the cold path must run it instead."""
     # A warm sandbox's process limits were fixed when it started, and its data files are written into
     # its size-capped working folder (a cold run binds them read-only): both must fit.
@@ -153,9 +171,9 @@ def _run_warm(pool: SandboxPool, prepared: _Prepared, names: list[str], nonce: s
     sandbox = pool.take()
     if sandbox is None:
         return None
-    settings = {"nonce": nonce, "notebook": prepared.notebook_name, "answers": names,
-                "cell_seconds": limits.cell_seconds, "wall_seconds": limits.wall_seconds,
-                "max_answer_bytes": MAX_ANSWER_BYTES}
+    settings = {"nonce": nonce, "notebook": prepared.notebook_name, "answers": prepared.variables,
+                "functions": prepared.functions, "cell_seconds": limits.cell_seconds,
+                "wall_seconds": limits.wall_seconds, "max_answer_bytes": MAX_ANSWER_BYTES}
     try:
         return sandbox.run(prepared.files, settings)
     except WarmSandboxLost as lost:
@@ -177,18 +195,20 @@ def grade_notebook(notebook: nbformat.NotebookNode, case: CaseSpec, seed: int, *
     """
     limits = limits or (pool.limits if pool is not None else SandboxLimits())
     started = time.monotonic()
-    # The key is computed here, in the trusted process; it never enters the sandbox.
-    key = case.answer_key(case.generate(seed, size))
-    prepared = _prepare(notebook, case, seed, size)
+    # The key is computed here, in the trusted process; of it only function parts' calls are sent in.
+    key = case.key_for_seed(seed, size)
+    prepared = _prepare(notebook, case, seed, size, key)
     names = [part.id for part in case.checkable_parts]
     nonce = secrets.token_hex(16)
-    run = _run_warm(pool, prepared, names, nonce, limits) if pool is not None else None
+    run = _run_warm(pool, prepared, nonce, limits) if pool is not None else None
     warm = run is not None
     if run is None:
-        runner_args = [prepared.notebook_name, "--answers", ",".join(names), "--cell-seconds",
+        runner_args = [prepared.notebook_name, "--answers", ",".join(prepared.variables), "--cell-seconds",
                        f"{limits.cell_seconds:g}", "--wall-seconds", f"{limits.wall_seconds:g}",
                        "--max-answer-bytes", str(MAX_ANSWER_BYTES)]
-        run = run_in_sandbox(prepared.files, runner_args, limits, stdin=(nonce + "\n").encode(),
+        # On stdin, not the command line: the kernel can read the runner's command line, not its memory.
+        stdin = f"{nonce}\n{json.dumps(prepared.functions)}\n".encode()
+        run = run_in_sandbox(prepared.files, runner_args, limits, stdin=stdin,
                              result_marker=RESULT_PREFIX + nonce.encode())
     scoring_started = time.monotonic()
     error = _run_error(run, limits)

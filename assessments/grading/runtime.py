@@ -71,7 +71,8 @@ def build_runtime(path: Path, *, force: bool = False) -> bool:
     stamp = path / STAMP_NAME
     if stamp.exists():
         stamp.unlink()
-    if force and path.exists():
+    # From scratch, so that the runtime holds exactly what the requirements list and nothing left over.
+    if path.exists():
         shutil.rmtree(path)
     steps = [
         [str(SYSTEM_PYTHON), "-m", "venv", str(path)],

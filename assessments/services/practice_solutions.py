@@ -12,6 +12,7 @@ from typing import Any
 import nbformat
 
 from assessments.content.notebook import solution_notebook
+from assessments.grading.checks import shown_key
 from assessments.models import Practice, PracticeAttempt
 from assessments.services import review_exercise as review
 from assessments.services.practice import attempt_notebook, attempt_report, practice_spec
@@ -54,5 +55,8 @@ def solution_for(practice: Practice, attempt: PracticeAttempt | None = None) -> 
         if cell.cell_type == "code":
             cell.outputs = []
             cell.execution_count = None
-    key = spec.answer_key(spec.generate(practice.seed))
-    return Solution(None, notebook, {part.id: key.get(part.id) for part in spec.checkable_parts})
+    key = spec.key_for_seed(practice.seed)
+    # Function and holdout parts have long keys (hidden inputs, holdout labels): a summary is shown.
+    expected = {part.id: shown_key(part.check.kind, part.check.params, key[part.id])
+                for part in spec.checkable_parts if part.check is not None}
+    return Solution(None, notebook, expected)

@@ -4,6 +4,9 @@ Every seed plants four failures at seeded strengths: one language whose violatio
 under-scores (poor recall), over-confident scores above 0.5 (miscalibration at high scores), one
 feature column backfilled from the moderation decision (a label leak), and one label source whose
 labels are noisy (visible against the expert audit sample).
+
+`hidden` draws the inputs on which the grader calls the candidate's `expected_calibration_error`
+(sizes, bin counts and edge cases of its own); they never reach the candidate's files.
 """
 
 from __future__ import annotations
@@ -31,6 +34,19 @@ LEAK_CANDIDATES = ("author_prior_strikes", "link_domain_risk", "similar_item_rem
 FEATURES = ("account_age_days", "reporter_count", "text_length", "link_count") + LEAK_CANDIDATES
 
 AUDIT_SHARE = 0.10
+# The hidden cases for the candidate's expected_calibration_error: (items, n_bins or None for the
+# function's default, kind). Drawn from their own random stream, so the data is the same without them.
+ECE_CALL_STREAM = 1
+ECE_CALL_CASES = (
+    (200, None, "calibrated"),
+    (400, None, "miscalibrated"),
+    (150, 5, "calibrated"),
+    (120, 15, "miscalibrated"),
+    (60, 20, "calibrated"),  # most bins empty
+    (80, None, "extremes"),  # scores of exactly 0.0 and 1.0 (the last bin is closed)
+    (50, None, "no_positives"),
+    (25, 8, "one_bin"),
+)
 # Spread of the part of the violation logit nobody observes. Scoring the visible part through the
 # probit approximation E[sigmoid(a + u)] ~ sigmoid(a / sqrt(1 + pi * var(u) / 8)) keeps the honest
 # score calibrated, so the only miscalibration is the planted one (and what label noise adds).
@@ -211,8 +227,45 @@ def threshold_for_precision(score: np.ndarray, label: np.ndarray, target: float)
     return float(s[ok].min())
 
 
-def answer_key(data: dict[str, pd.DataFrame]) -> dict[str, Any]:
-    """Expected value of every checkable part, computed from `predictions` alone."""
+def _ece_case(rng: np.random.Generator, n: int, bins: int, kind: str) -> tuple[np.ndarray, np.ndarray]:
+    """Scores (4 decimals, off interior bin edges) and 0/1 labels for one hidden ECE case."""
+    score = rng.uniform(0.26, 0.37, n) if kind == "one_bin" else rng.beta(1.3, 2.5, n)
+    score = np.clip(np.round(score, 4), 0.0001, 0.9999)
+    # Off the interior edges k / bins, every reading of "bin k holds [k/bins, (k+1)/bins)" agrees.
+    scaled = score * bins
+    score = np.where(np.abs(scaled - np.round(scaled)) < 1e-9, score + 0.0001, score)
+    if kind == "extremes":
+        score[:3] = (0.0, 1.0, 1.0)
+    truth = _sigmoid(np.log(score.clip(1e-4, 1 - 1e-4) / (1 - score.clip(1e-4, 1 - 1e-4))) / 1.8)
+    label = rng.random(n) < (truth if kind == "miscalibrated" else score)
+    return score, np.zeros(n, dtype=int) if kind == "no_positives" else label.astype(int)
+
+
+def hidden(seed: int, size: int) -> dict[str, pd.DataFrame]:
+    """What the grader keeps: the inputs of its hidden calls of expected_calibration_error, one row per item."""
+    rng = np.random.default_rng([seed, ECE_CALL_STREAM])
+    frames = []
+    for call, (n, bins, kind) in enumerate(ECE_CALL_CASES):
+        score, label = _ece_case(rng, n, bins or ECE_BINS, kind)
+        frames.append(pd.DataFrame({"call": call, "n_bins": bins or ECE_BINS, "pass_n_bins": int(bins is not None),
+                                    "score": score, "label": label}))
+    return {"ece_calls": pd.concat(frames, ignore_index=True)}
+
+
+def _ece_calls(frame: pd.DataFrame) -> dict[str, list]:
+    """The function part's key: each hidden call's arguments (plain lists) and the expected ECE."""
+    calls, expected = [], []
+    for _, rows in frame.groupby("call", sort=True):
+        score, label = rows["score"].to_numpy(dtype=float), rows["label"].to_numpy(dtype=int)
+        bins = int(rows["n_bins"].iloc[0])
+        kwargs = {"n_bins": bins} if rows["pass_n_bins"].iloc[0] else {}
+        calls.append({"args": [score.tolist(), label.tolist()], "kwargs": kwargs})
+        expected.append(expected_calibration_error(score, label, bins))
+    return {"calls": calls, "expected": expected}
+
+
+def answer_key(data: dict[str, pd.DataFrame], hidden: dict[str, pd.DataFrame]) -> dict[str, Any]:
+    """Expected value of every checkable part: from `predictions`, and the hidden ECE calls."""
     frame = data["predictions"]
     score = frame["score"].to_numpy(dtype=float)
     label = frame["label"].to_numpy(dtype=int)
@@ -237,4 +290,5 @@ def answer_key(data: dict[str, pd.DataFrame]) -> dict[str, Any]:
         "threshold_for_precision": threshold_for_precision(score, label, TARGET_PRECISION),
         "leaky_feature": max(separation, key=separation.__getitem__),
         "noisiest_label_source": str(disagreement.idxmax()),
+        "expected_calibration_error": _ece_calls(hidden["ece_calls"]),
     }

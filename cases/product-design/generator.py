@@ -1,9 +1,11 @@
 """Product-design case: reduce account takeover (ATO) with a login risk model.
 
-The data is four weeks of logins from a sample of active accounts, a feature catalog, and the PM's
-draft experiment plan. Each seed plants a heavy class imbalance (seeded compromise rate), a seeded
-minimum detectable effect, and one feature column that was backfilled from fraud investigations (a
-label leak), drawn from several candidates so answers do not transfer between candidates.
+The data is four weeks of logins from a sample of active accounts, a feature catalog, the PM's
+draft experiment plan, and the next week's logins as production would score them (a holdout without
+labels; `hidden` keeps its labels for the grader). Each seed plants a heavy class imbalance (seeded
+compromise rate), a seeded minimum detectable effect, and one feature column that was backfilled from
+fraud investigations (a label leak), drawn from several candidates so answers do not transfer between
+candidates. In the holdout every column, the leaky one too, is read as of login time.
 """
 
 from __future__ import annotations
@@ -16,6 +18,10 @@ import pandas as pd
 from scipy.stats import norm
 
 WINDOW_DAYS = 28
+# The holdout the candidate scores: a fixed size (its AUC is about as precise for every `size`), at
+# most the 10,000 items the grader reads from a list, with about 2 logins per account.
+HOLDOUT_ROWS = 5000
+HOLDOUT_STREAM = 1
 ALPHA = 0.05
 POWER = 0.80
 EXPORT_DATE = "2026-03-02"
@@ -95,13 +101,15 @@ def _honest_leak_candidate(name: str, ato: np.ndarray, new_device: np.ndarray, r
     return rng.poisson(base * np.where(ato, 2.0, 1.0), n)
 
 
-def generate(seed: int, size: int) -> dict[str, pd.DataFrame]:
-    """The candidate's data: `logins`, `feature_catalog` and `experiment_plan` (same seed, same frames)."""
-    rng = np.random.default_rng(seed)
-    plan = _plan(rng)
-    n = size
-    n_accounts = max(n // 6, 50)
+def _simulate_logins(
+    rng: np.random.Generator, plan: dict[str, Any], n: int, n_accounts: int, *, first_login_id: int,
+    first_account_id: int, days: tuple[int, int], leak_at_login_time: bool,
+) -> pd.DataFrame:
+    """Logins with every feature column and `is_ato`, in login-id order.
 
+    With `leak_at_login_time` the planted leaky column is read as of login time like the others
+    (the honest version of it), as a model in production would see it.
+    """
     activity = rng.gamma(1.2, 1.0, n_accounts)
     account = rng.choice(n_accounts, size=n, p=activity / activity.sum())
     compromised = rng.random(n_accounts) < plan["compromise_rate"]
@@ -114,9 +122,9 @@ def generate(seed: int, size: int) -> dict[str, pd.DataFrame]:
     mfa_account = rng.random(n_accounts) < np.where(compromised, 0.12, 0.35)
     new_device = (rng.random(n) < np.where(ato, 0.60, 0.09)).astype(int)
     columns: dict[str, Any] = {
-        "login_id": np.arange(5_000_001, 5_000_001 + n),
-        "account_id": 700_000 + account,
-        "day": rng.integers(1, WINDOW_DAYS + 1, n),
+        "login_id": np.arange(first_login_id, first_login_id + n),
+        "account_id": first_account_id + account,
+        "day": rng.integers(days[0], days[1] + 1, n),
         "new_device": new_device,
         "new_country": (rng.random(n) < np.where(ato, 0.33, 0.03)).astype(int),
         "ip_risk_score": np.round(np.where(ato, rng.beta(3.0, 4.0, n), rng.beta(2.0, 5.5, n)), 3),
@@ -127,12 +135,39 @@ def generate(seed: int, size: int) -> dict[str, pd.DataFrame]:
         "password_age_days": np.round(np.exp(rng.normal(5.2, 1.0, n))).astype(int),
     }
     for name in LEAK_CANDIDATES:
-        if name == plan["leaky_feature"]:
+        if name == plan["leaky_feature"] and not leak_at_login_time:
             columns[name] = _leak_column(name, ato, plan["leak_strength"], rng)
         else:
             columns[name] = _honest_leak_candidate(name, ato, new_device, rng)
     columns["is_ato"] = ato.astype(int)
-    logins = pd.DataFrame(columns).sort_values(["day", "login_id"], kind="stable").reset_index(drop=True)
+    return pd.DataFrame(columns)
+
+
+def _holdout(seed: int) -> pd.DataFrame:
+    """The week after the window, scored as production would (every column as of login time), with labels.
+
+    Drawn from its own random stream, so that adding it left `logins` unchanged for every seed.
+    """
+    plan = _plan(np.random.default_rng(seed))
+    rng = np.random.default_rng([seed, HOLDOUT_STREAM])
+    frame = _simulate_logins(
+        rng, plan, HOLDOUT_ROWS, HOLDOUT_ROWS // 2, first_login_id=6_000_001, first_account_id=800_000,
+        days=(WINDOW_DAYS + 1, WINDOW_DAYS + 7), leak_at_login_time=True,
+    )
+    # Shuffled, so that the file's row order says nothing about accounts or labels.
+    order = rng.permutation(len(frame))
+    return frame.iloc[order].reset_index(drop=True)
+
+
+def generate(seed: int, size: int) -> dict[str, pd.DataFrame]:
+    """The candidate's data: `logins`, `feature_catalog`, `experiment_plan` and `holdout_logins` (no labels)."""
+    rng = np.random.default_rng(seed)
+    plan = _plan(rng)
+    raw = _simulate_logins(
+        rng, plan, size, max(size // 6, 50), first_login_id=5_000_001, first_account_id=700_000,
+        days=(1, WINDOW_DAYS), leak_at_login_time=False,
+    )
+    logins = raw.sort_values(["day", "login_id"], kind="stable").reset_index(drop=True)
 
     catalog = pd.DataFrame(
         [
@@ -160,7 +195,13 @@ def generate(seed: int, size: int) -> dict[str, pd.DataFrame]:
             }
         ]
     )
-    return {"logins": logins, "feature_catalog": catalog, "experiment_plan": experiment}
+    holdout = _holdout(seed).drop(columns="is_ato")
+    return {"logins": logins, "feature_catalog": catalog, "experiment_plan": experiment, "holdout_logins": holdout}
+
+
+def hidden(seed: int, size: int) -> dict[str, pd.DataFrame]:
+    """What the grader keeps: the labels of `holdout_logins` (never written to the candidate's bundle)."""
+    return {"holdout_labels": _holdout(seed)[["login_id", "is_ato"]]}
 
 
 def planted(seed: int, size: int) -> dict[str, Any]:
@@ -174,6 +215,7 @@ def planted(seed: int, size: int) -> dict[str, Any]:
         "account_ato_rate": float(logins.groupby("account_id")["is_ato"].max().mean()),
         "leaky_feature_auc": separation.pop(plan["leaky_feature"]),
         "best_honest_feature_auc": max(separation.values()),
+        "holdout_positives": int(hidden(seed, size)["holdout_labels"]["is_ato"].sum()),
     }
     plan.update(size=size, metric_choice="pr_auc")
     return plan
@@ -201,8 +243,8 @@ def _rank_auc(values: np.ndarray, label: np.ndarray) -> float:
     return float((ranks[label == 1].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
 
 
-def answer_key(data: dict[str, pd.DataFrame]) -> dict[str, Any]:
-    """Expected value of every checkable part, computed from the three frames alone."""
+def answer_key(data: dict[str, pd.DataFrame], hidden: dict[str, pd.DataFrame]) -> dict[str, Any]:
+    """Expected value of every checkable part: from the candidate's frames, and the holdout's hidden labels."""
     logins = data["logins"]
     plan = data["experiment_plan"].iloc[0]
     label = logins["is_ato"].to_numpy(dtype=int)
@@ -217,4 +259,14 @@ def answer_key(data: dict[str, pd.DataFrame]) -> dict[str, Any]:
             sample_size_per_arm(account_rate, float(plan["relative_mde"]), float(plan["alpha"]), float(plan["power"]))
         ),
         "leaky_feature": max(separation, key=separation.__getitem__),
+        "holdout_predictions": _holdout_key(data["holdout_logins"], hidden["holdout_labels"]),
+    }
+
+
+def _holdout_key(holdout: pd.DataFrame, labels: pd.DataFrame) -> dict[str, list]:
+    """The holdout's login ids as text, in the file's row order, with each login's label."""
+    by_id = labels.set_index("login_id")["is_ato"]
+    return {
+        "ids": [str(login_id) for login_id in holdout["login_id"]],
+        "labels": [int(label) for label in by_id.loc[holdout["login_id"]]],
     }

@@ -109,7 +109,7 @@ def test_fifty_seeds_give_fifty_different_datasets_and_keys(generator: ModuleTyp
     for seed in range(50):
         frame = generator.generate(seed, 3000)["predictions"]
         data_hashes.add(hashlib.sha256(pd.util.hash_pandas_object(frame).to_numpy().tobytes()).hexdigest())
-        key = generator.answer_key({"predictions": frame})
+        key = generator.answer_key({"predictions": frame}, generator.hidden(seed, 3000))
         key_dumps.add(json.dumps(key, sort_keys=True, allow_nan=False))
         worst.add(key["worst_language"])
         leaks.add(key["leaky_feature"])
@@ -122,7 +122,7 @@ def test_fifty_seeds_give_fifty_different_datasets_and_keys(generator: ModuleTyp
 def test_generation_and_key_are_fast(generator: ModuleType) -> None:
     # CPU time, not wall time: the machine running the suite may be busy.
     start = time.process_time()
-    generator.answer_key(generator.generate(3, SIZE))
+    generator.answer_key(generator.generate(3, SIZE), generator.hidden(3, SIZE))
     assert time.process_time() - start < 1.0
 
 
@@ -181,7 +181,7 @@ def test_answer_key_matches_independent_computations(
 ) -> None:
     for seed in (0, 3, 7):
         frame = seeds_data[seed]
-        key = generator.answer_key({"predictions": frame})
+        key = generator.answer_key({"predictions": frame}, generator.hidden(seed, SIZE))
         plan = plans[seed]
         expected = confusion_by_language(frame)
         for lang, (p, r, f1) in expected.items():
@@ -204,6 +204,31 @@ def test_ece_of_a_hand_computed_example(generator: ModuleType) -> None:
     assert generator.expected_calibration_error(score, label) == pytest.approx(expected)
 
 
+def test_hidden_ece_calls_cover_the_edge_cases_and_their_key_matches_numpy_histograms(generator: ModuleType) -> None:
+    for seed in (0, 5):
+        key = generator.answer_key(generator.generate(seed, 1000), generator.hidden(seed, 1000))
+        part = key["expected_calibration_error"]
+        assert len(part["calls"]) == 8 and len(part["expected"]) == 8
+        bin_counts = {call["kwargs"].get("n_bins", 10) for call in part["calls"]}
+        assert {10, 5} <= bin_counts and len(bin_counts) >= 4 and {} in [c["kwargs"] for c in part["calls"]]
+        scores = [s for call in part["calls"] for s in call["args"][0]]
+        assert 0.0 in scores and 1.0 in scores
+        assert any(sum(call["args"][1]) == 0 for call in part["calls"])
+        for call, expected in zip(part["calls"], part["expected"]):
+            score, label = np.array(call["args"][0]), np.array(call["args"][1])
+            bins = call["kwargs"].get("n_bins", 10)
+            interior = score[(score > 0) & (score < 1)] * bins
+            assert np.all(np.abs(interior - np.round(interior)) > 1e-6), "a hidden score sits on a bin edge"
+            # numpy's histogram: half-open bins, the last one closed, like the brief's definition.
+            count, _ = np.histogram(score, np.linspace(0, 1, bins + 1))
+            score_sum, _ = np.histogram(score, np.linspace(0, 1, bins + 1), weights=score)
+            label_sum, _ = np.histogram(score, np.linspace(0, 1, bins + 1), weights=label)
+            assert expected == pytest.approx(np.abs(score_sum - label_sum).sum() / count.sum(), abs=1e-12)
+    first = frame_csv(generator.hidden(3, 1000)["ece_calls"])
+    assert frame_csv(generator.hidden(3, 20000)["ece_calls"]) == first
+    assert frame_csv(generator.hidden(4, 1000)["ece_calls"]) != first
+
+
 def test_threshold_for_precision_of_a_hand_computed_example(generator: ModuleType) -> None:
     score = np.array([0.9, 0.8, 0.8, 0.6, 0.3])
     label = np.array([1, 0, 1, 1, 0])
@@ -219,7 +244,7 @@ def test_threshold_for_precision_of_a_hand_computed_example(generator: ModuleTyp
 
 def test_parts_match_the_key_the_notebook_and_the_brief(generator: ModuleType, case_toml: dict) -> None:
     data = generator.generate(1, SIZE)
-    key = generator.answer_key(data)
+    key = generator.answer_key(data, generator.hidden(1, SIZE))
     checkable = {p["id"] for p in case_toml["parts"] if "check" in p}
     written = {p["id"] for p in case_toml["parts"] if "guidance" in p}
     assert checkable == set(key) and not checkable & written and len(written) == 3
@@ -241,15 +266,18 @@ def test_load_case_accepts_the_folder() -> None:
     if not hasattr(case_module, "load_case"):
         pytest.skip("load_case is not written yet")
     spec = case_module.load_case(CASE)
-    assert spec.slug == "error-analysis" and len(spec.checkable_parts) == 8
+    assert spec.slug == "error-analysis" and len(spec.checkable_parts) == 9
 
 
 # The author notebook reproduces the key
 
 
 def passes(check: dict, got: object, want: object) -> bool:
-    """The case.toml tolerance rule for the kinds this case uses."""
+    """The case.toml tolerance rule for the kinds this case uses (a function: its outputs on the calls)."""
     kind = check["kind"]
+    if kind == "function":
+        outputs = want["expected"]
+        return len(got) == len(outputs) and all(abs(g - w) <= check["abs_tol"] for g, w in zip(got, outputs))
     if kind == "number":
         tol = max(check.get("abs_tol", 0.0), check.get("rel_tol", 0.0) * abs(want))
         return isinstance(got, (int, float)) and abs(got - want) <= tol
@@ -261,8 +289,12 @@ def passes(check: dict, got: object, want: object) -> bool:
     raise AssertionError(kind)
 
 
-def run_author_notebook(runs: dict[int, dict[str, pd.DataFrame]], workdir: Path, names: list[str]) -> dict:
-    """Run the notebook once per dataset in one kernel (one start-up); seed -> answer variables."""
+def run_author_notebook(runs: dict[int, dict[str, pd.DataFrame]], workdir: Path, names: list[str],
+                        calls: dict[int, dict[str, list]]) -> dict:
+    """Run the notebook once per dataset in one kernel (one start-up); seed -> answer variables.
+
+    A function part's answer is its outputs on that seed's hidden calls (``calls``: seed -> name -> calls).
+    """
     nb = nbformat.read(CASE / "notebook.ipynb", as_version=4)
     code = [c for c in nb.cells if c.cell_type == "code"]
     cells, dumps = [], {}
@@ -273,7 +305,10 @@ def run_author_notebook(runs: dict[int, dict[str, pd.DataFrame]], workdir: Path,
             (folder / f"{stem}.csv").write_bytes(frame_csv(frame))
         cells.append(nbformat.v4.new_code_cell(f"import os\nos.chdir({str(folder)!r})"))
         cells.extend(nbformat.from_dict(dict(c)) for c in code)
-        dump = f"import json\nprint(json.dumps({{n: globals()[n] for n in {names!r}}}))"
+        dump = (f"import json\nanswers = {{n: globals()[n] for n in {names!r}}}\n"
+                f"for name, each in {calls[seed]!r}.items():\n"
+                "    answers[name] = [globals()[name](*c['args'], **c['kwargs']) for c in each]\n"
+                "print(json.dumps(answers))")
         dumps[seed] = nbformat.v4.new_code_cell(dump)
         cells.append(dumps[seed])
     nb.cells = cells
@@ -290,9 +325,12 @@ def test_author_notebook_answers_equal_the_key(
     monkeypatch.setenv("JUPYTER_PLATFORM_DIRS", "1")
     checks = {p["id"]: p["check"] for p in case_toml["parts"] if "check" in p}
     runs = {seed: generator.generate(seed, SIZE) for seed in (2, 13)}
-    answers = run_author_notebook(runs, tmp_path, sorted(checks))
-    for seed, data in runs.items():
-        key = generator.answer_key(data)
+    keys = {seed: generator.answer_key(data, generator.hidden(seed, SIZE)) for seed, data in runs.items()}
+    functions = {part_id for part_id, check in checks.items() if check["kind"] == "function"}
+    calls = {seed: {name: key[name]["calls"] for name in functions} for seed, key in keys.items()}
+    answers = run_author_notebook(runs, tmp_path, sorted(set(checks) - functions), calls)
+    for seed in runs:
+        key = keys[seed]
         for part_id, check in checks.items():
             got = answers[seed][part_id]
             assert passes(check, got, key[part_id]), (seed, part_id, got, key[part_id])

@@ -68,7 +68,9 @@ def power_at(n: float, p1: float, p2: float, alpha: float = 0.05) -> float:
 
 
 def passes(check: dict, got: object, want: object) -> bool:
-    """The case.toml tolerance rule for the kinds this case uses."""
+    """The case.toml rule for the kinds this case uses (holdout scores: the first band's ROC AUC)."""
+    if check["kind"] == "predictions":
+        return isinstance(got, list) and pairwise_auc(np.array(got), np.array(want["labels"])) >= check["bands"][0][0]
     if check["kind"] == "number":
         tol = max(check.get("abs_tol", 0.0), check.get("rel_tol", 0.0) * abs(want))
         return isinstance(got, (int, float)) and abs(got - want) <= tol
@@ -93,7 +95,7 @@ def test_fifty_seeds_give_fifty_different_datasets_and_keys(generator: ModuleTyp
     for seed in range(50):
         data = generator.generate(seed, 3000)
         data_hashes.add(hashlib.sha256(pd.util.hash_pandas_object(data["logins"]).to_numpy().tobytes()).hexdigest())
-        key = generator.answer_key(data)
+        key = generator.answer_key(data, generator.hidden(seed, 3000))
         key_dumps.add(json.dumps(key, sort_keys=True, allow_nan=False))
         leaks.add(key["leaky_feature"])
     assert len(data_hashes) == 50 and len(key_dumps) == 50
@@ -103,7 +105,7 @@ def test_fifty_seeds_give_fifty_different_datasets_and_keys(generator: ModuleTyp
 def test_generation_and_key_are_fast(generator: ModuleType) -> None:
     # CPU time, not wall time: the machine running the suite may be busy.
     start = time.process_time()
-    generator.answer_key(generator.generate(3, SIZE))
+    generator.answer_key(generator.generate(3, SIZE), generator.hidden(3, SIZE))
     assert time.process_time() - start < 1.0
 
 
@@ -136,6 +138,36 @@ def test_planted_leak_separates_the_label_and_the_catalog_betrays_it(
         assert set(catalog.index) - set(point_in_time) == {leak, "mfa_enabled"}
 
 
+def test_the_holdout_is_next_week_at_login_time_and_its_labels_stay_hidden(
+    generator: ModuleType, seeds_data: dict, plans: dict
+) -> None:
+    for seed, data in seeds_data.items():
+        holdout, logins = data["holdout_logins"], data["logins"]
+        labels = generator.hidden(seed, SIZE)["holdout_labels"]
+        assert "is_ato" not in holdout.columns and list(holdout.columns) == [c for c in logins.columns if c != "is_ato"]
+        assert holdout["login_id"].is_unique and not set(holdout["login_id"]) & set(logins["login_id"])
+        assert not set(holdout["account_id"]) & set(logins["account_id"]) and holdout["day"].min() > 28
+        assert sorted(labels["login_id"]) == sorted(holdout["login_id"]) and len(holdout) <= 10_000
+        y = labels.set_index("login_id").loc[holdout["login_id"], "is_ato"].to_numpy()
+        assert 15 <= y.sum() <= 0.05 * len(y), seed
+        # Read at login time, the leaky column carries no more than an honest one does.
+        leak = plans[seed]["leaky_feature"]
+        assert abs(pairwise_auc(holdout[leak].to_numpy(float), y) - 0.5) + 0.5 < 0.8, seed
+        assert abs(pairwise_auc(logins[leak].to_numpy(float), logins["is_ato"].to_numpy()) - 0.5) + 0.5 > 0.85
+        # A constant score and one raw flag reach no band or a low one; the bands are about the model.
+        assert pairwise_auc(np.zeros(len(y)), y) == 0.5
+        assert pairwise_auc(holdout["new_device"].to_numpy(float), y) < 0.85
+
+
+def test_hidden_labels_are_deterministic_and_leave_the_candidates_data_unchanged(generator: ModuleType) -> None:
+    first = frame_csv(generator.hidden(7, 5000)["holdout_labels"])
+    assert frame_csv(generator.hidden(7, 5000)["holdout_labels"]) == first
+    assert frame_csv(generator.hidden(8, 5000)["holdout_labels"]) != first
+    # The holdout has its own random stream: the logins of a seed do not depend on it.
+    assert frame_csv(generator.generate(7, 5000)["logins"]) == frame_csv(generator.generate(7, 5000)["logins"])
+    assert generator.generate(7, 5000)["holdout_logins"].equals(generator.generate(7, 900)["holdout_logins"])
+
+
 # The key against independent computations and published values
 
 
@@ -152,7 +184,7 @@ def test_answer_key_matches_independent_computations(
 ) -> None:
     for seed in (0, 4, 7):
         data = seeds_data[seed]
-        key = generator.answer_key(data)
+        key = generator.answer_key(data, generator.hidden(seed, SIZE))
         logins, plan = data["logins"], data["experiment_plan"].iloc[0]
         assert key["base_rate"] == pytest.approx(np.count_nonzero(logins["is_ato"]) / len(logins), abs=1e-15)
         compromised = set(logins.loc[logins["is_ato"] == 1, "account_id"])
@@ -171,7 +203,7 @@ def test_sample_size_tolerance_accepts_formula_variants_and_rejects_wrong_baseli
     check = next(p["check"] for p in case_toml["parts"] if p["id"] == "sample_size_per_arm")
     for seed in (1, 6):
         data = seeds_data[seed]
-        key = generator.answer_key(data)
+        key = generator.answer_key(data, generator.hidden(seed, SIZE))
         p1, mde = key["account_ato_rate"], float(data["experiment_plan"]["relative_mde"].iloc[0])
         p2 = p1 * (1 - mde)
         variance = p1 * (1 - p1) + p2 * (1 - p2)
@@ -193,7 +225,7 @@ def test_sample_size_tolerance_accepts_formula_variants_and_rejects_wrong_baseli
 
 def test_parts_match_the_key_the_notebook_and_the_brief(generator: ModuleType, case_toml: dict) -> None:
     data = generator.generate(1, SIZE)
-    key = generator.answer_key(data)
+    key = generator.answer_key(data, generator.hidden(1, SIZE))
     checkable = {p["id"] for p in case_toml["parts"] if "check" in p}
     written = {p["id"] for p in case_toml["parts"] if "guidance" in p}
     assert checkable == set(key) and not checkable & written and len(written) == 5
@@ -215,7 +247,7 @@ def test_load_case_accepts_the_folder() -> None:
     if not hasattr(case_module, "load_case"):
         pytest.skip("load_case is not written yet")
     spec = case_module.load_case(CASE)
-    assert spec.slug == "product-design" and len(spec.checkable_parts) == 5
+    assert spec.slug == "product-design" and len(spec.checkable_parts) == 6
 
 
 # The author notebook reproduces the key
@@ -252,7 +284,7 @@ def test_author_notebook_answers_equal_the_key(
     runs = {seed: generator.generate(seed, SIZE) for seed in (2, 13)}
     answers = run_author_notebook(runs, tmp_path, sorted(checks))
     for seed, data in runs.items():
-        key = generator.answer_key(data)
+        key = generator.answer_key(data, generator.hidden(seed, SIZE))
         for part_id, check in checks.items():
             assert passes(check, answers[seed][part_id], key[part_id]), (seed, part_id, answers[seed][part_id])
         assert answers[seed]["sample_size_per_arm"] == key["sample_size_per_arm"]

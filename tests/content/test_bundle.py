@@ -21,7 +21,7 @@ import pandas as pd
 import pytest
 from nbclient import NotebookClient
 
-from assessments.content.bundle import build_bundle, bundle_filename, data_files
+from assessments.content.bundle import build_bundle, bundle_filename, data_files, frame_csv
 from assessments.content.case import CaseFormatError, CaseSpec, load_case
 from assessments.content.notebook import RESPONSE_STUB, answer_stub, release_notebook, solution_notebook
 from assessments.grading.checks import score_check
@@ -152,9 +152,13 @@ def test_the_key_computed_from_the_csvs_scores_full_marks(case: CaseSpec) -> Non
     # A candidate who reproduces the author's solution from the files they got must get full marks.
     files = _data(case.path)
     read_back = {stem: pd.read_csv(io.BytesIO(files[f"{stem}.csv"])) for stem in _frames(case.path)}
-    key = case.answer_key(_frames(case.path))
-    from_csv = case.answer_key(read_back)
+    key = case.key_for_seed(SEED)
+    from_csv = case.answer_key(read_back, case.hidden(SEED))
     for part in case.checkable_parts:
+        if part.check.kind in ("function", "predictions"):
+            # Their key is hidden inputs or labels, not an answer: it must not change through the CSVs.
+            assert from_csv[part.id] == key[part.id], part.id
+            continue
         outcome = score_check(part.check.kind, part.check.params, from_csv[part.id], key[part.id], part.points)
         assert outcome.earned == outcome.possible, f"{part.id}: {outcome.message}"
 
@@ -259,6 +263,16 @@ def _number_spellings(value: float) -> set[str]:
     return spellings
 
 
+def _answers_in_key(case: CaseSpec, part_id: str, value: Any) -> Any:
+    """The part of a key value that is an answer: a function's expected outputs, not its inputs.
+
+    A holdout's labels are 0s and 1s, which no text search can tell apart: the hidden-frames test
+    below proves they are not in the bundle.
+    """
+    kind = case.part(part_id).check.kind
+    return value["expected"] if kind == "function" else [] if kind == "predictions" else value
+
+
 def _leaked_key_values(case: CaseSpec, key: dict[str, Any], texts: dict[str, str]) -> list[tuple[str, str, str]]:
     """(part, value, file) for key values found in candidate-facing text.
 
@@ -275,7 +289,7 @@ def _leaked_key_values(case: CaseSpec, key: dict[str, Any], texts: dict[str, str
     searched = {name: text for name, text in texts.items() if not name.endswith(".csv")}
     leaks = []
     for part in case.checkable_parts:
-        for value in _key_values(key[part.id]):
+        for value in _key_values(_answers_in_key(case, part.id, key[part.id])):
             if isinstance(value, str):
                 if len(value) >= 4 and value.lower() not in public_text:
                     leaks += [(part.id, value, n) for n, t in searched.items() if value.lower() in t.lower()]
@@ -287,8 +301,39 @@ def _leaked_key_values(case: CaseSpec, key: dict[str, Any], texts: dict[str, str
 
 
 def test_no_answer_key_value_appears_in_the_bundle(case: CaseSpec) -> None:
-    key = case.answer_key(_frames(case.path))
+    key = case.key_for_seed(SEED)
     assert not _leaked_key_values(case, key, _texts(_bundle(case.path, SEED), case))
+
+
+def test_hidden_frames_never_reach_the_bundle(case: CaseSpec) -> None:
+    # The grader keeps these (holdout labels, hidden inputs): no file is named after one, none is
+    # written out, and joined on an id column, no column of a data file equals one of theirs.
+    hidden = case.hidden(SEED)
+    files = _files(_bundle(case.path, SEED))
+    csvs = {name.rsplit("/", 1)[1]: data for name, data in files.items() if name.endswith(".csv")}
+    joined_rows = 0
+    for stem, secret in hidden.items():
+        assert not [name for name in files if stem in name.rsplit("/", 1)[1]], stem
+        written = frame_csv(secret)
+        assert not [name for name, data in files.items() if written in data], stem
+        for name, data in csvs.items():
+            public = pd.read_csv(io.BytesIO(data))
+            ids = [c for c in secret.columns if c in public.columns and secret[c].is_unique and public[c].is_unique]
+            for key in ids:
+                rows = public.merge(secret, on=key, suffixes=("", " (hidden)"))
+                joined_rows += len(rows)
+                for column in [c for c in secret.columns if c != key]:
+                    values = rows[f"{column} (hidden)" if column in public.columns else column].to_numpy()
+                    copies = [c for c in public.columns
+                              if c != key and len(rows) and (rows[c].to_numpy() == values).all()]
+                    assert not copies, f"{name} column(s) {copies} hold the hidden {stem}.{column}"
+    if case.slug == "product-design":
+        assert joined_rows == len(hidden["holdout_labels"]), "the holdout file shares the labels' ids"
+
+
+def test_cases_with_hidden_frames_are_checked_above() -> None:
+    with_hidden = {_case(folder).slug for folder in FOLDERS if _case(folder).hidden(SEED)}
+    assert {"product-design", "error-analysis"} <= with_hidden
 
 
 def test_the_key_leak_search_finds_a_planted_value() -> None:

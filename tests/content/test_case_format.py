@@ -275,3 +275,57 @@ def test_load_cases_reads_every_folder_and_reports_the_broken_ones(tmp_path: Pat
     with pytest.raises(CaseFormatError) as caught:
         load_cases(tmp_path)
     assert [str(p) for p in caught.value.problems] == ["second-case/brief.md: (file): missing"]
+
+
+# --- hidden frames: a generator's `hidden(seed, size)` and `answer_key(data, hidden)` -------------
+
+MODEL_FIXTURE = Path(__file__).parents[1] / "grading" / "fixtures" / "tiny-model"
+
+
+@pytest.fixture
+def model_dir(tmp_path: Path) -> Path:
+    """A writable copy of the tiny-model case, whose generator has hidden frames."""
+    target = tmp_path / "tiny-model"
+    shutil.copytree(MODEL_FIXTURE, target, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+    return target
+
+
+def test_a_case_with_hidden_frames_computes_its_key_from_them(model_dir: Path) -> None:
+    case = load_case(model_dir)
+    assert set(case.hidden(3)) == {"holdout_labels", "calls"} and "holdout_labels" not in case.generate(3)
+    key = case.key_for_seed(3)
+    labels = case.hidden(3)["holdout_labels"].set_index("id")["label"]
+    assert key["holdout_predictions"]["labels"] == [int(labels[i]) for i in case.generate(3)["holdout"]["id"]]
+    with pytest.raises(ValueError, match="hidden frames"):
+        case.answer_key(case.generate(3))
+    assert load_case(FIXTURE).hidden(3) == {}
+
+
+HIDDEN_BREAKAGES = {
+    "hidden not a function": ("def hidden(seed: int, size: int)", "hidden = 1\ndef _unused(seed: int, size: int)",
+                              "hidden", "must be a function"),
+    "hidden not deterministic": ("rng = np.random.default_rng([seed, 2])", "rng = np.random.default_rng()",
+                                 "hidden", "not deterministic"),
+    "hidden stem clashes with data": ('return {"holdout_labels": _holdout(seed)[["id", "label"]], "calls": calls}',
+                                      'return {"holdout": _holdout(seed)[["id", "label"]], "calls": calls}',
+                                      "hidden", "name of a data frame"),
+    "hidden returns no frames": ('return {"holdout_labels": _holdout(seed)[["id", "label"]], "calls": calls}',
+                                 "return [calls]", "hidden", "dict of file stem"),
+    "key modifies hidden frames": ("    calls, expected = [], []\n",
+                                   '    hidden["calls"]["value"] += 1\n    calls, expected = [], []\n',
+                                   "answer_key", "modifies"),
+    "holdout labels of one class": ('"labels": [int(v) for v in labels.loc[data["holdout"]["id"]]]},',
+                                    '"labels": [1 for v in labels.loc[data["holdout"]["id"]]]},',
+                                    "answer_key", "both classes"),
+    "expected output not finite": ("expected.append(sum(values) * factor)", 'expected.append(float("inf"))',
+                                   "answer_key", "JSON"),
+}
+
+
+@pytest.mark.parametrize("old,new,field,words", HIDDEN_BREAKAGES.values(), ids=HIDDEN_BREAKAGES.keys())
+def test_a_broken_hidden_generator_is_named(model_dir: Path, old: str, new: str, field: str, words: str) -> None:
+    _edit(model_dir, "generator.py", old, new)
+    with pytest.raises(CaseFormatError) as caught:
+        load_case(model_dir)
+    matching = [p for p in caught.value.problems if p.file == "tiny-model/generator.py" and p.field == field]
+    assert any(words in p.message for p in matching), str(caught.value)

@@ -18,7 +18,7 @@ from assessments.grading.checks import (
 
 
 def test_registry_has_the_documented_kinds_and_the_getter_raises_on_others() -> None:
-    assert set(CHECK_CLASSES) == {"number", "choice", "boolean", "labels", "table"}
+    assert set(CHECK_CLASSES) == {"number", "choice", "boolean", "labels", "table", "function", "predictions"}
     assert get_check_class("labels").kind == "labels"
     with pytest.raises(UnknownCheckKind, match="known kinds"):
         get_check_class("regex")

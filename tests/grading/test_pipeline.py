@@ -74,3 +74,18 @@ def test_without_a_sandbox_grading_refuses_unless_the_operator_allows_it(case, s
         report = grade_notebook(solved(), case, SEED, limits=TEST_LIMITS)
     assert report.sandboxed is False and report.earned == 9, report
     assert any("WITHOUT A SANDBOX" in r.getMessage() and r.levelno == logging.WARNING for r in caplog.records)
+
+
+@pytest.mark.sandbox
+def test_notebook_features_work_as_in_jupyter(case, solved, sandbox) -> None:
+    # Magics, display(), inline plots and the notebook's own globals behave as they do in Jupyter.
+    features = [
+        "%matplotlib inline\nimport matplotlib.pyplot as plt\nplt.plot([1, 2, 3])\nplt.show()",
+        "%%time\nsquares = [i * i for i in range(1000)]",
+        "import pandas as pd\ndisplay(pd.DataFrame({'a': [1, 2]}))\nget_ipython().run_line_magic('who', '')",
+        "assert In and squares[-1] == 998001\nsquares[-1]",
+        "assert _ == 998001",
+    ]
+    report = grade_notebook(solved(*features), case, SEED, limits=sandbox)
+    assert (report.earned, report.error) == (9, None), report
+    assert [c.status for c in report.cells[-len(features):]] == ["ok"] * len(features), report.cells

@@ -261,6 +261,25 @@ def test_an_infinite_loop_and_a_failing_cell_fail_only_themselves(case, solved, 
     assert report.earned == 7
 
 
+def test_a_cell_that_ignores_interrupts_is_ended_and_reported(case, solved, sandbox) -> None:
+    attack = """
+import signal, time
+signal.signal(signal.SIGINT, signal.SIG_IGN)
+while True:
+    try:
+        time.sleep(0.01)
+    except BaseException:
+        pass
+"""
+    notebook = solved(before_answers=(attack,))
+    report = _grade(notebook, case, sandbox)
+    stuck = next(c for c in report.cells if c.status != "ok")
+    assert stuck.status == "kernel-died" and "ignored the interrupt" in stuck.error, report.cells
+    assert report.error is not None and f"cell {stuck.index + 1}" in report.error
+    assert report.earned == 0 and all(c.status == "missing" for c in report.checks)
+    assert report.timings.total < sandbox.wall_seconds
+
+
 def test_fifty_megabytes_of_printed_output_are_discarded(case, solved, sandbox) -> None:
     attack = """
 import os, sys

@@ -1,12 +1,17 @@
 """Sent by the runner into the candidate's kernel after the last cell: answer variables as plain JSON.
 
-Not imported anywhere: run.py reads this file as text and executes it in the kernel, in the
+Not imported anywhere: the runner reads this file as text and executes it in the kernel, in the
 candidate's namespace, followed by a call naming the variables and an unguessable output path.
 Anything the candidate monkeypatched can only change how their own answers are described.
+
+With ``calls`` (function parts, see runner/collect.py) the one name is a function: it is called once
+per argument set, each call under its own time limit, and every result goes through the same
+``plain`` as the answers. The output is then JSON lines: a header saying whether the name is a
+function, then one entry per call, written as each call ends, so a run cut short keeps what it had.
 """
 
-def __assess_collect(names, path, max_items, max_chars, max_depth, max_bytes):
-    """Write {name: {"state": ok|undefined|unusable, "value"|"reason": ...}} as JSON to path."""
+def __assess_collect(names, path, max_items, max_chars, max_depth, max_bytes, calls=None, call_seconds=1.0):
+    """Write {name: {"state": ok|undefined|unusable, "value"|"reason": ...}} as JSON to path (see above for calls)."""
     import json as _json, sys as _sys
     _np = _sys.modules.get("numpy")
     _pd = _sys.modules.get("pandas")
@@ -66,6 +71,68 @@ def __assess_collect(names, path, max_items, max_chars, max_depth, max_bytes):
             return sorted((plain(x, depth + 1) for x in v), key=repr)
         raise ValueError("a value of type %s" % type(v).__name__)
 
+    def call_each(name):
+        import signal as _signal
+
+        class CallTimeout(BaseException):
+            """Raised by the timer; a BaseException, so `except Exception` in the call lets it through."""
+
+        armed = [False]
+
+        def on_timer(signum, frame):
+            if armed[0]:
+                raise CallTimeout()
+
+        def run_one(call):
+            try:
+                result = namespace[name](*call.get("args", []), **call.get("kwargs", {}))
+            except (Exception, SystemExit) as error:
+                return {"state": "error", "reason": type(error).__name__}
+            try:
+                value = plain(result, 0)
+                if len(_json.dumps(value, allow_nan=True)) > max_bytes:
+                    raise ValueError("a value larger than %d bytes as JSON" % max_bytes)
+                return {"state": "ok", "value": value}
+            except Exception as error:
+                return {"state": "unusable", "reason": str(error)[:200]}
+
+        with open(path, "w") as out:
+            def write(entry):
+                out.write(_json.dumps(entry, allow_nan=True) + "\n")
+                out.flush()
+
+            if name not in namespace or not callable(namespace[name]):
+                write({"function": "undefined" if name not in namespace else "not-callable"})
+                return
+            write({"function": "ok"})
+            previous = _signal.signal(_signal.SIGALRM, on_timer)
+            try:
+                for call in calls:
+                    entry, interrupted = {"state": "timeout"}, False
+                    try:
+                        armed[0] = True
+                        # Fires again every 50 ms in case the call swallows the first one.
+                        _signal.setitimer(_signal.ITIMER_REAL, call_seconds, 0.05)
+                        entry = run_one(call)
+                        armed[0] = False
+                    except CallTimeout:
+                        armed[0] = False
+                    except KeyboardInterrupt:
+                        # The runner interrupts a step that outlived its budget: stop calling (it
+                        # records this call as timed out and the rest as not run).
+                        armed[0], interrupted = False, True
+                    _signal.setitimer(_signal.ITIMER_REAL, 0, 0)
+                    if interrupted:
+                        break
+                    write(entry)
+            finally:
+                armed[0] = False
+                _signal.setitimer(_signal.ITIMER_REAL, 0, 0)
+                _signal.signal(_signal.SIGALRM, previous)
+
+    if calls is not None:
+        call_each(names[0])
+        return
     answers = {}
     for name in names:
         if name not in namespace:

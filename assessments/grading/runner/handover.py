@@ -1,7 +1,9 @@
 """In-sandbox half of the warm handover: read the submission the grader sends over stdin.
 
-Format: a 4-byte big-endian header length, a JSON header (nonce, notebook, answers, cell_seconds,
-wall_seconds, max_answer_bytes, files: [[name, size], ...]), then the files' bytes in header order.
+Format: a 4-byte big-endian header length, a JSON header (nonce, notebook, answers, functions,
+cell_seconds, wall_seconds, max_answer_bytes, files: [[name, size], ...]), then the files' bytes in
+header order. ``functions`` are the hidden calls of function parts (see collect.py): they stay in
+the runner's memory, which the kernel cannot read, until the last cell has run.
 The grader is trusted, but the checks stay strict: a bad header ends the runner with no result.
 """
 
@@ -14,7 +16,10 @@ import re
 import select
 import time
 
-MAX_HEADER_BYTES = 65536
+from collect import function_requests
+
+# The header carries the hidden calls of function parts (up to 256 KiB each as JSON).
+MAX_HEADER_BYTES = 4 * 1024**2
 FILE_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,199}$")
 IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,99}$")
 NONCE = re.compile(r"^[0-9a-f]{16,128}$")
@@ -64,6 +69,7 @@ def receive_submission(fd: int, args: argparse.Namespace) -> str:
             os.close(out)
     args.notebook = header["notebook"]
     args.answers = ",".join(header["answers"])
+    args.functions = function_requests(header.get("functions", []))
     args.cell_seconds = float(header["cell_seconds"])
     args.wall_seconds = float(header["wall_seconds"])
     args.max_answer_bytes = int(header["max_answer_bytes"])
