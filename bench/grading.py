@@ -97,12 +97,13 @@ def _ours(case: CaseSpec, runs: int, batch: int, warm: bool) -> tuple[list[float
 
 
 def _preparation(case: CaseSpec, runs: int) -> float:
-    """Median seconds of the trusted side's per-submission preparation: the key and the candidate's data files."""
+    """Median seconds of the trusted side's per-submission preparation: the data files and the key, as grade_notebook does."""
     samples = []
     for seed in range(runs):
         started = time.monotonic()
-        case.answer_key(case.generate(seed))
-        data_files(case, seed)
+        frames = case.generate(seed)
+        data_files(case, seed, frames=frames)
+        case.answer_key(frames, case.hidden(seed))
         samples.append(time.monotonic() - started)
     return statistics.median(samples)
 

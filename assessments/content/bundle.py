@@ -196,9 +196,13 @@ def data_problems(
     return problems
 
 
-def data_files(case: CaseSpec, seed: int, size: int | None = None) -> dict[str, bytes]:
-    """The candidate's data files, file name -> bytes: one CSV per generated frame plus extra files."""
-    frames = case.generate(seed, size)
+def data_files(case: CaseSpec, seed: int, size: int | None = None, *, frames: Frames | None = None) -> dict[str, bytes]:
+    """The candidate's data files, file name -> bytes: one CSV per generated frame plus extra files.
+
+    ``frames``, when given, must be ``case.generate(seed, size)``: the grader passes the frames it
+    generated anyway for the key, instead of generating them twice.
+    """
+    frames = case.generate(seed, size) if frames is None else frames
     files = _csvs(frames)
     if case.extra_files_fn is not None:
         files.update(case.extra_files_fn(seed, frames))

@@ -53,7 +53,7 @@ def _mebibytes(size: int) -> str:
     return f"{size / 1024**2:g} MiB" if size < 1024**3 else f"{size / 1024**3:g} GiB"
 
 
-def _prepare(notebook: nbformat.NotebookNode, case: CaseSpec, seed: int, size: int | None,
+def _prepare(notebook: nbformat.NotebookNode, case: CaseSpec, files: Mapping[str, bytes],
              key: Mapping[str, Any]) -> _Prepared:
     """What the sandbox gets: the candidate's data, their notebook without outputs, the names to read.
 
@@ -69,7 +69,7 @@ def _prepare(notebook: nbformat.NotebookNode, case: CaseSpec, seed: int, size: i
         role = cell.get("metadata", {}).get("assess")
         if isinstance(role, Mapping) and isinstance(role.get("answer"), str):
             answer_cells.setdefault(role["answer"], index)
-    files = dict(data_files(case, seed, size))
+    files = dict(files)
     # The bundle reserves <slug>.ipynb for the release notebook, so no data file can take this name.
     notebook_name = f"{case.slug}.ipynb"
     files[notebook_name] = json.dumps(clean).encode("utf-8")
@@ -196,8 +196,10 @@ def grade_notebook(notebook: nbformat.NotebookNode, case: CaseSpec, seed: int, *
     limits = limits or (pool.limits if pool is not None else SandboxLimits())
     started = time.monotonic()
     # The key is computed here, in the trusted process; of it only function parts' calls are sent in.
-    key = case.key_for_seed(seed, size)
-    prepared = _prepare(notebook, case, seed, size, key)
+    frames = case.generate(seed, size)
+    files = data_files(case, seed, size, frames=frames)  # before the key: it gets the same frames
+    key = case.answer_key(frames, case.hidden(seed, size))
+    prepared = _prepare(notebook, case, files, key)
     names = [part.id for part in case.checkable_parts]
     nonce = secrets.token_hex(16)
     run = _run_warm(pool, prepared, nonce, limits) if pool is not None else None
