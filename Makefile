@@ -43,7 +43,7 @@ run: install sandbox init
 	@rm -rf instance/prometheus && mkdir -p instance/prometheus
 	@export PROMETHEUS_MULTIPROC_DIR=$(CURDIR)/instance/prometheus; \
 	  $(FLASK) worker & worker=$$!; trap 'kill $$worker 2>/dev/null' EXIT INT TERM; \
-	  $(BIN)/gunicorn --bind $(HOST):$(PORT) --workers 2 app:app
+	  $(BIN)/gunicorn -c python:assessments.gunicorn_conf --bind $(HOST):$(PORT) --workers 2 app:app
 
 test: install-test sandbox init
 	$(BIN)/pytest

@@ -10,7 +10,13 @@ from flask import Flask
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
-from assessments.config import DEFAULTS, PROJECT_ROOT, environment_overrides, instance_secret_key
+from assessments.config import (
+    DEFAULTS,
+    PROJECT_ROOT,
+    engine_options,
+    environment_overrides,
+    instance_secret_key,
+)
 
 
 def create_app(test_config: dict[str, Any] | None = None) -> Flask:
@@ -37,6 +43,11 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         app.config["SQLALCHEMY_DATABASE_URI"] = f"sqlite:///{instance / 'assessments.db'}"
     if not app.config.get("SUBMISSIONS_DIR"):
         app.config["SUBMISSIONS_DIR"] = str(instance / "submissions")
+    app.config["SQLALCHEMY_ENGINE_OPTIONS"] = engine_options(
+        app.config["SQLALCHEMY_DATABASE_URI"],
+        app.config["SQLALCHEMY_ENGINE_OPTIONS"],
+        app.config["DATABASE_CONNECT_TIMEOUT"],
+    )
 
     _init_extensions(app)
     _register_blueprints(app)

@@ -16,6 +16,7 @@ from assessments.grading.pipeline import grade_notebook
 from assessments.grading.pool import default_pool
 from assessments.grading.sandbox import SandboxUnavailable
 from assessments.grading.validation import validate_cases
+from assessments.outage import DATABASE_UNAVAILABLE
 from assessments.queue import grading_queue
 from assessments.services import catalog, grading
 
@@ -148,8 +149,13 @@ def worker_command(workers: int) -> None:
     # workers: pages and tests grade cold and never keep sandboxes waiting.
     if not problem:
         current_app.extensions["assessments.sandbox_pool"] = default_pool()
-    # Runs the queue lost while no worker was up are found in the database at start.
-    grading.sweep_grade_runs()
+    # Runs the queue lost while no worker was up are found in the database at start (or by the
+    # periodic sweep, if the database is not reachable yet: the worker still starts).
+    try:
+        grading.sweep_grade_runs()
+    except DATABASE_UNAVAILABLE as error:
+        click.echo(f"warning: the database did not answer ({type(error).__name__}); the periodic sweep will "
+                   "catch up", err=True)
     click.echo(f"Grading worker started ({workers} at once) on {type(queue.huey).__name__}.")
     sys.stdout.flush()
     Consumer(queue.huey, workers=workers, worker_type="thread", periodic=True, check_worker_health=True).run()

@@ -11,7 +11,13 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 DEFAULTS: dict[str, Any] = {
     "SQLALCHEMY_DATABASE_URI": None,  # filled in from the instance folder when not overridden
+    # pre-ping: a connection the database dropped (a restart, a failover) is replaced on checkout
+    # instead of failing the request that drew it from the pool.
     "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
+    # PostgreSQL: give up connecting after this long (libpq waits for TCP otherwise, minutes).
+    "DATABASE_CONNECT_TIMEOUT": 5,
+    # /readyz answers within this bound even when a component hangs.
+    "READINESS_TIMEOUT_SECONDS": 3.0,
     "REDIS_URL": None,
     "CASES_DIR": str(PROJECT_ROOT / "cases"),
     "RUBRICS_DIR": str(PROJECT_ROOT / "rubrics"),
@@ -49,6 +55,7 @@ ENV_KEYS = {
     "REDIS_URL": "REDIS_URL",
     "SECRET_KEY": "SECRET_KEY",
     "SUBMISSIONS_DIR": "SUBMISSIONS_DIR",
+    "CASES_DIR": "CASES_DIR",
     "METRICS_TOKEN": "METRICS_TOKEN",
     "LOG_LEVEL": "LOG_LEVEL",
 }
@@ -60,6 +67,14 @@ def normalise_database_url(url: str) -> str:
         if url.startswith(prefix):
             return "postgresql+psycopg://" + url[len(prefix):]
     return url
+
+
+def engine_options(database_uri: str, options: dict[str, Any], connect_timeout: float) -> dict[str, Any]:
+    """SQLAlchemy engine options with a connect timeout added for PostgreSQL (given ones win)."""
+    if not database_uri.startswith("postgresql"):
+        return dict(options)
+    connect_args = {"connect_timeout": max(2, round(connect_timeout)), **options.get("connect_args", {})}
+    return {**options, "connect_args": connect_args}
 
 
 def environment_overrides(environ: dict[str, str] | None = None) -> dict[str, Any]:

@@ -3,6 +3,7 @@
 Invitation links carry the candidate's secret in the path (`/i/<token>`), so paths are logged with
 the token replaced and never with the query string. The request id comes from a sane X-Request-ID
 header (a proxy's) or is made here, and is echoed in the response so a person can quote it.
+Gunicorn's own error and access logs use the same format through `assessments/gunicorn_conf.py`.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import re
 import sys
 import time
 import uuid
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -82,6 +84,32 @@ class RedactingFilter(logging.Filter):
         return True
 
 
+class AccessLogFields(logging.Filter):
+    """Turns gunicorn's access-log atoms into the request fields and a short, redacted message.
+
+    Gunicorn hands its access logger a dict of atoms (the whole environ among them); only the
+    fields below are kept, so cookies and query strings never reach the log.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        atoms = record.args
+        if not isinstance(atoms, Mapping):
+            return True
+        path = redact_path(str(atoms.get("U") or "-"))
+        status = str(atoms.get("s") or "-")
+        record.method = atoms.get("m")
+        record.path = path
+        record.status = int(status) if status.isdigit() else status
+        micros = atoms.get("D")
+        record.duration_ms = round(micros / 1000, 1) if isinstance(micros, int) else None
+        record.remote_addr = atoms.get("h")
+        request_id = atoms.get("{x-request-id}o")
+        if request_id and _SAFE_REQUEST_ID.fullmatch(str(request_id)):
+            record.request_id = request_id
+        record.msg, record.args = f"{record.method} {path} {status}", ()
+        return True
+
+
 def _start_request() -> None:
     g.request_started = time.perf_counter()
     g.request_id = request_id_from(request.headers.get(REQUEST_ID_HEADER))
@@ -110,16 +138,26 @@ def _finish_request(response: Response) -> Response:
     return response
 
 
+def json_handler(stream: Any = None) -> logging.Handler:
+    """A handler writing JSON lines to `stream` (stderr), stamping request ids.
+
+    Also named in gunicorn's logging configuration (gunicorn_conf.py), so gunicorn's own lines
+    and the app's share one format.
+    """
+    handler = logging.StreamHandler(stream or sys.stderr)
+    handler.setFormatter(JsonFormatter())
+    handler.addFilter(RequestIdFilter())
+    handler.assessments_json = True  # type: ignore[attr-defined]
+    return handler
+
+
 def configure_logging(level: str = "INFO", stream: Any = None) -> logging.Handler:
     """Send every logger's records to `stream` (stderr) as JSON lines; safe to call again."""
     root = logging.getLogger()
     for handler in root.handlers:
         if getattr(handler, "assessments_json", False):
             return handler
-    handler = logging.StreamHandler(stream or sys.stderr)
-    handler.setFormatter(JsonFormatter())
-    handler.addFilter(RequestIdFilter())
-    handler.assessments_json = True  # type: ignore[attr-defined]
+    handler = json_handler(stream)
     root.addHandler(handler)
     root.setLevel(level)
     return handler

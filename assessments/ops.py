@@ -16,6 +16,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor, wait
 from pathlib import Path
 
 from flask import Blueprint, Flask, Response, current_app, jsonify, render_template, request
@@ -36,7 +37,12 @@ OK = "ok"
 def check_database() -> str:
     """'ok' when a trivial query answers, else what failed (no connection details)."""
     try:
+        if db.engine.dialect.name == "postgresql":
+            # Connecting is bounded by connect_timeout (config.py); the query by this.
+            timeout_ms = int(current_app.config["READINESS_TIMEOUT_SECONDS"] * 1000)
+            db.session.execute(text(f"SET LOCAL statement_timeout = {timeout_ms}"))
         db.session.execute(text("SELECT 1"))
+        db.session.rollback()
         return OK
     except Exception as error:  # any driver error means "not ready"
         log.warning("readiness: database: %s: %s", type(error).__name__, error)
@@ -93,8 +99,32 @@ READINESS_CHECKS: dict[str, Callable[[], str]] = {
 
 
 def readiness() -> dict[str, str]:
-    """Each component's state ('ok' or a short word on what is wrong)."""
-    return {name: check() for name, check in READINESS_CHECKS.items()}
+    """Each component's state ('ok' or a short word on what is wrong), within a time bound.
+
+    The checks run side by side, each in its own app context; one still running at the bound is
+    reported as "timeout" and left to finish on its own (its driver's own timeouts end it).
+    """
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    bound = float(app.config["READINESS_TIMEOUT_SECONDS"])
+
+    def run(check: Callable[[], str]) -> str:
+        with app.app_context():
+            return check()
+
+    pool = ThreadPoolExecutor(max_workers=len(READINESS_CHECKS), thread_name_prefix="readiness")
+    try:
+        futures = {name: pool.submit(run, check) for name, check in READINESS_CHECKS.items()}
+        wait(futures.values(), timeout=bound)
+        states = {}
+        for name, future in futures.items():
+            if future.done():
+                states[name] = future.result()
+            else:
+                log.warning("readiness: %s: no answer within %g s", name.replace("_", " "), bound)
+                states[name] = "timeout"
+        return states
+    finally:
+        pool.shutdown(wait=False, cancel_futures=True)
 
 
 def metrics_allowed() -> bool:

@@ -39,7 +39,14 @@ def make_huey(app: Flask) -> Huey:
         # Tests: tasks run in the caller, synchronously.
         return MemoryHuey("assessments", immediate=True)
     if app.config.get("REDIS_URL"):
-        return RedisHuey("assessments", url=app.config["REDIS_URL"])
+        from redis import ConnectionPool
+
+        # Timeouts, so an upload's enqueue cannot hang on a Redis that stopped answering; the
+        # socket timeout is well above the consumer's 1 s blocking read.
+        pool = ConnectionPool.from_url(
+            app.config["REDIS_URL"], socket_connect_timeout=5, socket_timeout=10, health_check_interval=30
+        )
+        return RedisHuey("assessments", connection_pool=pool)
     path = app.config.get("HUEY_SQLITE_PATH") or str(Path(app.instance_path) / "huey.db")
     return SqliteHuey("assessments", filename=path)
 

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from functools import wraps
 from typing import Any, TypeVar
 
-from flask import Flask, Response, abort, render_template, request
+from flask import Flask, Response, abort, g, render_template, request
 from flask.sessions import SecureCookieSessionInterface
 from flask_login import current_user
 from flask_wtf.csrf import CSRFError
@@ -15,8 +16,14 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from assessments.errors import DomainError, LoginThrottled
 from assessments.extensions import db, login_manager
 from assessments.models import User
+from assessments.outage import DATABASE_UNAVAILABLE
+
+log = logging.getLogger(__name__)
 
 F = TypeVar("F", bound=Callable[..., Any])
+
+# Seconds a person (or a client) is asked to wait when the database did not answer.
+DATABASE_RETRY_AFTER_SECONDS = 5
 
 CONTENT_SECURITY_POLICY = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
@@ -90,6 +97,25 @@ def _http_error(status: int, title: str, message: str) -> Callable[[Exception], 
     return handler
 
 
+def _database_unavailable(error: Exception) -> tuple[str, int, dict[str, str]]:
+    cause = getattr(error, "orig", None) or error
+    # The driver's first line says which: a dropped connection, a refused one, a lock, a missing table.
+    first_line = (str(cause).strip().splitlines() or [""])[0]
+    log.warning("database unavailable: %s: %s", type(cause).__name__, first_line)
+    # The page itself must not need the database it could not reach: render it signed out.
+    g._login_user = login_manager.anonymous_user()
+    message = (
+        "The site could not reach its database for a moment, so this request did not go through. "
+        "Wait a few seconds and try again. If you were uploading a notebook, upload it again: the "
+        "page lists every version that was received."
+    )
+    return (
+        render_template("error.html", title="Please try again in a moment", message=message),
+        503,
+        {"Retry-After": str(DATABASE_RETRY_AFTER_SECONDS)},
+    )
+
+
 def _csrf_error(error: CSRFError) -> tuple[str, int]:
     message = (
         "This form has expired or was not sent from this site. Go back, reload the page and "
@@ -112,6 +138,8 @@ def init_app(app: Flask) -> None:
     app.after_request(_security_headers)
     app.register_error_handler(DomainError, _domain_error)
     app.register_error_handler(CSRFError, _csrf_error)
+    for error_class in DATABASE_UNAVAILABLE:
+        app.register_error_handler(error_class, _database_unavailable)
     app.register_error_handler(
         403, _http_error(403, "Not allowed", "Your account does not have access to this page.")
     )

@@ -6,8 +6,10 @@ from __future__ import annotations
 import io
 import json
 import logging
+import socket
 import sqlite3
 import tarfile
+import time
 from pathlib import Path
 
 import nbformat
@@ -16,6 +18,7 @@ from prometheus_client import REGISTRY
 from sqlalchemy import func, select
 
 from assessments import create_app
+from assessments.config import engine_options
 from assessments.content.notebook import release_notebook
 from assessments.extensions import db
 from assessments.grading.pipeline import _run_error
@@ -80,6 +83,32 @@ def test_readyz_is_503_naming_an_unreachable_database(tmp_path, monkeypatch):
     assert body["failing"] == ["database"]
     assert body["checks"]["queue"] == "ok"
     assert str(tmp_path) not in response.get_data(as_text=True)
+
+
+def test_readyz_answers_quickly_when_the_database_never_answers(tmp_path, monkeypatch):
+    # A listening socket that accepts connections and never says a word: connecting hangs.
+    with socket.socket() as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen()
+        port = silent.getsockname()[1]
+        app = _bare_app(tmp_path, monkeypatch, SQLALCHEMY_DATABASE_URI=f"postgresql+psycopg://u@127.0.0.1:{port}/x",
+                        READINESS_TIMEOUT_SECONDS=1.0)
+        started = time.monotonic()
+        response = app.test_client().get("/readyz")
+        elapsed = time.monotonic() - started
+    assert response.status_code == 503
+    assert elapsed < 3
+    body = response.get_json()
+    assert body["status"] == "unavailable" and body["failing"] == ["database"]
+    assert body["checks"] == {"database": "timeout", "queue": "ok", "submission_store": "ok"}
+    assert str(port) not in response.get_data(as_text=True)
+
+
+def test_postgresql_connections_time_out():
+    options = engine_options("postgresql+psycopg://u@h/db", {"pool_pre_ping": True,
+                                                              "connect_args": {"options": "-csearch_path=s"}}, 5)
+    assert options == {"pool_pre_ping": True, "connect_args": {"connect_timeout": 5, "options": "-csearch_path=s"}}
+    assert engine_options("sqlite:///x.db", {"pool_pre_ping": True}, 5) == {"pool_pre_ping": True}
 
 
 def test_readyz_is_503_for_a_missing_queue_file_and_an_unwritable_store(tmp_path, monkeypatch):

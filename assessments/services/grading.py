@@ -11,10 +11,12 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+import nbformat
 from flask import current_app
 from sqlalchemy import and_, func, or_, select, update
 from werkzeug.utils import secure_filename
 
+from assessments.content.case import CaseSpec
 from assessments.errors import DomainError, NotFound
 from assessments.extensions import db
 from assessments.grading.intake import SubmissionRejected, parse_submission
@@ -25,6 +27,7 @@ from assessments.grading.sandbox import SandboxUnavailable
 from assessments.metrics import observe_grade_run
 from assessments.models import Case, GradeRun, GradeStatus, Invitation, Submission, User
 from assessments.models.types import utcnow
+from assessments.outage import DATABASE_UNAVAILABLE, retry_while_unavailable
 from assessments.queue import grading_queue
 from assessments.services import catalog
 from assessments.services.audit import record_event
@@ -182,30 +185,74 @@ def claim_grade_run(run_id: int, worker: str, now: datetime | None = None) -> bo
 
 
 def run_grade(run_id: int, worker: str) -> None:
-    """Claim a run and grade it; a run already claimed by another worker is left alone."""
-    if not claim_grade_run(run_id, worker):
+    """Claim a run and grade it; a run already claimed by another worker is left alone.
+
+    The database connection is given back while the notebook runs, and the claim and the result
+    are written with retries, so a database restart mid-run costs a few seconds, not the run.
+    """
+    if not retry_while_unavailable(lambda: claim_grade_run(run_id, worker), f"claiming grade run {run_id}"):
         return
-    run = db.session.get(GradeRun, run_id)
-    assert run is not None
-    submission = run.submission
-    invitation = submission.invitation
     try:
-        spec = catalog.spec_for(invitation.case)
-        raw = submission_store().get(submission.sha256)
-        notebook = parse_submission(
-            raw, case_slug=invitation.case.slug, case_version=invitation.case.content_hash
-        )
-        report = grade_notebook(notebook, spec, invitation.seed, pool=sandbox_pool())
+        job = retry_while_unavailable(lambda: _grading_job(run_id), f"loading grade run {run_id}")
+        report = grade_notebook(job.notebook, job.spec, job.seed, pool=sandbox_pool())
     except SandboxUnavailable as error:
         # An operator problem, not the candidate's: leave the run for the sweep to retry.
         log.error("grading run %s: no sandbox: %s", run_id, error)
-        _release(run, str(error))
+        reason = str(error)
+        retry_while_unavailable(lambda: _release(run_id, worker, reason), f"releasing grade run {run_id}")
         return
+    except DATABASE_UNAVAILABLE:
+        raise  # still unreachable after the retries: the lease runs out and the sweep re-enqueues
     except Exception as error:  # a broken case or store must not take the worker down
         log.exception("grading run %s failed", run_id)
-        _finish(run, None, f"The grader failed: {error}")
+        message = f"The grader failed: {error}"
+        retry_while_unavailable(
+            lambda: _finish_claimed(run_id, worker, None, message), f"recording grade run {run_id}"
+        )
         return
-    _finish(run, report, report.error)
+    retry_while_unavailable(
+        lambda: _finish_claimed(run_id, worker, report, report.error), f"recording grade run {run_id}"
+    )
+
+
+@dataclass(frozen=True)
+class _GradingJob:
+    notebook: nbformat.NotebookNode
+    spec: CaseSpec
+    seed: int
+
+
+def _grading_job(run_id: int) -> _GradingJob:
+    """What grading needs, read in one short transaction that ends before the notebook runs."""
+    run = db.session.get(GradeRun, run_id)
+    assert run is not None
+    invitation = run.submission.invitation
+    spec = catalog.spec_for(invitation.case)
+    raw = submission_store().get(run.submission.sha256)
+    notebook = parse_submission(raw, case_slug=invitation.case.slug, case_version=invitation.case.content_hash)
+    job = _GradingJob(notebook=notebook, spec=spec, seed=invitation.seed)
+    # Holding a connection idle in a transaction for the whole run would pin a pool slot and lose
+    # the run to any dropped connection.
+    db.session.commit()
+    return job
+
+
+def _still_claimed(run_id: int, worker: str) -> GradeRun | None:
+    """The run, locked, if this worker still holds it (a lease that ran out passes it to another)."""
+    run = db.session.get(GradeRun, run_id, with_for_update=True, populate_existing=True)
+    if run is None or run.status != GradeStatus.RUNNING or run.claimed_by != worker:
+        log.warning(
+            "grading run %s: not running under %s any more (finished, or its lease passed on)", run_id, worker
+        )
+        db.session.rollback()
+        return None
+    return run
+
+
+def _finish_claimed(run_id: int, worker: str, report: GradeReport | None, error: str | None) -> None:
+    run = _still_claimed(run_id, worker)
+    if run is not None:
+        _finish(run, report, error)
 
 
 def sandbox_pool() -> SandboxPool | None:
@@ -213,7 +260,10 @@ def sandbox_pool() -> SandboxPool | None:
     return current_app.extensions.get("assessments.sandbox_pool")
 
 
-def _release(run: GradeRun, error: str) -> None:
+def _release(run_id: int, worker: str, error: str) -> None:
+    run = _still_claimed(run_id, worker)
+    if run is None:
+        return
     run.status = GradeStatus.QUEUED if run.attempts < MAX_ATTEMPTS else GradeStatus.FAILED
     run.error = error
     run.lease_expires_at = None
@@ -229,8 +279,8 @@ def _finish(run: GradeRun, report: GradeReport | None, error: str | None) -> Non
     run.error = error
     run.finished_at = utcnow()
     run.lease_expires_at = None
-    observe_grade_run(run)
     db.session.commit()
+    observe_grade_run(run)  # after the commit: a retried write must not count twice
 
 
 def sweep_grade_runs(now: datetime | None = None) -> list[int]:
