@@ -43,6 +43,8 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         app.config["SQLALCHEMY_DATABASE_URI"] = f"sqlite:///{instance / 'assessments.db'}"
     if not app.config.get("SUBMISSIONS_DIR"):
         app.config["SUBMISSIONS_DIR"] = str(instance / "submissions")
+    if not app.config.get("SEED_CACHE_DIR"):
+        app.config["SEED_CACHE_DIR"] = str(instance / "seeds")
     app.config["SQLALCHEMY_ENGINE_OPTIONS"] = engine_options(
         app.config["SQLALCHEMY_DATABASE_URI"],
         app.config["SQLALCHEMY_ENGINE_OPTIONS"],

@@ -22,6 +22,8 @@ DEFAULTS: dict[str, Any] = {
     "CASES_DIR": str(PROJECT_ROOT / "cases"),
     "RUBRICS_DIR": str(PROJECT_ROOT / "rubrics"),
     "SUBMISSIONS_DIR": None,  # defaults to <instance>/submissions
+    # Each seed's data files and answer key, kept for grading (grading/materials.py); trusted side only.
+    "SEED_CACHE_DIR": None,  # defaults to <instance>/seeds
     "MAX_CONTENT_LENGTH": 25 * 1024 * 1024,
     "SESSION_COOKIE_HTTPONLY": True,
     "SESSION_COOKIE_SAMESITE": "Lax",
@@ -55,6 +57,7 @@ ENV_KEYS = {
     "REDIS_URL": "REDIS_URL",
     "SECRET_KEY": "SECRET_KEY",
     "SUBMISSIONS_DIR": "SUBMISSIONS_DIR",
+    "SEED_CACHE_DIR": "SEED_CACHE_DIR",
     "CASES_DIR": "CASES_DIR",
     "METRICS_TOKEN": "METRICS_TOKEN",
     "LOG_LEVEL": "LOG_LEVEL",

@@ -1,15 +1,16 @@
 """Grading latency and throughput on the A/B readout case: ours (cold and warm sandboxes) against nbgrader.
 
-    .venv/bin/python bench/grading.py [--runs 5] [--batch 20] [--nbgrader-venv /tmp/bench-nbgrader-venv]
+    .venv/bin/python bench/grading.py [--runs 5] [--batch 20] [--size ROWS] [--nbgrader-venv /tmp/bench-nbgrader-venv]
 
-Every grader grades the author's solution notebook of cases/ab-readout at its default size.
+Every grader grades the author's solution notebook of cases/ab-readout at its default size (or --size rows).
 nbgrader gets a proper assignment of that notebook: each answer cell is a solution cell followed by
 a hidden autograder test cell asserting the answer against the seed's key within the part's
 tolerance; it runs in a throwaway venv (built with Debian's Python when missing) and autogrades
 one student (latency) or the whole class one after another as it does (throughput). Ours runs in
 the bubblewrap sandbox, each candidate on their own seed's data, with as many concurrent runs as
 cores: cold (a sandbox started per submission) and warm (a pool, sized to the cores, of sandboxes
-started and warmed before submissions arrive, each used once). The floor is the same cells as a
+started and warmed before submissions arrive, each used once). Each candidate's data files and key
+are built once, as the app does when their bundle is first built, and read back at grading. The floor is the same cells as a
 plain Python script, outside any sandbox. Prints medians and ratios; never fails on speed.
 """
 
@@ -17,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import dataclasses
 import json
 import os
 import shutil
@@ -34,6 +36,7 @@ sys.path.insert(0, str(ROOT))
 from assessments.content.bundle import data_files  # noqa: E402
 from assessments.content.case import CaseSpec, load_case  # noqa: E402
 from assessments.content.notebook import solution_notebook  # noqa: E402
+from assessments.grading.materials import MaterialsCache, build_materials  # noqa: E402
 from assessments.grading.pipeline import grade_notebook  # noqa: E402
 from assessments.grading.pool import SandboxPool  # noqa: E402
 from assessments.grading.report import GradeReport  # noqa: E402
@@ -63,7 +66,9 @@ def _wait_warm(pool: SandboxPool, count: int, seconds: float = 180) -> None:
     raise RuntimeError("the pool did not warm in time")
 
 
-def _ours(case: CaseSpec, runs: int, batch: int, warm: bool) -> tuple[list[float], float, list[GradeReport]]:
+def _ours(case: CaseSpec, runs: int, batch: int, warm: bool,
+          cache: MaterialsCache) -> tuple[list[float], float, list[GradeReport]]:
+    """Latencies, batch seconds and reports; each seed's materials read from the cache, as the app does."""
     notebook = solution_notebook(case)
     workers = os.cpu_count() or 1
     pool = SandboxPool(workers, limits=LIMITS) if warm else None
@@ -75,7 +80,7 @@ def _ours(case: CaseSpec, runs: int, batch: int, warm: bool) -> tuple[list[float
             if pool is not None:
                 _wait_warm(pool, 1)  # latency of a submission arriving at a warm pool
             started = time.monotonic()
-            report = grade_notebook(notebook, case, SEED, limits=LIMITS, pool=pool)
+            report = grade_notebook(notebook, case, SEED, limits=LIMITS, pool=pool, materials=cache.get(case, SEED))
             latencies.append(time.monotonic() - started)
             assert report.earned == report.possible, report
             assert report.timings.warm is warm, report.timings
@@ -84,7 +89,8 @@ def _ours(case: CaseSpec, runs: int, batch: int, warm: bool) -> tuple[list[float
             _wait_warm(pool, workers)  # the batch arrives at a warm pool, as a deadline rush would
         started = time.monotonic()
         with ThreadPoolExecutor(max_workers=workers) as executor:
-            graded = list(executor.map(lambda seed: grade_notebook(notebook, case, seed, limits=LIMITS, pool=pool),
+            graded = list(executor.map(lambda seed: grade_notebook(notebook, case, seed, limits=LIMITS, pool=pool,
+                                                                   materials=cache.get(case, seed)),
                                        range(100, 100 + batch)))
         elapsed = time.monotonic() - started
         assert all(r.earned == r.possible for r in graded), [r.error for r in graded]
@@ -96,16 +102,20 @@ def _ours(case: CaseSpec, runs: int, batch: int, warm: bool) -> tuple[list[float
             pool.close()
 
 
-def _preparation(case: CaseSpec, runs: int) -> float:
-    """Median seconds of the trusted side's per-submission preparation: the data files and the key, as grade_notebook does."""
-    samples = []
-    for seed in range(runs):
+def _preparation(case: CaseSpec, cache: MaterialsCache, batch: int) -> tuple[float, float]:
+    """Median seconds to build a seed's materials (done once, when the bundle is first built) and to read them back.
+
+    Fills the cache for every seed the measurements grade.
+    """
+    built, read = [], []
+    for seed in [SEED, *range(100, 100 + batch)]:
         started = time.monotonic()
-        frames = case.generate(seed)
-        data_files(case, seed, frames=frames)
-        case.answer_key(frames, case.hidden(seed))
-        samples.append(time.monotonic() - started)
-    return statistics.median(samples)
+        cache.put(case, seed, build_materials(case, seed))
+        built.append(time.monotonic() - started)
+        started = time.monotonic()
+        assert cache.get(case, seed) is not None
+        read.append(time.monotonic() - started)
+    return statistics.median(built), statistics.median(read)
 
 
 # --- the floor: the same cells as a plain script ------------------------------------------
@@ -265,17 +275,24 @@ def main() -> int:
     parser.add_argument("--runs", type=int, default=5, help="latency samples per grader (>= 5 for a median)")
     parser.add_argument("--batch", type=int, default=20, help="submissions in the throughput batch")
     parser.add_argument("--nbgrader-venv", type=Path, default=Path(tempfile.gettempdir()) / "bench-nbgrader-venv")
+    parser.add_argument("--size", type=int, default=None, help="rows per candidate (default: the case's default size)")
     args = parser.parse_args()
     case = load_case(CASE)
-    print(f"case {case.slug}, default size {case.default_size}, seed {SEED}; cores {os.cpu_count()}; "
+    if args.size:
+        case = dataclasses.replace(case, default_size=args.size)
+    print(f"case {case.slug}, size {case.default_size}, seed {SEED}; cores {os.cpu_count()}; "
           f"load average at start {os.getloadavg()[0]:.1f}", flush=True)
-    preparation = _preparation(case, 3)
+    cache = MaterialsCache(Path(tempfile.mkdtemp(prefix="bench-seeds-")))
+    built, preparation = _preparation(case, cache, args.batch)
+    print(f"seed materials: built in {built:.2f} s once per candidate (when the bundle is first built), "
+          f"read back in {preparation:.3f} s per grading", flush=True)
     floor = _floor(case, max(3, args.runs // 2 + 1))
     print(f"floor measured: {floor[0]:.2f} s", flush=True)
-    cold = _ours(case, args.runs, args.batch, warm=False)
+    cold = _ours(case, args.runs, args.batch, warm=False, cache=cache)
     print(f"ours cold measured: {statistics.median(cold[0]):.2f} s", flush=True)
-    warm = _ours(case, args.runs, args.batch, warm=True)
+    warm = _ours(case, args.runs, args.batch, warm=True, cache=cache)
     print(f"ours warm measured: {statistics.median(warm[0]):.2f} s", flush=True)
+    shutil.rmtree(cache.root, ignore_errors=True)
     theirs = _nbgrader(case, _nbgrader_venv(args.nbgrader_venv), args.runs, args.batch)
     print(f"load average at end {os.getloadavg()[0]:.1f}\n")
 
@@ -297,7 +314,7 @@ def main() -> int:
           f"{floor[0] - floor[1] - floor[2]:>8.2f}{floor[0]:>8.2f}")
     print(f"  floor: imports (numpy, pandas, scipy.stats) {floor[1]:.2f} s + cells {floor[2]:.2f} s; 'other' is "
           "interpreter start and exit.")
-    print("  prepare: the key and the candidate's data files generated from the seed (trusted side, measured apart);\n"
+    print("  prepare: reading the seed's kept data files and key (trusted side, measured apart);\n"
           "  sandbox: bwrap and the runner's own start; kernel: starting it (warm: done before the submission\n"
           "  arrived; what is left is writing the files in); execution: every cell (the 1st imports the libraries:\n"
           "  a cold run pays for them, a warm one finds them loaded); other: the runner's start and\n"

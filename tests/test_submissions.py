@@ -6,6 +6,7 @@ import io
 import re
 import zipfile
 from datetime import timedelta
+from pathlib import Path
 
 import nbformat
 import pytest
@@ -70,6 +71,24 @@ def test_upload_is_stored_graded_and_shown_to_staff(app, client, auth, make_user
     staff = client.get(f"/submissions/{submission_id}").get_data(as_text=True)
     assert "treatment_rate" in staff
     assert "correct" in staff
+
+
+@pytest.mark.sandbox
+def test_a_downloaded_seed_is_graded_from_the_materials_kept_at_download(app, client, make_invitation, monkeypatch):
+    invitation_id, token = make_invitation()
+    assert client.get(f"/i/{token}/bundle").status_code == 200
+    kept = list(Path(app.config["SEED_CACHE_DIR"]).glob("tiny-hiring-*.zip"))
+    assert len(kept) == 1
+
+    def generated_again(*args, **kwargs):
+        raise AssertionError("the seed's data was generated again at grading time")
+
+    monkeypatch.setattr("assessments.grading.pipeline.build_materials", generated_again)
+    monkeypatch.setattr("assessments.grading.materials.build_materials", generated_again)
+    assert _upload(client, token, _notebook_bytes(app, solution=True)).status_code == 302
+    with app.app_context():
+        run = db.session.scalar(select(GradeRun).join(Submission).where(Submission.invitation_id == invitation_id))
+        assert run.status == GradeStatus.DONE and run.earned == run.possible > 0, run.error
 
 
 def test_bad_upload_is_refused_with_a_message_and_keeps_earlier_versions(app, client, make_invitation):

@@ -24,9 +24,9 @@ from typing import Any
 
 import nbformat
 
-from assessments.content.bundle import data_files
 from assessments.content.case import CaseSpec
 from assessments.grading.checks import INVALID, MISSING, get_check_class, sandbox_request, score_check
+from assessments.grading.materials import SeedMaterials, build_materials
 from assessments.grading.report import GRADER_VERSION, CellResult, CheckResult, GradeReport, Timings
 from assessments.grading.result import RESULT_PREFIX, AnswerRead, RunnerResult, RunnerResultInvalid, parse_runner_output
 from assessments.grading.pool import SandboxPool, WarmSandboxLost
@@ -184,11 +184,13 @@ def _run_warm(pool: SandboxPool, prepared: _Prepared, nonce: str, limits: Sandbo
 
 def grade_notebook(notebook: nbformat.NotebookNode, case: CaseSpec, seed: int, *,
                    limits: SandboxLimits | None = None, size: int | None = None,
-                   pool: SandboxPool | None = None) -> GradeReport:
+                   pool: SandboxPool | None = None, materials: SeedMaterials | None = None) -> GradeReport:
     """Run the notebook in a sandbox on the candidate's own data and score its answers against the key.
 
     With a pool, the run takes one of its warm sandboxes (when the pool's limits are the run's and
     one is there); otherwise, or if that sandbox is lost before the handover, it starts a cold one.
+    ``materials`` are the seed's data files and key when the caller kept them (materials.py);
+    without them they are built here.
 
     :raises SandboxUnavailable: when no sandbox can be had and ASSESS_UNSAFE_NO_SANDBOX=1 is not set.
     :raises KeyValueProblem: when the case's key does not fit a check (a case bug, not the candidate's).
@@ -196,10 +198,9 @@ def grade_notebook(notebook: nbformat.NotebookNode, case: CaseSpec, seed: int, *
     limits = limits or (pool.limits if pool is not None else SandboxLimits())
     started = time.monotonic()
     # The key is computed here, in the trusted process; of it only function parts' calls are sent in.
-    frames = case.generate(seed, size)
-    files = data_files(case, seed, size, frames=frames)  # before the key: it gets the same frames
-    key = case.answer_key(frames, case.hidden(seed, size))
-    prepared = _prepare(notebook, case, files, key)
+    materials = materials or build_materials(case, seed, size)
+    prepared = _prepare(notebook, case, materials.files, materials.key)
+    key = materials.key
     names = [part.id for part in case.checkable_parts]
     nonce = secrets.token_hex(16)
     run = _run_warm(pool, prepared, nonce, limits) if pool is not None else None

@@ -14,6 +14,7 @@ from assessments.content.bundle import build_bundle
 from assessments.content.case import CaseSpec, load_cases
 from assessments.errors import NotFound
 from assessments.extensions import db
+from assessments.grading.materials import MaterialsCache, SeedMaterials
 from assessments.models import Case
 from assessments.services.audit import record_event
 
@@ -114,10 +115,18 @@ def candidate_bundle(case: Case, seed: int) -> bytes:
         return path.read_bytes()
     except FileNotFoundError:
         pass
-    data = build_bundle(spec_for(case), seed)
+    spec = spec_for(case)
+    data = build_bundle(spec, seed)
     root.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=root, prefix=".bundle-")
     with os.fdopen(fd, "wb") as fh:
         fh.write(data)
     os.replace(tmp, path)
+    # The candidate now has their data: keep what grading their submissions will need.
+    seed_materials(spec, seed)
     return data
+
+
+def seed_materials(spec: CaseSpec, seed: int) -> SeedMaterials:
+    """A seed's data files and answer key, kept since its bundle was first built (or built now and kept)."""
+    return MaterialsCache(current_app.config["SEED_CACHE_DIR"]).get_or_build(spec, seed)

@@ -194,7 +194,8 @@ def run_grade(run_id: int, worker: str) -> None:
         return
     try:
         job = retry_while_unavailable(lambda: _grading_job(run_id), f"loading grade run {run_id}")
-        report = grade_notebook(job.notebook, job.spec, job.seed, pool=sandbox_pool())
+        materials = catalog.seed_materials(job.spec, job.seed)
+        report = grade_notebook(job.notebook, job.spec, job.seed, pool=sandbox_pool(), materials=materials)
     except SandboxUnavailable as error:
         # An operator problem, not the candidate's: leave the run for the sweep to retry.
         log.error("grading run %s: no sandbox: %s", run_id, error)

@@ -289,7 +289,8 @@ def grade_attempt(attempt_id: int) -> PracticeAttempt:
         notebook = parse_submission(
             submission_store().get(attempt.sha256), case_slug=case.slug, case_version=case.content_hash
         )
-        report = grade_notebook(notebook, spec, attempt.practice.seed, pool=sandbox_pool())
+        report = grade_notebook(notebook, spec, attempt.practice.seed, pool=sandbox_pool(),
+                                materials=catalog.seed_materials(spec, attempt.practice.seed))
     except SandboxUnavailable as error:
         log.error("practice attempt %s: no sandbox: %s", attempt_id, error)
         return _fail(attempt, "The grader is not available right now, so this attempt was not graded and "
