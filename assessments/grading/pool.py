@@ -1,6 +1,6 @@
 """Warm sandboxes: started before submissions arrive, with the kernel up and the usual libraries imported.
 
-A warm sandbox is the cold one (same prlimit -> setpriv -> bwrap command line, same slot uid, same
+A warm sandbox is the cold one (same nice -> prlimit -> setpriv -> bwrap command line, same slot uid, same
 limits) started with an EMPTY working folder and the runner in ``--warm`` mode: it starts the kernel,
 imports the preload modules in it and waits. Handing it a submission sends the one-time nonce, the
 run's settings and the files over its stdin (length-prefixed, size-capped); the runner writes them

@@ -1,4 +1,4 @@
-"""The sandbox: prlimit -> setpriv -> bwrap around the in-sandbox runner (see shared/SANDBOX.md).
+"""The sandbox: nice -> prlimit -> setpriv -> bwrap around the in-sandbox runner (see shared/SANDBOX.md).
 
 Each run gets a worker slot (its own uid, so the process limit of one run cannot be used up by
 another), a fresh scratch folder holding only the submission and that candidate's data files, a
@@ -59,12 +59,17 @@ class SandboxLimits:
     file_bytes: int = 50 * 1024**2
     output_bytes: int = 8 * 1024**2
     scratch_bytes: int = 256 * 1024**2
+    # Scheduling priority (nice 0..19): below the web servers and the database, so that a deadline
+    # rush of gradings queues up on the CPU instead of slowing every page down.
+    niceness: int = 10
 
     def __post_init__(self) -> None:
         if self.wall_seconds < 10:
             raise ValueError("wall_seconds must be at least 10 (the runner keeps a few seconds to read answers)")
         if self.cell_seconds <= 0 or self.cell_seconds > self.wall_seconds:
             raise ValueError("cell_seconds must be positive and at most wall_seconds")
+        if not 0 <= self.niceness <= 19:
+            raise ValueError("niceness must be between 0 and 19")
 
 
 @dataclass(frozen=True)
@@ -106,10 +111,10 @@ def sandbox_problem(runtime: Path | None = None) -> str | None:
     """Why no sandbox can be had here (None when grading can be sandboxed)."""
     if not sys.platform.startswith("linux"):
         return "the grading sandbox needs Linux (bubblewrap)"
-    tools = ["bwrap", "prlimit"] + (["setpriv"] if _is_root() else [])
+    tools = ["nice", "bwrap", "prlimit"] + (["setpriv"] if _is_root() else [])
     for tool in tools:
         if shutil.which(tool, path="/usr/bin:/bin") is None:
-            package = "bubblewrap" if tool == "bwrap" else "util-linux"
+            package = {"bwrap": "bubblewrap", "nice": "coreutils"}.get(tool, "util-linux")
             return f"{tool} is missing: install it with `apt-get install {package}` (or run `make setup`)"
     problem = runtime_problem(runtime or default_runtime_path())
     if problem:
@@ -146,12 +151,13 @@ def _scratch(files: Mapping[str, bytes], uid: int | None) -> Iterator[Path]:
 
 def sandbox_argv(limits: SandboxLimits, uid: int | None, scratch: Path | None, names: Sequence[str],
                  runtime: Path, runner_args: Sequence[str]) -> list[str]:
-    """The prlimit -> setpriv -> bwrap command line running the runner over these files of scratch."""
+    """The nice -> prlimit -> setpriv -> bwrap command line running the runner over these files of scratch."""
     nproc = limits.processes
     if uid is None:
         # Not root: the process limit counts this user's existing processes too.
         nproc += sum(1 for p in Path("/proc").iterdir() if p.name.isdigit() and p.stat().st_uid == os.getuid())
     argv = [
+        "/usr/bin/nice", "-n", str(limits.niceness),
         "/usr/bin/prlimit", f"--as={limits.memory_bytes}", f"--cpu={limits.cpu_seconds}",
         f"--nproc={nproc}", f"--fsize={limits.file_bytes}", f"--nofile={limits.open_files}", "--core=0", "--",
     ]

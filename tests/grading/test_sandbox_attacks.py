@@ -196,6 +196,21 @@ with open("big.bin", "wb") as handle:
 
 # --- resources --------------------------------------------------------------------------
 
+def test_graded_code_runs_below_the_web_servers_priority_and_cannot_raise_it(case, solved, sandbox) -> None:
+    probe = """
+import os
+assert os.nice(0) == 10, os.nice(0)
+try:
+    os.setpriority(os.PRIO_PROCESS, 0, 0)
+except PermissionError:
+    pass
+assert os.getpriority(os.PRIO_PROCESS, 0) == 10
+"""
+    report = _grade(solved(probe), case, sandbox)
+    _assert_all_correct(report)
+    _kill_cells_ok(report, 1)
+
+
 def test_a_fork_bomb_is_contained_and_the_notebook_still_graded(solved, grade, monkeypatch) -> None:
     # Slot uids of this test alone: other graders on the machine (a worker, a benchmark) use the
     # default range, and their live sandboxes are not this run's leftovers.
