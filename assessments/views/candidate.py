@@ -9,7 +9,7 @@ from assessments.forms.submission import UploadForm
 from assessments.models import Invitation
 from assessments.models.types import utcnow
 from assessments.services import catalog, grading, invitations
-from assessments.views.rendering import render_markdown
+from assessments.views.rendering import render_brief
 
 bp = Blueprint("candidate", __name__, url_prefix="/i")
 
@@ -22,7 +22,7 @@ def _page(invitation: Invitation, form: UploadForm, status: int = 200) -> tuple[
             "candidate/invitation.html",
             invitation=invitation,
             spec=spec,
-            brief=render_markdown(spec.brief_markdown),
+            brief=render_brief(spec.brief_markdown),
             now=utcnow(),
             form=form,
             receipts=receipts,

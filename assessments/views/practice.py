@@ -13,7 +13,7 @@ from assessments.security import allow_chart_styles, role_required
 from assessments.services import catalog, mentoring, practice, practice_solutions, progress, scorecards
 from assessments.services import review_exercise as review
 from assessments.views.notebook_html import render_notebook
-from assessments.views.rendering import render_markdown
+from assessments.views.rendering import render_brief, render_markdown
 
 bp = Blueprint("practice", __name__, url_prefix="/practice")
 
@@ -51,7 +51,7 @@ def _case_page(slug: str, upload_form: UploadForm | None = None, status: int = 2
         case=case,
         spec=spec,
         practice=own,
-        brief=render_markdown(spec.brief_markdown),
+        brief=render_brief(spec.brief_markdown),
         skills=practice.case_skills(spec),
         is_review=review.is_review_case(spec),
         attempts=list(reversed(own.attempts)) if own else [],
