@@ -50,7 +50,8 @@ class JsonFormatter(logging.Formatter):
             "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
             "level": record.levelname,
             "logger": record.name,
-            "message": record.getMessage(),
+            # Redacted here too: a message or traceback may quote a path (Flask's "Exception on /i/...").
+            "message": redact_path(record.getMessage()),
         }
         request_id = getattr(record, "request_id", None)
         if request_id:
@@ -60,7 +61,7 @@ class JsonFormatter(logging.Formatter):
             if value is not None:
                 entry[field] = value
         if record.exc_info:
-            entry["exception"] = self.formatException(record.exc_info)
+            entry["exception"] = redact_path(self.formatException(record.exc_info))
         return json.dumps(entry, default=str)
 
 

@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable, Iterable
 from typing import TypeVar
 
-from sqlalchemy.exc import InterfaceError, OperationalError
+from sqlalchemy.exc import InterfaceError, OperationalError, PendingRollbackError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from assessments.extensions import db
@@ -23,7 +23,9 @@ log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
-DATABASE_UNAVAILABLE: tuple[type[Exception], ...] = (OperationalError, InterfaceError, PoolTimeout)
+# PendingRollbackError: the session is used again after its connection died mid-transaction.
+DATABASE_UNAVAILABLE: tuple[type[Exception], ...] = (OperationalError, InterfaceError, PoolTimeout,
+                                                      PendingRollbackError)
 
 # About a minute in all: longer than a restart or a failover, shorter than a grading lease.
 RETRY_DELAYS = (0.5, 1.0, 2.0, 4.0, 8.0, 15.0, 30.0)

@@ -15,6 +15,7 @@ from sqlalchemy.exc import OperationalError
 from assessments import outage
 from assessments.content.notebook import solution_notebook
 from assessments.extensions import db, login_manager
+from assessments.logs import JsonFormatter
 from assessments.models import GradeRun, GradeStatus, Invitation
 from assessments.services import catalog, grading
 
@@ -146,3 +147,39 @@ def test_worker_reconnects_when_the_server_terminated_its_connections_mid_run(ap
     run = _graded_once(app, run_id)
     assert run.status == GradeStatus.DONE and run.attempts == 1
     assert run.earned == run.possible > 0
+
+
+def test_a_session_left_broken_by_a_dropped_connection_also_gets_the_try_again_page(app, client, make_invitation,
+                                                                                     monkeypatch, caplog):
+    from sqlalchemy.exc import PendingRollbackError
+
+    _, token = make_invitation()
+
+    def broken_session(*args, **kwargs):
+        raise PendingRollbackError("Can't reconnect until invalid transaction is rolled back.")
+
+    monkeypatch.setattr(grading, "progress", broken_session)
+    client.post(f"/i/{token}", data={"notebook": (io.BytesIO(_notebook_bytes(app)), "a.ipynb")},
+                content_type="multipart/form-data")
+    response = client.get(f"/i/{token}/status")
+    assert response.status_code == 503 and response.headers["Retry-After"] == "5"
+    # Whatever is logged about it names no invitation token.
+    assert all(token not in JsonFormatter().format(record) for record in caplog.records)
+
+
+def test_an_unexpected_error_on_a_candidate_page_is_logged_without_the_token(app, client, make_invitation,
+                                                                            monkeypatch, caplog):
+    _, token = make_invitation()
+    app.config["PROPAGATE_EXCEPTIONS"] = False
+
+    def bug(*args, **kwargs):
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr(grading, "progress", bug)
+    client.post(f"/i/{token}", data={"notebook": (io.BytesIO(_notebook_bytes(app)), "a.ipynb")},
+                content_type="multipart/form-data")
+    with caplog.at_level(logging.ERROR):
+        assert client.get(f"/i/{token}/status").status_code == 500
+    lines = [JsonFormatter().format(record) for record in caplog.records if record.levelno >= logging.ERROR]
+    assert lines and any("a bug" in line for line in lines)
+    assert all(token not in line for line in lines), lines
