@@ -46,3 +46,19 @@ def retry_while_unavailable(write: Callable[[], T], what: str, delays: Iterable[
             log.warning("%s: database unavailable (%s); retrying in %g s", what, type(error).__name__, delay)
             time.sleep(delay)
     return write()
+
+
+def close_session(exc: BaseException | None = None) -> None:
+    """End the request's (or task's) session, even when its connection died after the work was done.
+
+    Installed as a teardown that runs before Flask-SQLAlchemy's own: closing a session rolls its
+    transaction back, and on a connection the server has just terminated that ROLLBACK fails, which
+    would turn a finished response into a 500. Such a connection holds nothing to roll back: it is
+    invalidated (never returned to the pool) and the session dropped.
+    """
+    try:
+        db.session.remove()
+    except DATABASE_UNAVAILABLE as error:
+        log.warning("database connection lost at the end of the work (%s); discarded", type(error).__name__)
+        db.session().invalidate()
+        db.session.registry.clear()

@@ -16,7 +16,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from assessments.errors import DomainError, LoginThrottled
 from assessments.extensions import db, login_manager
 from assessments.models import User
-from assessments.outage import DATABASE_UNAVAILABLE
+from assessments.outage import DATABASE_UNAVAILABLE, close_session
 
 log = logging.getLogger(__name__)
 
@@ -140,6 +140,8 @@ def init_app(app: Flask) -> None:
     app.register_error_handler(CSRFError, _csrf_error)
     for error_class in DATABASE_UNAVAILABLE:
         app.register_error_handler(error_class, _database_unavailable)
+    # Registered after Flask-SQLAlchemy's, so it runs first (teardowns run in reverse order).
+    app.teardown_appcontext(close_session)
     app.register_error_handler(
         403, _http_error(403, "Not allowed", "Your account does not have access to this page.")
     )

@@ -183,3 +183,24 @@ def test_an_unexpected_error_on_a_candidate_page_is_logged_without_the_token(app
     lines = [JsonFormatter().format(record) for record in caplog.records if record.levelno >= logging.ERROR]
     assert lines and any("a bug" in line for line in lines)
     assert all(token not in line for line in lines), lines
+
+
+def test_a_connection_that_dies_after_the_response_is_made_does_not_turn_it_into_a_500(app, client, make_invitation):
+    _, token = make_invitation()
+    failed = []
+
+    def server_terminated_it(conn):
+        if not failed:
+            failed.append(True)
+            raise OperationalError("ROLLBACK", {}, Exception("terminating connection due to administrator command"))
+
+    with app.app_context():
+        engine = db.engine
+    event.listen(engine, "rollback", server_terminated_it)
+    try:
+        first = client.get(f"/i/{token}")
+    finally:
+        event.remove(engine, "rollback", server_terminated_it)
+    assert failed, "the rollback at the end of the request never ran"
+    assert first.status_code == 200
+    assert client.get(f"/i/{token}").status_code == 200  # and the next request gets a working connection
