@@ -25,7 +25,7 @@ from assessments.grading.pipeline import _run_error
 from assessments.grading.sandbox import SandboxLimits, SandboxRun
 from assessments.logs import REQUEST_LOGGER, JsonFormatter, redact_path
 from assessments.metrics import sandbox_limits_hit
-from assessments.models import GradeRun, GradeStatus, Invitation, Submission
+from assessments.models import GradeRun, Invitation, Submission
 from assessments.ops import LinkRateLimiter
 from assessments.services import catalog, grading
 

@@ -196,7 +196,8 @@ def data_problems(
     return problems
 
 
-def data_files(case: CaseSpec, seed: int, size: int | None = None, *, frames: Frames | None = None) -> dict[str, bytes]:
+def data_files(case: CaseSpec, seed: int, size: int | None = None, *,
+               frames: Frames | None = None) -> dict[str, bytes]:
     """The candidate's data files, file name -> bytes: one CSV per generated frame plus extra files.
 
     ``frames``, when given, must be ``case.generate(seed, size)``: the grader passes the frames it

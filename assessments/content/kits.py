@@ -11,9 +11,9 @@ from assessments.content.rubric import Rubric
 from assessments.content.toml_reader import (
     Reader,
     RubricFormatError,
-    RubricProblem,
     check_slug,
     entry,
+    load_each,
     parse_toml,
 )
 
@@ -139,15 +139,5 @@ def load_kits(
     kits_dir = Path(root) / "kits"
     if not kits_dir.is_dir():
         return {}
-    kits: dict[str, InterviewKit] = {}
-    problems: list[RubricProblem] = []
-    for path in sorted(kits_dir.glob("*.toml")):
-        try:
-            kit = load_kit(path, rubrics, case_slugs=case_slugs)
-        except RubricFormatError as exc:
-            problems.extend(exc.problems)
-        else:
-            kits[kit.slug] = kit
-    if problems:
-        raise RubricFormatError(problems)
-    return kits
+    return load_each(sorted(kits_dir.glob("*.toml")),
+                     lambda path: load_kit(path, rubrics, case_slugs=case_slugs))

@@ -16,6 +16,7 @@ from assessments.content.toml_reader import (
     RubricProblem,
     check_slug,
     entry,
+    load_each,
     parse_toml,
     type_name,
 )
@@ -244,15 +245,4 @@ def load_rubrics(root: Path | str) -> dict[str, Rubric]:
     root = Path(root)
     if not root.is_dir():
         raise RubricFormatError([RubricProblem(str(root), "", "is not a directory")])
-    rubrics: dict[str, Rubric] = {}
-    problems: list[RubricProblem] = []
-    for path in sorted(root.glob("*.toml")):
-        try:
-            rubric = load_rubric(path)
-        except RubricFormatError as exc:
-            problems.extend(exc.problems)
-        else:
-            rubrics[rubric.slug] = rubric
-    if problems:
-        raise RubricFormatError(problems)
-    return rubrics
+    return load_each(sorted(root.glob("*.toml")), load_rubric)

@@ -5,10 +5,10 @@ from __future__ import annotations
 import hashlib
 import re
 import tomllib
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 SLUG = re.compile(r"^[a-z0-9]+(-[a-z0-9]+)*$")
 _OPTIONAL = {"description", "minutes"}
@@ -157,3 +157,25 @@ def check_slug(reader: Reader, doc: Mapping[str, Any], path: Path) -> str:
     if slug and slug != path.stem:
         reader.problem("slug", f"{slug!r} must equal the file name {path.stem!r}")
     return slug
+
+
+_Loaded = TypeVar("_Loaded")
+
+
+def load_each(paths: Iterable[Path], load: Callable[[Path], _Loaded]) -> dict[str, _Loaded]:
+    """Load every file (each result has a ``slug``), keyed by slug; every file's problems are reported together.
+
+    :raises RubricFormatError: listing the problems of all the files that failed.
+    """
+    loaded: dict[str, _Loaded] = {}
+    problems: list[RubricProblem] = []
+    for path in paths:
+        try:
+            item = load(path)
+        except RubricFormatError as exc:
+            problems.extend(exc.problems)
+        else:
+            loaded[item.slug] = item  # type: ignore[attr-defined]
+    if problems:
+        raise RubricFormatError(problems)
+    return loaded

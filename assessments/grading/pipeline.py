@@ -147,6 +147,10 @@ def _run_error(run: SandboxRun, limits: SandboxLimits) -> str | None:
 def _result_error(result: RunnerResult, cells: Mapping[int, CellResult], limits: SandboxLimits) -> str | None:
     if result.failure == "kernel-died":
         died = next((c for c in cells.values() if c.status == "kernel-died"), None)
+        if died is not None and died.error and "ignored the interrupt" in died.error:
+            return (f"Cell {died.index + 1} ran past the {limits.cell_seconds:g} s limit for one cell and ignored "
+                    "the interrupt sent to stop it, so the Python kernel was ended: later cells did not run and no "
+                    "answers could be read. Make sure no cell runs that long, and do not catch KeyboardInterrupt.")
         where = f" while running cell {died.index + 1}" if died else ""
         return (f"The Python kernel died{where}, so later cells did not run and no answers could be read. Common "
                 f"causes: more than {_mebibytes(limits.memory_bytes)} of memory, more than {limits.cpu_seconds} s "

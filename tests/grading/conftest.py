@@ -75,15 +75,18 @@ def grade(request: pytest.FixtureRequest, case: CaseSpec, sandbox: SandboxLimits
     environment) and is closed before the call returns, so nothing of it outlives the grading.
     """
 
-    def run(notebook: nbformat.NotebookNode) -> GradeReport:
-        if request.param == "cold":
-            return grade_notebook(notebook, case, SEED, limits=sandbox)
-        pool = SandboxPool(1, limits=sandbox)
-        try:
-            report = grade_notebook(notebook, case, SEED, pool=pool)
-        finally:
-            pool.close()
-        assert (pool.handed_out, pool.lost) == (1, 0), "the warm path was not taken"
-        return report
+    return lambda notebook: grade_cold_or_warm(request.param, notebook, case, sandbox)
 
-    return run
+
+def grade_cold_or_warm(mode: str, notebook: nbformat.NotebookNode, case: CaseSpec,
+                       limits: SandboxLimits) -> GradeReport:
+    """grade_notebook in a cold sandbox ("cold") or in a warm one from a fresh pool of one ("warm")."""
+    if mode == "cold":
+        return grade_notebook(notebook, case, SEED, limits=limits)
+    pool = SandboxPool(1, limits=limits)
+    try:
+        report = grade_notebook(notebook, case, SEED, pool=pool)
+    finally:
+        pool.close()
+    assert (pool.handed_out, pool.lost) == (1, 0), "the warm path was not taken"
+    return report

@@ -22,11 +22,10 @@ from assessments.content.bundle import frame_csv
 from assessments.content.case import CaseSpec, load_case
 from assessments.content.notebook import release_notebook, solution_notebook
 from assessments.grading.pipeline import grade_notebook
-from assessments.grading.pool import SandboxPool
 from assessments.grading.report import GradeReport
 from assessments.grading.runtime import default_runtime_path
 from assessments.grading.sandbox import SandboxLimits
-from tests.grading.conftest import SEED
+from tests.grading.conftest import SEED, grade_cold_or_warm
 
 pytestmark = pytest.mark.sandbox
 
@@ -61,18 +60,7 @@ def _notebook(case: CaseSpec, *, function: str | None = None, predictions: str |
 def grade(request: pytest.FixtureRequest, model_case: CaseSpec, sandbox: SandboxLimits) -> Callable[..., GradeReport]:
     """grade_notebook on the model case, cold or in a warm sandbox from a fresh pool of one."""
 
-    def run(notebook: nbformat.NotebookNode) -> GradeReport:
-        if request.param == "cold":
-            return grade_notebook(notebook, model_case, SEED, limits=sandbox)
-        pool = SandboxPool(1, limits=sandbox)
-        try:
-            report = grade_notebook(notebook, model_case, SEED, pool=pool)
-        finally:
-            pool.close()
-        assert (pool.handed_out, pool.lost) == (1, 0), "the warm path was not taken"
-        return report
-
-    return run
+    return lambda notebook: grade_cold_or_warm(request.param, notebook, model_case, sandbox)
 
 
 def _holdout_auc(case: CaseSpec, scores: list[float]) -> float:

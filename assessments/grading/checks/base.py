@@ -181,3 +181,14 @@ class BaseCheck:
     @classmethod
     def _score(cls, value: Any, expected: Any, params: Mapping[str, Any], points: float) -> CheckOutcome:
         raise NotImplementedError
+
+
+class ToleranceCheck(BaseCheck):
+    """A kind that compares numbers within ``abs_tol`` / ``rel_tol`` (number, table, function)."""
+
+    allowed_params: ClassVar[frozenset[str]] = frozenset({"abs_tol", "rel_tol"})
+
+    @classmethod
+    def param_problems(cls, params: Mapping[str, Any]) -> list[str]:
+        """Unknown parameters and negative or non-finite tolerances."""
+        return super().param_problems(params) + tolerance_problems(params)

@@ -8,6 +8,7 @@ from typing import Any
 from assessments.grading.checks.base import (
     MAX_STRING_CHARS,
     BaseCheck,
+    ToleranceCheck,
     CheckOutcome,
     describe,
     finite_float,
@@ -15,24 +16,17 @@ from assessments.grading.checks.base import (
     is_number,
     normalise_text,
     outcome,
-    tolerance_problems,
     tolerance_words,
     tolerances,
     within,
 )
 
 
-class NumberCheck(BaseCheck):
+class NumberCheck(ToleranceCheck):
     """A single number, accepted within an absolute or a relative tolerance."""
 
     kind = "number"
-    allowed_params = frozenset({"abs_tol", "rel_tol"})
     expects = "a number"
-
-    @classmethod
-    def param_problems(cls, params: Mapping[str, Any]) -> list[str]:
-        """Unknown parameters and negative or non-finite tolerances."""
-        return super().param_problems(params) + tolerance_problems(params)
 
     @classmethod
     def key_problems(cls, expected: Any, params: Mapping[str, Any]) -> list[str]:

@@ -15,14 +15,13 @@ from collections.abc import Mapping
 from typing import Any
 
 from assessments.grading.checks.base import (
-    BaseCheck,
     CheckOutcome,
+    ToleranceCheck,
     finite_float,
     invalid,
     is_number,
     normalise_text,
     outcome,
-    tolerance_problems,
     tolerance_words,
     tolerances,
     within,
@@ -138,18 +137,18 @@ def _plural(problem: str) -> str:
     return "were " + problem.removeprefix("was ") if problem.startswith("was ") else problem
 
 
-class FunctionCheck(BaseCheck):
+class FunctionCheck(ToleranceCheck):
     """A function the candidate defines, called on hidden inputs: credit by share of cases right."""
 
     kind = "function"
-    allowed_params = frozenset({"abs_tol", "rel_tol", "call_seconds"})
+    allowed_params = ToleranceCheck.allowed_params | {"call_seconds"}
     expects = "a function"
     provided = "defined"
 
     @classmethod
     def param_problems(cls, params: Mapping[str, Any]) -> list[str]:
         """Tolerances as for numbers; ``call_seconds`` (the limit per call) in (0, 5]."""
-        problems = super().param_problems(params) + tolerance_problems(params)
+        problems = super().param_problems(params)
         if "call_seconds" in params:
             seconds = finite_float(params["call_seconds"])
             if seconds is None or not 0 < seconds <= MAX_CALL_SECONDS:

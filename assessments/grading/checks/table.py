@@ -8,31 +8,24 @@ from typing import Any
 from assessments.grading.checks.base import (
     MAX_STRING_CHARS,
     MAX_TABLE_KEYS,
-    BaseCheck,
     CheckOutcome,
+    ToleranceCheck,
     describe,
     finite_float,
     invalid,
     normalise_text,
     outcome,
-    tolerance_problems,
     tolerance_words,
     tolerances,
     within,
 )
 
 
-class TableCheck(BaseCheck):
+class TableCheck(ToleranceCheck):
     """A mapping of names to numbers: credit by share of the key's entries within tolerance."""
 
     kind = "table"
-    allowed_params = frozenset({"abs_tol", "rel_tol"})
     expects = "a dict of name -> number"
-
-    @classmethod
-    def param_problems(cls, params: Mapping[str, Any]) -> list[str]:
-        """Unknown parameters and negative or non-finite tolerances."""
-        return super().param_problems(params) + tolerance_problems(params)
 
     @classmethod
     def key_problems(cls, expected: Any, params: Mapping[str, Any]) -> list[str]:

@@ -162,7 +162,9 @@ class Kernel:
             while b"\n" in self._buffer:
                 line, self._buffer = self._buffer.split(b"\n", 1)
                 reply = _parse_reply(line)
-                if reply is not None and reply["id"] == command_id and (reply["status"] == "ready") == (command_id == 0):
+                # Only the first reply (id 0) may say "ready"; every later one answers a command.
+                ready = reply is not None and reply["status"] == "ready"
+                if reply is not None and reply["id"] == command_id and ready == (command_id == 0):
                     return reply
             if len(self._buffer) > MAX_REPLY_LINE:
                 self._buffer = b""  # junk written into the pipe by the candidate's code
