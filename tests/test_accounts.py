@@ -125,3 +125,44 @@ def test_next_parameter_cannot_redirect_off_site(client, auth, make_user):
     )
     assert response.status_code == 302
     assert response.headers["Location"].endswith("/dashboard")
+
+
+@pytest.fixture
+def argon2_calls(monkeypatch):
+    """Counts argon2 hashes and verifies, the work that decides how long a sign-in takes."""
+    from argon2 import PasswordHasher
+
+    calls = {"hash": 0, "verify": 0}
+    for name in calls:
+        original = getattr(PasswordHasher, name)
+
+        def counted(self, *args, _original=original, _name=name, **kwargs):
+            calls[_name] += 1
+            return _original(self, *args, **kwargs)
+
+        monkeypatch.setattr(PasswordHasher, name, counted)
+    return calls
+
+
+def _argon2_work(calls, sign_in) -> dict[str, int]:
+    before = dict(calls)
+    with pytest.raises(InvalidCredentials):
+        sign_in()
+    return {name: calls[name] - before[name] for name in calls}
+
+
+def _forget_dummy_hash() -> None:
+    getattr(accounts._dummy_hash, "cache_clear", lambda: None)()
+
+
+def test_unknown_email_costs_the_same_argon2_work_as_a_known_one(ctx, make_user, argon2_calls):
+    # An attacker timing sign-ins must not learn which emails have accounts.
+    make_user("admin", email="known@example.com")
+    _forget_dummy_hash()  # as in a fresh process: the first sign-in must not differ either
+    first_unknown = _argon2_work(argon2_calls, lambda: accounts.authenticate("nobody@example.com", "guess 1", "198.51.100.1"))
+    _forget_dummy_hash()
+    first_known = _argon2_work(argon2_calls, lambda: accounts.authenticate("known@example.com", "guess 1", "198.51.100.2"))
+    assert first_unknown == first_known
+    unknown = _argon2_work(argon2_calls, lambda: accounts.authenticate("nobody2@example.com", "guess 2", "198.51.100.3"))
+    known = _argon2_work(argon2_calls, lambda: accounts.authenticate("known@example.com", "guess 2", "198.51.100.4"))
+    assert unknown == known == {"hash": 0, "verify": 1}

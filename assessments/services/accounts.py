@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import functools
 from datetime import datetime, timedelta
+from typing import Any
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -21,9 +23,11 @@ def _hasher() -> PasswordHasher:
     return PasswordHasher(**current_app.config.get("ARGON2_PARAMETERS", {}))
 
 
-def _dummy_hash() -> str:
-    """A hash verified against when the email is unknown, so both cases take the same time."""
-    return _hasher().hash("not a real password")
+@functools.cache
+def _dummy_hash(parameters: tuple[tuple[str, Any], ...]) -> str:
+    """A hash, made once per process and cost setting, to verify against when the email is unknown."""
+    return PasswordHasher(**dict(parameters)).hash("not a real password")
+
 
 MIN_PASSWORD_LENGTH = 10
 
@@ -79,8 +83,11 @@ def authenticate(email: str, password: str, address: str) -> User:
     _check_throttle(keys, now)
     user = find_user_by_email(email)
     hasher = _hasher()
+    # Fetched whether or not the email is known, so even the first sign-in of a process (the one
+    # that makes the dummy hash) costs the same either way: one argon2 verify, no hash.
+    dummy = _dummy_hash(tuple(sorted(current_app.config.get("ARGON2_PARAMETERS", {}).items())))
     try:
-        hasher.verify(user.password_hash if user else _dummy_hash(), password)
+        hasher.verify(user.password_hash if user else dummy, password)
         ok = user is not None and user.active
     except (VerificationError, InvalidHashError):
         ok = False
