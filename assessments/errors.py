@@ -47,6 +47,12 @@ class InvitationUnavailable(DomainError):
     status_code = 404
 
 
+class CaseUnavailable(DomainError):
+    """A case whose files this server cannot serve right now; the operator's detail goes to the log."""
+
+    status_code = 503
+
+
 class InvalidInput(DomainError):
     """Input that fails a domain rule (duplicate email, deadline in the past, ...)."""
 

@@ -209,3 +209,20 @@ def test_database_stores_utc(app, make_invitation):
         due = db.session.get(Invitation, invitation_id).due_at
         assert due.tzinfo is not None
         assert str(raw).startswith(due.replace(tzinfo=None).isoformat(" ")[:16])
+
+
+def test_a_case_version_missing_from_disk_gives_the_candidate_a_message_for_them(app, client, make_invitation, caplog):
+    invitation_id, token = make_invitation()
+    with app.app_context():
+        # As after a deploy that changed the case folder while invitations to the old version are open.
+        db.session.get(Invitation, invitation_id).case.content_hash = "f" * 64
+        db.session.commit()
+    with caplog.at_level("ERROR", logger="assessments.services.catalog"):
+        response = client.get(f"/i/{token}")
+    assert response.status_code == 503
+    page = response.get_data(as_text=True)
+    assert "This case is temporarily unavailable; the team running it has been notified." in page
+    assert "git" not in page and "ffffffffffff" not in page
+    # The operator learns which version to restore, from the log.
+    assert "version ffffffffffff of case 'tiny-hiring' is no longer on disk" in caplog.text
+    assert "restore it from git" in caplog.text

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import tempfile
 import threading
@@ -12,11 +13,13 @@ from sqlalchemy import select
 
 from assessments.content.bundle import build_bundle
 from assessments.content.case import CaseSpec, load_cases
-from assessments.errors import NotFound
+from assessments.errors import CaseUnavailable, NotFound
 from assessments.extensions import db
 from assessments.grading.materials import MaterialsCache, SeedMaterials
 from assessments.models import Case
 from assessments.services.audit import record_event
+
+log = logging.getLogger(__name__)
 
 _lock = threading.Lock()
 _loaded: dict[str, dict[str, CaseSpec]] = {}
@@ -92,13 +95,19 @@ def find_current_case(slug: str) -> Case:
 def spec_for(case: Case) -> CaseSpec:
     """The loaded case folder for a case row.
 
-    :raises NotFound: when that version is no longer the one on disk.
+    :raises CaseUnavailable: when that version is no longer the one on disk (the message is for
+        the candidate or mentee; what the operator must do is logged).
     """
     spec = case_specs().get(case.slug)
     if spec is None or spec.content_hash != case.content_hash:
-        raise NotFound(
-            f"Version {case.content_hash[:12]} of case {case.slug!r} is no longer on disk; "
-            "restore it from git to serve this invitation."
+        log.error(
+            "version %s of case %r is no longer on disk (on disk: %s); restore it from git to "
+            "serve the invitations and practice attempts made with it",
+            case.content_hash[:12], case.slug, spec.content_hash[:12] if spec else "no such case",
+        )
+        raise CaseUnavailable(
+            "This case is temporarily unavailable; the team running it has been notified. "
+            "Please try again later: anything you have already uploaded is kept."
         )
     return spec
 
