@@ -204,3 +204,18 @@ def test_interviewer_off_the_panel_cannot_see_a_submission(app, client, auth, ma
         submission_id = db.session.scalar(select(Submission.id))
     auth.login("other@example.com")
     assert client.get(f"/submissions/{submission_id}").status_code == 403
+
+
+def test_a_notebook_with_a_lone_surrogate_is_refused_at_upload(app, client, make_invitation):
+    invitation_id, token = make_invitation()
+    with app.app_context():
+        notebook = release_notebook(catalog.case_specs()["tiny-hiring"])
+    notebook.cells.append(nbformat.v4.new_code_cell("label = 'PLACEHOLDER'"))
+    data = nbformat.writes(notebook).encode().replace(b"PLACEHOLDER", b"\\ud800")
+    response = _upload(client, token, data)
+    assert response.status_code == 400
+    assert "contains a broken character" in response.get_data(as_text=True)
+    with app.app_context():
+        assert db.session.scalar(
+            select(func.count()).select_from(Submission).where(Submission.invitation_id == invitation_id)
+        ) == 0

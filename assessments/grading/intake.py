@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import warnings
 from typing import Any
 
@@ -27,6 +28,11 @@ _BINARY_SIGNATURES: tuple[tuple[bytes, str], ...] = (
     (b"\xd0\xcf\x11\xe0", "an old Office document"),
     (b"\x7fELF", "a program (ELF binary)"),
 )
+
+
+# A JSON escape of a UTF-16 surrogate. Decoded bytes cannot hold a surrogate (UTF-8 forbids them),
+# so only text with such an escape can; a lone one decodes to a str that cannot be encoded again.
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F][0-9a-fA-F]{2}")
 
 
 class SubmissionRejected(ValueError):
@@ -82,6 +88,31 @@ def _parse_json(text: str) -> Any:
             "This file is not a Jupyter notebook (its JSON is nested too deeply or holds an absurd "
             "number). Upload the .ipynb file saved by Jupyter."
         ) from None
+
+
+def _encodable(value: Any) -> bool:
+    try:
+        json.dumps(value, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _check_text(document: Any, text: str) -> None:
+    """Refuse lone surrogates: nothing downstream (database, pages, the kernel) can store or show them."""
+    if not _SURROGATE_ESCAPE.search(text) or _encodable(document):
+        return
+    where = "This notebook"
+    if isinstance(document, dict):
+        for number, cell in enumerate(_raw_cells(document), start=1):
+            if not _encodable(cell):
+                where = f"Cell {number} of this notebook"
+                break
+    raise SubmissionRejected(
+        f"{where} contains a broken character: half of a character pair (an escape such as "
+        "\\ud800 in the file's text) that cannot be stored as text, so it cannot be graded. Delete "
+        "the character or retype the text around it, save the notebook, and upload again."
+    )
 
 
 def _as_v4(document: Any) -> nbformat.NotebookNode:
@@ -203,6 +234,9 @@ def parse_submission(
     :raises SubmissionRejected: when the upload is not a gradable notebook of this case; the message
         says what is wrong and what to do.
     """
-    notebook = _as_v4(_parse_json(_decode(raw, max_bytes)))
+    text = _decode(raw, max_bytes)
+    document = _parse_json(text)
+    _check_text(document, text)
+    notebook = _as_v4(document)
     _check_release(notebook, case_slug, case_version)
     return notebook

@@ -145,3 +145,21 @@ def test_a_notebook_of_another_case_is_refused(released: nbformat.NotebookNode) 
 
 def test_a_notebook_of_another_case_version_is_refused(released: nbformat.NotebookNode) -> None:
     assert "different version" in _rejected(_bytes(released), case_version="0" * 64)
+
+
+def _with_cell_source_escape(released: nbformat.NotebookNode, escape: str) -> bytes:
+    # Written as the JSON escape, as an editor or a script may write it: Python cannot encode it.
+    released.cells.append(nbformat.v4.new_code_cell("label = 'PLACEHOLDER'"))
+    return _bytes(released).replace(b"PLACEHOLDER", escape.encode())
+
+
+def test_a_lone_surrogate_is_refused_naming_the_cell(released: nbformat.NotebookNode) -> None:
+    count = len(released.cells)
+    message = _rejected(_with_cell_source_escape(released, "\\ud800"))
+    assert f"Cell {count + 1} of this notebook contains a broken character" in message
+    assert "upload again" in message
+
+
+def test_a_surrogate_pair_escape_is_an_ordinary_character(released: nbformat.NotebookNode) -> None:
+    notebook = parse_submission(_with_cell_source_escape(released, "\\ud83d\\ude00"), case_slug=SLUG)
+    assert notebook.cells[-1].source == "label = '\N{GRINNING FACE}'"
