@@ -5,12 +5,24 @@ from __future__ import annotations
 import csv
 import io
 import json
+from datetime import timedelta
 
 import pytest
+from sqlalchemy import select
 
 from assessments.extensions import db
 from assessments.forms.scorecard import ScorecardResult
-from assessments.models import Invitation, Rating, Scorecard, ScorecardStatus, User
+from assessments.grading.report import CheckResult, GradeReport, Timings
+from assessments.models import (
+    GradeRun,
+    GradeStatus,
+    Invitation,
+    Rating,
+    Scorecard,
+    ScorecardStatus,
+    Submission,
+    User,
+)
 from assessments.models.types import utcnow
 from assessments.services import calibration, scorecards
 
@@ -68,6 +80,45 @@ def test_amendment_replaces_the_original_in_calibration(app, panels):
         assert len(cards) == 18
         mine = ratings[(ratings.interviewer == "Lenny") & (ratings.candidate.str.endswith(f"(#{invitations[0]})"))]
         assert set(mine.rating) == {1.0}
+
+
+def _auto_grade(app, invitation_id: int, fraction: float) -> None:
+    """A finished grade run for the invitation's first version, without the sandbox."""
+    with app.app_context():
+        invitation = db.session.get(Invitation, invitation_id)
+        report = GradeReport("test", "tiny-hiring", invitation.case.content_hash, invitation.seed, fraction, 1.0,
+                             (CheckResult("treatment_rate", fraction, 1.0, "partial", "checked"),), (), Timings())
+        submission = Submission(invitation=invitation, version=1, sha256="0" * 64, size=1, filename="a.ipynb")
+        db.session.add(GradeRun(submission=submission, grader_version="test", case_version="x",
+                                status=GradeStatus.DONE, results=report.to_dict(), earned=fraction, possible=1.0))
+        db.session.commit()
+
+
+def test_filters_apply_to_the_auto_grades_beside_the_ratings(app, make_user, make_invitation, panels):
+    invitations, _ = panels
+    zoe = make_user("interviewer", email="zoe@example.com", name="Zoe")
+    hers = make_invitation(panel=[zoe])[0]
+    _card(app, hers, zoe, {"evaluation-rigor": 3, "communication": 3})
+    for invitation_id in [*invitations, hers]:
+        _auto_grade(app, invitation_id, 0.5)
+    with app.app_context():
+        everyone, _ = calibration.auto_grade_frames(calibration.CalibrationFilters())
+        assert everyone.candidate.nunique() == 7
+        by_zoe = calibration.CalibrationFilters(interviewer="zoe@example.com")
+        ratings, _, _ = calibration.hiring_frames(by_zoe)
+        auto, _ = calibration.auto_grade_frames(by_zoe)
+        assert set(auto.candidate) == set(ratings.candidate) == {f"Casey Candidate (#{hers})"}
+        # Dates select scorecards too: only candidates rated in the range keep their auto-grades.
+        old = db.session.scalars(
+            select(Scorecard).where(Scorecard.invitation_id.in_(invitations[:2]))).all()
+        for scorecard in old:
+            scorecard.submitted_at = scorecard.submitted_at - timedelta(days=30)
+        db.session.commit()
+        recent = calibration.CalibrationFilters(date_from=(utcnow() - timedelta(days=7)).date())
+        ratings, _, _ = calibration.hiring_frames(recent)
+        auto, _ = calibration.auto_grade_frames(recent)
+        assert set(auto.candidate) == set(ratings.candidate)
+        assert len(set(auto.candidate)) == 5
 
 
 def test_report_page_and_exports(app, client, auth, panels, make_user):

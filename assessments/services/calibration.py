@@ -133,6 +133,10 @@ def auto_grade_frames(
     )
     if filters.case:
         query = query.where(Case.slug == filters.case)
+    if filters.rubric or filters.interviewer or filters.date_from or filters.date_to:
+        # These filters select scorecards: the auto-grades beside them are those of the same candidates.
+        rated = {s.invitation_id for s in _current_scorecards(filters)}
+        query = query.where(Invitation.id.in_(rated))
     rows, part_dimensions = [], {}
     for invitation in db.session.scalars(query):
         if not invitation.submissions:
