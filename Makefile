@@ -5,7 +5,6 @@
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-SANDBOX_VENV ?= .sandbox-venv
 HOST ?= 127.0.0.1
 PORT ?= 5000
 FLASK := $(BIN)/flask --app app
@@ -29,10 +28,11 @@ install: $(VENV)/.installed
 install-test: $(VENV)/.installed-test
 	@sh ops/require-system-packages.sh /usr/bin/chromium:chromium
 
-sandbox: | $(BIN)/python
+sandbox: $(VENV)/.installed
 	@sh ops/require-system-packages.sh bwrap:bubblewrap prlimit:util-linux setpriv:util-linux /usr/bin/python3:python3
 	@/usr/bin/python3 -c 'import venv, ensurepip' 2>/dev/null || sh ops/require-system-packages.sh /nonexistent-venv:python3-venv
-	$(BIN)/python -m assessments.grading.runtime build $(SANDBOX_VENV)
+	$(BIN)/python -m assessments.grading.runtime build
+	@$(BIN)/python -m assessments.grading.sandbox check
 
 init: install
 	$(FLASK) init
@@ -49,4 +49,5 @@ test: install-test sandbox init
 	$(BIN)/pytest
 
 clean:
-	rm -rf $(VENV) $(SANDBOX_VENV)
+	rm -rf $(VENV) .sandbox-venv
+	@echo "As root the sandbox runtime lives in /var/lib/assessments (shared by checkouts): remove it there if you want it gone."

@@ -139,11 +139,14 @@ def worker_command(workers: int) -> None:
     """Run a grading consumer (any number can run, on any machine, against one database)."""
     from huey.consumer import Consumer
 
-    from assessments.grading.sandbox import sandbox_problem
+    from assessments.grading.sandbox import UNSAFE_SWITCH, sandbox_problem, unsafe_grading_allowed
 
     problem = sandbox_problem()
+    if problem and not unsafe_grading_allowed():
+        # Before any notebook is taken from the queue: a worker that cannot sandbox would fail every one.
+        raise click.ClickException(f"this worker cannot grade notebooks: {problem}")
     if problem:
-        click.echo(f"warning: {problem}", err=True)
+        click.echo(f"warning: grading WITHOUT a sandbox ({UNSAFE_SWITCH}=1): {problem}", err=True)
     queue = grading_queue()
     # Warm sandboxes (kernel started, libraries imported, one per submission) live only in
     # workers: pages and tests grade cold and never keep sandboxes waiting.

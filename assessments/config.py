@@ -18,6 +18,9 @@ DEFAULTS: dict[str, Any] = {
     "DATABASE_CONNECT_TIMEOUT": 5,
     # /readyz answers within this bound even when a component hangs.
     "READINESS_TIMEOUT_SECONDS": 3.0,
+    # /readyz also checks the grading sandbox (make run grades on the same machine); set it False on
+    # app servers whose grading workers run elsewhere.
+    "READINESS_SANDBOX": True,
     "REDIS_URL": None,
     "CASES_DIR": str(PROJECT_ROOT / "cases"),
     "RUBRICS_DIR": str(PROJECT_ROOT / "rubrics"),

@@ -20,6 +20,7 @@ from prometheus_client.multiprocess import MultiProcessCollector
 from sqlalchemy import func, select
 
 from assessments.extensions import db
+from assessments.grading.report import RunFailure
 from assessments.models import GradeRun, GradeStatus
 
 __all__ = ["CONTENT_TYPE_LATEST", "exposition", "observe_grade_run", "observe_request",
@@ -54,21 +55,26 @@ def observe_request(endpoint: str | None, status: int, seconds: float) -> None:
     REQUEST_SECONDS.labels(endpoint=endpoint or "unmatched", status=str(status)).observe(seconds)
 
 
-def sandbox_limits_hit(results: Mapping[str, Any] | None, error: str | None) -> set[str]:
-    """Which sandbox limits a finished run ran into, read from its stored report and error.
+_LIMIT_OF_FAILURE = {
+    RunFailure.WALL_TIME: "wall_time",
+    RunFailure.OUTPUT_CAP: "output",
+    RunFailure.KERNEL_DIED: "kernel_died",
+    RunFailure.INTERRUPT_IGNORED: "cell_time",
+}
 
-    The labels follow the messages of grading/pipeline.py: the whole run's wall clock, the output
-    cap, a kernel death (memory or CPU), one cell's time limit, and a MemoryError in a cell.
+
+def sandbox_limits_hit(results: Mapping[str, Any] | None) -> set[str]:
+    """Which sandbox limits a finished run ran into, read from its stored report's failure code and cells.
+
+    The labels: the whole run's wall clock, the output cap, a kernel death (memory or CPU), one cell's
+    time limit, and a MemoryError in a cell.
     """
     hits: set[str] = set()
-    text = (error or "").lower()
-    if "longer than" in text and "in total" in text:
-        hits.add("wall_time")
-    if "sent more than" in text:
-        hits.add("output")
-    if "kernel died" in text:
-        hits.add("kernel_died")
-    for cell in (results or {}).get("cells") or ():
+    results = results or {}
+    failure = results.get("failure")
+    if failure in set(RunFailure) and RunFailure(failure) in _LIMIT_OF_FAILURE:
+        hits.add(_LIMIT_OF_FAILURE[RunFailure(failure)])
+    for cell in results.get("cells") or ():
         status = cell.get("status")
         if status == "timeout":
             hits.add("cell_time")
@@ -92,7 +98,7 @@ def observe_grade_run(run: GradeRun) -> None:
         seconds = (run.finished_at - run.started_at).total_seconds()
     if seconds is not None:
         GRADING_SECONDS.labels(outcome=outcome).observe(max(seconds, 0.0))
-    for limit in sandbox_limits_hit(run.results, run.error):
+    for limit in sandbox_limits_hit(run.results):
         SANDBOX_LIMIT_HITS.labels(limit=limit).inc()
 
 

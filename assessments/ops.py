@@ -22,6 +22,7 @@ from pathlib import Path
 from flask import Blueprint, Flask, Response, current_app, jsonify, render_template, request
 from huey import RedisHuey, SqliteHuey
 from sqlalchemy import text
+from assessments.grading.sandbox import sandbox_problem, unsafe_grading_allowed
 
 from assessments import metrics
 from assessments.extensions import db
@@ -88,10 +89,22 @@ def check_submission_store() -> str:
         return OK
     except OSError as error:
         log.warning("readiness: submission store: %s: %s", type(error).__name__, error)
+def check_sandbox() -> str:
+    """'ok' when notebooks can be graded in a sandbox on this machine, else the problem's code (details logged)."""
+    if not current_app.config["READINESS_SANDBOX"]:
+        return OK
+    problem = sandbox_problem()
+    if problem is None or unsafe_grading_allowed():
+        return OK
+    log.warning("readiness: sandbox: %s", problem)
+    return problem.code
+
+
         return "not writable"
 
 
 READINESS_CHECKS: dict[str, Callable[[], str]] = {
+    "sandbox": check_sandbox,
     "database": check_database,
     "queue": check_queue,
     "submission_store": check_submission_store,
@@ -150,7 +163,7 @@ def healthz() -> Response:
 
 @bp.get("/readyz")
 def readyz() -> tuple[Response, int]:
-    """The database, the queue and the submission store all work (503 naming what does not)."""
+    """The database, the queue, the submission store and the grading sandbox all work (503 naming what does not)."""
     checks = readiness()
     failing = sorted(name for name, state in checks.items() if state != OK)
     if failing:

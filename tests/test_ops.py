@@ -21,8 +21,6 @@ from assessments import create_app
 from assessments.config import engine_options
 from assessments.content.notebook import release_notebook
 from assessments.extensions import db
-from assessments.grading.pipeline import _run_error
-from assessments.grading.sandbox import SandboxLimits, SandboxRun
 from assessments.logs import REQUEST_LOGGER, JsonFormatter, redact_path
 from assessments.metrics import sandbox_limits_hit
 from assessments.models import GradeRun, Invitation, Submission
@@ -71,7 +69,7 @@ def test_readyz_reports_each_component(client, app):
     assert response.status_code == 200
     body = response.get_json()
     assert body["status"] == "ok"
-    assert body["checks"] == {"database": "ok", "queue": "ok", "submission_store": "ok"}
+    assert body["checks"] == {"database": "ok", "queue": "ok", "submission_store": "ok", "sandbox": "ok"}
 
 
 def test_readyz_is_503_naming_an_unreachable_database(tmp_path, monkeypatch):
@@ -100,8 +98,35 @@ def test_readyz_answers_quickly_when_the_database_never_answers(tmp_path, monkey
     assert elapsed < 3
     body = response.get_json()
     assert body["status"] == "unavailable" and body["failing"] == ["database"]
-    assert body["checks"] == {"database": "timeout", "queue": "ok", "submission_store": "ok"}
+    assert body["checks"] == {"database": "timeout", "queue": "ok", "submission_store": "ok", "sandbox": "ok"}
     assert str(port) not in response.get_data(as_text=True)
+
+def test_readyz_names_a_sandbox_that_cannot_grade_and_the_worker_refuses_to_start(tmp_path, monkeypatch, caplog):
+    monkeypatch.delenv("ASSESS_UNSAFE_NO_SANDBOX", raising=False)
+    monkeypatch.setenv("ASSESS_SANDBOX_VENV", str(tmp_path / "no-runtime"))
+    app = _bare_app(tmp_path, monkeypatch)
+    with app.app_context():
+        db.create_all()
+    with caplog.at_level("WARNING"):
+        response = app.test_client().get("/readyz")
+    assert response.status_code == 503
+    body = response.get_json()
+    assert body["failing"] == ["sandbox"] and body["checks"]["sandbox"] == "runtime-missing"
+    assert str(tmp_path) not in response.get_data(as_text=True)
+    assert "make sandbox" in caplog.text, "the operator's log says what to do"
+    result = app.test_cli_runner().invoke(args=["worker"])
+    assert result.exit_code == 1
+    assert "cannot grade notebooks" in result.output and "make sandbox" in result.output
+
+
+def test_readyz_can_leave_the_sandbox_to_grading_machines(tmp_path, monkeypatch):
+    monkeypatch.setenv("ASSESS_SANDBOX_VENV", str(tmp_path / "no-runtime"))
+    app = _bare_app(tmp_path, monkeypatch, READINESS_SANDBOX=False)
+    with app.app_context():
+        db.create_all()
+    response = app.test_client().get("/readyz")
+    assert response.status_code == 200
+
 
 
 def test_postgresql_connections_time_out():
@@ -185,16 +210,17 @@ def test_finished_runs_are_counted_by_outcome(app, make_invitation):
     assert REGISTRY.get_sample_value("assess_grading_duration_seconds_count", labels) == before + 1
 
 
-def test_sandbox_limit_hits_are_read_from_the_pipeline_messages():
-    limits = SandboxLimits()
-    timed_out = SandboxRun(output=b"", exit_code=-9, timed_out=True, output_capped=False, seconds=1.0, sandboxed=True)
-    capped = SandboxRun(output=b"", exit_code=-9, timed_out=False, output_capped=True, seconds=1.0, sandboxed=True)
-    assert sandbox_limits_hit(None, _run_error(timed_out, limits)) == {"wall_time"}
-    assert sandbox_limits_hit(None, _run_error(capped, limits)) == {"output"}
+def test_sandbox_limit_hits_are_read_from_the_reports_failure_code():
+    assert sandbox_limits_hit({"failure": "wall-time", "cells": []}) == {"wall_time"}
+    assert sandbox_limits_hit({"failure": "output-cap"}) == {"output"}
+    assert sandbox_limits_hit({"failure": "interrupt-ignored"}) == {"cell_time"}
+    assert sandbox_limits_hit({"failure": "unreadable-result"}) == set()
+    # Words in the message (which quotes the candidate's own output) cannot fake a limit.
+    assert sandbox_limits_hit({"failure": None, "error": "took longer than 300 s in total"}) == set()
     cells = {"cells": [{"index": 1, "status": "timeout", "error": None, "seconds": 30.0},
                        {"index": 2, "status": "error", "error": "MemoryError: ", "seconds": 0.1}]}
-    assert sandbox_limits_hit(cells, "some answers are missing") == {"cell_time", "memory"}
-    assert sandbox_limits_hit({"cells": []}, None) == set()
+    assert sandbox_limits_hit(cells) == {"cell_time", "memory"}
+    assert sandbox_limits_hit(None) == set()
 
 
 # --- request ids and logs

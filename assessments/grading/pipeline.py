@@ -27,7 +27,8 @@ import nbformat
 from assessments.content.case import CaseSpec
 from assessments.grading.checks import INVALID, MISSING, get_check_class, sandbox_request, score_check
 from assessments.grading.materials import SeedMaterials, build_materials
-from assessments.grading.report import GRADER_VERSION, CellResult, CheckResult, GradeReport, Timings
+from assessments.grading.report import GRADER_VERSION, CellResult, CheckResult, GradeReport, RunFailure, Timings
+from assessments.grading.runner.protocol import MAX_ANSWER_BYTES
 from assessments.grading.result import RESULT_PREFIX, AnswerRead, RunnerResult, RunnerResultInvalid, parse_runner_output
 from assessments.grading.pool import SandboxPool, WarmSandboxLost
 from assessments.grading.sandbox import SandboxLimits, SandboxRun, run_in_sandbox
@@ -36,7 +37,6 @@ log = logging.getLogger(__name__)
 
 __all__ = ["GRADER_VERSION", "GradeReport", "SandboxLimits", "SandboxPool", "grade_notebook"]
 
-MAX_ANSWER_BYTES = 262144
 
 
 @dataclass(frozen=True)
@@ -134,33 +134,42 @@ def _score(case: CaseSpec, key: Mapping[str, Any], result: RunnerResult | None, 
     return tuple(checks)
 
 
-def _run_error(run: SandboxRun, limits: SandboxLimits) -> str | None:
+_Failure = tuple[RunFailure, str]
+
+
+def _run_error(run: SandboxRun, limits: SandboxLimits) -> _Failure | None:
     if run.timed_out:
-        return (f"Running your notebook took longer than {limits.wall_seconds:g} s in total and was stopped, so "
-                "nothing could be graded. Make sure it runs from top to bottom well within that time.")
+        return RunFailure.WALL_TIME, (
+            f"Running your notebook took longer than {limits.wall_seconds:g} s in total and was stopped, so "
+            "nothing could be graded. Make sure it runs from top to bottom well within that time.")
     if run.output_capped:
-        return (f"Running your notebook sent more than {_mebibytes(limits.output_bytes)} of results to the grader "
-                "and was stopped, so nothing could be graded. Keep answer variables to the values asked for.")
+        return RunFailure.OUTPUT_CAP, (
+            f"Running your notebook sent more than {_mebibytes(limits.output_bytes)} of results to the grader "
+            "and was stopped, so nothing could be graded. Keep answer variables to the values asked for.")
     return None
 
 
-def _result_error(result: RunnerResult, cells: Mapping[int, CellResult], limits: SandboxLimits) -> str | None:
+def _result_error(result: RunnerResult, cells: Mapping[int, CellResult], limits: SandboxLimits) -> _Failure | None:
     if result.failure == "kernel-died":
         died = next((c for c in cells.values() if c.status == "kernel-died"), None)
         if died is not None and died.error and "ignored the interrupt" in died.error:
-            return (f"Cell {died.index + 1} ran past the {limits.cell_seconds:g} s limit for one cell and ignored "
-                    "the interrupt sent to stop it, so the Python kernel was ended: later cells did not run and no "
-                    "answers could be read. Make sure no cell runs that long, and do not catch KeyboardInterrupt.")
+            return RunFailure.INTERRUPT_IGNORED, (
+                f"Cell {died.index + 1} ran past the {limits.cell_seconds:g} s limit for one cell and ignored "
+                "the interrupt sent to stop it, so the Python kernel was ended: later cells did not run and no "
+                "answers could be read. Make sure no cell runs that long, and do not catch KeyboardInterrupt.")
         where = f" while running cell {died.index + 1}" if died else ""
-        return (f"The Python kernel died{where}, so later cells did not run and no answers could be read. Common "
-                f"causes: more than {_mebibytes(limits.memory_bytes)} of memory, more than {limits.cpu_seconds} s "
-                "of CPU time, or code that ends the process.")
+        return RunFailure.KERNEL_DIED, (
+            f"The Python kernel died{where}, so later cells did not run and no answers could be read. Common "
+            f"causes: more than {_mebibytes(limits.memory_bytes)} of memory, more than {limits.cpu_seconds} s "
+            "of CPU time, or code that ends the process.")
     if result.failure:
         log.error("grading runner failed: %s", result.failure)
-        return "The grader failed to run your notebook because of an internal error; the staff have been told."
+        return RunFailure.RUNNER_FAILED, (
+            "The grader failed to run your notebook because of an internal error; the staff have been told.")
     if result.answers_failure:
-        return (f"Your notebook ran, but its answer variables could not be read afterwards ({result.answers_failure}). "
-                "The last cells may still be running or may have replaced Python internals.")
+        return RunFailure.ANSWERS_UNREADABLE, (
+            f"Your notebook ran, but its answer variables could not be read afterwards ({result.answers_failure}). "
+            "The last cells may still be running or may have replaced Python internals.")
     return None
 
 
@@ -218,21 +227,23 @@ def grade_notebook(notebook: nbformat.NotebookNode, case: CaseSpec, seed: int, *
         run = run_in_sandbox(prepared.files, runner_args, limits, stdin=stdin,
                              result_marker=RESULT_PREFIX + nonce.encode())
     scoring_started = time.monotonic()
-    error = _run_error(run, limits)
+    failure = _run_error(run, limits)
     result: RunnerResult | None = None
-    if error is None:
+    if failure is None:
         try:
             result = parse_runner_output(run.output, nonce, code_cells=prepared.code_cells, answer_names=names,
                                          max_bytes=limits.output_bytes)
         except RunnerResultInvalid as problem:
             log.warning("unreadable runner result (%s); exit code %s; output starts %r",
                         problem, run.exit_code, run.output[:300])
-            error = ("The grader could not read the result of running your notebook, so nothing could be graded. "
-                     "This happens when the run is cut short (for example by the process limit) or when the "
-                     "notebook interferes with the grader; make sure it runs cleanly from top to bottom.")
+            failure = RunFailure.UNREADABLE_RESULT, (
+                "The grader could not read the result of running your notebook, so nothing could be graded. "
+                "This happens when the run is cut short (for example by the process limit) or when the "
+                "notebook interferes with the grader; make sure it runs cleanly from top to bottom.")
     cells = {c.index: CellResult(c.index, c.status, c.error, c.seconds) for c in (result.cells if result else ())}
     if result is not None:
-        error = _result_error(result, cells, limits)
+        failure = _result_error(result, cells, limits)
+    error = failure[1] if failure else None
     checks = _score(case, key, result, prepared, cells, limits, error)
     finished = time.monotonic()
     overhead = max(0.0, run.seconds - (result.runner_seconds if result else run.seconds))
@@ -255,4 +266,5 @@ def grade_notebook(notebook: nbformat.NotebookNode, case: CaseSpec, seed: int, *
         ),
         error=error,
         sandboxed=run.sandboxed,
+        failure=failure[0] if failure else None,
     )

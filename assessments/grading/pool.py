@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from assessments.grading.result import RESULT_PREFIX
+from assessments.grading.runner import protocol
 from assessments.grading.runtime import default_runtime_path
 from assessments.grading.sandbox import (
     _CLEAN_ENV,
@@ -36,7 +37,9 @@ from assessments.grading.sandbox import (
     exchange,
     finish,
     kill_group,
+    runner_command,
     sandbox_argv,
+    sandbox_inputs,
     sandbox_problem,
 )
 from assessments.grading.slots import SlotsBusy, release_slot, take_slot
@@ -48,7 +51,7 @@ DEFAULT_POOL_SIZE = 2
 # What every case's `packages` lists; sklearn, statsmodels and matplotlib are imported on demand
 # (together they would add ~2 s of CPU and ~150 MB to every sandbox, used or not).
 DEFAULT_PRELOAD = ("numpy", "pandas", "scipy.stats")
-WARM_READY = b"ASSESS-WARM\n"
+WARM_READY = protocol.WARM_READY.encode()
 # The runner gives up waiting this long after the pool would have recycled it, so an orphan ends itself.
 _RUNNER_IDLE_MARGIN = 60.0
 
@@ -76,10 +79,11 @@ class WarmSandbox:
                        "--warm-idle-seconds", f"{idle_seconds + _RUNNER_IDLE_MARGIN:g}",
                        "--warm-startup-seconds", f"{startup_seconds:g}", "--max-input-bytes", str(limits.scratch_bytes)]
         try:
-            argv = sandbox_argv(limits, self._uid, None, [], runtime, runner_args)
-            self._proc: subprocess.Popen[bytes] = subprocess.Popen(
-                argv, cwd="/", env=_CLEAN_ENV, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                stderr=subprocess.STDOUT, start_new_session=True)
+            with sandbox_inputs({}) as inputs:
+                argv = sandbox_argv(limits, self._uid, inputs, runtime, runner_command(runtime, runner_args))
+                self._proc: subprocess.Popen[bytes] = subprocess.Popen(
+                    argv, cwd="/", env=_CLEAN_ENV, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                    stderr=subprocess.STDOUT, start_new_session=True, pass_fds=[fd for fd, _ in inputs])
         except BaseException:
             self._release()
             raise

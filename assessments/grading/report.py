@@ -4,9 +4,22 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
+from enum import StrEnum
 from typing import Any
 
 GRADER_VERSION = "1.0"
+
+
+class RunFailure(StrEnum):
+    """Why a run could not be graded in full: a stable code that metrics and pages read, never the message text."""
+
+    WALL_TIME = "wall-time"  # the whole run passed its wall-clock limit
+    OUTPUT_CAP = "output-cap"  # the sandbox sent more than the output cap
+    UNREADABLE_RESULT = "unreadable-result"  # no result line, or one that breaks the protocol
+    KERNEL_DIED = "kernel-died"  # memory, CPU time, or code that ended the process
+    INTERRUPT_IGNORED = "interrupt-ignored"  # a cell ran past its limit and ignored the interrupt
+    RUNNER_FAILED = "runner-failed"  # the runner itself failed (ours to fix)
+    ANSWERS_UNREADABLE = "answers-unreadable"  # the cells ran, the answer variables could not be read
 
 
 @dataclass(frozen=True)
@@ -61,6 +74,7 @@ class GradeReport:
     timings: Timings
     error: str | None = None
     sandboxed: bool = True
+    failure: RunFailure | None = None
 
     def check(self, part_id: str) -> CheckResult:
         """The result for one part.
@@ -95,4 +109,5 @@ class GradeReport:
             timings=Timings(**data["timings"]),
             error=data.get("error"),
             sandboxed=bool(data.get("sandboxed", True)),
+            failure=RunFailure(data["failure"]) if data.get("failure") else None,
         )

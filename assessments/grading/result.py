@@ -13,14 +13,19 @@ from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Any
 
-RESULT_PREFIX = b"ASSESS-RESULT "
-CELL_STATUSES = frozenset({"ok", "error", "timeout", "not-run", "kernel-died"})
-ANSWER_STATES = frozenset({"ok", "undefined", "unusable"})
-MAX_VALUE_DEPTH = 8
-MAX_VALUE_NODES = 200_000
-MAX_TEXT_CHARS = 10_000
-MAX_MESSAGE_CHARS = 500
-MAX_CELLS = 5_000
+from assessments.grading.runner import protocol
+from assessments.grading.runner.protocol import (
+    MAX_CELLS,
+    MAX_MESSAGE_CHARS,
+    MAX_TEXT_CHARS,
+    MAX_VALUE_DEPTH,
+    MAX_VALUE_NODES,
+    PROTOCOL_VERSION,
+)
+
+RESULT_PREFIX = protocol.RESULT_PREFIX.encode()
+CELL_STATUSES = frozenset(protocol.CELL_STATUSES)
+ANSWER_STATES = frozenset(protocol.ANSWER_STATES)
 
 _TOP_KEYS = frozenset({"runner", "cells", "answers", "failure", "answers_failure", "kernel_start_seconds",
                        "execution_seconds", "runner_seconds"})
@@ -154,7 +159,7 @@ def parse_runner_output(output: bytes, nonce: str, *, code_cells: Collection[int
         document = json.loads(lines[0][len(marker):].decode("utf-8"), parse_constant=_reject_constant)
     except (UnicodeDecodeError, ValueError, RecursionError) as error:
         raise RunnerResultInvalid(f"result is not JSON: {type(error).__name__}") from None
-    if not isinstance(document, dict) or set(document) - _TOP_KEYS or document.get("runner") != 1:
+    if not isinstance(document, dict) or set(document) - _TOP_KEYS or document.get("runner") != PROTOCOL_VERSION:
         raise RunnerResultInvalid("result has unknown keys or version")
     return RunnerResult(
         cells=_cells(document.get("cells", []), set(code_cells)),

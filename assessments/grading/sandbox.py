@@ -1,10 +1,15 @@
 """The sandbox: nice -> prlimit -> setpriv -> bwrap around the in-sandbox runner (see shared/SANDBOX.md).
 
 Each run gets a worker slot (its own uid, so the process limit of one run cannot be used up by
-another), a fresh scratch folder holding only the submission and that candidate's data files, a
-clean environment, a capped stdout read incrementally, and a wall-clock limit enforced with
-``os.killpg``. Nothing of the app is visible inside: not its code, its Python, its database or its
-environment.
+another), a working folder holding only the submission and that candidate's data files, a clean
+environment, a capped stdout read incrementally, and a wall-clock limit enforced with ``os.killpg``.
+Nothing of the app is visible inside: not its code, its Python, its database or its environment.
+
+Files enter by content, never by path: the runner's modules and the run's files are written into
+anonymous memory files (memfd) that bubblewrap copies into the sandbox (``--ro-bind-data``). The
+sandbox drops to the slot uid before bubblewrap starts, and that uid cannot read a checkout under a
+private home, nor a scratch folder under a private TMPDIR; by content, neither has to be readable.
+The runtime venv is the one thing bound by path (runtime.py keeps it where every user can reach it).
 
 Warm sandboxes (pool.py) use the same command line, slots, limits and output reading; they start
 with an empty working folder and are handed their files over stdin.
@@ -29,7 +34,8 @@ from functools import lru_cache
 from pathlib import Path
 from typing import IO
 
-from assessments.grading.runtime import default_runtime_path, runtime_problem, runtime_python
+from assessments.grading.runner.protocol import FILE_NAME
+from assessments.grading.runtime import SandboxProblem, default_runtime_path, runtime_problem, runtime_python
 from assessments.grading.slots import SlotsBusy, worker_slot
 
 log = logging.getLogger(__name__)
@@ -38,7 +44,7 @@ RUNNER_DIR = Path(__file__).with_name("runner")
 UNSAFE_SWITCH = "ASSESS_UNSAFE_NO_SANDBOX"
 SANDBOX_WORKDIR = "/work"
 SANDBOX_RUNNER_DIR = "/opt/runner"
-_FILE_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,199}$")
+_FILE_NAME = re.compile(FILE_NAME)
 _CLEAN_ENV = {"PATH": "/usr/bin:/bin"}
 
 
@@ -84,7 +90,8 @@ class SandboxRun:
     sandboxed: bool
 
 
-def _unsafe_allowed() -> bool:
+def unsafe_grading_allowed() -> bool:
+    """The operator has allowed grading without a sandbox (ASSESS_UNSAFE_NO_SANDBOX=1)."""
     return os.environ.get(UNSAFE_SWITCH, "") == "1"
 
 
@@ -93,7 +100,7 @@ def _is_root() -> bool:
 
 
 @lru_cache(maxsize=1)
-def _bwrap_works(bwrap: str) -> str | None:
+def _bwrap_works(bwrap: str) -> SandboxProblem | None:
     """None when bwrap can create its namespaces here (user namespaces may be disabled)."""
     probe = [bwrap, "--unshare-all", "--die-with-parent", "--ro-bind", "/usr", "/usr",
              "--symlink", "usr/bin", "/bin", "--symlink", "usr/lib", "/lib", "--symlink", "usr/lib64", "/lib64",
@@ -101,57 +108,109 @@ def _bwrap_works(bwrap: str) -> str | None:
     try:
         result = subprocess.run(probe, env=_CLEAN_ENV, capture_output=True, timeout=20, check=False)
     except (OSError, subprocess.TimeoutExpired) as error:
-        return f"bubblewrap could not start: {error}"
+        return SandboxProblem("bubblewrap-failed", f"bubblewrap could not start: {error}")
     if result.returncode != 0:
-        return f"bubblewrap cannot create its namespaces here: {result.stderr.decode(errors='replace').strip()[:200]}"
+        said = result.stderr.decode(errors="replace").strip()[:200]
+        return SandboxProblem("namespaces-unavailable", f"bubblewrap cannot create its namespaces here: {said}")
     return None
 
 
-def sandbox_problem(runtime: Path | None = None) -> str | None:
-    """Why no sandbox can be had here (None when grading can be sandboxed)."""
+def sandbox_problem(runtime: Path | None = None) -> SandboxProblem | None:
+    """Why no sandbox can be had here (None when grading can be sandboxed): checked up to a trial run, once."""
     if not sys.platform.startswith("linux"):
-        return "the grading sandbox needs Linux (bubblewrap)"
+        return SandboxProblem("unsupported-system", "the grading sandbox needs Linux (bubblewrap)")
     tools = ["nice", "bwrap", "prlimit"] + (["setpriv"] if _is_root() else [])
     for tool in tools:
         if shutil.which(tool, path="/usr/bin:/bin") is None:
             package = {"bwrap": "bubblewrap", "nice": "coreutils"}.get(tool, "util-linux")
-            return f"{tool} is missing: install it with `apt-get install {package}` (or run `make setup`)"
-    problem = runtime_problem(runtime or default_runtime_path())
+            return SandboxProblem("tool-missing", f"{tool} is missing: install it with `apt-get install {package}` "
+                                  "(or run `make sandbox` as root)")
+    runtime = (runtime or default_runtime_path()).resolve()
+    problem = runtime_problem(runtime) or _bwrap_works(shutil.which("bwrap", path="/usr/bin:/bin") or "bwrap")
     if problem:
         return problem
-    return _bwrap_works(shutil.which("bwrap", path="/usr/bin:/bin") or "bwrap")
+    if runtime not in _PROBED:
+        problem = _probe(runtime)
+        if problem is None:
+            _PROBED.add(runtime)
+    return problem
 
 
-# --- scratch folder -----------------------------------------------------------------------
+_PROBED: set[Path] = set()
+
+
+def _probe(runtime: Path) -> SandboxProblem | None:
+    """Why the runtime's Python cannot start inside a real sandbox (None when it does), found by trying once."""
+    limits = SandboxLimits()
+    command = [str(runtime_python(runtime)), "-I", "-c", "import sys; print(sys.prefix)"]
+    try:
+        with _held_slot(wait_seconds=30) if _is_root() else _no_slot() as uid:
+            argv = sandbox_argv(limits, uid, [], runtime, command)
+            result = subprocess.run(argv, env=_CLEAN_ENV, stdin=subprocess.DEVNULL, capture_output=True,
+                                    timeout=60, check=False, start_new_session=True)
+    except (OSError, subprocess.TimeoutExpired, SandboxUnavailable) as error:
+        return SandboxProblem("trial-failed", f"a trial sandbox could not start: {error}")
+    if result.returncode != 0 or result.stdout.decode(errors="replace").strip() != str(runtime):
+        said = (result.stderr or result.stdout).decode(errors="replace").strip()[:300]
+        return SandboxProblem("trial-failed", f"a trial sandbox with the runtime at {runtime} failed "
+                              f"(exit code {result.returncode}): {said}")
+    return None
+
+
+# --- what goes in -------------------------------------------------------------------------
+
+def _runner_files() -> dict[str, bytes]:
+    """The runner's modules, copied into the sandbox by content."""
+    return {path.name: path.read_bytes() for path in sorted(RUNNER_DIR.glob("*.py"))}
+
 
 @contextmanager
-def _scratch(files: Mapping[str, bytes], uid: int | None) -> Iterator[Path]:
-    """A fresh folder holding only these files, readable by the slot uid and nobody else."""
+def sandbox_inputs(files: Mapping[str, bytes]) -> Iterator[list[tuple[int, str]]]:
+    """(fd, path inside the sandbox) for the runner and these files, as memory files open for one start.
+
+    :raises ValueError: for a file name the sandbox must not be given.
+    """
     for name in files:
         if not _FILE_NAME.match(name):
             raise ValueError(f"unsafe file name for the sandbox: {name!r}")
-    base = os.environ.get("ASSESS_SANDBOX_SCRATCH") or None
-    folder = Path(tempfile.mkdtemp(prefix="assess-run-", dir=base))
+    wanted = [(f"{SANDBOX_RUNNER_DIR}/{name}", data) for name, data in _runner_files().items()]
+    wanted += [(f"{SANDBOX_WORKDIR}/{name}", data) for name, data in files.items()]
+    opened: list[tuple[int, str]] = []
     try:
-        for name, content in files.items():
-            path = folder / name
-            path.write_bytes(content)
-            path.chmod(0o400)
-            if uid is not None:
-                os.chown(path, uid, uid)
-        if uid is not None:
-            os.chown(folder, uid, uid)
-        folder.chmod(0o500)
-        yield folder
+        for target, data in wanted:
+            fd = os.memfd_create("assess-input")
+            opened.append((fd, target))
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view):]
+            os.lseek(fd, 0, os.SEEK_SET)
+        yield opened
     finally:
-        shutil.rmtree(folder, ignore_errors=True)
+        for fd, _ in opened:
+            os.close(fd)
+
+
+@contextmanager
+def _unsafe_folder(files: Mapping[str, bytes]) -> Iterator[Path]:
+    """A private temporary folder holding these files, for the operator-allowed run without a sandbox."""
+    with tempfile.TemporaryDirectory(prefix="assess-unsafe-run-") as folder:
+        for name, content in files.items():
+            if not _FILE_NAME.match(name):
+                raise ValueError(f"unsafe file name for the sandbox: {name!r}")
+            (Path(folder) / name).write_bytes(content)
+        yield Path(folder)
 
 
 # --- the command line ---------------------------------------------------------------------
 
-def sandbox_argv(limits: SandboxLimits, uid: int | None, scratch: Path | None, names: Sequence[str],
-                 runtime: Path, runner_args: Sequence[str]) -> list[str]:
-    """The nice -> prlimit -> setpriv -> bwrap command line running the runner over these files of scratch."""
+def runner_command(runtime: Path, runner_args: Sequence[str]) -> list[str]:
+    """The command that starts the in-sandbox runner."""
+    return [str(runtime_python(runtime)), "-I", f"{SANDBOX_RUNNER_DIR}/run.py", *runner_args]
+
+
+def sandbox_argv(limits: SandboxLimits, uid: int | None, inputs: Sequence[tuple[int, str]], runtime: Path,
+                 command: Sequence[str]) -> list[str]:
+    """The nice -> prlimit -> setpriv -> bwrap command line running command over these inputs (see sandbox_inputs)."""
     nproc = limits.processes
     if uid is None:
         # Not root: the process limit counts this user's existing processes too.
@@ -163,24 +222,21 @@ def sandbox_argv(limits: SandboxLimits, uid: int | None, scratch: Path | None, n
     ]
     if uid is not None:
         argv += ["/usr/bin/setpriv", f"--reuid={uid}", f"--regid={uid}", "--clear-groups", "--no-new-privs", "--"]
-    python = runtime_python(runtime)
     argv += [
         "/usr/bin/bwrap", "--unshare-all", "--die-with-parent", "--new-session", "--cap-drop", "ALL",
         "--ro-bind", "/usr", "/usr", "--symlink", "usr/lib", "/lib", "--symlink", "usr/lib64", "/lib64",
         "--symlink", "usr/bin", "/bin", "--proc", "/proc", "--dev", "/dev",
         "--size", str(limits.scratch_bytes), "--tmpfs", "/tmp",
-        # Writes go to a size-capped tmpfs; the inputs are bound read-only into it.
+        # Writes go to a size-capped tmpfs; the inputs are copied in read-only.
         "--size", str(limits.scratch_bytes), "--tmpfs", SANDBOX_WORKDIR,
-        "--ro-bind", str(runtime), str(runtime), "--ro-bind", str(RUNNER_DIR), SANDBOX_RUNNER_DIR,
+        "--ro-bind", str(runtime), str(runtime),
     ]
-    for name in names:
-        assert scratch is not None
-        argv += ["--ro-bind", str(scratch / name), f"{SANDBOX_WORKDIR}/{name}"]
+    for fd, target in inputs:
+        argv += ["--ro-bind-data", str(fd), target]
     argv += ["--chdir", SANDBOX_WORKDIR, "--clearenv"]
     for key, value in _sandbox_env(runtime).items():
         argv += ["--setenv", key, value]
-    argv += ["--", str(python), "-I", f"{SANDBOX_RUNNER_DIR}/run.py", *runner_args]
-    return argv
+    return [*argv, "--", *command]
 
 
 def _sandbox_env(runtime: Path) -> dict[str, str]:
@@ -193,7 +249,7 @@ def _sandbox_env(runtime: Path) -> dict[str, str]:
     }
 
 
-def _unsafe_argv(scratch: Path, runtime: Path, runner_args: Sequence[str]) -> list[str]:
+def _unsafe_argv(runtime: Path, runner_args: Sequence[str]) -> list[str]:
     python = runtime_python(runtime) if runtime_python(runtime).exists() else Path(sys.executable)
     return [str(python), "-I", str(RUNNER_DIR / "run.py"), *runner_args]
 
@@ -293,7 +349,7 @@ def run_in_sandbox(files: Mapping[str, bytes], runner_args: Sequence[str], limit
     problem = sandbox_problem(runtime)
     sandboxed = problem is None
     if not sandboxed:
-        if not _unsafe_allowed():
+        if not unsafe_grading_allowed():
             raise SandboxUnavailable(
                 f"cannot grade: no sandbox ({problem}). Fix that, or set {UNSAFE_SWITCH}=1 to run candidate "
                 "code WITHOUT isolation (only on a machine that holds nothing worth protecting)."
@@ -301,27 +357,30 @@ def run_in_sandbox(files: Mapping[str, bytes], runner_args: Sequence[str], limit
         log.warning("GRADING WITHOUT A SANDBOX (%s=1): candidate code runs with this process's access. Reason: %s",
                     UNSAFE_SWITCH, problem)
     with _held_slot(wait_seconds=limits.wall_seconds) if sandboxed and _is_root() else _no_slot() as uid:
-        with _scratch(files, uid) as scratch:
-            if sandboxed:
-                argv = sandbox_argv(limits, uid, scratch, list(files), runtime, runner_args)
-                cwd, env = "/", _CLEAN_ENV
-            else:
-                argv = _unsafe_argv(scratch, runtime, runner_args)
-                cwd, env = str(scratch), {**_CLEAN_ENV, **_sandbox_env(runtime), "HOME": str(scratch),
-                                          "PATH": f"{Path(argv[0]).parent}:/usr/bin:/bin",
-                                          "JUPYTER_RUNTIME_DIR": str(scratch / ".jr")}
-                scratch.chmod(0o700)
-            started = time.monotonic()
-            proc = subprocess.Popen(argv, cwd=cwd, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                    stderr=subprocess.STDOUT, start_new_session=True)
-            try:
-                # The runner stops itself before this deadline.
-                output, timed_out, capped = exchange(proc, stdin, limits.output_bytes,
-                                                     started + limits.wall_seconds + 2.0, result_marker)
-            finally:
-                finish(proc)
-            return SandboxRun(output=output, exit_code=proc.returncode, timed_out=timed_out,
-                              output_capped=capped, seconds=time.monotonic() - started, sandboxed=sandboxed)
+        if sandboxed:
+            with sandbox_inputs(files) as inputs:
+                argv = sandbox_argv(limits, uid, inputs, runtime, runner_command(runtime, runner_args))
+                return _run(argv, "/", _CLEAN_ENV, [fd for fd, _ in inputs], stdin, limits, result_marker, True)
+        with _unsafe_folder(files) as folder:
+            env = {**_CLEAN_ENV, **_sandbox_env(runtime), "HOME": str(folder),
+                   "PATH": f"{Path(_unsafe_argv(runtime, runner_args)[0]).parent}:/usr/bin:/bin",
+                   "JUPYTER_RUNTIME_DIR": str(folder / ".jr")}
+            return _run(_unsafe_argv(runtime, runner_args), str(folder), env, [], stdin, limits, result_marker, False)
+
+
+def _run(argv: list[str], cwd: str, env: Mapping[str, str], pass_fds: Sequence[int], stdin: bytes,
+         limits: SandboxLimits, result_marker: bytes | None, sandboxed: bool) -> SandboxRun:
+    started = time.monotonic()
+    proc = subprocess.Popen(argv, cwd=cwd, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, start_new_session=True, pass_fds=tuple(pass_fds))
+    try:
+        # The runner stops itself before this deadline.
+        output, timed_out, capped = exchange(proc, stdin, limits.output_bytes, started + limits.wall_seconds + 2.0,
+                                             result_marker)
+    finally:
+        finish(proc)
+    return SandboxRun(output=output, exit_code=proc.returncode, timed_out=timed_out, output_capped=capped,
+                      seconds=time.monotonic() - started, sandboxed=sandboxed)
 
 
 def finish(proc: subprocess.Popen[bytes]) -> None:
@@ -349,3 +408,22 @@ def _held_slot(wait_seconds: float) -> Iterator[int]:
 @contextmanager
 def _no_slot() -> Iterator[None]:
     yield None
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Command line: `check` says whether notebooks can be graded here and, if not, why and what to do."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    if args != ["check"]:
+        print("usage: python -m assessments.grading.sandbox check", file=sys.stderr)
+        return 2
+    runtime = default_runtime_path()
+    problem = sandbox_problem(runtime)
+    if problem is None:
+        print(f"grading sandbox ready (runtime {runtime.resolve()})")
+        return 0
+    print(f"error: notebooks cannot be graded on this machine: {problem}", file=sys.stderr)
+    return 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -8,6 +8,7 @@ import pytest
 
 from assessments.grading.report import CellResult, CheckResult, GradeReport, Timings
 from assessments.grading.result import RunnerResultInvalid, parse_runner_output
+from assessments.grading.runner.protocol import PROTOCOL_VERSION
 
 NONCE = "5f0c" * 8
 
@@ -17,7 +18,7 @@ def _line(document: object, nonce: str = NONCE) -> bytes:
 
 
 def _document(**changes: object) -> dict:
-    document = {"runner": 1, "cells": [{"index": 1, "status": "ok", "error": None, "seconds": 0.1},
+    document = {"runner": PROTOCOL_VERSION, "cells": [{"index": 1, "status": "ok", "error": None, "seconds": 0.1},
                                        {"index": 3, "status": "error", "error": "KeyError: 'x'", "seconds": 0.2}],
                 "answers": {"total": {"state": "ok", "value": 1.5}, "flagged": {"state": "undefined"}},
                 "failure": None, "answers_failure": None, "kernel_start_seconds": 1.0,
@@ -53,7 +54,7 @@ def test_two_lines_with_the_nonce_are_refused() -> None:
     "document",
     [
         _document(extra="x"),
-        _document(runner=2),
+        _document(runner=PROTOCOL_VERSION - 1),  # a runner from before the protocol changed
         _document(cells=[{"index": 2, "status": "ok", "seconds": 0}]),  # 2 is a markdown cell
         _document(cells=[{"index": 1, "status": "passed", "seconds": 0}]),
         _document(cells=[{"index": 1, "status": "ok", "seconds": -1}]),
@@ -83,7 +84,7 @@ def test_oversize_output_and_non_json_are_refused() -> None:
 
 
 def test_nan_survives_parsing_so_the_check_can_refuse_it_by_name() -> None:
-    line = f'ASSESS-RESULT {NONCE} {{"runner": 1, "answers": {{"total": {{"state": "ok", "value": NaN}}}}}}\n'
+    line = f'ASSESS-RESULT {NONCE} {{"runner": {PROTOCOL_VERSION}, "answers": {{"total": {{"state": "ok", "value": NaN}}}}}}\n'
     value = _parse(line.encode()).answers["total"].value
     assert value != value  # NaN
 

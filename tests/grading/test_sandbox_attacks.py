@@ -16,7 +16,7 @@ import nbformat
 import pytest
 
 from assessments.grading.pipeline import grade_notebook
-from assessments.grading.report import GradeReport
+from assessments.grading.report import GradeReport, RunFailure
 from assessments.grading.runtime import default_runtime_path
 from assessments.grading.sandbox import RUNNER_DIR
 from tests.grading.conftest import FIXTURE_CASE, SEED
@@ -291,7 +291,7 @@ while True:
     stuck = next(c for c in report.cells if c.status != "ok")
     assert stuck.status == "kernel-died" and "ignored the interrupt" in stuck.error, report.cells
     assert report.error is not None and f"Cell {stuck.index + 1} ran past the" in report.error
-    assert "ignored the interrupt" in report.error
+    assert "ignored the interrupt" in report.error and report.failure == RunFailure.INTERRUPT_IGNORED
     assert report.earned == 0 and all(c.status == "missing" for c in report.checks)
     assert report.timings.total < sandbox.wall_seconds
 
@@ -314,6 +314,8 @@ def test_a_dying_kernel_is_reported_in_words(case, solved, sandbox) -> None:
     notebook = solved(before_answers=("import os\nos._exit(3)",))
     report = _grade(notebook, case, sandbox)
     assert report.error is not None and "kernel died" in report.error
+    assert report.failure == RunFailure.KERNEL_DIED
+    assert GradeReport.from_dict(report.to_dict()).failure == RunFailure.KERNEL_DIED
     assert report.earned == 0
     assert all(c.status == "missing" and c.message.startswith("not graded") for c in report.checks)
 

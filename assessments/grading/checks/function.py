@@ -14,6 +14,7 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
+from assessments.grading.runner.protocol import MAX_CALLS, MAX_CALLS_BYTES
 from assessments.grading.checks.base import (
     CheckOutcome,
     ToleranceCheck,
@@ -27,8 +28,6 @@ from assessments.grading.checks.base import (
     within,
 )
 
-MAX_CALLS = 20
-MAX_CALLS_BYTES = 256 * 1024
 DEFAULT_CALL_SECONDS = 1.0
 MAX_CALL_SECONDS = 5.0
 # What all calls of one part may take together: the runner keeps this much of the run's wall-clock

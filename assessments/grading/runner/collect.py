@@ -16,10 +16,12 @@ import secrets
 from collections.abc import Callable
 from typing import Any
 
-IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,99}$")
-MAX_CALLS = 20
-MAX_CALL_SECONDS = 5.0
-CALL_STATES = frozenset({"ok", "error", "timeout", "unusable"})
+import protocol
+
+IDENTIFIER = re.compile(protocol.IDENTIFIER)
+MAX_CALLS = protocol.MAX_CALLS
+MAX_CALL_SECONDS = protocol.MAX_CALL_SECONDS
+CALL_STATES = frozenset(protocol.CALL_STATES)
 # Beyond the calls themselves: sending the step, parsing the calls, writing and reading the file.
 STEP_OVERHEAD_SECONDS = 1.0
 # The worst case for kernel.py to get a step back that outlived its limit (interrupts, then a reap).

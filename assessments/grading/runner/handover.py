@@ -16,13 +16,14 @@ import re
 import select
 import time
 
+import protocol
 from collect import function_requests
 
-# The header carries the hidden calls of function parts (up to 256 KiB each as JSON).
-MAX_HEADER_BYTES = 4 * 1024**2
-FILE_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,199}$")
-IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,99}$")
-NONCE = re.compile(r"^[0-9a-f]{16,128}$")
+# The header carries the hidden calls of function parts (up to MAX_CALLS_BYTES each as JSON).
+MAX_HEADER_BYTES = protocol.MAX_HEADER_BYTES
+FILE_NAME = re.compile(protocol.FILE_NAME)
+IDENTIFIER = re.compile(protocol.IDENTIFIER)
+NONCE = re.compile(protocol.NONCE)
 
 
 def read_exactly(fd: int, size: int, deadline: float) -> bytes:

@@ -31,10 +31,7 @@ import secrets
 import sys
 import time
 
-RESULT_PREFIX = "ASSESS-RESULT "
-WARM_READY = b"ASSESS-WARM\n"
 MODULE_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$")
-RUNNER_VERSION = 1
 # Time kept back from the wall-clock budget to read the answers after the last cell; function parts
 # add their own reserve on top (collect.reserve_seconds: their calls' limits plus one recovery).
 ANSWER_RESERVE_SECONDS = 4.0
@@ -46,6 +43,7 @@ sys.path.insert(0, RUNNER_DIR)
 from collect import call_functions, function_requests, reserve_seconds  # noqa: E402
 from handover import receive_submission  # noqa: E402
 from kernel import Kernel  # noqa: E402
+from protocol import PROTOCOL_VERSION, RESULT_PREFIX, WARM_READY  # noqa: E402
 
 
 def _load_cells(path: str) -> list[tuple[int, str]]:
@@ -62,7 +60,7 @@ def _load_cells(path: str) -> list[tuple[int, str]]:
 
 def _run(args: argparse.Namespace, started: float, emit) -> None:  # noqa: ANN001
     """Cold path: start the kernel, run the notebook named on the command line, emit the result."""
-    result: dict = {"runner": RUNNER_VERSION, "cells": [], "answers": {}, "failure": None}
+    result: dict = {"runner": PROTOCOL_VERSION, "cells": [], "answers": {}, "failure": None}
     cells = _load_cells(args.notebook)
     args.functions = function_requests(json.loads(args.functions_json or "[]"))
     kernel = Kernel([], args.wall_seconds / 2)
@@ -150,11 +148,11 @@ def _warm(args: argparse.Namespace, result_fd: int, submission_fd: int, emit) ->
     preload = [name for name in args.preload.split(",") if MODULE_NAME.match(name)]
     kernel = Kernel(preload, args.warm_startup_seconds)
     try:
-        os.write(result_fd, WARM_READY)
+        os.write(result_fd, WARM_READY.encode())
         emit.nonce = receive_submission(submission_fd, args)
         os.close(submission_fd)
         started = time.monotonic()
-        result: dict = {"runner": RUNNER_VERSION, "cells": [], "answers": {}, "failure": None}
+        result: dict = {"runner": PROTOCOL_VERSION, "cells": [], "answers": {}, "failure": None}
         try:
             cells = _load_cells(args.notebook)
             result["kernel_start_seconds"] = round(time.monotonic() - started, 3)
@@ -167,7 +165,7 @@ def _warm(args: argparse.Namespace, result_fd: int, submission_fd: int, emit) ->
 
 
 def _runner_error(error: Exception) -> dict:
-    return {"runner": RUNNER_VERSION, "cells": [], "answers": {},
+    return {"runner": PROTOCOL_VERSION, "cells": [], "answers": {},
             "failure": f"runner-error: {type(error).__name__}: {str(error)[:200]}"}
 
 
