@@ -23,6 +23,7 @@ from pathlib import Path
 
 from assessments.content.bundle import build_bundle, data_files
 from assessments.content.case import CaseFormatError, CaseSpec, load_case
+from assessments.grading.checks import CHECK_RULES
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -87,7 +88,7 @@ def main(argv: list[str] | None = None) -> int:
     rows, failed = {}, False
     for folder in sorted(p for p in args.root.iterdir() if p.is_dir() and p.name[0] not in "._"):
         try:
-            case = load_case(folder)
+            case = load_case(folder, check_rules=CHECK_RULES)
         except CaseFormatError as error:
             print(f"{folder.name}: does not load, skipped:\n{error}\n", file=sys.stderr)
             failed = True

@@ -36,6 +36,7 @@ sys.path.insert(0, str(ROOT))
 from assessments.content.bundle import data_files  # noqa: E402
 from assessments.content.case import CaseSpec, load_case  # noqa: E402
 from assessments.content.notebook import solution_notebook  # noqa: E402
+from assessments.grading.checks import CHECK_RULES  # noqa: E402
 from assessments.grading.materials import MaterialsCache, build_materials  # noqa: E402
 from assessments.grading.pipeline import grade_notebook  # noqa: E402
 from assessments.grading.pool import SandboxPool  # noqa: E402
@@ -277,7 +278,7 @@ def main() -> int:
     parser.add_argument("--nbgrader-venv", type=Path, default=Path(tempfile.gettempdir()) / "bench-nbgrader-venv")
     parser.add_argument("--size", type=int, default=None, help="rows per candidate (default: the case's default size)")
     args = parser.parse_args()
-    case = load_case(CASE)
+    case = load_case(CASE, check_rules=CHECK_RULES)
     if args.size:
         case = dataclasses.replace(case, default_size=args.size)
     print(f"case {case.slug}, size {case.default_size}, seed {SEED}; cores {os.cpu_count()}; "

@@ -23,10 +23,9 @@ from assessments.content.notebook import (
     release_notebook,
     solution_notebook,
 )
-from assessments.grading.checks import check_key_problems
 
 if TYPE_CHECKING:
-    from assessments.content.case import CaseSpec, CheckSpec, Frames
+    from assessments.content.case import CaseSpec, CheckRules, CheckSpec, Frames
 
 _FILE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 # Zip timestamps cannot predate 1980; a fixed one keeps the bytes a function of (case version, seed).
@@ -96,7 +95,9 @@ def _csvs(frames: Frames) -> dict[str, bytes]:
     return {f"{stem}.csv": frame_csv(frame) for stem, frame in frames.items()}
 
 
-def _key_problems(key: Any, checks: Mapping[str, CheckSpec | None]) -> list[tuple[str, str]]:
+def _key_problems(
+    key: Any, checks: Mapping[str, CheckSpec | None], check_rules: CheckRules
+) -> list[tuple[str, str]]:
     if not isinstance(key, dict):
         return [("answer_key", f"must return a dict keyed by part id, not {type(key).__name__}")]
     problems = []
@@ -110,7 +111,7 @@ def _key_problems(key: Any, checks: Mapping[str, CheckSpec | None]) -> list[tupl
             problems.append(("answer_key", f"{part_id!r} is not JSON-serialisable ({exc})"))
             continue
         if check is not None:
-            for message in check_key_problems(check.kind, check.params, key[part_id]):
+            for message in check_rules.key_problems(check.kind, check.params, key[part_id]):
                 problems.append(("answer_key", f"{part_id!r}: {message}"))
     return problems
 
@@ -137,10 +138,13 @@ def data_problems(
     checks: Mapping[str, CheckSpec | None],
     size: int,
     reserved: Collection[str] = (),
+    *,
+    check_rules: CheckRules,
 ) -> list[tuple[str, str]]:
     """(field, message) for a generator that breaks the case format, found by running it.
 
-    `checks` maps each checkable part id to its check (None when the check itself is invalid).
+    `checks` maps each checkable part id to its check (None when the check itself is invalid);
+    `check_rules` judges each key value against its check.
     """
     problems = [
         (name, "missing: generator.py must define this function")
@@ -178,7 +182,7 @@ def data_problems(
         extra = () if hidden is None else (hidden,)
         kept = _csvs({**data, **(hidden or {})})
         key = module.answer_key(data, *extra)
-        problems += _key_problems(key, checks)
+        problems += _key_problems(key, checks, check_rules)
         if _csvs({**data, **(hidden or {})}) != kept:
             problems.append(("answer_key", "modifies the frames it is given"))
         elif not problems and (json.dumps(module.answer_key(again, *extra), default=repr)

@@ -18,7 +18,6 @@ from markdown_it import MarkdownIt
 
 from assessments.content.bundle import data_problems, load_generator
 from assessments.content.notebook import notebook_problems
-from assessments.grading.checks import check_param_problems
 
 KINDS = ("product-design", "ab-readout", "error-analysis", "review")
 AUDIENCES = ("hiring", "practice")
@@ -42,6 +41,21 @@ class CheckSpec:
 
     kind: str
     params: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
+
+
+@dataclass(frozen=True)
+class CheckRules:
+    """What the grader finds wrong with a check, for the loader to report beside the case's other problems.
+
+    Check kinds belong to grading (`assessments.grading.checks.CHECK_RULES` is the one to pass):
+    content reads a check as plain data, a kind and its parameters, and is handed these rules
+    instead of importing the grader.
+    """
+
+    # (kind, params) -> problems with the kind and its parameters
+    param_problems: Callable[[str, Mapping[str, Any]], list[str]]
+    # (kind, params, expected) -> problems with a generated key value for that check
+    key_problems: Callable[[str, Mapping[str, Any], Any], list[str]]
 
 
 @dataclass(frozen=True)
@@ -249,7 +263,7 @@ def _read_metadata(meta: Mapping[str, Any], folder: Path, findings: _Findings) -
     return fields
 
 
-def _read_check(check: Any, where: str, findings: _Findings) -> CheckSpec | None:
+def _read_check(check: Any, where: str, check_rules: CheckRules, findings: _Findings) -> CheckSpec | None:
     if not isinstance(check, dict):
         findings.add("case.toml", where, "must be a table")
         return None
@@ -258,7 +272,7 @@ def _read_check(check: Any, where: str, findings: _Findings) -> CheckSpec | None
         findings.add("case.toml", f"{where}.kind", "missing" if kind is None else "must be a string")
         return None
     params = {k: v for k, v in check.items() if k != "kind"}
-    for message in check_param_problems(kind, params):
+    for message in check_rules.param_problems(kind, params):
         findings.add("case.toml", where, message)
     return CheckSpec(kind, MappingProxyType(params))
 
@@ -276,7 +290,7 @@ def _read_guidance(guidance: Any, where: str, findings: _Findings) -> Guidance |
 
 
 def _read_part(
-    table: Any, where: str, dimensions: Collection[str], findings: _Findings
+    table: Any, where: str, dimensions: Collection[str], check_rules: CheckRules, findings: _Findings
 ) -> Part | None:
     """One [[parts]] entry, or None when it has a problem (already recorded)."""
     if not isinstance(table, dict):
@@ -296,7 +310,7 @@ def _read_part(
     dims = _string_list(fields["dimensions"], f"{where}.dimensions", findings) if "dimensions" in fields else None
     for unknown in [d for d in dims or () if d not in dimensions]:
         findings.add("case.toml", f"{where}.dimensions", f"{unknown!r} is not a rubric dimension id")
-    check = _read_check(table["check"], f"{where}.check", findings) if "check" in table else None
+    check = _read_check(table["check"], f"{where}.check", check_rules, findings) if "check" in table else None
     guidance = _read_guidance(table["guidance"], f"{where}.guidance", findings) if "guidance" in table else None
     if "check" not in table and "guidance" not in table:
         findings.add("case.toml", where, "a written part needs [parts.guidance] (strong, weak) for staff")
@@ -313,7 +327,7 @@ def _read_part(
 
 
 def _read_parts(
-    meta: Mapping[str, Any], dimensions: Collection[str], findings: _Findings
+    meta: Mapping[str, Any], dimensions: Collection[str], check_rules: CheckRules, findings: _Findings
 ) -> tuple[list[Part], dict[str, bool]]:
     """Valid parts in order, and every usable part id mapped to whether it is checkable."""
     tables = meta.get("parts")
@@ -326,7 +340,7 @@ def _read_parts(
     parts, checkable = [], {}
     for index, table in enumerate(tables):
         where = f"parts[{index}]"
-        part = _read_part(table, where, dimensions, findings)
+        part = _read_part(table, where, dimensions, check_rules, findings)
         part_id = table.get("id") if isinstance(table, dict) else None
         if isinstance(part_id, str):
             if part_id in checkable:
@@ -371,8 +385,10 @@ def _read_text(folder: Path, name: str, findings: _Findings) -> str | None:
     return None
 
 
-def load_case(path: Path, *, dimensions: Collection[str] = DIMENSION_IDS) -> CaseSpec:
+def load_case(path: Path, *, check_rules: CheckRules, dimensions: Collection[str] = DIMENSION_IDS) -> CaseSpec:
     """Read and validate the case folder at `path`, running its generator at a small size.
+
+    `check_rules` judges each part's check and key value (pass `grading.checks.CHECK_RULES`).
 
     :raises CaseFormatError: listing every problem found in the folder.
     """
@@ -389,7 +405,7 @@ def load_case(path: Path, *, dimensions: Collection[str] = DIMENSION_IDS) -> Cas
         except tomllib.TOMLDecodeError as exc:
             findings.add("case.toml", "(syntax)", str(exc))
     fields = _read_metadata(meta, folder, findings) if meta is not None else {}
-    parts, part_checkable = _read_parts(meta, dimensions, findings) if meta is not None else ([], {})
+    parts, part_checkable = _read_parts(meta, dimensions, check_rules, findings) if meta is not None else ([], {})
     brief = _read_text(folder, "brief.md", findings)
     for message in _brief_problems(brief) if brief is not None else ():
         findings.add("brief.md", "(markdown)", message)
@@ -406,7 +422,7 @@ def load_case(path: Path, *, dimensions: Collection[str] = DIMENSION_IDS) -> Cas
         checks.update({part.id: part.check for part in parts if part.checkable})
         size = min(fields.get("default_size", _CHECK_SIZE), _CHECK_SIZE)
         reserved = ("README.md", f"{folder.name}.ipynb")
-        for where, message in data_problems(module, checks, size, reserved):
+        for where, message in data_problems(module, checks, size, reserved, check_rules=check_rules):
             findings.add("generator.py", where, message)
     if findings.problems:
         raise CaseFormatError(findings.problems)
@@ -432,7 +448,7 @@ def load_case(path: Path, *, dimensions: Collection[str] = DIMENSION_IDS) -> Cas
     )
 
 
-def load_cases(root: Path) -> dict[str, CaseSpec]:
+def load_cases(root: Path, *, check_rules: CheckRules) -> dict[str, CaseSpec]:
     """Every case folder under `root` (folders starting with '.' or '_' are skipped), by slug.
 
     :raises CaseFormatError: listing the problems of every folder that fails.
@@ -442,7 +458,7 @@ def load_cases(root: Path) -> dict[str, CaseSpec]:
     cases, problems = {}, []
     for folder in sorted(p for p in Path(root).iterdir() if p.is_dir() and p.name[0] not in "._"):
         try:
-            case = load_case(folder)
+            case = load_case(folder, check_rules=check_rules)
         except CaseFormatError as exc:
             problems.extend(exc.problems)
         else:

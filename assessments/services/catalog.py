@@ -15,6 +15,7 @@ from assessments.content.bundle import build_bundle
 from assessments.content.case import CaseSpec, load_cases
 from assessments.errors import CaseUnavailable, NotFound
 from assessments.extensions import db
+from assessments.grading.checks import CHECK_RULES
 from assessments.grading.materials import MaterialsCache, SeedMaterials
 from assessments.models import Case
 from assessments.services.audit import record_event
@@ -30,7 +31,7 @@ def case_specs() -> dict[str, CaseSpec]:
     root = current_app.config["CASES_DIR"]
     with _lock:
         if root not in _loaded:
-            _loaded[root] = load_cases(Path(root))
+            _loaded[root] = load_cases(Path(root), check_rules=CHECK_RULES)
         return _loaded[root]
 
 

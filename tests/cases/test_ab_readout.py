@@ -72,8 +72,9 @@ def close(value: Any, expected: Any, check: dict[str, Any]) -> bool:
 
 def test_the_loader_accepts_the_case() -> None:
     from assessments.content.case import load_case
+    from assessments.grading.checks import CHECK_RULES
 
-    case = load_case(CASE)
+    case = load_case(CASE, check_rules=CHECK_RULES)
     assert case.slug == "ab-readout"
     assert {p.id for p in case.checkable_parts} == set(case.answer_key(case.generate(3, 2000)))
 

@@ -265,7 +265,8 @@ def test_load_case_accepts_the_folder() -> None:
     case_module = pytest.importorskip("assessments.content.case")
     if not hasattr(case_module, "load_case"):
         pytest.skip("load_case is not written yet")
-    spec = case_module.load_case(CASE)
+    checks = pytest.importorskip("assessments.grading.checks")
+    spec = case_module.load_case(CASE, check_rules=checks.CHECK_RULES)
     assert spec.slug == "error-analysis" and len(spec.checkable_parts) == 9
 
 

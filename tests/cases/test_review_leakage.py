@@ -170,8 +170,9 @@ def test_nothing_the_candidate_gets_reveals_the_plan(
 def test_case_loads_and_its_release_notebook_keeps_no_solution(generator: ModuleType) -> None:
     from assessments.content.case import load_case
     from assessments.content.notebook import release_notebook
+    from assessments.grading.checks import CHECK_RULES
 
-    case = load_case(CASE)
+    case = load_case(CASE, check_rules=CHECK_RULES)
     assert case.kind == "review" and case.hiring and case.practice
     assert [p.id for p in case.checkable_parts] == ["flagged_defects"]
     release = nbformat.writes(release_notebook(case))
@@ -184,9 +185,9 @@ def test_blanket_flagging_scores_little_and_a_full_review_scores_all(
     generator: ModuleType, datasets: dict[int, dict[str, pd.DataFrame]], keys: dict[int, list[str]]
 ) -> None:
     from assessments.content.case import load_case
-    from assessments.grading.checks import score_check
+    from assessments.grading.checks import CHECK_RULES, score_check
 
-    check = load_case(CASE).part("flagged_defects").check
+    check = load_case(CASE, check_rules=CHECK_RULES).part("flagged_defects").check
     for seed in range(10):
         cells = analysis_cells(generator, seed, datasets[seed])
         home = {LABEL.match(s.splitlines()[0]).group(2): label for label, s in cells.items()}

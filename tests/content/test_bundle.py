@@ -24,7 +24,7 @@ from nbclient import NotebookClient
 from assessments.content.bundle import build_bundle, bundle_filename, data_files, frame_csv
 from assessments.content.case import CaseFormatError, CaseSpec, load_case
 from assessments.content.notebook import RESPONSE_STUB, answer_stub, release_notebook, solution_notebook
-from assessments.grading.checks import score_check
+from assessments.grading.checks import CHECK_RULES, score_check
 
 FIXTURE = Path(__file__).parent / "fixtures" / "minimal-case"
 CASES_ROOT = Path(__file__).parents[2] / "cases"
@@ -38,7 +38,7 @@ SEED = 11
 @functools.cache
 def _case(folder: Path) -> CaseSpec:
     try:
-        return load_case(folder)
+        return load_case(folder, check_rules=CHECK_RULES)
     except CaseFormatError as error:
         problems = str(error)
     pytest.fail(f"{folder.name} does not load:\n{problems}", pytrace=False)
@@ -100,7 +100,8 @@ def other_process_bundles() -> dict[str, tuple[str, str]]:
         "import hashlib, json, sys; from pathlib import Path;"
         "from assessments.content.bundle import build_bundle;"
         "from assessments.content.case import load_case;"
-        "cases = {f: load_case(Path(f)) for f in sys.argv[1:]};"
+        "from assessments.grading.checks import CHECK_RULES;"
+        "cases = {f: load_case(Path(f), check_rules=CHECK_RULES) for f in sys.argv[1:]};"
         f"print(json.dumps({{f: (c.content_hash, hashlib.sha256(build_bundle(c, {SEED})).hexdigest())"
         " for f, c in cases.items()}))"
     )

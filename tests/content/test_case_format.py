@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from assessments.content.case import CaseFormatError, CaseProblem, content_hash, load_case, load_cases
+from assessments.grading.checks import CHECK_RULES
 
 FIXTURE = Path(__file__).parent / "fixtures" / "minimal-case"
 CASES_ROOT = Path(__file__).parents[2] / "cases"
@@ -21,7 +22,7 @@ CASE_FOLDERS = sorted(
 @pytest.mark.parametrize("folder", CASE_FOLDERS, ids=[p.name for p in CASE_FOLDERS])
 def test_every_case_folder_loads_and_validates(folder: Path) -> None:
     try:
-        case = load_case(folder)
+        case = load_case(folder, check_rules=CHECK_RULES)
     except CaseFormatError as error:
         problems = str(error)
     else:
@@ -33,7 +34,7 @@ def test_every_case_folder_loads_and_validates(folder: Path) -> None:
 
 
 def test_the_fixture_case_loads_with_its_parts_and_generator() -> None:
-    case = load_case(FIXTURE)
+    case = load_case(FIXTURE, check_rules=CHECK_RULES)
     assert case.slug == "minimal-case"
     assert case.audience == frozenset({"practice"}) and not case.hiring
     assert [p.id for p in case.checkable_parts] == ["treatment_rate", "better_arm", "best_channel", "arm_rates"]
@@ -55,7 +56,7 @@ def case_dir(tmp_path: Path) -> Path:
 
 def _problems(folder: Path) -> list[CaseProblem]:
     with pytest.raises(CaseFormatError) as caught:
-        load_case(folder)
+        load_case(folder, check_rules=CHECK_RULES)
     return caught.value.problems
 
 
@@ -228,7 +229,7 @@ def test_every_problem_is_reported_not_only_the_first(case_dir: Path) -> None:
     (case_dir / "brief.md").unlink()
     _edit(case_dir, "generator.py", "def answer_key(", "def answer_keys(")
     with pytest.raises(CaseFormatError) as caught:
-        load_case(case_dir)
+        load_case(case_dir, check_rules=CHECK_RULES)
     fields = {(p.file, p.field) for p in caught.value.problems}
     assert {
         ("minimal-case/case.toml", "kind"),
@@ -243,7 +244,7 @@ def test_every_problem_is_reported_not_only_the_first(case_dir: Path) -> None:
 
 def test_dimension_ids_can_be_supplied_by_the_rubric(case_dir: Path) -> None:
     with pytest.raises(CaseFormatError) as caught:
-        load_case(case_dir, dimensions={"communication"})
+        load_case(case_dir, check_rules=CHECK_RULES, dimensions={"communication"})
     assert {p.field for p in caught.value.problems} == {f"parts[{i}].dimensions" for i in range(4)}
 
 
@@ -255,7 +256,7 @@ def test_the_content_hash_follows_every_file_but_not_bytecode(case_dir: Path) ->
     (case_dir / "extra").mkdir()
     (case_dir / "extra" / "notes.md").write_text("an author's note")
     assert content_hash(case_dir) != before
-    assert load_case(case_dir).content_hash == content_hash(case_dir)
+    assert load_case(case_dir, check_rules=CHECK_RULES).content_hash == content_hash(case_dir)
 
 
 def test_renaming_a_file_changes_the_content_hash(case_dir: Path) -> None:
@@ -270,10 +271,10 @@ def test_load_cases_reads_every_folder_and_reports_the_broken_ones(tmp_path: Pat
         shutil.copytree(FIXTURE, tmp_path / name, ignore=shutil.ignore_patterns("__pycache__"))
     _edit(tmp_path / "second-case", "case.toml", 'slug = "minimal-case"', 'slug = "second-case"')
     (tmp_path / ".hidden").mkdir()
-    assert sorted(load_cases(tmp_path)) == ["minimal-case", "second-case"]
+    assert sorted(load_cases(tmp_path, check_rules=CHECK_RULES)) == ["minimal-case", "second-case"]
     (tmp_path / "second-case" / "brief.md").unlink()
     with pytest.raises(CaseFormatError) as caught:
-        load_cases(tmp_path)
+        load_cases(tmp_path, check_rules=CHECK_RULES)
     assert [str(p) for p in caught.value.problems] == ["second-case/brief.md: (file): missing"]
 
 
@@ -291,14 +292,14 @@ def model_dir(tmp_path: Path) -> Path:
 
 
 def test_a_case_with_hidden_frames_computes_its_key_from_them(model_dir: Path) -> None:
-    case = load_case(model_dir)
+    case = load_case(model_dir, check_rules=CHECK_RULES)
     assert set(case.hidden(3)) == {"holdout_labels", "calls"} and "holdout_labels" not in case.generate(3)
     key = case.key_for_seed(3)
     labels = case.hidden(3)["holdout_labels"].set_index("id")["label"]
     assert key["holdout_predictions"]["labels"] == [int(labels[i]) for i in case.generate(3)["holdout"]["id"]]
     with pytest.raises(ValueError, match="hidden frames"):
         case.answer_key(case.generate(3))
-    assert load_case(FIXTURE).hidden(3) == {}
+    assert load_case(FIXTURE, check_rules=CHECK_RULES).hidden(3) == {}
 
 
 HIDDEN_BREAKAGES = {
@@ -326,6 +327,6 @@ HIDDEN_BREAKAGES = {
 def test_a_broken_hidden_generator_is_named(model_dir: Path, old: str, new: str, field: str, words: str) -> None:
     _edit(model_dir, "generator.py", old, new)
     with pytest.raises(CaseFormatError) as caught:
-        load_case(model_dir)
+        load_case(model_dir, check_rules=CHECK_RULES)
     matching = [p for p in caught.value.problems if p.file == "tiny-model/generator.py" and p.field == field]
     assert any(words in p.message for p in matching), str(caught.value)

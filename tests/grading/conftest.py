@@ -11,6 +11,7 @@ import pytest
 
 from assessments.content.case import CaseSpec, load_case
 from assessments.content.notebook import release_notebook, solution_notebook
+from assessments.grading.checks import CHECK_RULES
 from assessments.grading.pipeline import grade_notebook
 from assessments.grading.pool import SandboxPool
 from assessments.grading.report import GradeReport
@@ -27,7 +28,7 @@ TEST_LIMITS = SandboxLimits(wall_seconds=40, cell_seconds=4, cpu_seconds=40, mem
 @pytest.fixture(scope="session")
 def case() -> CaseSpec:
     """The tiny-sums fixture case, loaded and validated like any case folder."""
-    return load_case(FIXTURE_CASE)
+    return load_case(FIXTURE_CASE, check_rules=CHECK_RULES)
 
 
 @pytest.fixture(scope="session")

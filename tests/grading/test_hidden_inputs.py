@@ -21,6 +21,7 @@ from sklearn.metrics import roc_auc_score
 from assessments.content.bundle import frame_csv
 from assessments.content.case import CaseSpec, load_case
 from assessments.content.notebook import release_notebook, solution_notebook
+from assessments.grading.checks import CHECK_RULES
 from assessments.grading.pipeline import grade_notebook
 from assessments.grading.report import GradeReport
 from assessments.grading.runtime import default_runtime_path
@@ -34,7 +35,7 @@ MODEL_CASE = Path(__file__).parent / "fixtures" / "tiny-model"
 
 @pytest.fixture(scope="module")
 def model_case() -> CaseSpec:
-    return load_case(MODEL_CASE)
+    return load_case(MODEL_CASE, check_rules=CHECK_RULES)
 
 
 @pytest.fixture(scope="module")

@@ -8,6 +8,7 @@ import pytest
 
 from assessments.content.bundle import data_files
 from assessments.content.case import load_case
+from assessments.grading.checks import CHECK_RULES
 from assessments.grading.materials import MaterialsCache, build_materials
 
 CASES = Path(__file__).resolve().parents[2] / "cases"
@@ -15,7 +16,7 @@ CASES = Path(__file__).resolve().parents[2] / "cases"
 
 @pytest.mark.parametrize("slug", sorted(p.name for p in CASES.iterdir() if (p / "case.toml").exists()))
 def test_kept_materials_equal_freshly_built_ones(slug, tmp_path) -> None:
-    case = load_case(CASES / slug)
+    case = load_case(CASES / slug, check_rules=CHECK_RULES)
     cache = MaterialsCache(tmp_path)
     assert cache.get(case, 3) is None
     cache.get_or_build(case, 3)
@@ -28,7 +29,7 @@ def test_kept_materials_equal_freshly_built_ones(slug, tmp_path) -> None:
 
 
 def test_an_unreadable_copy_is_built_again(tmp_path) -> None:
-    case = load_case(CASES / "ab-readout")
+    case = load_case(CASES / "ab-readout", check_rules=CHECK_RULES)
     cache = MaterialsCache(tmp_path)
     path = cache.path(case, 5)
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from assessments.content.case import CheckRules
 from assessments.grading.checks.base import (
     CORRECT,
     INCORRECT,
@@ -33,9 +34,9 @@ from assessments.grading.checks.predictions import PredictionsCheck
 from assessments.grading.checks.table import TableCheck
 
 __all__ = [
-    "CHECK_CLASSES", "CORRECT", "INCORRECT", "INVALID", "MISSING", "PARTIAL", "STATUSES", "BaseCheck",
-    "CheckOutcome", "KeyValueProblem", "UnknownCheckKind", "check_key_problems", "check_param_problems",
-    "get_check_class", "sandbox_request", "score_check", "shown_key",
+    "CHECK_CLASSES", "CHECK_RULES", "CORRECT", "INCORRECT", "INVALID", "MISSING", "PARTIAL", "STATUSES",
+    "BaseCheck", "CheckOutcome", "KeyValueProblem", "UnknownCheckKind", "check_key_problems",
+    "check_param_problems", "get_check_class", "sandbox_request", "score_check", "shown_key",
 ]
 
 CHECK_CLASSES: dict[str, type[BaseCheck]] = {
@@ -78,6 +79,10 @@ def check_key_problems(kind: str, params: Mapping[str, Any], expected: Any) -> l
     except UnknownCheckKind as error:
         return [str(error)]
     return check_class.param_problems(params) or check_class.key_problems(expected, params)
+
+
+# What the case loader asks about checks: content reads checks as plain data and reports these.
+CHECK_RULES = CheckRules(param_problems=check_param_problems, key_problems=check_key_problems)
 
 
 def sandbox_request(kind: str, params: Mapping[str, Any], expected: Any) -> dict[str, Any] | None:
