@@ -50,9 +50,11 @@ DEFAULTS: dict[str, Any] = {
     "METRICS_TOKEN": None,
     "LOG_JSON": True,  # JSON lines on stderr (never while testing)
     "LOG_LEVEL": "INFO",
-    # Requests per client address per window on /i/... pages, counted per process (0 = off).
+    # Requests per client address per window on /i/... pages (0 = off), counted in storage that every
+    # process shares (rate_limits.py): this URI, else Redis at REDIS_URL, else instance/ratelimits.db.
     "INVITATION_RATE_LIMIT": 120,
     "INVITATION_RATE_WINDOW": 60,
+    "RATELIMIT_STORAGE_URI": None,
 }
 
 ENV_KEYS = {
@@ -64,6 +66,7 @@ ENV_KEYS = {
     "CASES_DIR": "CASES_DIR",
     "METRICS_TOKEN": "METRICS_TOKEN",
     "LOG_LEVEL": "LOG_LEVEL",
+    "RATELIMIT_STORAGE_URI": "RATELIMIT_STORAGE_URI",
 }
 
 

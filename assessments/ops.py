@@ -1,8 +1,8 @@
 """Operations: liveness, readiness and metrics endpoints, and the guards that keep the site up.
 
 None of the endpoints needs a login; none shows a URL, path or password. Readiness names the
-component that failed and logs the details for the operator. The guards refuse an oversized
-upload before its body is read and rate-limit invitation links per client address.
+component that failed and logs the details for the operator. The guard refuses an oversized
+upload before its body is read; invitation links are rate-limited in `rate_limits.py`.
 """
 
 from __future__ import annotations
@@ -10,11 +10,8 @@ from __future__ import annotations
 import hmac
 import ipaddress
 import logging
-import math
 import sqlite3
 import tempfile
-import threading
-import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor, wait
 from pathlib import Path
@@ -24,7 +21,7 @@ from huey import RedisHuey, SqliteHuey
 from sqlalchemy import text
 from assessments.grading.sandbox import sandbox_problem, unsafe_grading_allowed
 
-from assessments import metrics
+from assessments import metrics, rate_limits
 from assessments.extensions import db
 from assessments.queue import grading_queue
 
@@ -184,48 +181,7 @@ def metrics_view() -> Response:
 
 
 
-
-# --- Request guards: refuse oversized bodies unread, and slow down guessing of invitation links.
-
-
-class LinkRateLimiter:
-    """Requests per client address in a fixed window, counted in this process's memory.
-
-    Memory, not the database: a counter row written on every candidate request would contend
-    with uploads on SQLite exactly on deadline night. Each gunicorn process counts on its own, so
-    a client may get up to (processes x limit) per window; against 256-bit tokens that still makes
-    guessing hopeless, and it stops floods from one address.
-    """
-
-    def __init__(self, limit: int, window_seconds: float) -> None:
-        self.limit = limit
-        self.window = window_seconds
-        self._windows: dict[str, tuple[float, int]] = {}
-        self._lock = threading.Lock()
-
-    def hit(self, address: str, now: float) -> float | None:
-        """Count a request; the seconds to wait when the address is over its limit, else None."""
-        with self._lock:
-            if len(self._windows) > 10_000:
-                self._windows = {a: w for a, w in self._windows.items() if now - w[0] < self.window}
-            started, count = self._windows.get(address, (now, 0))
-            if now - started >= self.window:
-                started, count = now, 0
-            self._windows[address] = (started, count + 1)
-            if count + 1 > self.limit:
-                return max(self.window - (now - started), 1.0)
-            return None
-
-
-def client_key(address: str | None) -> str:
-    """Whom a request is counted against: the IPv4 address, or the IPv6 /64 (one household)."""
-    try:
-        ip = ipaddress.ip_address(address or "")
-    except ValueError:
-        return address or "unknown"
-    if ip.version == 6:
-        return str(ipaddress.ip_network(f"{ip}/64", strict=False))
-    return str(ip)
+# --- Request guard: refuse oversized bodies unread.
 
 
 def _refuse_oversized_body() -> tuple[str, int] | None:
@@ -239,31 +195,10 @@ def _refuse_oversized_body() -> tuple[str, int] | None:
     return render_template("error.html", title="Upload too large", message=message), 413
 
 
-def _limit_invitation_links() -> tuple[str, int, dict[str, str]] | None:
-    if not request.path.startswith("/i/"):
-        return None
-    limiter: LinkRateLimiter | None = current_app.extensions.get("assessments.link_limiter")
-    if limiter is None:
-        return None
-    wait = limiter.hit(client_key(request.remote_addr), time.monotonic())
-    if wait is None:
-        return None
-    seconds = math.ceil(wait)
-    message = (f"Too many requests for invitation pages came from your network in the last minute. "
-               f"Wait {seconds} seconds, then reload the page; nothing you uploaded is lost.")
-    return (render_template("error.html", title="Please wait a moment", message=message), 429,
-            {"Retry-After": str(seconds)})
-
-
 def init_app(app: Flask) -> None:
     """Register the operations endpoints and the request guards."""
     app.register_blueprint(bp)
-    limit = int(app.config.get("INVITATION_RATE_LIMIT") or 0)
-    if limit > 0:
-        app.extensions["assessments.link_limiter"] = LinkRateLimiter(
-            limit, float(app.config.get("INVITATION_RATE_WINDOW", 60))
-        )
-    # First in line, before CSRF protection reads the form: a refused body is never read.
-    hooks = app.before_request_funcs.setdefault(None, [])
-    hooks.insert(0, _limit_invitation_links)
-    hooks.insert(0, _refuse_oversized_body)
+    rate_limits.init_app(app)
+    # First in line, ahead of the rate limit and of CSRF protection reading the form: a refused
+    # body is never read.
+    app.before_request_funcs.setdefault(None, []).insert(0, _refuse_oversized_body)

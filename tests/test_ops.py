@@ -1,5 +1,5 @@
 """Operations: health and readiness, metrics and who may read them, request logs, backup and
-restore, the upload size limit and the invitation-link rate limit."""
+restore, and the upload size limit (the invitation-link rate limit: test_rate_limits.py)."""
 
 from __future__ import annotations
 
@@ -24,7 +24,6 @@ from assessments.extensions import db
 from assessments.logs import REQUEST_LOGGER, JsonFormatter, redact_path
 from assessments.metrics import sandbox_limits_hit
 from assessments.models import GradeRun, Invitation, Submission
-from assessments.ops import LinkRateLimiter
 from assessments.services import catalog, grading
 
 
@@ -343,7 +342,7 @@ def test_backup_of_postgresql_points_to_pg_dump(tmp_path, monkeypatch):
     assert "pg_dump" in result.output and "pw" not in result.output
 
 
-# --- upload size and link rate limits
+# --- upload size limit
 
 
 def test_oversized_upload_is_refused_with_a_clear_page(app, client, make_invitation):
@@ -358,25 +357,3 @@ def test_oversized_upload_is_refused_with_a_clear_page(app, client, make_invitat
     assert "Upload too large" in page and "up to 25 MB" in page
     with app.app_context():
         assert db.session.scalar(select(func.count()).select_from(Submission)) == 0
-
-
-def test_invitation_links_are_rate_limited_per_address(app, client, make_invitation):
-    _, token = make_invitation()
-    app.extensions["assessments.link_limiter"] = LinkRateLimiter(5, 60)
-    for _ in range(5):
-        assert client.get(f"/i/{token}/status").status_code == 200
-    refused = client.get(f"/i/{token}")
-    assert refused.status_code == 429
-    assert 1 <= int(refused.headers["Retry-After"]) <= 60
-    assert "Please wait" in refused.get_data(as_text=True)
-    # Guesses of other tokens count against the same address.
-    assert client.get("/i/" + "g" * 43).status_code == 429
-    assert client.get(f"/i/{token}", environ_base={"REMOTE_ADDR": "198.51.100.7"}).status_code == 200
-    assert client.get("/login").status_code == 200
-
-
-def test_rate_limit_window_resets():
-    limiter = LinkRateLimiter(2, 60)
-    assert limiter.hit("a", 0.0) is None and limiter.hit("a", 1.0) is None
-    assert limiter.hit("a", 10.0) == pytest.approx(50.0)
-    assert limiter.hit("a", 60.0) is None

@@ -1,0 +1,203 @@
+"""Request rate limits (Flask-Limiter), counted in a storage that every app process shares.
+
+The invitation-link limit (`INVITATION_RATE_LIMIT` requests per client address per
+`INVITATION_RATE_WINDOW` seconds on `/i/...` pages, 0 = off) slows down guessing of tokens and floods
+from one address. Its counters live where every process counts against the same number, so a client
+gets the limit once however many gunicorn workers and machines serve it:
+
+- `RATELIMIT_STORAGE_URI` when set (anything the `limits` library reads: redis://, memcached://, ...);
+- otherwise Redis at `REDIS_URL` when set (every machine; a scale-out has Redis for its queue);
+- otherwise a SQLite file in the instance folder (every process on this machine), like the queue.
+  The `limits` library has no SQLite storage, so `SqliteStorage` below is one; it is a file of its
+  own, so counting candidate requests never waits on the main database's write lock at a deadline.
+
+A storage that fails lets requests through (logged): a rate-limit outage must not take candidate
+pages down. Sign-in throttling stays in `services/accounts.py`: it counts failures only, grows the
+wait per account, locks after repeated failures and is cleared by a success, which request-counting
+limits do not express; it is in the database, so it is already shared by every process.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import math
+import sqlite3
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+from flask import Flask, Response, current_app, make_response, render_template, request
+from flask_limiter import Limiter, RequestLimit
+from limits.storage import Storage
+
+INVITATION_PAGES = "candidate"  # the blueprint of every /i/... page
+EXTENSION_KEY = "assessments.rate_limiter"
+
+
+class SqliteStorage(Storage):
+    """Fixed-window counters in a SQLite file (`sqlite:////absolute/path.db`), for the `limits` library.
+
+    Every counter update is one atomic statement, so processes sharing the file never lose a count.
+    """
+
+    STORAGE_SCHEME = ["sqlite"]
+    _PURGE_EVERY = 1000  # increments between removals of expired counters
+
+    def __init__(self, uri: str, wrap_exceptions: bool = False, **options: Any) -> None:
+        super().__init__(uri, wrap_exceptions=wrap_exceptions, **options)
+        self.path = uri.removeprefix("sqlite:///")
+        self.timeout = float(options.get("timeout", 2.0))
+        self._increments = 0
+        self._schema_ready = False
+        self._lock = threading.Lock()
+
+    @property
+    def base_exceptions(self) -> type[Exception]:
+        return sqlite3.Error
+
+    def _connect(self) -> sqlite3.Connection:
+        # A connection per call: cheap for a local file, and safe across threads and forks.
+        connection = sqlite3.connect(self.path, timeout=self.timeout, isolation_level=None)
+        if not self._schema_ready:
+            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+            connection.execute("PRAGMA journal_mode=WAL")
+            connection.execute(
+                "CREATE TABLE IF NOT EXISTS rate_limit "
+                "(key TEXT PRIMARY KEY, count INTEGER NOT NULL, expires_at REAL NOT NULL)"
+            )
+            self._schema_ready = True
+        connection.execute("PRAGMA synchronous=NORMAL")
+        return connection
+
+    def incr(self, key: str, expiry: int, amount: int = 1) -> int:
+        now = time.time()
+        with self._lock:
+            self._increments += 1
+            purge = self._increments % self._PURGE_EVERY == 0
+        connection = self._connect()
+        try:
+            # A window that has ended starts again at this hit (the right-hand sides read the old row).
+            (count,) = connection.execute(
+                "INSERT INTO rate_limit (key, count, expires_at) VALUES (?, ?, ?) "
+                "ON CONFLICT (key) DO UPDATE SET "
+                "count = CASE WHEN expires_at <= ? THEN excluded.count ELSE count + excluded.count END, "
+                "expires_at = CASE WHEN expires_at <= ? THEN excluded.expires_at ELSE expires_at END "
+                "RETURNING count",
+                (key, amount, now + expiry, now, now),
+            ).fetchone()
+            if purge:
+                connection.execute("DELETE FROM rate_limit WHERE expires_at <= ?", (now,))
+            return int(count)
+        finally:
+            connection.close()
+
+    def _row(self, key: str) -> tuple[int, float] | None:
+        connection = self._connect()
+        try:
+            return connection.execute(
+                "SELECT count, expires_at FROM rate_limit WHERE key = ? AND expires_at > ?",
+                (key, time.time()),
+            ).fetchone()
+        finally:
+            connection.close()
+
+    def get(self, key: str) -> int:
+        row = self._row(key)
+        return int(row[0]) if row else 0
+
+    def get_expiry(self, key: str) -> float:
+        row = self._row(key)
+        return float(row[1]) if row else time.time()
+
+    def check(self) -> bool:
+        try:
+            self._connect().close()
+        except sqlite3.Error:
+            return False
+        return True
+
+    def reset(self) -> int | None:
+        connection = self._connect()
+        try:
+            return connection.execute("DELETE FROM rate_limit").rowcount
+        finally:
+            connection.close()
+
+    def clear(self, key: str) -> None:
+        connection = self._connect()
+        try:
+            connection.execute("DELETE FROM rate_limit WHERE key = ?", (key,))
+        finally:
+            connection.close()
+
+
+def client_key() -> str:
+    """Whom a request is counted against: the IPv4 address, or the IPv6 /64 (one household)."""
+    address = request.remote_addr
+    try:
+        ip = ipaddress.ip_address(address or "")
+    except ValueError:
+        return address or "unknown"
+    if ip.version == 6:
+        return str(ipaddress.ip_network(f"{ip}/64", strict=False))
+    return str(ip)
+
+
+def storage_uri(app: Flask) -> str:
+    """Where the counters live: the configured URI, else Redis, else a file in the instance folder."""
+    if app.config.get("RATELIMIT_STORAGE_URI"):
+        return str(app.config["RATELIMIT_STORAGE_URI"])
+    if app.config.get("REDIS_URL"):
+        return str(app.config["REDIS_URL"])
+    return f"sqlite:///{Path(app.instance_path) / 'ratelimits.db'}"
+
+
+def _invitation_limit() -> str:
+    config = current_app.config
+    return f"{int(config['INVITATION_RATE_LIMIT'])} per {int(config['INVITATION_RATE_WINDOW'])} second"
+
+
+def _invitation_limit_off() -> bool:
+    return int(current_app.config.get("INVITATION_RATE_LIMIT") or 0) <= 0
+
+
+def _too_many_invitation_requests(limit: RequestLimit) -> Response:
+    seconds = max(1, math.ceil(limit.window.reset_time - time.time()))
+    message = (f"Too many requests for invitation pages came from your network in the last minute. "
+               f"Wait {seconds} seconds, then reload the page; nothing you uploaded is lost.")
+    response = make_response(render_template("error.html", title="Please wait a moment", message=message), 429)
+    response.headers["Retry-After"] = str(seconds)
+    return response
+
+
+def init_app(app: Flask) -> None:
+    """Give the app its limiter and limit the invitation pages per client address.
+
+    One limiter per app, not one unbound in extensions.py: Flask-Limiter keeps its storage on the
+    limiter object, so a shared one would follow whichever app was bound last.
+    """
+    uri = storage_uri(app)
+    options = dict(app.config.get("RATELIMIT_STORAGE_OPTIONS") or {})
+    if uri.startswith(("redis://", "rediss://")):
+        # A Redis that stopped answering must not hold candidate pages for long.
+        options = {"socket_connect_timeout": 1, "socket_timeout": 1, **options}
+    limiter = Limiter(
+        client_key,
+        storage_uri=uri,
+        storage_options=options,
+        strategy="fixed-window",
+        swallow_errors=True,
+    )
+    limiter.init_app(app)
+    limiter.shared_limit(
+        _invitation_limit,
+        scope="invitation-links",
+        exempt_when=_invitation_limit_off,
+        on_breach=_too_many_invitation_requests,
+    )(app.blueprints[INVITATION_PAGES])
+    # First in line, before CSRF protection reads the form: a refused body is never read.
+    hooks = app.before_request_funcs[None]
+    hooks.remove(limiter._check_request_limit)
+    hooks.insert(0, limiter._check_request_limit)
+    app.extensions[EXTENSION_KEY] = limiter
