@@ -11,7 +11,6 @@ import pytest
 from sqlalchemy import select
 
 from assessments.extensions import db
-from assessments.forms.scorecard import ScorecardResult
 from assessments.grading.report import CheckResult, GradeReport, Timings
 from assessments.models import (
     GradeRun,
@@ -24,6 +23,7 @@ from assessments.models import (
     User,
 )
 from assessments.models.types import utcnow
+from assessments.scorecard import ScorecardResult
 from assessments.services import calibration, scorecards
 
 

@@ -10,8 +10,8 @@ from sqlalchemy import select
 
 from assessments.errors import AccessDenied
 from assessments.extensions import db
-from assessments.forms.scorecard import ScorecardResult
 from assessments.models import AuditEvent, Invitation, MentorPairing, PracticeAttempt, Scorecard, User
+from assessments.scorecard import ScorecardResult
 from assessments.services import calibration, catalog, mentoring, practice, progress, scorecards
 from assessments.services.calibration import CalibrationFilters
 from tests.test_practice import REVIEW, _flags, _planted, use_practice_cases

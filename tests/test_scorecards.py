@@ -10,8 +10,8 @@ import pytest
 
 from assessments.errors import AccessDenied, InvalidInput
 from assessments.extensions import db
-from assessments.forms.scorecard import ScorecardResult
 from assessments.models import Invitation, Scorecard, User
+from assessments.scorecard import ScorecardResult
 from assessments.services import scorecards
 
 SECRET_EVIDENCE = "Candidate-said-the-secret-phrase about SRM"

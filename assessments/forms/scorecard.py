@@ -11,6 +11,7 @@ from wtforms import Field, RadioField, SelectChoice, SubmitField, TextAreaField
 
 from assessments.content.rubric import NO_DECISION, RECOMMENDATIONS, Dimension, Level, Rubric
 from assessments.forms.fields import MultiCheckboxField
+from assessments.scorecard import ScorecardResult
 
 NOT_ASSESSED = "na"
 EVIDENCE_MIN_CHARS = 15
@@ -18,24 +19,6 @@ EVIDENCE_MAX_CHARS = 2000
 TAKEAWAYS_MAX_CHARS = 4000
 _RATING_PREFIX = "rating_"
 _EVIDENCE_PREFIX = "evidence_"
-
-
-@dataclass(frozen=True)
-class ScorecardResult:
-    """A validated scorecard as plain data for the service layer to store.
-
-    `ratings` holds a level (1..4) or None for "not assessed"; in a draft a dimension the
-    interviewer has not touched yet is absent, in a final scorecard every focus dimension is present.
-    """
-
-    rubric_slug: str
-    rubric_hash: str
-    ratings: dict[str, int | None]
-    evidence: dict[str, str]
-    red_flags: tuple[str, ...]
-    takeaways: str
-    recommendation: str | None
-    is_final: bool
 
 
 @dataclass(frozen=True)

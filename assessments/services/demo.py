@@ -12,9 +12,9 @@ from flask import current_app
 from sqlalchemy import select
 
 from assessments.extensions import db
-from assessments.forms.scorecard import ScorecardResult
 from assessments.models import Candidate, Invitation, Role, User
 from assessments.models.types import utcnow
+from assessments.scorecard import ScorecardResult
 from assessments.services import accounts, catalog, invitations, scorecards
 from assessments.services.demo_mentoring import seed_mentoring
 from assessments.services.demo_panels import seed_history

@@ -16,9 +16,9 @@ from sqlalchemy import select
 
 from assessments.content.notebook import answer_stub, solution_notebook
 from assessments.extensions import db
-from assessments.forms.scorecard import ScorecardResult
 from assessments.models import Practice, PracticeAttempt, User
 from assessments.models.types import utcnow
+from assessments.scorecard import ScorecardResult
 from assessments.services import accounts, catalog, mentoring, practice, scorecards
 from assessments.services import review_exercise as review
 

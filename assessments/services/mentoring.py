@@ -13,7 +13,6 @@ from sqlalchemy.orm import selectinload
 from assessments.content.rubric import Rubric
 from assessments.errors import AccessDenied, InvalidInput, NotFound
 from assessments.extensions import db
-from assessments.forms.scorecard import ScorecardResult
 from assessments.models import (
     Case,
     MentorPairing,
@@ -26,6 +25,7 @@ from assessments.models import (
     User,
 )
 from assessments.models.types import utcnow
+from assessments.scorecard import ScorecardResult
 from assessments.services import catalog, scorecards
 from assessments.services.audit import record_event
 from assessments.services.practice import case_skills

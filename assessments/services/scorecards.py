@@ -21,7 +21,6 @@ from assessments.content.kits import GENERAL_KIT, InterviewKit, load_kits
 from assessments.content.rubric import RECOMMENDATIONS, Rubric, load_rubrics
 from assessments.errors import AccessDenied, DomainError, InvalidInput, NotFound
 from assessments.extensions import db
-from assessments.forms.scorecard import ScorecardResult
 from assessments.grading.report import GradeReport
 from assessments.models import (
     GradeStatus,
@@ -33,6 +32,7 @@ from assessments.models import (
     User,
 )
 from assessments.models.types import utcnow
+from assessments.scorecard import ScorecardResult
 from assessments.services import panels
 from assessments.services.audit import record_event
 

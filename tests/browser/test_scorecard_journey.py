@@ -8,8 +8,8 @@ from playwright.sync_api import Page, expect
 
 from assessments.content.notebook import solution_notebook
 from assessments.extensions import db
-from assessments.forms.scorecard import ScorecardResult
 from assessments.models import Invitation, User
+from assessments.scorecard import ScorecardResult
 from assessments.services import catalog, grading, scorecards
 from tests.conftest import PASSWORD
 
