@@ -19,10 +19,10 @@ from pathlib import Path
 from flask import Blueprint, Flask, Response, current_app, jsonify, render_template, request
 from huey import RedisHuey, SqliteHuey
 from sqlalchemy import text
-from assessments.grading.sandbox import sandbox_problem, unsafe_grading_allowed
 
 from assessments import metrics, rate_limits
 from assessments.extensions import db
+from assessments.grading.sandbox import sandbox_problem, unsafe_grading_allowed
 from assessments.queue import grading_queue
 
 log = logging.getLogger(__name__)
@@ -86,6 +86,9 @@ def check_submission_store() -> str:
         return OK
     except OSError as error:
         log.warning("readiness: submission store: %s: %s", type(error).__name__, error)
+        return "not writable"
+
+
 def check_sandbox() -> str:
     """'ok' when notebooks can be graded in a sandbox on this machine, else the problem's code (details logged)."""
     if not current_app.config["READINESS_SANDBOX"]:
@@ -97,14 +100,11 @@ def check_sandbox() -> str:
     return problem.code
 
 
-        return "not writable"
-
-
 READINESS_CHECKS: dict[str, Callable[[], str]] = {
-    "sandbox": check_sandbox,
     "database": check_database,
     "queue": check_queue,
     "submission_store": check_submission_store,
+    "sandbox": check_sandbox,
 }
 
 
