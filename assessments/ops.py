@@ -1,140 +1,22 @@
 """Operations: liveness, readiness and metrics endpoints, and the guards that keep the site up.
 
-None of the endpoints needs a login; none shows a URL, path or password. Readiness names the
-component that failed and logs the details for the operator. The guard refuses an oversized
-upload before its body is read; invitation links are rate-limited in `rate_limits.py`.
+None of the endpoints needs a login; none shows a URL, path or password. Readiness
+(`services/readiness.py`) names the component that failed and logs the details for the operator.
+The guard refuses an oversized upload before its body is read; invitation links are rate-limited in
+`rate_limits.py`.
 """
 
 from __future__ import annotations
 
 import hmac
 import ipaddress
-import logging
-import sqlite3
-import tempfile
-from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor, wait
-from pathlib import Path
 
 from flask import Blueprint, Flask, Response, current_app, jsonify, render_template, request
-from huey import RedisHuey, SqliteHuey
-from sqlalchemy import text
 
 from assessments import metrics, rate_limits
-from assessments.extensions import db
-from assessments.grading.sandbox import sandbox_problem, unsafe_grading_allowed
-from assessments.queue import grading_queue
-
-log = logging.getLogger(__name__)
+from assessments.services.readiness import OK, check_readiness
 
 bp = Blueprint("ops", __name__)
-
-OK = "ok"
-
-
-def check_database() -> str:
-    """'ok' when a trivial query answers, else what failed (no connection details)."""
-    try:
-        if db.engine.dialect.name == "postgresql":
-            # Connecting is bounded by connect_timeout (config.py); the query by this.
-            timeout_ms = int(current_app.config["READINESS_TIMEOUT_SECONDS"] * 1000)
-            db.session.execute(text(f"SET LOCAL statement_timeout = {timeout_ms}"))
-        db.session.execute(text("SELECT 1"))
-        db.session.rollback()
-        return OK
-    except Exception as error:  # any driver error means "not ready"
-        log.warning("readiness: database: %s: %s", type(error).__name__, error)
-        db.session.rollback()
-        return "unreachable"
-
-
-def check_queue() -> str:
-    """'ok' when the grading queue answers: a Redis ping, or the Huey SQLite file opening."""
-    huey = grading_queue().huey
-    try:
-        if isinstance(huey, RedisHuey):
-            import redis
-
-            client = redis.Redis.from_url(
-                current_app.config["REDIS_URL"], socket_connect_timeout=2, socket_timeout=2
-            )
-            try:
-                client.ping()
-            finally:
-                client.close()
-        elif isinstance(huey, SqliteHuey):
-            path = Path(huey.storage.filename).resolve()
-            # mode=rw: a missing file is a failure, not a new empty queue.
-            connection = sqlite3.connect(f"{path.as_uri()}?mode=rw", uri=True, timeout=2)
-            try:
-                connection.execute("SELECT count(*) FROM sqlite_master").fetchone()
-            finally:
-                connection.close()
-        return OK
-    except Exception as error:
-        log.warning("readiness: queue: %s: %s", type(error).__name__, error)
-        return "unreachable"
-
-
-def check_submission_store() -> str:
-    """'ok' when the submission directory exists (or can be made) and takes a new file."""
-    root = Path(current_app.config["SUBMISSIONS_DIR"])
-    try:
-        root.mkdir(parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile(dir=root, prefix=".ready-"):
-            pass
-        return OK
-    except OSError as error:
-        log.warning("readiness: submission store: %s: %s", type(error).__name__, error)
-        return "not writable"
-
-
-def check_sandbox() -> str:
-    """'ok' when notebooks can be graded in a sandbox on this machine, else the problem's code (details logged)."""
-    if not current_app.config["READINESS_SANDBOX"]:
-        return OK
-    problem = sandbox_problem()
-    if problem is None or unsafe_grading_allowed():
-        return OK
-    log.warning("readiness: sandbox: %s", problem)
-    return problem.code
-
-
-READINESS_CHECKS: dict[str, Callable[[], str]] = {
-    "database": check_database,
-    "queue": check_queue,
-    "submission_store": check_submission_store,
-    "sandbox": check_sandbox,
-}
-
-
-def readiness() -> dict[str, str]:
-    """Each component's state ('ok' or a short word on what is wrong), within a time bound.
-
-    The checks run side by side, each in its own app context; one still running at the bound is
-    reported as "timeout" and left to finish on its own (its driver's own timeouts end it).
-    """
-    app = current_app._get_current_object()  # type: ignore[attr-defined]
-    bound = float(app.config["READINESS_TIMEOUT_SECONDS"])
-
-    def run(check: Callable[[], str]) -> str:
-        with app.app_context():
-            return check()
-
-    pool = ThreadPoolExecutor(max_workers=len(READINESS_CHECKS), thread_name_prefix="readiness")
-    try:
-        futures = {name: pool.submit(run, check) for name, check in READINESS_CHECKS.items()}
-        wait(futures.values(), timeout=bound)
-        states = {}
-        for name, future in futures.items():
-            if future.done():
-                states[name] = future.result()
-            else:
-                log.warning("readiness: %s: no answer within %g s", name.replace("_", " "), bound)
-                states[name] = "timeout"
-        return states
-    finally:
-        pool.shutdown(wait=False, cancel_futures=True)
 
 
 def metrics_allowed() -> bool:
@@ -161,7 +43,7 @@ def healthz() -> Response:
 @bp.get("/readyz")
 def readyz() -> tuple[Response, int]:
     """The database, the queue, the submission store and the grading sandbox all work (503 naming what does not)."""
-    checks = readiness()
+    checks = check_readiness()
     failing = sorted(name for name, state in checks.items() if state != OK)
     if failing:
         return jsonify(status="unavailable", failing=failing, checks=checks), 503
@@ -178,7 +60,6 @@ def metrics_view() -> Response:
             mimetype="text/plain",
         )
     return Response(metrics.exposition(), mimetype=None, content_type=metrics.CONTENT_TYPE_LATEST)
-
 
 
 # --- Request guard: refuse oversized bodies unread.
