@@ -1,11 +1,21 @@
-"""Plotly figures from calibration frames (no queries): each titled with its n."""
+"""Plotly figures from frames (no queries): each titled with its n.
+
+Pages and exports embed a figure as JSON (`script_json`) and draw it with plotly.js, served from
+the installed plotly package (`PLOTLY_JS`).
+"""
 
 from __future__ import annotations
+
+from collections.abc import Mapping
+from importlib.resources import files
 
 import pandas as pd
 import plotly.graph_objects as go
 
 from assessments.stats.ratings import OVERALL
+from assessments.stats.report import CalibrationReport
+
+PLOTLY_JS = files("plotly") / "package_data" / "plotly.min.js"
 
 _LAYOUT = {
     "margin": {"l": 160, "r": 20, "t": 50, "b": 40},
@@ -111,3 +121,69 @@ def recommendation_figure(shares: pd.DataFrame) -> go.Figure:
         **_LAYOUT,
     )
     return figure
+
+
+def report_figures(report: CalibrationReport) -> dict[str, str]:
+    """The calibration report's figures as JSON by name (none without ratings)."""
+    if report.n_ratings == 0:
+        return {}
+    figures = {
+        "leniency": leniency_figure(report.leniency),
+        "reliability": reliability_figure(report.alpha),
+        "distribution": distribution_figure(report.rating_distribution),
+    }
+    if len(report.recommendation_shares):
+        figures["recommendations"] = recommendation_figure(report.recommendation_shares)
+    return {name: figure.to_json() for name, figure in figures.items()}
+
+
+_PALETTE = ("#2454c5", "#1f7a4d", "#b3261e", "#8a5a00", "#6b3fa0", "#00707a", "#a0306b", "#555555")
+
+
+def progress_figure(evidence: pd.DataFrame, dimensions: Mapping[str, str]) -> go.Figure:
+    """A mentee's evidence over time: auto-graded shares as lines, mentor ratings as diamonds.
+
+    `evidence` has one row per point, oldest first: `dimension`, `source` ("auto" or "mentor"),
+    `at` (ISO time), `value` (0..1), `case_title`, `level` (mentor points) and `after_solution`.
+    `dimensions` maps each dimension of the progress table to its name in table order; a dimension
+    keeps its row's colour whether or not it has evidence.
+    """
+    figure = go.Figure()
+    for index, (dimension, name) in enumerate(dimensions.items()):
+        colour = _PALETTE[index % len(_PALETTE)]
+        points = evidence[evidence["dimension"] == dimension]
+        auto, mentor = points[points["source"] == "auto"], points[points["source"] == "mentor"]
+        if len(auto):
+            figure.add_scatter(
+                x=auto["at"].tolist(), y=auto["value"].tolist(), mode="lines+markers",
+                name=f"{name} (auto-graded)", line={"color": colour}, legendgroup=dimension,
+                marker={"symbol": ["circle-open" if after else "circle" for after in auto["after_solution"]]},
+                customdata=auto["case_title"].tolist(),
+                hovertemplate="%{customdata}<br>%{y:.0%} of the points<extra>" + name + "</extra>",
+            )
+        if len(mentor):
+            figure.add_scatter(
+                x=mentor["at"].tolist(), y=mentor["value"].tolist(), mode="markers",
+                name=f"{name} (mentor)", legendgroup=dimension,
+                marker={"symbol": "diamond", "size": 12, "color": colour},
+                customdata=[list(point) for point in zip(mentor["case_title"], mentor["level"], strict=True)],
+                hovertemplate="%{customdata[0]}<br>mentor rating: level %{customdata[1]}"
+                f"<extra>{name}</extra>",
+            )
+    figure.update_layout(
+        title=f"Progress per dimension (n = {len(evidence)} points of evidence)",
+        yaxis={"title": "share of points · mentor level (1 = 0, 4 = 1)", "range": [-0.05, 1.05], "tickformat": ".0%"},
+        xaxis={"title": "when"},
+        margin={"l": 70, "r": 20, "t": 50, "b": 40},
+        height=420,
+        paper_bgcolor="white",
+        plot_bgcolor="white",
+        font={"family": "system-ui, sans-serif", "size": 13},
+        legend={"orientation": "h", "y": -0.2},
+    )
+    return figure
+
+
+def script_json(figure: go.Figure) -> str:
+    """The figure as JSON for a <script type="application/json"> block ("</" cannot close it)."""
+    return figure.to_json().replace("</", "<\\/")

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import json
-from dataclasses import asdict
 from pathlib import Path
 
 import click
@@ -14,9 +12,6 @@ from flask_migrate import upgrade
 from assessments.errors import DomainError
 from assessments.models import Role
 from assessments.services import accounts, calibration, catalog, demo
-from assessments.stats.ratings import CalibrationInputError
-from assessments.stats.ratings_csv import read_ratings_csv
-from assessments.stats.report import report_to_json
 
 
 @click.command("init")
@@ -68,22 +63,19 @@ calibration_group = AppGroup("calibration", help="Calibration reports for hiring
 @click.option("--out", type=click.Path(dir_okay=False, writable=True, path_type=Path), help="Write here instead of stdout.")
 def calibration_report_command(source: Path | None, fmt: str, out: Path | None) -> None:
     """Compute the calibration report from the database, or from an exported ratings CSV."""
-    from assessments.views.calibration import export_html
-
     if source is not None:
         try:
-            ratings = read_ratings_csv(source.read_text(encoding="utf-8-sig"))
-        except (CalibrationInputError, UnicodeDecodeError) as error:
+            view = calibration.view_from_csv(source.read_text(encoding="utf-8-sig"))
+        except (DomainError, UnicodeDecodeError) as error:
             raise click.ClickException(f"{source}: {error}") from error
-        view = calibration.view_from_ratings(ratings)
     else:
         view = calibration.build_calibration(calibration.CalibrationFilters())
     if fmt == "json":
-        text = json.dumps({**report_to_json(view.report), "headlines": asdict(view.headlines)}, indent=1)
+        text = calibration.export_json(view)
     elif fmt == "csv":
         text = calibration.report_csv(view.report)
     else:
-        text = export_html(view)
+        text = calibration.export_html(view)
     if out:
         out.write_text(text)
         click.echo(f"Wrote {out}.", err=True)

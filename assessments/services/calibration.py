@@ -7,14 +7,19 @@ for an invitation only the current submitted one (an amendment replaces the orig
 from __future__ import annotations
 
 import io
-from dataclasses import dataclass
+import json
+from dataclasses import asdict, dataclass
 from datetime import UTC, date, datetime, time, timedelta
 
 import numpy as np
 import pandas as pd
+from flask import render_template
+from markupsafe import Markup
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
+from assessments import charts
+from assessments.errors import InvalidInput
 from assessments.extensions import db
 from assessments.grading.report import GradeReport
 from assessments.models import (
@@ -25,9 +30,10 @@ from assessments.models import (
     ScorecardStatus,
     Submission,
 )
-from assessments.services import catalog
-from assessments.stats.ratings import OVERALL
-from assessments.stats.report import FRAME_FIELDS, CalibrationReport, calibration_report
+from assessments.services import catalog, scorecards
+from assessments.stats.ratings import OVERALL, CalibrationInputError
+from assessments.stats.ratings_csv import read_ratings_csv
+from assessments.stats.report import FRAME_FIELDS, CalibrationReport, calibration_report, report_to_json
 
 REPORT_BOOTSTRAP = 500
 
@@ -223,6 +229,18 @@ def view_from_ratings(ratings: pd.DataFrame, *, n_boot: int = REPORT_BOOTSTRAP) 
     return CalibrationView(report, headlines(report), {}, CalibrationFilters())
 
 
+def view_from_csv(text: str, *, n_boot: int = REPORT_BOOTSTRAP) -> CalibrationView:
+    """A report from an exported ratings CSV (candidate,interviewer,dimension,rating; blank = missing).
+
+    :raises InvalidInput: naming the line that does not follow that format.
+    """
+    try:
+        ratings = read_ratings_csv(text)
+    except CalibrationInputError as error:
+        raise InvalidInput(str(error)) from error
+    return view_from_ratings(ratings, n_boot=n_boot)
+
+
 def interviewer_choices() -> list[tuple[str, str]]:
     """Interviewers who have submitted hiring scorecards: (email, name)."""
     cards = _current_scorecards(CalibrationFilters())
@@ -243,3 +261,21 @@ def report_csv(report: CalibrationReport) -> str:
     for number, frame in enumerate(frames):
         frame.reindex(columns=columns).to_csv(buffer, index=False, header=number == 0)
     return buffer.getvalue()
+
+
+def dimension_names() -> dict[str, str]:
+    """The default rubric's dimension names by id, for the report's tables."""
+    return {d.id: d.name for d in scorecards.rubric_for().dimensions}
+
+
+def export_json(view: CalibrationView) -> str:
+    """The whole report and its headlines as one JSON document."""
+    return json.dumps({**report_to_json(view.report), "headlines": asdict(view.headlines)}, indent=1)
+
+
+def export_html(view: CalibrationView) -> str:
+    """The report as one self-contained HTML file (plotly.js inlined), for the page's download and the CLI."""
+    return render_template(
+        "calibration/export.html", view=view, figures=charts.report_figures(view.report),
+        dimension_names=dimension_names(), plotly_js=Markup(charts.PLOTLY_JS.read_text()),
+    )

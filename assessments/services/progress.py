@@ -13,8 +13,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from statistics import mean
 
-import plotly.graph_objects as go
+import pandas as pd
 
+from assessments import charts
 from assessments.content.rubric import Rubric
 from assessments.grading.report import GradeReport
 from assessments.models import AttemptStatus, Case, User
@@ -155,52 +156,20 @@ def mentee_progress(mentee: User) -> Progress:
         counted = [e for e in evidence if e.dimension == dimension.id and not e.after_solution]
         recent = mean(e.value for e in counted[-RECENT:]) if counted else None
         rows.append(DimensionProgress(dimension.id, dimension.name, auto, mentor, recent))
-    figure = progress_figure(rows)
-    return Progress(mentee, rows, _suggest(rows, practised), _safe_json(figure))
+    figure = charts.progress_figure(evidence_frame(rows), {row.dimension_id: row.name for row in rows})
+    return Progress(mentee, rows, _suggest(rows, practised), charts.script_json(figure))
 
 
-def _safe_json(figure: go.Figure) -> str:
-    # The JSON sits inside a <script type="application/json"> block: "</" must not close it.
-    return figure.to_json().replace("</", "<\\/")
-
-
-_PALETTE = ("#2454c5", "#1f7a4d", "#b3261e", "#8a5a00", "#6b3fa0", "#00707a", "#a0306b", "#555555")
-
-
-def progress_figure(rows: list[DimensionProgress]) -> go.Figure:
-    """Auto-graded shares as lines and mentor ratings as diamonds, one colour per dimension."""
-    figure = go.Figure()
-    n = 0
-    for index, row in enumerate(rows):
-        colour = _PALETTE[index % len(_PALETTE)]
-        if row.auto:
-            n += len(row.auto)
-            figure.add_scatter(
-                x=[e.at.isoformat() for e in row.auto], y=[e.value for e in row.auto], mode="lines+markers",
-                name=f"{row.name} (auto-graded)", line={"color": colour}, legendgroup=row.dimension_id,
-                marker={"symbol": ["circle-open" if e.after_solution else "circle" for e in row.auto]},
-                customdata=[e.case_title for e in row.auto],
-                hovertemplate="%{customdata}<br>%{y:.0%} of the points<extra>" + row.name + "</extra>",
-            )
-        if row.mentor:
-            n += len(row.mentor)
-            figure.add_scatter(
-                x=[e.at.isoformat() for e in row.mentor], y=[e.value for e in row.mentor], mode="markers",
-                name=f"{row.name} (mentor)", legendgroup=row.dimension_id,
-                marker={"symbol": "diamond", "size": 12, "color": colour},
-                customdata=[[e.case_title, e.level] for e in row.mentor],
-                hovertemplate="%{customdata[0]}<br>mentor rating: level %{customdata[1]}"
-                f"<extra>{row.name}</extra>",
-            )
-    figure.update_layout(
-        title=f"Progress per dimension (n = {n} points of evidence)",
-        yaxis={"title": "share of points · mentor level (1 = 0, 4 = 1)", "range": [-0.05, 1.05], "tickformat": ".0%"},
-        xaxis={"title": "when"},
-        margin={"l": 70, "r": 20, "t": 50, "b": 40},
-        height=420,
-        paper_bgcolor="white",
-        plot_bgcolor="white",
-        font={"family": "system-ui, sans-serif", "size": 13},
-        legend={"orientation": "h", "y": -0.2},
-    )
-    return figure
+def evidence_frame(rows: list[DimensionProgress]) -> pd.DataFrame:
+    """Every point of evidence of these rows, one per line, for `charts.progress_figure`."""
+    points = [point for row in rows for point in (*row.auto, *row.mentor)]
+    return pd.DataFrame({
+        "dimension": pd.Series([p.dimension for p in points], dtype=object),
+        "source": pd.Series([p.source for p in points], dtype=object),
+        "at": pd.Series([p.at.isoformat() for p in points], dtype=object),
+        "value": pd.Series([p.value for p in points], dtype=float),
+        "case_title": pd.Series([p.case_title for p in points], dtype=object),
+        # Object, not float: a mentor's level stays the integer it was (auto points have none).
+        "level": pd.Series([p.level for p in points], dtype=object),
+        "after_solution": pd.Series([p.after_solution for p in points], dtype=bool),
+    })
