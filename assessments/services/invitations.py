@@ -10,6 +10,7 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
+from assessments.content.bundle import bundle_filename
 from assessments.errors import InvalidInput, InvitationUnavailable, NotFound
 from assessments.extensions import db
 from assessments.models import (
@@ -22,6 +23,7 @@ from assessments.models import (
     User,
 )
 from assessments.models.types import utcnow
+from assessments.services import catalog
 from assessments.services.accounts import normalise_email
 from assessments.services.audit import record_event
 
@@ -162,6 +164,15 @@ def open_invitation(token: str, now: datetime | None = None) -> Invitation:
         record_event(None, "invitation.opened", "invitation", invitation.id)
         db.session.commit()
     return invitation
+
+
+def invitation_bundle(invitation: Invitation) -> tuple[str, bytes]:
+    """The candidate's bundle for an invitation: the name it downloads as, and its bytes.
+
+    :raises CaseUnavailable: when the invitation's case version is no longer on disk.
+    """
+    spec = catalog.spec_for(invitation.case)
+    return bundle_filename(spec, invitation.seed), catalog.candidate_bundle(invitation.case, invitation.seed)
 
 
 def revoke_invitation(invitation: Invitation, actor: User) -> None:

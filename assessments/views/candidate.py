@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from flask import Blueprint, Response, flash, jsonify, redirect, render_template, url_for
 
-from assessments.content.bundle import bundle_filename
 from assessments.forms.submission import UploadForm
 from assessments.models import Invitation
 from assessments.models.types import utcnow
@@ -40,12 +39,9 @@ def invitation(token: str) -> tuple[str, int]:
 @bp.get("/<token>/bundle")
 def bundle(token: str) -> Response:
     """The candidate's own bundle: the notebook, their data and a README."""
-    invitation = invitations.open_invitation(token)
-    spec = catalog.spec_for(invitation.case)
-    response = Response(catalog.candidate_bundle(invitation.case, invitation.seed), mimetype="application/zip")
-    response.headers["Content-Disposition"] = (
-        f'attachment; filename="{bundle_filename(spec, invitation.seed)}"'
-    )
+    name, data = invitations.invitation_bundle(invitations.open_invitation(token))
+    response = Response(data, mimetype="application/zip")
+    response.headers["Content-Disposition"] = f'attachment; filename="{name}"'
     return response
 
 
