@@ -7,9 +7,11 @@ re-enqueues runs that the queue lost (a worker killed mid-run) or never delivere
 
 from __future__ import annotations
 
+import json
 import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 import nbformat
 from flask import current_app
@@ -342,6 +344,16 @@ def get_submission(submission_id: int) -> Submission:
 def submission_bytes(submission: Submission) -> bytes:
     """The stored file of a submission."""
     return submission_store().get(submission.sha256)
+
+
+def submission_notebook(submission: Submission) -> dict[str, Any]:
+    """A submission's notebook for staff to read: as intake parses it, or its raw JSON if intake now refuses it."""
+    raw = submission_bytes(submission)
+    case = submission.invitation.case
+    try:
+        return parse_submission(raw, case_slug=case.slug, case_version=case.content_hash)
+    except SubmissionRejected:
+        return json.loads(raw)
 
 
 def queue_status() -> list[GradeRun]:

@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import json
-
 from flask import Blueprint, abort, flash, jsonify, redirect, render_template, url_for
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from werkzeug.wrappers import Response
 
-from assessments.grading.intake import SubmissionRejected, parse_submission
 from assessments.models import Role
 from assessments.security import role_required
 from assessments.services import grading, panels
@@ -30,13 +27,6 @@ def detail(submission_id: int) -> str:
     """The rendered notebook, the check results, cell errors and timings, for one version."""
     submission = _load(submission_id)
     invitation = submission.invitation
-    raw = grading.submission_bytes(submission)
-    try:
-        notebook = parse_submission(
-            raw, case_slug=invitation.case.slug, case_version=invitation.case.content_hash
-        )
-    except SubmissionRejected:
-        notebook = json.loads(raw)
     return render_template(
         "submissions/detail.html",
         submission=submission,
@@ -44,7 +34,7 @@ def detail(submission_id: int) -> str:
         versions=invitation.submissions,
         runs=submission.grade_runs,
         progress=grading.progress(submission),
-        notebook_html=render_notebook(notebook),
+        notebook_html=render_notebook(grading.submission_notebook(submission)),
         regrade_form=FlaskForm(),
     )
 
