@@ -1,4 +1,4 @@
-"""CLI commands for cases and grading: thin click wrappers over service and grading functions."""
+"""CLI commands for cases and grading: thin click wrappers over service functions."""
 
 from __future__ import annotations
 
@@ -7,29 +7,21 @@ import sys
 from pathlib import Path
 
 import click
-from flask import Flask, current_app
+from flask import Flask
 from flask.cli import AppGroup, with_appcontext
 
-from assessments.content.bundle import build_bundle
-from assessments.grading.intake import SubmissionRejected, parse_submission
-from assessments.grading.pipeline import grade_notebook
-from assessments.grading.pool import default_pool
-from assessments.grading.sandbox import SandboxUnavailable
-from assessments.grading.validation import validate_cases
+from assessments.errors import DomainError
 from assessments.outage import DATABASE_UNAVAILABLE
-from assessments.queue import grading_queue
-from assessments.services import catalog, grading
+from assessments.services import authoring, catalog, grading, worker
 
 cases_group = AppGroup("cases", help="List, bundle and validate case studies.")
 
 
 def _spec(slug: str):
-    spec = catalog.case_specs().get(slug)
-    if spec is None:
-        raise click.ClickException(
-            f"No case {slug!r}; the cases are: {', '.join(sorted(catalog.case_specs()))}."
-        )
-    return spec
+    try:
+        return authoring.find_case_spec(slug)
+    except DomainError as error:
+        raise click.ClickException(error.message) from error
 
 
 @cases_group.command("list")
@@ -50,7 +42,7 @@ def cases_list() -> None:
 @click.option("--solution", is_flag=True, help="Keep the author's solution cells.")
 def cases_bundle(slug: str, seed: int, out: Path, solution: bool) -> None:
     """Write a candidate's bundle (or the author's, with --solution) to a zip file."""
-    data = build_bundle(_spec(slug), seed, solution=solution)
+    data = authoring.case_bundle(_spec(slug), seed, solution=solution)
     out.write_bytes(data)
     click.echo(f"Wrote {out} ({len(data):,} bytes).")
 
@@ -64,7 +56,7 @@ def cases_validate(slug: str | None, seeds: int, parallel: int) -> None:
     specs = [_spec(slug)] if slug else [spec for _, spec in sorted(catalog.case_specs().items())]
     failures = 0
     try:
-        for result in validate_cases(specs, range(1, seeds + 1), parallel=parallel):
+        for result in authoring.validate_cases(specs, range(1, seeds + 1), parallel=parallel):
             problems = result.problems
             failures += bool(problems)
             click.echo(
@@ -75,8 +67,8 @@ def cases_validate(slug: str | None, seeds: int, parallel: int) -> None:
             )
             for problem in problems:
                 click.echo(f"    {problem}")
-    except SandboxUnavailable as error:
-        raise click.ClickException(str(error)) from error
+    except DomainError as error:
+        raise click.ClickException(error.message) from error
     if failures:
         raise click.ClickException(f"{failures} case seed(s) failed validation.")
     click.echo(f"All {len(specs)} case(s) valid on {seeds} seed(s).")
@@ -92,12 +84,9 @@ def grade_command(notebook: Path, slug: str, seed: int, as_json: bool) -> None:
     """Grade a notebook file through the real pipeline and sandbox, without the database."""
     spec = _spec(slug)
     try:
-        parsed = parse_submission(notebook.read_bytes(), case_slug=spec.slug)
-        report = grade_notebook(parsed, spec, seed)
-    except SubmissionRejected as error:
-        raise click.ClickException(str(error)) from error
-    except SandboxUnavailable as error:
-        raise click.ClickException(str(error)) from error
+        report = authoring.grade_file(notebook.read_bytes(), spec, seed)
+    except DomainError as error:
+        raise click.ClickException(error.message) from error
     if as_json:
         click.echo(json.dumps(report.to_dict(), indent=2))
         return
@@ -137,21 +126,12 @@ def grade_status_command() -> None:
 @with_appcontext
 def worker_command(workers: int) -> None:
     """Run a grading consumer (any number can run, on any machine, against one database)."""
-    from huey.consumer import Consumer
-
-    from assessments.grading.sandbox import UNSAFE_SWITCH, sandbox_problem, unsafe_grading_allowed
-
-    problem = sandbox_problem()
-    if problem and not unsafe_grading_allowed():
-        # Before any notebook is taken from the queue: a worker that cannot sandbox would fail every one.
-        raise click.ClickException(f"this worker cannot grade notebooks: {problem}")
-    if problem:
-        click.echo(f"warning: grading WITHOUT a sandbox ({UNSAFE_SWITCH}=1): {problem}", err=True)
-    queue = grading_queue()
-    # Warm sandboxes (kernel started, libraries imported, one per submission) live only in
-    # workers: pages and tests grade cold and never keep sandboxes waiting.
-    if not problem:
-        current_app.extensions["assessments.sandbox_pool"] = default_pool()
+    try:
+        warning = worker.prepare_worker()
+    except DomainError as error:
+        raise click.ClickException(error.message) from error
+    if warning:
+        click.echo(f"warning: {warning}", err=True)
     # Runs the queue lost while no worker was up are found in the database at start (or by the
     # periodic sweep, if the database is not reachable yet: the worker still starts).
     try:
@@ -159,9 +139,9 @@ def worker_command(workers: int) -> None:
     except DATABASE_UNAVAILABLE as error:
         click.echo(f"warning: the database did not answer ({type(error).__name__}); the periodic sweep will "
                    "catch up", err=True)
-    click.echo(f"Grading worker started ({workers} at once) on {type(queue.huey).__name__}.")
+    click.echo(f"Grading worker started ({workers} at once) on {worker.queue_backend()}.")
     sys.stdout.flush()
-    Consumer(queue.huey, workers=workers, worker_type="thread", periodic=True, check_worker_health=True).run()
+    worker.consume(workers)
 
 
 def init_app(app: Flask) -> None:

@@ -53,6 +53,12 @@ class CaseUnavailable(DomainError):
     status_code = 503
 
 
+class GradingUnavailable(DomainError):
+    """No notebook can be graded here (no sandbox): the message says why and what to do."""
+
+    status_code = 503
+
+
 class InvalidInput(DomainError):
     """Input that fails a domain rule (duplicate email, deadline in the past, ...)."""
 
