@@ -55,8 +55,11 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     _register_blueprints(app)
 
     from assessments import cli, cli_grading, queue, security
+    from assessments.services import grade_runs, grading, practice
 
     queue.init_app(app)
+    # What the queue's tasks run (the queue imports no service), for both kinds of grade run.
+    grade_runs.init_app(app, work=(grading.SubmissionGrading(), practice.AttemptGrading()))
     security.init_app(app)
     cli.init_app(app)
     cli_grading.init_app(app)

@@ -12,7 +12,7 @@ from flask.cli import AppGroup, with_appcontext
 
 from assessments.errors import DomainError
 from assessments.outage import DATABASE_UNAVAILABLE
-from assessments.services import authoring, catalog, grading, worker
+from assessments.services import authoring, catalog, grade_runs, grading, worker
 
 cases_group = AppGroup("cases", help="List, bundle and validate case studies.")
 
@@ -110,13 +110,13 @@ def regrade_command(slug: str) -> None:
 @with_appcontext
 def grade_status_command() -> None:
     """List grading runs that are queued or running."""
-    runs = grading.queue_status()
+    runs = grade_runs.queue_status()
     if not runs:
         click.echo("Nothing is waiting to be graded.")
     for run in runs:
         lease = run.lease_expires_at.isoformat(timespec="seconds") if run.lease_expires_at else "-"
         click.echo(
-            f"run {run.id:<6} submission {run.submission_id:<6} {run.status:<8} "
+            f"run {run.id:<6} {run.subject:<16} {run.subject_id:<6} {run.status:<8} "
             f"attempts {run.attempts}  worker {run.claimed_by or '-'}  lease until {lease}"
         )
 
@@ -135,7 +135,7 @@ def worker_command(workers: int) -> None:
     # Runs the queue lost while no worker was up are found in the database at start (or by the
     # periodic sweep, if the database is not reachable yet: the worker still starts).
     try:
-        grading.sweep_grade_runs()
+        grade_runs.sweep_grade_runs()
     except DATABASE_UNAVAILABLE as error:
         click.echo(f"warning: the database did not answer ({type(error).__name__}); the periodic sweep will "
                    "catch up", err=True)

@@ -63,3 +63,9 @@ class InvalidInput(DomainError):
     """Input that fails a domain rule (duplicate email, deadline in the past, ...)."""
 
     status_code = 400
+
+
+class UploadRefused(DomainError):
+    """An uploaded notebook that cannot be accepted for grading (bad file, wrong case, closed link)."""
+
+    status_code = 400

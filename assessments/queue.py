@@ -1,13 +1,16 @@
 """The grading queue: Huey on a SQLite file by default, on Redis when REDIS_URL is set.
 
 Huey removes a task before running it, so a worker killed mid-run loses it: the database is the
-source of truth, and the periodic sweep re-enqueues what the queue lost (services/grading.py).
+source of truth, and the periodic sweep re-enqueues what the queue lost (services/grade_runs.py).
+The queue imports no service: what its tasks do is handed to it (`set_handlers`) when the app is
+built, so services may enqueue without a cycle.
 """
 
 from __future__ import annotations
 
 import os
 import socket
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -22,15 +25,18 @@ class GradingQueue:
 
     huey: Huey
     grade: Any
-    grade_practice: Any = None
 
     def enqueue(self, run_id: int) -> None:
         """Ask a worker to grade a run (a duplicate is harmless: claiming is atomic)."""
         self.grade(run_id)
 
-    def enqueue_attempt(self, attempt_id: int) -> None:
-        """Ask a worker to grade a mentee's practice notebook."""
-        self.grade_practice(attempt_id)
+
+@dataclass(frozen=True)
+class GradingHandlers:
+    """What the queue's tasks call, inside an app context."""
+
+    grade: Callable[[int, str], None]  # a grade run's id and the name of the worker claiming it
+    sweep: Callable[[], object]
 
 
 def make_huey(app: Flask) -> Huey:
@@ -56,33 +62,33 @@ def worker_name() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"
 
 
+def set_handlers(app: Flask, handlers: GradingHandlers) -> None:
+    """Say what this app's grading tasks do (kept across a later `init_app`)."""
+    app.extensions["assessments.grading_handlers"] = handlers
+
+
+def _handlers(app: Flask) -> GradingHandlers:
+    handlers = app.extensions.get("assessments.grading_handlers")
+    if handlers is None:
+        raise RuntimeError("The grading queue has no handlers: the app must call queue.set_handlers.")
+    return handlers
+
+
 def init_app(app: Flask) -> None:
     """Create the queue and register its tasks, bound to this app."""
     huey = make_huey(app)
 
     @huey.task(name="grade")
     def grade(run_id: int) -> None:
-        from assessments.services import grading
-
         with app.app_context():
-            grading.run_grade(run_id, worker_name())
-
-    @huey.task(name="grade_practice")
-    def grade_practice(attempt_id: int) -> None:
-        from assessments.services import practice
-
-        with app.app_context():
-            practice.grade_attempt(attempt_id)
+            _handlers(app).grade(run_id, worker_name())
 
     @huey.periodic_task(crontab(minute="*"), name="sweep")
     def sweep() -> None:
-        from assessments.services import grading, practice
-
         with app.app_context():
-            grading.sweep_grade_runs()
-            practice.requeue_lost_attempts()
+            _handlers(app).sweep()
 
-    app.extensions["assessments.queue"] = GradingQueue(huey=huey, grade=grade, grade_practice=grade_practice)
+    app.extensions["assessments.queue"] = GradingQueue(huey=huey, grade=grade)
 
 
 def grading_queue() -> GradingQueue:

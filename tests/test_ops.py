@@ -24,7 +24,7 @@ from assessments.extensions import db
 from assessments.logs import REQUEST_LOGGER, JsonFormatter, redact_path
 from assessments.metrics import sandbox_limits_hit
 from assessments.models import GradeRun, Invitation, Submission
-from assessments.services import catalog, grading
+from assessments.services import catalog, grade_runs, grading
 
 
 def _without_grading(app) -> None:
@@ -203,9 +203,9 @@ def test_finished_runs_are_counted_by_outcome(app, make_invitation):
     before = REGISTRY.get_sample_value("assess_grading_duration_seconds_count", labels) or 0.0
     with app.app_context():
         run = db.session.scalar(select(GradeRun).where(GradeRun.submission_id == submission_id))
-        assert grading.claim_grade_run(run.id, "test-worker")
+        assert grade_runs.claim_grade_run(run.id, "test-worker")
         db.session.refresh(run)
-        grading._finish(run, None, "The grader failed: broken case")
+        grade_runs._finish(run, None, "The grader failed: broken case")
     assert REGISTRY.get_sample_value("assess_grading_duration_seconds_count", labels) == before + 1
 
 

@@ -17,7 +17,7 @@ from assessments.content.notebook import solution_notebook
 from assessments.extensions import db, login_manager
 from assessments.logs import JsonFormatter
 from assessments.models import GradeRun, GradeStatus, Invitation
-from assessments.services import catalog, grading
+from assessments.services import catalog, grade_runs, grading
 
 
 def _dropped(statement: str) -> OperationalError:
@@ -87,7 +87,7 @@ def test_worker_retries_its_claim_and_its_result_while_the_database_is_unavailab
     failures = {"claim_grade_run": 1, "_finish": 1}
 
     def fails_once(name: str):
-        real = getattr(grading, name)
+        real = getattr(grade_runs, name)
 
         def call(*args, **kwargs):
             if failures[name]:
@@ -98,10 +98,10 @@ def test_worker_retries_its_claim_and_its_result_while_the_database_is_unavailab
         return call
 
     for name in failures:
-        monkeypatch.setattr(grading, name, fails_once(name))
+        monkeypatch.setattr(grade_runs, name, fails_once(name))
     run_id = _queued_run(app, make_invitation)
     with caplog.at_level(logging.WARNING, logger="assessments.outage"), app.app_context():
-        grading.run_grade(run_id, "worker-a")
+        grade_runs.run_grade(run_id, "worker-a")
     assert failures == {"claim_grade_run": 0, "_finish": 0}
     assert sum("retrying" in r.getMessage() for r in caplog.records) == 2
     run = _graded_once(app, run_id)
@@ -124,7 +124,7 @@ def test_worker_reconnects_when_the_server_terminated_its_connections_mid_run(ap
     event.listen(engine, "connect", remember)
     engine.dispose()  # every connection from here on is one of ours, and remembered
     terminated: list[int] = []
-    real_grade = grading.grade_notebook
+    real_grade = grade_runs.grade_notebook
 
     def grade_then_cut_connections(*args, **kwargs):
         report = real_grade(*args, **kwargs)
@@ -137,10 +137,10 @@ def test_worker_reconnects_when_the_server_terminated_its_connections_mid_run(ap
         admin.dispose()
         return report
 
-    monkeypatch.setattr(grading, "grade_notebook", grade_then_cut_connections)
+    monkeypatch.setattr(grade_runs, "grade_notebook", grade_then_cut_connections)
     try:
         with app.app_context():
-            grading.run_grade(run_id, "worker-a")
+            grade_runs.run_grade(run_id, "worker-a")
     finally:
         event.remove(engine, "connect", remember)
     assert terminated, "no connection of the worker was open to terminate"

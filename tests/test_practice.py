@@ -6,6 +6,7 @@ import io
 import re
 import shutil
 import sys
+import threading
 import zipfile
 from datetime import timedelta
 from pathlib import Path
@@ -13,15 +14,16 @@ from pathlib import Path
 import nbformat
 import pytest
 from flask import Flask
+from prometheus_client import REGISTRY
 from sqlalchemy import select
 
-from assessments.content.notebook import release_notebook
+from assessments.content.notebook import release_notebook, solution_notebook
 from assessments.errors import NotFound
 from assessments.extensions import db
-from assessments.models import AuditEvent, Practice, PracticeAttempt, User
-from assessments.models.practice import AttemptRoute, AttemptStatus
+from assessments.models import AuditEvent, GradeRun, GradeStatus, Practice, PracticeAttempt, User
+from assessments.models.practice import AttemptStatus
 from assessments.models.types import utcnow
-from assessments.services import catalog, practice, practice_solutions
+from assessments.services import catalog, grade_runs, practice, practice_solutions
 from assessments.services import review_exercise as review
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -331,22 +333,74 @@ def test_browser_and_notebook_routes_give_the_same_score_for_the_same_flags(app,
     assert page.count(">false flag<") == 1 and page.count(">found<") == 2
 
 
-def test_sweep_requeues_a_practice_attempt_whose_task_was_lost(app, make_user):
-    """A notebook attempt left queued past the lease (its worker died) is graded again."""
-    mentee = make_user("mentee", email="lost@example.com")
-    queued: list[int] = []
+def _solution_bytes(app: Flask) -> bytes:
+    with app.app_context():
+        return nbformat.writes(solution_notebook(catalog.case_specs()["tiny-hiring"])).encode()
+
+
+def _hold_tasks(app: Flask) -> list[int]:
+    """Keep grade tasks instead of running them (as if no worker were up); returns what was enqueued."""
+    held: list[int] = []
     queue = app.extensions["assessments.queue"]
-    app.extensions["assessments.queue"] = type(queue)(
-        huey=queue.huey, grade=queue.grade, grade_practice=queued.append
-    )
+    app.extensions["assessments.queue"] = type(queue)(huey=queue.huey, grade=held.append)
+    return held
+
+
+def test_sweep_requeues_a_lost_practice_grading_and_gives_up_after_three_tries(app, make_user):
+    """A notebook attempt whose task was lost is enqueued again; one whose grading keeps dying is given
+    up with a message, and does not count towards the mentee's limits."""
+    mentee = make_user("mentee", email="lost@example.com")
+    held = _hold_tasks(app)
     with app.app_context():
         own = practice.start_practice(db.session.get(User, mentee.id), "tiny-hiring")
-        attempt = practice._new_attempt(own, AttemptRoute.NOTEBOOK, utcnow())
-        attempt.sha256 = "0" * 64
+        attempt = practice.submit_notebook_attempt(own, "mine.ipynb", _solution_bytes(app))
+        run = attempt.grade_run
+        assert held == [run.id] and attempt.status == AttemptStatus.QUEUED
+        assert grade_runs.sweep_grade_runs() == []  # just queued: not lost yet
+        later = utcnow() + grade_runs.unclaimed_after() + timedelta(seconds=1)
+        assert grade_runs.sweep_grade_runs(now=later) == [run.id]
+        assert held == [run.id, run.id]
+        # Its worker dies mid-run, three times over: the sweep gives it up.
+        assert grade_runs.claim_grade_run(run.id, "worker-a", now=later)
+        run = db.session.get(GradeRun, run.id, populate_existing=True)
+        run.attempts = grade_runs.MAX_ATTEMPTS
         db.session.commit()
-        assert attempt.status == AttemptStatus.QUEUED
-        assert practice.requeue_lost_attempts() == []  # still within its lease
-        later = utcnow() + timedelta(seconds=app.config["GRADE_LEASE_SECONDS"] + 1)
-        assert practice.requeue_lost_attempts(now=later) == [attempt.id]
-        assert queued == [attempt.id]
-        assert db.session.get(PracticeAttempt, attempt.id).status == AttemptStatus.QUEUED
+        assert grade_runs.sweep_grade_runs(now=later + grade_runs.lease() + timedelta(seconds=1)) == []
+        attempt = db.session.get(PracticeAttempt, attempt.id, populate_existing=True)
+        assert attempt.grade_run.status == GradeStatus.FAILED and "given up" in attempt.grade_run.error
+        assert attempt.status == AttemptStatus.FAILED
+        assert "does not count towards your limits" in attempt.error
+        assert practice.next_attempt_at(attempt.practice, now=later) is None
+
+
+@pytest.mark.sandbox
+def test_a_duplicated_practice_task_grades_the_attempt_once(app, make_user):
+    """The same grade task delivered twice at once (a re-enqueue racing a slow queue) grades once."""
+    mentee = make_user("mentee", email="twice@example.com")
+    queue = app.extensions["assessments.queue"]
+    held = _hold_tasks(app)
+    with app.app_context():
+        own = practice.start_practice(db.session.get(User, mentee.id), "tiny-hiring")
+        attempt_id = practice.submit_notebook_attempt(own, "mine.ipynb", _solution_bytes(app)).id
+    [run_id] = held
+    graded = {"outcome": "graded"}
+    before = REGISTRY.get_sample_value("assess_grading_duration_seconds_count", graded) or 0.0
+    both_delivered = threading.Barrier(2)
+
+    def deliver() -> None:
+        both_delivered.wait()
+        queue.grade(run_id)  # the real task; the test's Huey runs it in this thread
+
+    consumers = [threading.Thread(target=deliver) for _ in range(2)]
+    for consumer in consumers:
+        consumer.start()
+    for consumer in consumers:
+        consumer.join(timeout=120)
+    with app.app_context():
+        attempt = db.session.get(PracticeAttempt, attempt_id)
+        assert attempt.status == AttemptStatus.DONE, attempt.error
+        assert attempt.earned == attempt.possible > 0
+        assert attempt.grade_run.attempts == 1  # claimed once: the other delivery found it taken
+        unlocked = db.session.scalars(select(AuditEvent).where(AuditEvent.action == "practice.solution_unlocked")).all()
+        assert len(unlocked) == 1
+    assert REGISTRY.get_sample_value("assess_grading_duration_seconds_count", graded) == before + 1

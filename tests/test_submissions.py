@@ -13,10 +13,11 @@ import pytest
 from sqlalchemy import func, select
 
 from assessments.content.notebook import release_notebook, solution_notebook
+from assessments.errors import UploadRefused
 from assessments.extensions import db
-from assessments.models import GradeRun, GradeStatus, Invitation, Submission
+from assessments.models import GradeRun, GradeStatus, Invitation, Submission, User
 from assessments.models.types import utcnow
-from assessments.services import catalog, grading
+from assessments.services import catalog, grade_runs, grading, practice
 
 
 def _notebook_bytes(app, solution: bool) -> bytes:
@@ -120,7 +121,7 @@ def test_upload_after_deadline_is_refused_or_marked_late(app, client, make_invit
     with app.app_context():
         invitation = db.session.get(Invitation, invitation_id)
         spec_invitation = invitation
-        with pytest.raises(grading.UploadRefused, match="deadline has passed"):
+        with pytest.raises(UploadRefused, match="deadline has passed"):
             grading.accept_submission(spec_invitation, "a.ipynb", notebook, now=invitation.due_at + timedelta(minutes=1))
         invitation.allow_late = True
         db.session.commit()
@@ -152,20 +153,51 @@ def test_claim_is_atomic_and_the_sweep_requeues_lost_runs(app, make_invitation):
         run = GradeRun(submission=submission, grader_version="test", case_version="x", status=GradeStatus.QUEUED)
         db.session.add(run)
         db.session.commit()
-        assert grading.claim_grade_run(run.id, "worker-a")
-        assert not grading.claim_grade_run(run.id, "worker-b")  # a duplicate task is a no-op
+        assert grade_runs.claim_grade_run(run.id, "worker-a")
+        assert not grade_runs.claim_grade_run(run.id, "worker-b")  # a duplicate task is a no-op
         # The worker holding it dies: once the lease expires another worker may take it.
-        later = utcnow() + grading.lease() + timedelta(seconds=1)
-        assert grading.claim_grade_run(run.id, "worker-b", now=later)
+        later = utcnow() + grade_runs.lease() + timedelta(seconds=1)
+        assert grade_runs.claim_grade_run(run.id, "worker-b", now=later)
         db.session.refresh(run)
         assert run.claimed_by == "worker-b" and run.attempts == 2
         # The sweep gives up after MAX_ATTEMPTS, with a message.
-        run.attempts = grading.MAX_ATTEMPTS
+        run.attempts = grade_runs.MAX_ATTEMPTS
         db.session.commit()
-        assert grading.sweep_grade_runs(now=later + grading.lease() + timedelta(seconds=1)) == []
+        assert grade_runs.sweep_grade_runs(now=later + grade_runs.lease() + timedelta(seconds=1)) == []
         db.session.refresh(run)
         assert run.status == GradeStatus.FAILED
         assert "given up" in run.error
+
+
+def test_grade_status_lists_hiring_and_practice_runs_and_regrade_adds_hiring_runs(app, runner, make_invitation,
+                                                                                    make_user):
+    app.extensions["assessments.queue"] = type(app.extensions["assessments.queue"])(
+        huey=app.extensions["assessments.queue"].huey, grade=lambda run_id: None
+    )
+    invitation_id, _ = make_invitation()
+    mentee = make_user("mentee")
+    notebook = _notebook_bytes(app, solution=True)
+    with app.app_context():
+        submission = grading.accept_submission(db.session.get(Invitation, invitation_id), "a.ipynb", notebook)
+        own = practice.start_practice(db.session.get(User, mentee.id), "tiny-hiring")
+        attempt = practice.submit_notebook_attempt(own, "b.ipynb", notebook)
+        submission_id, attempt_id = submission.id, attempt.id
+    status = runner.invoke(args=["grade-status"])
+    assert status.exit_code == 0, status.output
+    assert re.search(rf"submission\s+{submission_id}\s+queued", status.output)
+    assert re.search(rf"practice attempt\s+{attempt_id}\s+queued", status.output)
+    # A run of this grader still queued: a regrade adds nothing. Once it is done, a regrade adds
+    # a run for the submission and none for the practice attempt (its feedback stays as graded).
+    assert "Queued 0 grading run(s)" in runner.invoke(args=["regrade", "--case", "tiny-hiring"]).output
+    with app.app_context():
+        for run in db.session.scalars(select(GradeRun)):
+            run.status = GradeStatus.DONE
+        db.session.commit()
+    assert "Queued 1 grading run(s)" in runner.invoke(args=["regrade", "--case", "tiny-hiring"]).output
+    with app.app_context():
+        assert len(db.session.get(Submission, submission_id).grade_runs) == 2
+        assert db.session.scalar(select(func.count()).select_from(GradeRun)
+                                 .where(GradeRun.practice_attempt_id == attempt_id)) == 1
 
 
 def test_staff_page_sanitises_candidate_html(app, client, auth, make_user, make_invitation):

@@ -3,6 +3,7 @@
 from assessments.models.audit import AuditEvent, LoginThrottle
 from assessments.models.candidate import Candidate
 from assessments.models.case import Case
+from assessments.models.grade_run import GradeRun, GradeStatus, RunSubject
 from assessments.models.invitation import Invitation, InvitationStatus, PanelMember
 from assessments.models.practice import (
     AttemptRoute,
@@ -12,7 +13,7 @@ from assessments.models.practice import (
     PracticeAttempt,
 )
 from assessments.models.scorecard import Rating, Scorecard, ScorecardStatus
-from assessments.models.submission import GradeRun, GradeStatus, Submission
+from assessments.models.submission import Submission
 from assessments.models.user import Role, User
 
 __all__ = [
@@ -32,6 +33,7 @@ __all__ = [
     "PracticeAttempt",
     "Rating",
     "Role",
+    "RunSubject",
     "Scorecard",
     "ScorecardStatus",
     "Submission",

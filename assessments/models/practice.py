@@ -59,7 +59,8 @@ class AttemptRoute(StrEnum):
 
 
 class AttemptStatus(StrEnum):
-    """Queued until graded; failed means the grader (not the mentee) could not grade it."""
+    """Queued until graded (a notebook attempt's grade run may be running meanwhile); failed means
+    the grader (not the mentee) could not grade it."""
 
     QUEUED = "queued"
     DONE = "done"
@@ -93,3 +94,5 @@ class PracticeAttempt(db.Model):
     graded_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     practice: Mapped[Practice] = relationship(back_populates="attempts")
+    # Notebook route: the job that grades it; its outcome is copied here when it finishes.
+    grade_run: Mapped["GradeRun | None"] = relationship(back_populates="practice_attempt")  # noqa: F821

@@ -2,54 +2,46 @@
 
 A mentee only ever sees cases whose audience includes practice; a hiring-only case is "not found"
 for them, exactly like a case that does not exist. Grading is limited per mentee × case (a minimum
-interval and a daily cap) so that the grader cannot be used as an answer oracle.
+interval and a daily cap) so that the grader cannot be used as an answer oracle. A notebook
+attempt is graded by a grade run, the same job as a hiring submission's (`grade_runs`).
 """
 
 from __future__ import annotations
 
-import logging
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 import nbformat
 from flask import current_app
 from sqlalchemy import func, select
-from werkzeug.utils import secure_filename
 
 from assessments.content.bundle import build_bundle, bundle_filename
 from assessments.content.case import CaseSpec
 from assessments.errors import DomainError, NotFound
 from assessments.extensions import db
-from assessments.grading.intake import SubmissionRejected, parse_submission
-from assessments.grading.pipeline import grade_notebook
 from assessments.grading.report import GradeReport
-from assessments.grading.sandbox import SandboxUnavailable
 from assessments.models import (
     AttemptRoute,
     AttemptStatus,
     Case,
+    GradeRun,
+    GradeStatus,
     Practice,
     PracticeAttempt,
+    RunSubject,
     User,
 )
 from assessments.models.types import utcnow
-from assessments.queue import grading_queue
-from assessments.services import catalog
+from assessments.services import catalog, grade_runs
 from assessments.services import review_exercise as review
 from assessments.services.audit import record_event
-from assessments.services.grading import sandbox_pool
 from assessments.storage import submission_store
 
-log = logging.getLogger(__name__)
-
 NOT_PRACTICE = "There is no practice case called {slug!r}."
-
-
-class UploadRefused(DomainError):
-    """A practice notebook that cannot be graded (wrong file, wrong case, too large)."""
-
-    status_code = 400
+NOT_GRADED = ("The grader could not grade this attempt (a problem on our side, not in your notebook), so it "
+              "does not count towards your limits. Try again later.")
 
 
 class PracticeLimited(DomainError):
@@ -247,7 +239,7 @@ def _new_attempt(practice: Practice, route: str, now: datetime) -> PracticeAttem
 def submit_notebook_attempt(
     practice: Practice, filename: str, raw: bytes, now: datetime | None = None
 ) -> PracticeAttempt:
-    """Check and store an uploaded practice notebook as a new attempt, and queue its grading.
+    """Check and store an uploaded practice notebook as a new attempt, and queue its grade run.
 
     The upload is stored and the attempt committed before grading, so a grader failure loses nothing.
 
@@ -256,97 +248,60 @@ def submit_notebook_attempt(
     """
     now = now or utcnow()
     check_attempt_allowed(practice, now)
-    case = practice.case
-    try:
-        parse_submission(raw, case_slug=case.slug, case_version=case.content_hash)
-    except SubmissionRejected as error:
-        raise UploadRefused(str(error)) from error
+    stored = grade_runs.store_notebook(practice.case, filename, raw)
     attempt = _new_attempt(practice, AttemptRoute.NOTEBOOK, now)
-    attempt.sha256 = submission_store().put(raw)
-    attempt.size = len(raw)
-    attempt.filename = (secure_filename(filename) or "notebook.ipynb")[:255]
+    attempt.sha256 = stored.sha256
+    attempt.size = stored.size
+    attempt.filename = stored.filename
     db.session.flush()
     record_event(practice.mentee, "practice.attempt_submitted", "practice_attempt", attempt.id, route="notebook")
+    run = grade_runs.new_grade_run(practice.case, practice_attempt=attempt)
     db.session.commit()
-    grading_queue().enqueue_attempt(attempt.id)
+    grade_runs.enqueue(run)
     db.session.refresh(attempt)
     return attempt
 
 
-def grade_attempt(attempt_id: int) -> PracticeAttempt:
-    """Grade a queued notebook attempt in the sandbox and record the report.
+class AttemptGrading(grade_runs.GradedWork):
+    """A notebook attempt's run grades the upload with the mentee's own seed; its outcome is the feedback."""
 
-    Run by a grading worker (the `grade_practice` task); an attempt already graded is left alone.
-    """
-    attempt = db.session.get(PracticeAttempt, attempt_id)
-    if attempt is None:
-        raise NotFound("No such practice attempt.")
-    if attempt.status != AttemptStatus.QUEUED or attempt.sha256 is None:
-        return attempt
-    case = attempt.practice.case
-    try:
-        spec = practice_spec(attempt.practice)
-        notebook = parse_submission(
-            submission_store().get(attempt.sha256), case_slug=case.slug, case_version=case.content_hash
-        )
-        report = grade_notebook(notebook, spec, attempt.practice.seed, pool=sandbox_pool(),
-                                materials=catalog.seed_materials(spec, attempt.practice.seed))
-    except SandboxUnavailable as error:
-        log.error("practice attempt %s: no sandbox: %s", attempt_id, error)
-        return _fail(attempt, "The grader is not available right now, so this attempt was not graded and "
-                     "does not count towards your limits. Try again later.")
-    except Exception as error:  # a broken case or store must not break the page
-        log.exception("practice attempt %s failed", attempt_id)
-        return _fail(attempt, f"The grader failed ({type(error).__name__}); this attempt does not count "
-                     "towards your limits.")
-    return _record(attempt, report)
+    subject = RunSubject.PRACTICE_ATTEMPT
+
+    def notebook(self, run: GradeRun) -> grade_runs.NotebookToGrade:
+        """The attempt's stored upload, its practice's case version and seed."""
+        attempt = run.practice_attempt
+        assert attempt is not None and attempt.sha256 is not None
+        return grade_runs.NotebookToGrade(case=attempt.practice.case, sha256=attempt.sha256,
+                                          seed=attempt.practice.seed)
+
+    def finished(self, run: GradeRun) -> None:
+        """A graded run becomes the attempt's feedback; a failed one leaves an attempt that does not count."""
+        attempt = run.practice_attempt
+        assert attempt is not None and run.finished_at is not None
+        if run.status == GradeStatus.DONE:
+            _set_outcome(attempt, run.results, run.earned, run.possible, run.error, run.finished_at)
+        else:
+            attempt.status = AttemptStatus.FAILED
+            attempt.error = NOT_GRADED
+            attempt.graded_at = run.finished_at
 
 
-def requeue_lost_attempts(now: datetime | None = None) -> list[int]:
-    """Re-enqueue notebook attempts still queued after a grading lease: their task was lost.
 
-    A practice attempt has no lease of its own; an attempt queued longer than a hiring run's lease
-    (which outlasts any grading) can only be one whose worker died or whose task never arrived.
-    """
-    now = now or utcnow()
-    cutoff = now - timedelta(seconds=current_app.config["GRADE_LEASE_SECONDS"])
-    lost = db.session.scalars(
-        select(PracticeAttempt.id).where(
-            PracticeAttempt.status == AttemptStatus.QUEUED,
-            PracticeAttempt.sha256.is_not(None),
-            PracticeAttempt.submitted_at < cutoff,
-        )
-    ).all()
-    for attempt_id in lost:
-        grading_queue().enqueue_attempt(attempt_id)
-    if lost:
-        log.warning("sweep re-enqueued practice attempts %s", lost)
-    return list(lost)
-
-
-def _fail(attempt: PracticeAttempt, message: str) -> PracticeAttempt:
-    attempt.status = AttemptStatus.FAILED
-    attempt.error = message
-    attempt.graded_at = utcnow()
-    db.session.commit()
-    return attempt
-
-
-def _record(attempt: PracticeAttempt, report: GradeReport) -> PracticeAttempt:
+def _set_outcome(attempt: PracticeAttempt, results: dict[str, Any] | None, earned: float | None, possible: float | None,
+                 error: str | None, at: datetime) -> None:
+    """Record a graded attempt; the first graded attempt opens the solution (audited)."""
     attempt.status = AttemptStatus.DONE
-    attempt.results = report.to_dict()
-    attempt.earned = report.earned
-    attempt.possible = report.possible
-    attempt.error = report.error
-    attempt.graded_at = utcnow()
+    attempt.results = results
+    attempt.earned = earned
+    attempt.possible = possible
+    attempt.error = error
+    attempt.graded_at = at
     practice = attempt.practice
     if practice.solution_unlocked_at is None:
-        practice.solution_unlocked_at = attempt.graded_at
+        practice.solution_unlocked_at = at
         practice.solution_unlock_reason = "graded-attempt"
         record_event(practice.mentee, "practice.solution_unlocked", "practice", practice.id,
                      reason="graded-attempt", attempt_id=attempt.id)
-    db.session.commit()
-    return attempt
 
 
 def submit_review_attempt(
@@ -367,7 +322,9 @@ def submit_review_attempt(
     attempt.flags = [{"label": f.label, "defect": f.defect, "note": f.note} for f in flags]
     db.session.flush()
     record_event(practice.mentee, "practice.attempt_submitted", "practice_attempt", attempt.id, route="browser")
-    return _record(attempt, report)
+    _set_outcome(attempt, report.to_dict(), report.earned, report.possible, report.error, utcnow())
+    db.session.commit()
+    return attempt
 
 
 def unlock_solution(practice: Practice, mentee: User) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from flask import Blueprint, Response, flash, jsonify, redirect, render_template, url_for
 
+from assessments.errors import UploadRefused
 from assessments.forms.submission import UploadForm
 from assessments.models import Invitation
 from assessments.models.types import utcnow
@@ -55,7 +56,7 @@ def upload(token: str) -> Response | tuple[str, int]:
     file = form.notebook.data
     try:
         submission = grading.accept_submission(invitation, file.filename or "", file.read())
-    except grading.UploadRefused as error:
+    except UploadRefused as error:
         form.notebook.errors = [error.message]
         return _page(invitation, form, 400)
     flash(

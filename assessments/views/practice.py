@@ -6,6 +6,7 @@ from flask import Blueprint, Response, flash, make_response, redirect, render_te
 from flask_login import current_user
 from markupsafe import Markup
 
+from assessments.errors import UploadRefused
 from assessments.forms.practice import StartPracticeForm, UnlockSolutionForm, build_review_form
 from assessments.forms.submission import UploadForm
 from assessments.models import PracticeAttempt, Role, Scorecard
@@ -99,7 +100,7 @@ def upload(slug: str) -> Response | tuple[str, int]:
     file = form.notebook.data
     try:
         attempt = practice.submit_notebook_attempt(own, file.filename or "", file.read())
-    except (practice.UploadRefused, practice.PracticeLimited) as error:
+    except (UploadRefused, practice.PracticeLimited) as error:
         form.notebook.errors = [error.message]
         return _case_page(slug, form, error.status_code)
     return redirect(url_for("practice.attempt", attempt_id=attempt.id))

@@ -16,7 +16,7 @@ from assessments.extensions import db
 from assessments.models import Invitation
 from assessments.models.types import utcnow
 from assessments.queue import worker_name
-from assessments.services import catalog, grading
+from assessments.services import catalog, grade_runs
 from tests.browser.conftest import ARTIFACTS
 from tests.conftest import PASSWORD
 
@@ -33,7 +33,7 @@ def test_candidate_downloads_uploads_and_staff_see_the_grade(app, live_server, p
     def enqueue(run_id: int) -> None:
         def work() -> None:
             with app.app_context():
-                grading.run_grade(run_id, worker_name())
+                grade_runs.run_grade(run_id, worker_name())
 
         workers.append(threading.Thread(target=work, daemon=True))
         workers[-1].start()
