@@ -28,7 +28,8 @@ PROJECT_DIMENSIONS = (
     "craft",
     "responsible-ai",
 )
-CASE_SLUGS = {"ab-readout", "error-analysis", "product-design", "review-leakage"}
+# Every case on disk: each must have an interview kit.
+CASE_SLUGS = {path.parent.name for path in (RUBRICS.parent / "cases").glob("*/case.toml")}
 
 MINIMAL_RUBRIC = """
 slug = "mini"
