@@ -56,8 +56,8 @@ class GradeRun(db.Model):
     started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
-    submission: Mapped["Submission | None"] = relationship(back_populates="grade_runs")  # noqa: F821
-    practice_attempt: Mapped["PracticeAttempt | None"] = relationship(back_populates="grade_run")  # noqa: F821
+    submission: Mapped[Submission | None] = relationship(back_populates="grade_runs")  # noqa: F821
+    practice_attempt: Mapped[PracticeAttempt | None] = relationship(back_populates="grade_run")  # noqa: F821
 
     @property
     def subject(self) -> RunSubject:

@@ -104,8 +104,9 @@ class GradedWork(ABC):
     def notebook(self, run: GradeRun) -> NotebookToGrade:
         """The notebook, case version and seed this run grades."""
 
+    @abstractmethod
     def finished(self, run: GradeRun) -> None:
-        """Carry a finished (done or failed) run's outcome over, before the run's commit (default: nothing)."""
+        """Carry a finished (done or failed) run's outcome over, before the run's commit."""
 
 
 def _work_for(run: GradeRun) -> GradedWork:

@@ -23,6 +23,7 @@ from assessments.services import grade_runs
 from assessments.services.audit import record_event
 from assessments.storage import submission_store
 
+
 class SubmissionGrading(grade_runs.GradedWork):
     """A hiring submission's run grades the uploaded version with the invitation's seed."""
 
@@ -33,6 +34,9 @@ class SubmissionGrading(grade_runs.GradedWork):
         assert run.submission is not None
         invitation = run.submission.invitation
         return grade_runs.NotebookToGrade(case=invitation.case, sha256=run.submission.sha256, seed=invitation.seed)
+
+    def finished(self, run: GradeRun) -> None:
+        """Nothing to carry over: the run is the submission's grade (progress reads the newest run)."""
 
 
 
