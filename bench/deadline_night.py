@@ -202,15 +202,14 @@ def seed(app, n: int, case_slug: str) -> Seeded:
         notebook = release_notebook(catalog.spec_for(case))
         links = []
         for i in range(n):
-            candidate = invitations.create_candidate(f"Candidate {i}", f"candidate{i}@bench.example", admin)
-            _, token = invitations.issue_invitation(candidate, case, due_at=utcnow() + timedelta(hours=2),
+            _, token = invitations.invite_candidate(f"Candidate {i}", f"candidate{i}@bench.example", case,
+                                                    due_at=utcnow() + timedelta(hours=2),
                                                     panel=[interviewers[i % 3]], actor=admin)
             mine = nbformat.reads(nbformat.writes(notebook), as_version=4)
             mine.cells.append(nbformat.v4.new_markdown_cell(f"Notes of candidate {i}: {secrets.token_hex(8)}"))
             links.append((token, nbformat.writes(mine).encode()))
-        candidate = invitations.create_candidate("Warm Up", "warmup@bench.example", admin)
-        _, warmup = invitations.issue_invitation(candidate, case, due_at=utcnow() + timedelta(hours=2),
-                                                 panel=[], actor=admin)
+        _, warmup = invitations.invite_candidate("Warm Up", "warmup@bench.example", case,
+                                                 due_at=utcnow() + timedelta(hours=2), panel=[], actor=admin)
         return Seeded(links, [admin.email] + [u.email for u in interviewers], warmup)
 
 

@@ -169,10 +169,10 @@ def make_invitation(app: Flask, make_user: UserFactory) -> Any:
             admin = accounts.find_user_by_email("owner@example.com")
             if admin is None:
                 admin = accounts.create_user("owner@example.com", "Owner", Role.ADMIN, PASSWORD)
-            candidate = invitations.create_candidate("Casey Candidate", "casey@example.org", admin)
             members = [db.session.get(User, u.id) for u in (panel or [])]
-            invitation, token = invitations.issue_invitation(
-                candidate,
+            invitation, token = invitations.invite_candidate(
+                "Casey Candidate",
+                "casey@example.org",
                 catalog.find_current_case("tiny-hiring"),
                 due_at=utcnow() + timedelta(days=days),
                 panel=members,

@@ -9,9 +9,9 @@ from sqlalchemy import select, text
 
 from assessments.errors import InvalidInput, InvitationUnavailable
 from assessments.extensions import db
-from assessments.models import AuditEvent, Invitation
+from assessments.models import AuditEvent, Candidate, Invitation, User
 from assessments.models.types import utcnow
-from assessments.services import invitations
+from assessments.services import catalog, invitations
 
 
 def test_token_is_stored_only_as_a_hash(app, make_invitation):
@@ -226,3 +226,67 @@ def test_a_case_version_missing_from_disk_gives_the_candidate_a_message_for_them
     # The operator learns which version to restore, from the log.
     assert "version ffffffffffff of case 'tiny-hiring' is no longer on disk" in caplog.text
     assert "restore it from git" in caplog.text
+
+
+def _candidate_rows() -> int:
+    return len(db.session.scalars(select(Candidate)).all())
+
+
+def test_a_refused_invitation_through_the_page_leaves_no_candidate(app, client, auth, make_user):
+    make_user("admin", email="boss@example.com")
+    auth.login("boss@example.com")
+    response = client.post(
+        "/admin/invitations/new",
+        data={
+            "name": "Dana",
+            "email": "dana@example.org",
+            "case": "tiny-hiring",
+            "due_at": (utcnow() - timedelta(days=1)).strftime("%Y-%m-%dT%H:%M"),
+            "timezone": "UTC",
+        },
+    )
+    assert response.status_code == 400
+    with app.app_context():
+        assert _candidate_rows() == 0
+        assert not db.session.scalars(select(AuditEvent).where(AuditEvent.action == "candidate.created")).all()
+
+
+@pytest.mark.parametrize("refusal", ["past-deadline", "practice-only", "inactive-panelist", "no-name"])
+def test_invite_candidate_refused_adds_nothing(app, make_user, refusal):
+    admin = make_user("admin", email="boss@example.com")
+    panelist = make_user("interviewer", email="iris@example.com")
+    with app.app_context():
+        admin = db.session.get(User, admin.id)
+        panelist = db.session.get(User, panelist.id)
+        case = catalog.find_current_case("tiny-hiring")
+        name, due_at = "Dana", utcnow() + timedelta(days=3)
+        if refusal == "past-deadline":
+            due_at = utcnow() - timedelta(days=1)
+        elif refusal == "practice-only":
+            case.hiring = False
+        elif refusal == "inactive-panelist":
+            panelist.active = False
+        else:
+            name = "  "
+        with pytest.raises(InvalidInput):
+            invitations.invite_candidate(name, "dana@example.org", case, due_at=due_at, panel=[panelist], actor=admin)
+        db.session.rollback()
+        assert _candidate_rows() == 0
+        assert db.session.scalars(select(Invitation)).all() == []
+
+
+def test_invite_candidate_commits_candidate_invitation_and_panel_together(app, make_user):
+    admin = make_user("admin", email="boss@example.com")
+    panelist = make_user("interviewer", email="iris@example.com")
+    with app.app_context():
+        invitation, token = invitations.invite_candidate(
+            "Dana", " Dana@Example.org ", catalog.find_current_case("tiny-hiring"),
+            due_at=utcnow() + timedelta(days=3), panel=[db.session.get(User, panelist.id)],
+            actor=db.session.get(User, admin.id),
+        )
+        invitation_id = invitation.id
+    with app.app_context():
+        stored = db.session.get(Invitation, invitation_id)
+        assert stored.candidate.email == "dana@example.org"
+        assert [m.interviewer_id for m in stored.panel] == [panelist.id]
+        assert stored.token_hash == invitations.hash_token(token)

@@ -78,20 +78,22 @@ def seed_demo() -> list[DemoLink]:
         # Prefer the intended case; with other case folders, spread over what is there.
         case = cases.get(slug) or available[offset % len(available)]
         token = demo_token(email)
-        if not db.session.scalar(select(Invitation).where(Invitation.token_hash == invitations.hash_token(token))):
-            candidate = db.session.scalar(select(Candidate).where(Candidate.email == email))
-            candidate = candidate or invitations.create_candidate(name, email, admin)
-            panel = [live_panel[(offset + i) % len(live_panel)] for i in range(3)]
-            invitation, _ = invitations.issue_invitation(
-                candidate,
-                case,
+        invitation = db.session.scalar(select(Invitation).where(Invitation.token_hash == invitations.hash_token(token)))
+        if invitation is None:
+            terms = dict(
                 due_at=utcnow() + timedelta(days=5 + offset),
-                panel=panel,
+                panel=[live_panel[(offset + i) % len(live_panel)] for i in range(3)],
                 actor=admin,
                 seed=1000 + offset,
                 token=token,
             )
-            _seed_live_scorecards(invitation, panel, offset)
+            candidate = db.session.scalar(select(Candidate).where(Candidate.email == email))
+            if candidate is None:
+                invitation, _ = invitations.invite_candidate(name, email, case, **terms)
+            else:
+                invitation, _ = invitations.issue_invitation(candidate, case, **terms)
+        # Each scorecard is its own use case: a re-run adds the ones an interrupted run left out.
+        _seed_live_scorecards(invitation, [m.interviewer for m in invitation.panel], offset)
         links.append(DemoLink(name, case.slug, f"/i/{token}"))
     seed_history(interviewers, admin, available)
     seed_mentoring()
@@ -112,7 +114,7 @@ def _seed_live_scorecards(invitation: Invitation, panel: list[User], offset: int
     rubric = scorecards.rubric_for()
     focus = scorecards.kit_for(invitation).focus_dimension_ids
     for seat, (member, plan) in enumerate(zip(panel, _LIVE_SCORECARDS.get(offset, ()), strict=False)):
-        if plan is None:
+        if plan is None or scorecards.own_scorecard(invitation, member) is not None:
             continue
         final = plan != "draft"
         level = plan if final else 3

@@ -42,19 +42,45 @@ def hash_token(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def create_candidate(name: str, email: str, actor: User) -> Candidate:
-    """Add a candidate (no login; they are reached by invitation links)."""
+def list_candidates() -> list[Candidate]:
+    """Every candidate, newest first."""
+    return list(db.session.scalars(select(Candidate).order_by(Candidate.created_at.desc())))
+
+
+def invite_candidate(
+    name: str,
+    email: str,
+    case: Case,
+    *,
+    due_at: datetime,
+    panel: Sequence[User],
+    actor: User,
+    opens_at: datetime | None = None,
+    time_limit_minutes: int | None = None,
+    allow_late: bool = False,
+    seed: int | None = None,
+    token: str | None = None,
+) -> tuple[Invitation, str]:
+    """Add a candidate and invite them to a case in one transaction; returns the invitation and
+    its token, shown only once. A refused invitation adds no candidate.
+
+    :raises InvalidInput: for a missing name or email, a deadline not after the opening, a
+        non-hiring case or a panel member who is not an active interviewer.
+    """
+    opens_at = opens_at or utcnow()
+    if not name.strip() or not email.strip():
+        raise InvalidInput("Give the candidate's name and email.")
+    _check_invitation(case, opens_at=opens_at, due_at=due_at, panel=panel)
     candidate = Candidate(name=name.strip(), email=normalise_email(email), created_by_id=actor.id)
     db.session.add(candidate)
     db.session.flush()
     record_event(actor, "candidate.created", "candidate", candidate.id, email=candidate.email)
+    invitation, token = _add_invitation(
+        candidate, case, opens_at=opens_at, due_at=due_at, panel=panel, actor=actor,
+        time_limit_minutes=time_limit_minutes, allow_late=allow_late, seed=seed, token=token,
+    )
     db.session.commit()
-    return candidate
-
-
-def list_candidates() -> list[Candidate]:
-    """Every candidate, newest first."""
-    return list(db.session.scalars(select(Candidate).order_by(Candidate.created_at.desc())))
+    return invitation, token
 
 
 def issue_invitation(
@@ -70,12 +96,23 @@ def issue_invitation(
     seed: int | None = None,
     token: str | None = None,
 ) -> tuple[Invitation, str]:
-    """Invite a candidate to a case; returns the invitation and its token, shown only once.
+    """Invite an existing candidate to a case; returns the invitation and its token, shown only once.
 
     :raises InvalidInput: for a deadline not after the opening, a non-hiring case or a panel
-        member who is not an interviewer.
+        member who is not an active interviewer.
     """
     opens_at = opens_at or utcnow()
+    _check_invitation(case, opens_at=opens_at, due_at=due_at, panel=panel)
+    invitation, token = _add_invitation(
+        candidate, case, opens_at=opens_at, due_at=due_at, panel=panel, actor=actor,
+        time_limit_minutes=time_limit_minutes, allow_late=allow_late, seed=seed, token=token,
+    )
+    db.session.commit()
+    return invitation, token
+
+
+def _check_invitation(case: Case, *, opens_at: datetime, due_at: datetime, panel: Sequence[User]) -> None:
+    """Every rule an invitation must meet, checked before anything is added to the session."""
     if due_at <= opens_at:
         raise InvalidInput("The deadline must be after the time the invitation opens.")
     if not case.hiring:
@@ -83,6 +120,22 @@ def issue_invitation(
     for member in panel:
         if member.role not in (Role.INTERVIEWER, Role.ADMIN) or not member.active:
             raise InvalidInput(f"{member.display_name} is not an active interviewer.")
+
+
+def _add_invitation(
+    candidate: Candidate,
+    case: Case,
+    *,
+    opens_at: datetime,
+    due_at: datetime,
+    panel: Sequence[User],
+    actor: User,
+    time_limit_minutes: int | None,
+    allow_late: bool,
+    seed: int | None,
+    token: str | None,
+) -> tuple[Invitation, str]:
+    # Adds the invitation, its panel and its audit event; the calling use case commits.
     token = token or secrets.token_urlsafe(32)
     invitation = Invitation(
         candidate=candidate,
@@ -110,7 +163,6 @@ def issue_invitation(
         due_at=due_at.isoformat(),
         panel=[m.id for m in panel],
     )
-    db.session.commit()
     return invitation, token
 
 

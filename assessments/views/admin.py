@@ -39,9 +39,9 @@ def invitation_new() -> Response | tuple[str, int] | str:
     if form.validate_on_submit():
         by_id = {u.id: u for u in interviewers}
         try:
-            candidate = invitations.create_candidate(form.name.data, form.email.data, current_user)
-            invitation, token = invitations.issue_invitation(
-                candidate,
+            invitation, token = invitations.invite_candidate(
+                form.name.data,
+                form.email.data,
                 catalog.find_current_case(form.case.data),
                 due_at=to_utc(form.due_at.data, form.timezone.data),
                 panel=[by_id[i] for i in form.panel.data],
