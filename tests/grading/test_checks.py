@@ -37,6 +37,8 @@ def test_registry_has_the_documented_kinds_and_the_getter_raises_on_others() -> 
         ("boolean", {"options": ["y"]}, "unknown parameter"),
         ("labels", {"false_flag_penalty": -1}, "false_flag_penalty"),
         ("table", {"abs_tol": "0.1"}, "abs_tol"),
+        ("table", {"partial_credit": "no"}, "partial_credit must be true or false"),
+        ("number", {"partial_credit": False}, "unknown parameter 'partial_credit'"),
     ],
 )
 def test_invalid_parameters_are_reported(kind: str, params: dict, fragment: str) -> None:
@@ -53,6 +55,7 @@ def test_invalid_parameters_are_reported(kind: str, params: dict, fragment: str)
         ("boolean", {}),
         ("labels", {"false_flag_penalty": 1}),
         ("table", {"rel_tol": 0.05}),
+        ("table", {"abs_tol": 1e-4, "partial_credit": False}),
     ],
 )
 def test_valid_parameters_have_no_problems(kind: str, params: dict) -> None:
@@ -171,6 +174,17 @@ def test_table_gives_credit_by_share_of_entries_right() -> None:
     assert (outcome.status, outcome.earned) == ("partial", 0.5)  # 1 of 4 right
     assert "'desktop'" in outcome.message and "'tablet'" in outcome.message and "1 expected entry missing" in outcome.message
     assert score_check("table", {"rel_tol": 0.01}, {k: v * 1.005 for k, v in key.items()}, key, 2).earned == 2
+
+
+def test_a_table_without_partial_credit_counts_only_when_every_entry_is_right() -> None:
+    # An interval is one answer: a symmetric interval that happens to meet the key at one bound earns nothing.
+    key = {"low": 0.0412, "high": 0.1337}
+    params = {"abs_tol": 1e-4, "partial_credit": False}
+    half_right = score_check("table", params, {"low": 0.0412, "high": 0.1322}, key, 2)
+    assert (half_right.status, half_right.earned) == ("incorrect", 0.0)
+    assert "counts only when every entry is right" in half_right.message
+    assert score_check("table", params, {"low": 0.04121, "high": 0.1337}, key, 2).earned == 2
+    assert score_check("table", {"abs_tol": 1e-4}, {"low": 0.0412, "high": 0.1322}, key, 2).earned == 1
 
 
 @pytest.mark.parametrize("value", [[0.1, 0.2], "mobile", {str(i): 1.0 for i in range(10_001)}])

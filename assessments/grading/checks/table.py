@@ -22,10 +22,23 @@ from assessments.grading.checks.base import (
 
 
 class TableCheck(ToleranceCheck):
-    """A mapping of names to numbers: credit by share of the key's entries within tolerance."""
+    """A mapping of names to numbers: credit by share of the key's entries within tolerance.
+
+    With ``partial_credit = false`` the entries are one answer (an interval's two bounds): the part
+    earns its points only when every entry is right.
+    """
 
     kind = "table"
+    allowed_params = ToleranceCheck.allowed_params | {"partial_credit"}
     expects = "a dict of name -> number"
+
+    @classmethod
+    def param_problems(cls, params: Mapping[str, Any]) -> list[str]:
+        """Tolerance problems, and a ``partial_credit`` that is not true or false."""
+        problems = super().param_problems(params)
+        if "partial_credit" in params and not isinstance(params["partial_credit"], bool):
+            problems.append(f"partial_credit must be true or false, got {params['partial_credit']!r}")
+        return problems
 
     @classmethod
     def key_problems(cls, expected: Any, params: Mapping[str, Any]) -> list[str]:
@@ -68,4 +81,7 @@ class TableCheck(ToleranceCheck):
             words.append(f"not a finite number: {', '.join(map(repr, not_numbers[:10]))}" + (" …" if len(not_numbers) > 10 else ""))
         if absent:
             words.append(f"{absent} expected entr{'y' if absent == 1 else 'ies'} missing from your dict")
+        if not params.get("partial_credit", True) and right < len(expected):
+            words.append("this part counts only when every entry is right")
+            return outcome(points, 0.0, "; ".join(words) + ".")
         return outcome(points, right / len(expected), "; ".join(words) + ".")
