@@ -21,16 +21,6 @@ from assessments.content.notebook import notebook_problems
 
 KINDS = ("product-design", "ab-readout", "error-analysis", "review")
 AUDIENCES = ("hiring", "practice")
-DIMENSION_IDS = (
-    "problem-framing",
-    "modeling",
-    "evaluation-rigor",
-    "production-ml",
-    "communication",
-    "leadership",
-    "craft",
-    "responsible-ai",
-)
 
 Frames = dict[str, pd.DataFrame]
 
@@ -76,6 +66,8 @@ class Part:
     dimensions: tuple[str, ...]
     check: CheckSpec | None = None
     guidance: Guidance | None = None
+    # Earlier checkable parts this one rests on: it earns its points only when they all earn theirs.
+    rests_on: tuple[str, ...] = ()
 
     @property
     def checkable(self) -> bool:
@@ -185,7 +177,7 @@ _CHECK_SIZE = 1000
 _TOP_KEYS = {"slug": str, "title": str, "kind": str, "audience": list, "time_limit_minutes": int}
 _TOP_KEYS |= {"effort": str, "default_size": int, "packages": list, "parts": list}
 _PART_KEYS = {"id": str, "prompt": str, "points": float, "dimensions": list}
-_OPTIONAL_PART_KEYS = {"check", "guidance"}
+_OPTIONAL_PART_KEYS = {"check", "guidance", "rests_on"}
 _TYPE_NAMES = {str: "a string", int: "an integer", float: "a number", list: "an array", dict: "a table"}
 
 
@@ -290,7 +282,7 @@ def _read_guidance(guidance: Any, where: str, findings: _Findings) -> Guidance |
 
 
 def _read_part(
-    table: Any, where: str, dimensions: Collection[str], check_rules: CheckRules, findings: _Findings
+    table: Any, where: str, dimensions: Collection[str] | None, check_rules: CheckRules, findings: _Findings
 ) -> Part | None:
     """One [[parts]] entry, or None when it has a problem (already recorded)."""
     if not isinstance(table, dict):
@@ -308,12 +300,19 @@ def _read_part(
     if "points" in fields and not 0 < fields["points"] < math.inf:
         findings.add("case.toml", f"{where}.points", "must be > 0 and finite")
     dims = _string_list(fields["dimensions"], f"{where}.dimensions", findings) if "dimensions" in fields else None
-    for unknown in [d for d in dims or () if d not in dimensions]:
+    for unknown in [d for d in dims or () if dimensions is not None and d not in dimensions]:
         findings.add("case.toml", f"{where}.dimensions", f"{unknown!r} is not a rubric dimension id")
     check = _read_check(table["check"], f"{where}.check", check_rules, findings) if "check" in table else None
     guidance = _read_guidance(table["guidance"], f"{where}.guidance", findings) if "guidance" in table else None
     if "check" not in table and "guidance" not in table:
         findings.add("case.toml", where, "a written part needs [parts.guidance] (strong, weak) for staff")
+    rests_on: tuple[str, ...] | None = ()
+    if not isinstance(table.get("rests_on", []), list):
+        findings.add("case.toml", f"{where}.rests_on", "must be an array of strings")
+    elif "rests_on" in table:
+        rests_on = _string_list(table["rests_on"], f"{where}.rests_on", findings)
+        if rests_on and "check" not in table:
+            findings.add("case.toml", f"{where}.rests_on", "only a checkable part can rest on other parts")
     if len(findings.problems) > before:
         return None
     return Part(
@@ -323,11 +322,12 @@ def _read_part(
         dimensions=dims or (),
         check=check,
         guidance=guidance,
+        rests_on=rests_on or (),
     )
 
 
 def _read_parts(
-    meta: Mapping[str, Any], dimensions: Collection[str], check_rules: CheckRules, findings: _Findings
+    meta: Mapping[str, Any], dimensions: Collection[str] | None, check_rules: CheckRules, findings: _Findings
 ) -> tuple[list[Part], dict[str, bool]]:
     """Valid parts in order, and every usable part id mapped to whether it is checkable."""
     tables = meta.get("parts")
@@ -342,6 +342,11 @@ def _read_parts(
         where = f"parts[{index}]"
         part = _read_part(table, where, dimensions, check_rules, findings)
         part_id = table.get("id") if isinstance(table, dict) else None
+        # Only earlier parts: scoring goes in case order, and no chain can loop.
+        for needed in part.rests_on if part is not None else ():
+            if not checkable.get(needed, False):
+                findings.add("case.toml", f"{where}.rests_on",
+                             f"{needed!r} is not a checkable part defined before {part_id!r}")
         if isinstance(part_id, str):
             if part_id in checkable:
                 findings.add("case.toml", f"{where}.id", f"{part_id!r} is used by an earlier part")
@@ -385,10 +390,12 @@ def _read_text(folder: Path, name: str, findings: _Findings) -> str | None:
     return None
 
 
-def load_case(path: Path, *, check_rules: CheckRules, dimensions: Collection[str] = DIMENSION_IDS) -> CaseSpec:
+def load_case(path: Path, *, check_rules: CheckRules, dimensions: Collection[str] | None = None) -> CaseSpec:
     """Read and validate the case folder at `path`, running its generator at a small size.
 
     `check_rules` judges each part's check and key value (pass `grading.checks.CHECK_RULES`).
+    `dimensions` are the rubric dimension ids a part may name (the loaded rubrics' ids; the
+    catalogue passes them); without them, the parts' dimension ids are not checked.
 
     :raises CaseFormatError: listing every problem found in the folder.
     """
@@ -448,7 +455,9 @@ def load_case(path: Path, *, check_rules: CheckRules, dimensions: Collection[str
     )
 
 
-def load_cases(root: Path, *, check_rules: CheckRules) -> dict[str, CaseSpec]:
+def load_cases(
+    root: Path, *, check_rules: CheckRules, dimensions: Collection[str] | None = None
+) -> dict[str, CaseSpec]:
     """Every case folder under `root` (folders starting with '.' or '_' are skipped), by slug.
 
     :raises CaseFormatError: listing the problems of every folder that fails.
@@ -458,7 +467,7 @@ def load_cases(root: Path, *, check_rules: CheckRules) -> dict[str, CaseSpec]:
     cases, problems = {}, []
     for folder in sorted(p for p in Path(root).iterdir() if p.is_dir() and p.name[0] not in "._"):
         try:
-            case = load_case(folder, check_rules=check_rules)
+            case = load_case(folder, check_rules=check_rules, dimensions=dimensions)
         except CaseFormatError as exc:
             problems.extend(exc.problems)
         else:

@@ -25,7 +25,7 @@ from typing import Any
 import nbformat
 
 from assessments.content.case import CaseSpec
-from assessments.grading.checks import INVALID, MISSING, get_check_class, sandbox_request, score_check
+from assessments.grading.checks import INCORRECT, INVALID, MISSING, get_check_class, sandbox_request, score_check
 from assessments.grading.materials import SeedMaterials, build_materials
 from assessments.grading.report import GRADER_VERSION, CellResult, CheckResult, GradeReport, RunFailure, Timings
 from assessments.grading.runner.protocol import MAX_ANSWER_BYTES
@@ -131,7 +131,26 @@ def _score(case: CaseSpec, key: Mapping[str, Any], result: RunnerResult | None, 
             continue
         outcome = score_check(part.check.kind, part.check.params, answer.value, key[part.id], possible)
         checks.append(CheckResult(part.id, outcome.earned, outcome.possible, outcome.status, outcome.message))
-    return tuple(checks)
+    return rest_on_evidence(case, checks)
+
+
+def rest_on_evidence(case: CaseSpec, checks: list[CheckResult]) -> tuple[CheckResult, ...]:
+    """The checks with each part that rests on others (``rests_on``) zeroed unless those earned full marks.
+
+    A judgment a coin could answer (a decision, a yes/no) counts only together with the evidence it
+    rests on. Parts are taken in case order and may only rest on earlier ones, so a chain settles in
+    one pass: a part zeroed here also zeroes the parts resting on it.
+    """
+    settled: dict[str, CheckResult] = {}
+    for check in checks:
+        needed = case.part(check.part_id).rests_on
+        short = [p for p in needed if p not in settled or settled[p].earned < settled[p].possible]
+        if short and check.earned > 0:
+            check = CheckResult(check.part_id, 0.0, check.possible, INCORRECT,
+                                f"{check.message} It counts only when the parts it rests on are right, "
+                                f"and {', '.join(f'`{p}`' for p in short)} {'is' if len(short) == 1 else 'are'} not.")
+        settled[check.part_id] = check
+    return tuple(settled.values())
 
 
 _Failure = tuple[RunFailure, str]

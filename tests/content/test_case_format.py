@@ -10,10 +10,13 @@ from pathlib import Path
 import pytest
 
 from assessments.content.case import CaseFormatError, CaseProblem, content_hash, load_case, load_cases
+from assessments.content.rubric import load_rubrics
 from assessments.grading.checks import CHECK_RULES
 
 FIXTURE = Path(__file__).parent / "fixtures" / "minimal-case"
 CASES_ROOT = Path(__file__).parents[2] / "cases"
+# What the catalogue checks parts against: every dimension of the rubrics on disk.
+RUBRIC_DIMENSIONS = {d for r in load_rubrics(CASES_ROOT.parent / "rubrics").values() for d in r.dimension_ids}
 CASE_FOLDERS = sorted(
     p for p in CASES_ROOT.iterdir() if p.is_dir() and p.name[0] not in "._"
 ) if CASES_ROOT.is_dir() else []
@@ -22,7 +25,7 @@ CASE_FOLDERS = sorted(
 @pytest.mark.parametrize("folder", CASE_FOLDERS, ids=[p.name for p in CASE_FOLDERS])
 def test_every_case_folder_loads_and_validates(folder: Path) -> None:
     try:
-        case = load_case(folder, check_rules=CHECK_RULES)
+        case = load_case(folder, check_rules=CHECK_RULES, dimensions=RUBRIC_DIMENSIONS)
     except CaseFormatError as error:
         problems = str(error)
     else:
@@ -46,6 +49,13 @@ def test_the_fixture_case_loads_with_its_parts_and_generator() -> None:
     assert case.answer_key(data)["treatment_rate"] == events.loc[events.arm == "treatment", "converted"].mean()
 
 
+def test_a_part_can_rest_on_earlier_checkable_parts(case_dir: Path) -> None:
+    _edit(case_dir, "case.toml", 'id = "best_channel"', 'id = "best_channel"\nrests_on = ["treatment_rate", "better_arm"]')
+    case = load_case(case_dir, check_rules=CHECK_RULES)
+    assert case.part("best_channel").rests_on == ("treatment_rate", "better_arm")
+    assert case.part("better_arm").rests_on == ()
+
+
 @pytest.fixture
 def case_dir(tmp_path: Path) -> Path:
     """A writable copy of the minimal valid case, to break one thing at a time."""
@@ -56,7 +66,7 @@ def case_dir(tmp_path: Path) -> Path:
 
 def _problems(folder: Path) -> list[CaseProblem]:
     with pytest.raises(CaseFormatError) as caught:
-        load_case(folder, check_rules=CHECK_RULES)
+        load_case(folder, check_rules=CHECK_RULES, dimensions=RUBRIC_DIMENSIONS)
     return caught.value.problems
 
 
@@ -114,6 +124,14 @@ TOML_BREAKAGES = {
     "guidance with unknown key": ("weak = ", "meh = 1\nweak = ", "parts[4].guidance.meh", "unknown key"),
     "written part without guidance": ("[parts.guidance]\n", "[parts.unused]\n", "parts[4].unused", "unknown key"),
     "toml syntax error": ("points = 2", "points = ", "(syntax)", "line"),
+    "rests on a later part": ('id = "better_arm"', 'id = "better_arm"\nrests_on = ["arm_rates"]', "parts[1].rests_on",
+                              "'arm_rates' is not a checkable part defined before 'better_arm'"),
+    "rests on itself": ('id = "better_arm"', 'id = "better_arm"\nrests_on = ["better_arm"]', "parts[1].rests_on",
+                        "defined before"),
+    "rests_on as a string": ('id = "better_arm"', 'id = "better_arm"\nrests_on = "treatment_rate"', "parts[1].rests_on",
+                             "array of strings"),
+    "written part rests on": ('id = "recommendation"', 'id = "recommendation"\nrests_on = ["treatment_rate"]',
+                              "parts[4].rests_on", "only a checkable part"),
 }
 
 
@@ -246,6 +264,12 @@ def test_dimension_ids_can_be_supplied_by_the_rubric(case_dir: Path) -> None:
     with pytest.raises(CaseFormatError) as caught:
         load_case(case_dir, check_rules=CHECK_RULES, dimensions={"communication"})
     assert {p.field for p in caught.value.problems} == {f"parts[{i}].dimensions" for i in range(4)}
+
+
+def test_without_a_rubric_the_loader_does_not_guess_dimension_ids(case_dir: Path) -> None:
+    # The vocabulary is the rubric's: the loader keeps no list of its own to drift from it.
+    _edit(case_dir, "case.toml", 'dimensions = ["communication"]', 'dimensions = ["storytelling"]')
+    assert load_case(case_dir, check_rules=CHECK_RULES).part("recommendation").dimensions == ("storytelling",)
 
 
 def test_the_content_hash_follows_every_file_but_not_bytecode(case_dir: Path) -> None:

@@ -89,3 +89,39 @@ def test_notebook_features_work_as_in_jupyter(case, solved, sandbox) -> None:
     report = grade_notebook(solved(*features), case, SEED, limits=sandbox)
     assert (report.earned, report.error) == (9, None), report
     assert [c.status for c in report.cells[-len(features):]] == ["ok"] * len(features), report.cells
+
+
+def test_a_part_resting_on_others_counts_only_when_they_earn_full_marks(tmp_path) -> None:
+    import shutil
+
+    from assessments.content.case import load_case
+    from assessments.grading.checks import CHECK_RULES
+    from assessments.grading.pipeline import rest_on_evidence
+    from assessments.grading.report import CheckResult
+    from tests.grading.conftest import FIXTURE_CASE
+
+    folder = tmp_path / FIXTURE_CASE.name
+    shutil.copytree(FIXTURE_CASE, folder, ignore=shutil.ignore_patterns("__pycache__"))
+    toml = folder / "case.toml"
+    text = toml.read_text()
+    text = text.replace('id = "has_negative"', 'id = "has_negative"\nrests_on = ["total", "top_group"]', 1)
+    toml.write_text(text.replace('id = "flagged"', 'id = "flagged"\nrests_on = ["has_negative"]', 1))
+    case = load_case(folder, check_rules=CHECK_RULES)
+
+    def graded(**earned: float) -> dict[str, CheckResult]:
+        checks = [CheckResult(p.id, earned.get(p.id, p.points), p.points, "correct" if earned.get(p.id, p.points) == p.points
+                              else "partial", "Checked.") for p in case.checkable_parts]
+        return {c.part_id: c for c in rest_on_evidence(case, checks)}
+
+    everything = graded()
+    assert all(c.earned == c.possible and c.status == "correct" for c in everything.values())
+    # A guessed yes/no whose evidence is wrong earns nothing, and neither does what rests on it in turn.
+    wrong_total = graded(total=0.0)
+    assert wrong_total["has_negative"].earned == 0 and wrong_total["has_negative"].status == "incorrect"
+    assert "rests on are right, and `total` is not." in wrong_total["has_negative"].message
+    assert wrong_total["flagged"].earned == 0
+    assert wrong_total["top_group"].earned == wrong_total["top_group"].possible
+    # Partial evidence is not enough; parts that rest on nothing are untouched.
+    partial = graded(top_group=0.5)
+    assert partial["has_negative"].earned == 0 and "`top_group` is not" in partial["has_negative"].message
+    assert partial["group_means"].earned == partial["group_means"].possible
