@@ -56,18 +56,34 @@ def seed_demo_command(base_url: str) -> None:
 calibration_group = AppGroup("calibration", help="Calibration reports for hiring sessions.")
 
 
+class InputFileError(click.ClickException):
+    """A file the person handed in does not follow its format: exit code 2, like a usage error."""
+
+    exit_code = 2
+
+
 @calibration_group.command("report")
 @click.option("--from", "source", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help="A long-format CSV: candidate,interviewer,dimension,rating (blank = missing).")
+@click.option("--scale", metavar="MIN..MAX",
+              help="The CSV's rating scale, e.g. 1..5; read from the data (and said so) if left out.")
+@click.option("--alpha-level", type=click.Choice(calibration.ALPHA_LEVELS), default="ordinal",
+              show_default=True, help="Krippendorff's alpha metric.")
 @click.option("--format", "fmt", type=click.Choice(["json", "csv", "html"]), default="json", show_default=True)
 @click.option("--out", type=click.Path(dir_okay=False, writable=True, path_type=Path), help="Write here instead of stdout.")
-def calibration_report_command(source: Path | None, fmt: str, out: Path | None) -> None:
+def calibration_report_command(
+    source: Path | None, scale: str | None, alpha_level: str, fmt: str, out: Path | None
+) -> None:
     """Compute the calibration report from the database, or from an exported ratings CSV."""
     if source is not None:
         try:
-            view = calibration.view_from_csv(source.read_text(encoding="utf-8-sig"))
-        except (DomainError, UnicodeDecodeError) as error:
-            raise click.ClickException(f"{source}: {error}") from error
+            view = calibration.view_from_csv(source, scale=scale, alpha_level=alpha_level)
+        except DomainError as error:
+            raise InputFileError(f"{source}:\n{error.message}") from error
+        for note in view.notes:
+            click.echo(f"Note: {note}.", err=True)
+    elif scale is not None:
+        raise click.UsageError("--scale describes a CSV: use it with --from.")
     else:
         view = calibration.build_calibration(calibration.CalibrationFilters())
     if fmt == "json":

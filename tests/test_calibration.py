@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import unicodedata
 from datetime import timedelta
 
 import pytest
@@ -25,6 +26,12 @@ from assessments.models import (
 from assessments.models.types import utcnow
 from assessments.scorecard import ScorecardResult
 from assessments.services import calibration, scorecards
+from tests.stats.test_reliability import (
+    KRIPPENDORFF_2011,
+    KRIPPENDORFF_PUBLISHED,
+    SHROUT_FLEISS,
+    SHROUT_FLEISS_PUBLISHED,
+)
 
 
 def _card(app, invitation_id, user, level_by_dim, rec="yes"):
@@ -154,9 +161,9 @@ def test_cli_report_from_csv(runner, tmp_path):
             rows.append(f"c{c},{r},framing,{min(4, 1 + c % 3 + bias)}")
     path = tmp_path / "ratings.csv"
     path.write_text("\n".join(rows) + "\n")
-    result = runner.invoke(args=["calibration", "report", "--from", str(path), "--format", "json"])
+    result = runner.invoke(args=["calibration", "report", "--from", str(path), "--scale", "1..4"])
     assert result.exit_code == 0, result.output
-    body = json.loads(result.output)
+    body = json.loads(result.stdout)
     assert body["headlines"]["most_lenient"] == "lenient"
 
 
@@ -164,14 +171,105 @@ def test_cli_report_from_csv(runner, tmp_path):
     ("content", "message"),
     [
         ("candidate,interviewer,rating\nc1,a,3\n", "Line 1: the header lacks the column(s) dimension"),
-        ("candidate,interviewer,dimension,rating\nc1,a,x,3\nc1,a,x,three\n", "Line 3: rating 'three' is not an integer"),
-        ("candidate,interviewer,dimension,rating\nc1,a,x,3\nc1,a,x,2\n", "Line 3: duplicate of line 2"),
-        ("candidate,interviewer,dimension,rating\nc1,,x,3\n", "Line 2: candidate, interviewer and dimension must not be blank"),
+        ("candidate,interviewer,dimension,rating\nc1,a,x,3\nc1,a,x,three\n",
+         "Line 3, column 4 (rating): 'three' is not a number"),
+        ("candidate,interviewer,dimension,rating\nc1,a,x,3\nc1,a,x,2.5\n",
+         "Line 3, column 4 (rating): '2.5' is not a whole number"),
+        ("candidate,interviewer,dimension,rating\nc1,a,x,3\nc2,a,x,7\n",
+         "Line 3, column 4 (rating): 7 is outside the scale 1..5"),
+        ("candidate,interviewer,dimension,rating\nc1,a,x,3\nc1,A,x,2\n", "Line 3: duplicate of line 2"),
+        ("candidate,interviewer,dimension,rating\nc1,,x,3\n", "Line 2, column 2 (interviewer): blank"),
+        ("candidate,interviewer,dimension,rating\nc1,Smith, Jo,x,3\n", "Line 2: expected 4 fields"),
     ],
 )
-def test_cli_report_names_the_bad_line(runner, tmp_path, content, message):
+def test_cli_report_names_the_bad_line_and_column_and_exits_2(runner, tmp_path, content, message):
     path = tmp_path / "bad.csv"
     path.write_text(content)
-    result = runner.invoke(args=["calibration", "report", "--from", str(path)])
-    assert result.exit_code != 0
+    result = runner.invoke(args=["calibration", "report", "--from", str(path), "--scale", "1..5"])
+    assert result.exit_code == 2
     assert message in result.output
+    assert "Traceback" not in result.output and isinstance(result.exception, SystemExit)
+
+
+def test_cli_names_a_file_that_is_not_utf8_and_a_bad_scale(runner, tmp_path):
+    path = tmp_path / "latin1.csv"
+    path.write_bytes("candidate,interviewer,dimension,rating\nc1,José,x,3\n".encode("latin-1"))
+    result = runner.invoke(args=["calibration", "report", "--from", str(path)])
+    assert result.exit_code == 2 and "Line 2 is not UTF-8" in result.output
+    good = tmp_path / "good.csv"
+    good.write_text("candidate,interviewer,dimension,rating\nc1,a,x,3\n")
+    result = runner.invoke(args=["calibration", "report", "--from", str(good), "--scale", "five"])
+    assert result.exit_code == 2 and "MIN..MAX" in result.output
+
+
+def _export(rows: list[str]) -> str:
+    return "\n".join(["candidate,interviewer,dimension,rating", *rows]) + "\n"
+
+
+def test_cli_reads_semicolons_utf16_and_matches_names_ignoring_case_and_form(runner, tmp_path):
+    rows = []
+    for c in range(12):
+        for rater, bias in (("Zoë Lenient", 1), ("ana", 0), ("Bo", 0)):
+            # the same person written three ways: NFD, upper case, extra spaces
+            shown = {0: rater, 1: unicodedata.normalize("NFD", rater), 2: rater.upper()}[c % 3]
+            rows.append(f"c{c};{shown};framing;{min(5, 1 + c % 3 + bias)}")
+    path = tmp_path / "ats.csv"
+    path.write_bytes(_export(rows).replace(",", ";").encode("utf-16"))
+    result = runner.invoke(args=["calibration", "report", "--from", str(path), "--scale", "1..5"])
+    assert result.exit_code == 0, result.output
+    body = json.loads(result.stdout)
+    assert {row["interviewer"] for row in body["rating_distribution"]} == {"Zoë Lenient", "ana", "Bo"}
+    assert "read as UTF-16 (byte-order mark found)" in body["notes"]
+    assert "read as semicolon-separated" in body["notes"]
+    assert body["levels"] == [1, 2, 3, 4, 5]
+    assert "Note: read as semicolon-separated." in result.stderr
+
+
+def test_cli_reads_the_scale_from_the_data_and_says_so(runner, tmp_path):
+    path = tmp_path / "ratings.csv"
+    path.write_text(_export([f"c{c},{r},x,{2 + (c + r) % 6}" for c in range(8) for r in range(3)]))
+    result = runner.invoke(args=["calibration", "report", "--from", str(path)])
+    assert result.exit_code == 0, result.output
+    body = json.loads(result.stdout)
+    assert body["levels"] == list(range(2, 8))
+    assert any("scale 2..7 read from the data" in note for note in body["notes"])
+
+
+@pytest.mark.parametrize("level", ["nominal", "ordinal", "interval", "ratio"])
+def test_krippendorff_2011_example_through_the_cli(runner, tmp_path, level):
+    path = tmp_path / "krippendorff-2011.csv"
+    path.write_text(_export([
+        f"unit {unit + 1},observer {observer + 1},value,{'' if value != value else int(value)}"
+        for observer, line in enumerate(KRIPPENDORFF_2011) for unit, value in enumerate(line)
+    ]))
+    result = runner.invoke(args=["calibration", "report", "--from", str(path), "--scale", "1..5",
+                                 "--alpha-level", level])
+    assert result.exit_code == 0, result.output
+    alpha = json.loads(result.stdout)["alpha"][0]
+    assert round(alpha["alpha"], 3) == KRIPPENDORFF_PUBLISHED[level]
+    assert (alpha["n_units"], alpha["n_values"]) == (11, 40)
+
+
+def test_shrout_fleiss_1979_example_through_the_cli(runner, tmp_path):
+    path = tmp_path / "shrout-fleiss-1979.csv"
+    path.write_text(_export([
+        f"target {target + 1},judge {judge + 1},overall,{value}"
+        for target, line in enumerate(SHROUT_FLEISS) for judge, value in enumerate(line)
+    ]))
+    result = runner.invoke(args=["calibration", "report", "--from", str(path), "--scale", "1..10"])
+    assert result.exit_code == 0, result.output
+    icc = {row["form"]: row for row in json.loads(result.stdout)["icc"]}
+    for form, published in SHROUT_FLEISS_PUBLISHED.items():
+        assert round(icc[form]["icc"], 2) == published, form
+        assert (icc[form]["n_units"], icc[form]["n_raters"]) == (6, 4)
+
+
+def test_html_export_of_a_csv_says_where_the_ratings_came_from(runner, tmp_path):
+    path = tmp_path / "ratings.csv"
+    path.write_text(_export([f"c{c},{r},x,{1 + (c + r) % 5}" for c in range(8) for r in range(3)]))
+    out = tmp_path / "report.html"
+    result = runner.invoke(args=["calibration", "report", "--from", str(path), "--scale", "1..5",
+                                 "--format", "html", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    assert "Source: ratings.csv (ratings on the scale 1..5)." in out.read_text()
+    assert "CalibrationFilters(" not in out.read_text()

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import io
 import json
+from pathlib import Path
 from dataclasses import asdict, dataclass
 from datetime import UTC, date, datetime, time, timedelta
 
@@ -32,12 +33,15 @@ from assessments.models import (
 )
 from assessments.services import catalog, scorecards
 from assessments.stats.ratings import OVERALL, CalibrationInputError
-from assessments.stats.ratings_csv import read_ratings_csv
+from assessments.stats.ratings_csv import parse_scale, read_ratings_csv
+from assessments.stats.alpha import LEVELS
 from assessments.stats.report import FRAME_FIELDS, CalibrationReport, calibration_report, report_to_json
 
 REPORT_BOOTSTRAP = 500
 
 
+ALPHA_LEVELS = LEVELS
+DATABASE_SOURCE = "submitted hiring scorecards"
 @dataclass(frozen=True)
 class CalibrationFilters:
     """Which scorecards the report covers."""
@@ -71,6 +75,8 @@ class CalibrationView:
     filters: CalibrationFilters
 
 
+    source: str = DATABASE_SOURCE
+    notes: tuple[str, ...] = ()
 def _current_scorecards(filters: CalibrationFilters) -> list[Scorecard]:
     query = (
         select(Scorecard)
@@ -229,16 +235,54 @@ def view_from_ratings(ratings: pd.DataFrame, *, n_boot: int = REPORT_BOOTSTRAP) 
     return CalibrationView(report, headlines(report), {}, CalibrationFilters())
 
 
-def view_from_csv(text: str, *, n_boot: int = REPORT_BOOTSTRAP) -> CalibrationView:
+def view_from_csv(
+    source: Path | bytes | str,
+    *,
+    scale: str | None = None,
+    alpha_level: str = "ordinal",
+    n_boot: int = REPORT_BOOTSTRAP,
+) -> CalibrationView:
     """A report from an exported ratings CSV (candidate,interviewer,dimension,rating; blank = missing).
 
-    :raises InvalidInput: naming the line that does not follow that format.
+    `source` is a path, or the file's bytes or text. `scale` is "MIN..MAX" (e.g. "1..5"); without
+    it the scale is read from the data and the view's notes say so.
+
+    :raises InvalidInput: naming the line and column that do not follow that format, or a scale
+        that is not MIN..MAX.
     """
     try:
-        ratings = read_ratings_csv(text)
+        imported = read_ratings_csv(source, scale=parse_scale(scale) if scale else None)
     except CalibrationInputError as error:
         raise InvalidInput(str(error)) from error
-    return view_from_ratings(ratings, n_boot=n_boot)
+    empty = pd.DataFrame(columns=["candidate", "interviewer", "recommendation"])
+    report = calibration_report(
+        imported.ratings, empty, n_boot=n_boot, levels=imported.scale.levels,
+        alpha_level=alpha_level,  # type: ignore[arg-type]
+    )
+    name = source.name if isinstance(source, Path) else "an imported CSV"
+    return CalibrationView(
+        report, headlines(report), {}, CalibrationFilters(),
+        source=f"{name} (ratings on the scale {imported.scale})", notes=imported.notes,
+    )
+
+
+def describe_filters(view: CalibrationView) -> str:
+    """The filters and the source in words, for exports: "case ab-readout; from 2024-01-01"."""
+    filters = view.filters
+    parts = [
+        f"case {filters.case}" if filters.case else "every case",
+        f"rubric {filters.rubric}" if filters.rubric else "every rubric",
+        f"panels of {filters.interviewer}" if filters.interviewer else "every interviewer",
+    ]
+    if filters.date_from or filters.date_to:
+        start = filters.date_from.isoformat() if filters.date_from else "the start"
+        end = filters.date_to.isoformat() if filters.date_to else "today"
+        parts.append(f"submitted from {start} to {end}")
+    else:
+        parts.append("any submission date")
+    if view.source != DATABASE_SOURCE:
+        return f"Source: {view.source}."
+    return f"Source: {view.source}; " + ", ".join(parts) + "."
 
 
 def interviewer_choices() -> list[tuple[str, str]]:
@@ -270,7 +314,11 @@ def dimension_names() -> dict[str, str]:
 
 def export_json(view: CalibrationView) -> str:
     """The whole report and its headlines as one JSON document."""
-    return json.dumps({**report_to_json(view.report), "headlines": asdict(view.headlines)}, indent=1)
+    return json.dumps(
+        {**report_to_json(view.report), "headlines": asdict(view.headlines),
+         "source": view.source, "notes": list(view.notes)},
+        indent=1,
+    )
 
 
 def export_html(view: CalibrationView) -> str:
@@ -279,3 +327,4 @@ def export_html(view: CalibrationView) -> str:
         "calibration/export.html", view=view, figures=charts.report_figures(view.report),
         dimension_names=dimension_names(), plotly_js=Markup(charts.PLOTLY_JS.read_text()),
     )
+        filters_text=describe_filters(view),

@@ -120,10 +120,10 @@ def _dimension_alpha(
     confidence: float,
     min_n: MinN,
 ) -> dict[str, object]:
-    # ratings are validated integers 1..len(levels): value index and candidate code index a
+    # ratings are validated integers on the scale: value index and candidate code index a
     # dense table
     values = np.asarray(levels, dtype=np.float64)
-    value_index = rating.astype(np.int64) - 1
+    value_index = rating.astype(np.int64) - levels[0]
     n_candidates = int(candidate.max()) + 1 if candidate.size else 0
     counts = np.bincount(
         candidate * values.size + value_index, minlength=n_candidates * values.size

@@ -33,15 +33,16 @@ def top_disagreements(
         return pd.DataFrame(columns=DISAGREEMENT_COLUMNS)
     n_dimensions = coded.dimensions.size
     levels = len(coded.levels)
-    # cells are dense codes and ratings are 1..4: per-level counts give min and max without a sort
+    # cells are dense codes and ratings are on a small scale: per-level counts give min and max
+    # without a sort
     cell = coded.candidate * n_dimensions + coded.dimension
     n_cells = coded.candidates.size * n_dimensions
-    level = coded.rating.astype(np.int64) - 1
-    per_level = np.bincount(cell * levels + level, minlength=n_cells * levels).reshape(-1, levels)
+    per_level = np.bincount(cell * levels + coded.level_index,
+                            minlength=n_cells * levels).reshape(-1, levels)
     n = per_level.sum(axis=1)
     seen = per_level > 0
-    low = np.argmax(seen, axis=1) + 1.0
-    high = levels - np.argmax(seen[:, ::-1], axis=1) + 0.0
+    low = np.argmax(seen, axis=1) + float(coded.levels[0])
+    high = float(coded.levels[-1]) - np.argmax(seen[:, ::-1], axis=1)
     total = per_level @ np.asarray(coded.levels, dtype=np.float64)
     squares = per_level @ np.asarray(coded.levels, dtype=np.float64) ** 2
     with np.errstate(divide="ignore", invalid="ignore"):

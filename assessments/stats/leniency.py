@@ -189,7 +189,7 @@ def rating_distribution(
     levels = len(coded.levels)
     n_groups = max(coded.dimensions.size, 1) if by_dimension else 1
     group = coded.dimension if by_dimension else np.zeros_like(coded.interviewer)
-    key = (coded.interviewer * n_groups + group) * levels + (coded.rating.astype(np.int64) - 1)
+    key = (coded.interviewer * n_groups + group) * levels + coded.level_index
     counts = np.bincount(key, minlength=coded.interviewers.size * n_groups * levels)
     counts = counts.reshape(-1, levels)
     n = counts.sum(axis=1)

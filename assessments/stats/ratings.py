@@ -74,6 +74,11 @@ class CodedRatings:
     def n_ratings(self) -> int:
         """The number of non-missing ratings."""
         return int(self.rating.size)
+    @property
+    def level_index(self) -> np.ndarray:
+        """Each rating's position on the scale, 0 for the lowest level."""
+        return self.rating.astype(np.int64) - self.levels[0]
+
 
     def for_dimension(self, code: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """The (candidate, interviewer, rating) arrays of one dimension (views: rows are sorted)."""
@@ -111,7 +116,7 @@ def _numeric_ratings(series: pd.Series, levels: tuple[int, ...]) -> np.ndarray:
     if present.size and not np.isin(present, levels).all():
         bad = np.unique(present[~np.isin(present, levels)])[:5]
         raise CalibrationInputError(
-            f"ratings must be integers {levels[0]}..{levels[-1]}; found {bad.tolist()}"
+            f"ratings must be whole numbers {levels[0]}..{levels[-1]}; found {bad.tolist()}"
         )
     return values
 
@@ -121,15 +126,18 @@ def code_ratings(
 ) -> CodedRatings:
     """Validate a ratings frame and code it as integers (a CodedRatings passes through).
 
-    `levels` are the allowed ratings: consecutive integers from 1 (the rubric's 1..4 by default).
+    `levels` are the allowed ratings: consecutive integers (the rubric's 1..4 by default; an
+    imported scale such as 1..5 or 0..10 otherwise).
 
-    :raises CalibrationInputError: a column is missing, an id is missing, a rating is not 1..4,
-        or one interviewer rated one candidate twice on one dimension.
+    :raises CalibrationInputError: a column is missing, an id is missing, a rating is off the
+        scale, or one interviewer rated one candidate twice on one dimension.
+    :raises ValueError: `levels` are not consecutive integers.
     """
     if isinstance(ratings, CodedRatings):
         return ratings
-    if tuple(levels) != tuple(range(1, len(levels) + 1)):
-        raise ValueError("levels must be consecutive integers starting at 1")
+    levels = tuple(int(level) for level in levels)
+    if len(levels) < 2 or levels != tuple(range(levels[0], levels[0] + len(levels))):
+        raise ValueError("levels must be two or more consecutive integers")
     _require_columns(ratings, RATING_COLUMNS, "the ratings frame")
     candidate, candidates = _factorize(ratings["candidate"])
     interviewer, interviewers = _factorize(ratings["interviewer"])

@@ -47,6 +47,7 @@ class CalibrationReport:
     seed: int
     seconds: Mapping[str, float] = field(default_factory=dict)
     cpu_seconds: Mapping[str, float] = field(default_factory=dict)
+    levels: tuple[int, ...] = ()  # the rating scale, lowest first
 
 
 FRAME_FIELDS = (
@@ -107,7 +108,7 @@ def calibration_report(
         recommendation_shares=shares, disagreements=disagreements, auto_agreement=agreement,
         item_analysis=items, n_ratings=coded.n_ratings, n_missing_ratings=coded.n_missing,
         n_scorecards=len(scorecards), alpha_level=alpha_level, n_boot=n_boot, seed=seed,
-        seconds=seconds, cpu_seconds=cpu_seconds,
+        seconds=seconds, cpu_seconds=cpu_seconds, levels=tuple(coded.levels),
     )
 
 

@@ -75,7 +75,7 @@ def test_empty_input_gives_empty_frames_and_a_report() -> None:
     ("change", "message"),
     [
         (lambda f: f.drop(columns="dimension"), "missing the column"),
-        (lambda f: f.assign(rating=[1, 5]), "integers 1..4"),
+        (lambda f: f.assign(rating=[1, 5]), "whole numbers 1..4"),
         (lambda f: f.assign(rating=["good", "bad"]), "numbers"),
         (lambda f: f.assign(interviewer="x"), "twice"),
     ],
