@@ -5,6 +5,20 @@ under-scores (poor recall), over-confident scores above 0.5 (miscalibration at h
 feature column backfilled from the moderation decision (a label leak), and one label source whose
 labels are noisy (visible against the expert audit sample).
 
+Two things make the shortcuts miss what the checks are for:
+
+- The noisy source's reviewers lean on the model: on a seeded share of items they copy the flag
+  decision (automation bias), and on the rest they miss or invent violations at random. Its labels
+  therefore agree with the model *more* than an honest source's do, while the sources that agree
+  least with the model are honest ones with a hard case mix (the policy team takes escalated
+  near-misses, the user-report queue takes what users reported, which the model often missed).
+  Only the audit finds the noisy source.
+- Listings are scored with a category prior (noisy-OR), which lifts harmless listings to a narrow
+  band of low scores above their violation rate, while the very lowest scores sit below it; with
+  the noisy source's copying, which moves labels at the 0.5 threshold, the reliability curve changes
+  sign inside and across the brief's bins, so other binnings (quantile bins, other bin counts) give
+  other ECE values. Scores avoid exact multiples of 0.1, so every bin-edge convention agrees.
+
 `hidden` draws the inputs on which the grader calls the candidate's `expected_calibration_error`
 (sizes, bin counts and edge cases of its own); they never reach the candidate's files.
 """
@@ -18,7 +32,7 @@ import numpy as np
 import pandas as pd
 
 THRESHOLD = 0.5
-TARGET_PRECISION = 0.75
+TARGET_PRECISION = 0.85
 ECE_BINS = 10
 
 LANGUAGES = ("en", "es", "pt", "hi", "ar", "id", "tr")
@@ -26,13 +40,16 @@ LANGUAGE_SHARES = (0.37, 0.12, 0.10, 0.11, 0.10, 0.10, 0.10)
 SURFACES = ("post", "comment", "listing", "profile")
 SURFACE_SHARES = (0.45, 0.35, 0.12, 0.08)
 LABEL_SOURCES = ("policy_team", "user_report_review", "vendor_a", "vendor_b")
-LABEL_SOURCE_SHARES = (0.15, 0.35, 0.25, 0.25)
 # Candidate failures: which one a seed plants is drawn from these, so answers do not transfer.
 WEAK_LANGUAGE_CANDIDATES = ("es", "pt", "hi", "ar", "id", "tr")
 NOISY_SOURCE_CANDIDATES = ("user_report_review", "vendor_a", "vendor_b")
 LEAK_CANDIDATES = ("author_prior_strikes", "link_domain_risk", "similar_item_removals", "toxicity_api_score")
 FEATURES = ("account_age_days", "reporter_count", "text_length", "link_count") + LEAK_CANDIDATES
 
+MARKETPLACE_SURFACES = ("listing", "profile")
+MARKETPLACE_LOGIT = 0.7
+ESCALATION_BAND = (0.25, 0.5)  # scores just below the flag threshold
+ESCALATION_RATE = 0.5
 AUDIT_SHARE = 0.10
 # The hidden cases for the candidate's expected_calibration_error: (items, n_bins or None for the
 # function's default, kind). Drawn from their own random stream, so the data is the same without them.
@@ -59,13 +76,15 @@ def _plan(rng: np.random.Generator) -> dict[str, Any]:
     return {
         "weak_language": str(rng.choice(WEAK_LANGUAGE_CANDIDATES)),
         "weak_language_logit_shift": round(float(rng.uniform(0.5, 0.9)), 3),
-        "overconfidence": round(float(rng.uniform(0.35, 0.60)), 3),
+        "overconfidence": round(float(rng.uniform(0.6, 0.9)), 3),
         "noisy_source": str(rng.choice(NOISY_SOURCE_CANDIDATES)),
-        "noisy_source_miss_rate": round(float(rng.uniform(0.30, 0.45)), 3),
-        "noisy_source_false_flag_rate": round(float(rng.uniform(0.04, 0.08)), 3),
+        "noisy_source_copy_rate": round(float(rng.uniform(0.6, 0.8)), 3),
+        "noisy_source_miss_rate": round(float(rng.uniform(0.10, 0.35)), 3),
+        "noisy_source_false_flag_rate": round(float(rng.uniform(0.03, 0.10)), 3),
         "leaky_feature": str(rng.choice(LEAK_CANDIDATES)),
         "leak_strength": round(float(rng.uniform(3.6, 4.6)), 3),
         "intercept": round(float(rng.uniform(-3.9, -3.3)), 3),
+        "listing_prior": round(float(rng.uniform(0.06, 0.08)), 4),
     }
 
 
@@ -105,12 +124,13 @@ def generate(seed: int, size: int) -> dict[str, pd.DataFrame]:
 
     language = rng.choice(np.array(LANGUAGES), size=n, p=LANGUAGE_SHARES)
     surface = rng.choice(np.array(SURFACES), size=n, p=SURFACE_SHARES)
-    source = rng.choice(np.array(LABEL_SOURCES), size=n, p=LABEL_SOURCE_SHARES)
     week = rng.integers(1, 9, size=n)
 
     risk = rng.standard_normal(n)  # what the model and the honest features partly see
     hidden = rng.normal(0.0, _HIDDEN_SD, size=n)  # what no one sees
-    visible_logit = plan["intercept"] + _SIGNAL * risk
+    # Scams make listings and profiles more often violating than posts and comments.
+    marketplace = np.isin(surface, MARKETPLACE_SURFACES)
+    visible_logit = plan["intercept"] + MARKETPLACE_LOGIT * marketplace + _SIGNAL * risk
     true_label = rng.random(n) < _sigmoid(visible_logit + hidden)
 
     calibrated = _sigmoid(visible_logit / math.sqrt(1.0 + math.pi * _HIDDEN_SD**2 / 8.0))
@@ -120,14 +140,30 @@ def generate(seed: int, size: int) -> dict[str, pd.DataFrame]:
     model_logit[weak] = (
         0.8 * model_logit[weak] + 0.2 * plan["intercept"] - plan["weak_language_logit_shift"]
     )
-    score = _overconfident(_sigmoid(model_logit), plan["overconfidence"])
-    score = np.clip(np.round(score, 4), 0.0, 1.0)
+    model = _sigmoid(model_logit)
+    # Listings combine the text score with the category's prior by noisy-OR: no listing scores
+    # below the prior, so harmless listings crowd a narrow band of low scores above their rate.
+    model = np.where(surface == "listing", 1.0 - (1.0 - model) * (1.0 - plan["listing_prior"]), model)
+    score = np.clip(np.round(_overconfident(model, plan["overconfidence"]), 4), 0.0001, 0.9999)
+    # Off the interior edges k/10, every reading of "bin k holds [k/10, (k+1)/10)" agrees.
+    score = np.where(np.abs(score * 10 - np.round(score * 10)) < 1e-9, score + 0.0001, score)
+    flagged = score >= THRESHOLD
+
+    # Users see what the model does not: reports carry some of the hidden risk.
+    reporter_count = rng.poisson(np.exp(-0.9 + 0.45 * risk + 0.5 * hidden))
+    # Who labels an item: near-misses escalated to the policy team, reported items to the report
+    # queue, the rest to the vendors (vendor_b takes the marketplace surfaces and part of the rest).
+    escalated = (score >= ESCALATION_BAND[0]) & (score < ESCALATION_BAND[1]) & (rng.random(n) < ESCALATION_RATE)
+    vendor = np.where(marketplace | (rng.random(n) < 0.4), "vendor_b", "vendor_a")
+    source = np.where(escalated, "policy_team", np.where(reporter_count > 0, "user_report_review", vendor))
 
     noisy = source == plan["noisy_source"]
+    # Automation bias: on a share of its items the noisy source copies the flag decision.
+    copies = noisy & (rng.random(n) < plan["noisy_source_copy_rate"])
     miss = np.where(noisy, plan["noisy_source_miss_rate"], 0.02)
     false_flag = np.where(noisy, plan["noisy_source_false_flag_rate"], 0.004)
     u = rng.random(n)
-    label = np.where(true_label, u >= miss, u < false_flag).astype(int)
+    label = np.where(copies, flagged, np.where(true_label, u >= miss, u < false_flag)).astype(int)
     audited = rng.random(n) < AUDIT_SHARE
     audit_label = np.where(audited, true_label.astype(float), np.nan)
 
@@ -141,7 +177,7 @@ def generate(seed: int, size: int) -> dict[str, pd.DataFrame]:
         "label_source": source,
         "audit_label": audit_label,
         "account_age_days": np.round(np.exp(rng.normal(5.5, 1.3, size=n) - 0.35 * risk)).astype(int),
-        "reporter_count": rng.poisson(np.exp(-0.9 + 0.45 * risk)),
+        "reporter_count": reporter_count,
         "text_length": np.round(np.exp(rng.normal(4.6, 0.9, size=n))).astype(int) + 1,
         "link_count": rng.poisson(np.exp(-1.2 + 0.3 * risk)),
     }
@@ -166,18 +202,32 @@ def planted(seed: int, size: int) -> dict[str, Any]:
     ).sum()
     high = score >= 0.7
     audited = frame[frame["audit_label"].notna()]
-    disagreement = (audited["label"] != audited["audit_label"]).groupby(audited["label_source"]).mean()
+    disagreement = _audit_disagreement(frame)
+    # The shortcut the case is built to defeat: disagreement with the model's flag decision.
+    model_disagreement = pd.Series(flagged.astype(int) != label).groupby(frame["label_source"]).mean()
+    high_audited = audited["score"].to_numpy() >= 0.7
     plan["realised"] = {
         "weak_language_recall": float(recall[plan["weak_language"]]),
         "best_other_language_recall": float(recall.drop(plan["weak_language"]).max()),
         "overconfidence_gap_at_score_0_7_plus": float(score[high].mean() - label[high].mean()),
+        "overconfidence_gap_at_score_0_7_plus_on_audit": float(
+            audited["score"].to_numpy()[high_audited].mean()
+            - audited["audit_label"].to_numpy(dtype=float)[high_audited].mean()),
         "leaky_feature_auc": _rank_auc(frame[plan["leaky_feature"]].to_numpy(dtype=float), label),
         "model_auc": _rank_auc(score, label),
         "noisy_source_audit_disagreement": float(disagreement[plan["noisy_source"]]),
         "other_sources_audit_disagreement_max": float(disagreement.drop(plan["noisy_source"]).max()),
+        "model_disagreement_by_source": {str(k): float(v) for k, v in model_disagreement.items()},
     }
     plan.update(threshold=THRESHOLD, target_precision=TARGET_PRECISION, size=size)
     return plan
+
+
+def _audit_disagreement(frame: pd.DataFrame) -> pd.Series:
+    """Per label source, the share of its audited items whose label differs from the audit label."""
+    audited = frame[frame["audit_label"].notna()]
+    differs = audited["label"].to_numpy() != audited["audit_label"].to_numpy(dtype=int)
+    return pd.Series(differs).groupby(audited["label_source"].to_numpy()).mean()
 
 
 def _rank_auc(values: np.ndarray, label: np.ndarray) -> float:
@@ -278,8 +328,7 @@ def answer_key(data: dict[str, pd.DataFrame], hidden: dict[str, pd.DataFrame]) -
 
     separation = {name: abs(_rank_auc(frame[name].to_numpy(dtype=float), label) - 0.5) for name in FEATURES}
 
-    audited = frame[frame["audit_label"].notna()]
-    disagreement = (audited["label"] != audited["audit_label"]).groupby(audited["label_source"]).mean()
+    disagreement = _audit_disagreement(frame)
 
     return {
         "precision_by_language": precision,
@@ -289,6 +338,7 @@ def answer_key(data: dict[str, pd.DataFrame], hidden: dict[str, pd.DataFrame]) -
         "ece": expected_calibration_error(score, label),
         "threshold_for_precision": threshold_for_precision(score, label, TARGET_PRECISION),
         "leaky_feature": max(separation, key=separation.__getitem__),
+        "audit_disagreement_by_source": {str(k): float(v) for k, v in disagreement.items()},
         "noisiest_label_source": str(disagreement.idxmax()),
         "expected_calibration_error": _ece_calls(hidden["ece_calls"]),
     }

@@ -153,13 +153,32 @@ def test_planted_leak_separates_the_label_better_than_the_model(
         assert max(v for c, v in separation.items() if c != leak) < 0.75, (seed, separation)
 
 
-def test_scores_are_overconfident_above_one_half_and_calibrated_below(seeds_data: dict) -> None:
+def test_scores_are_overconfident_at_high_scores(seeds_data: dict) -> None:
+    truth_gaps = []
     for seed, frame in seeds_data.items():
         score, y = frame["score"].to_numpy(), frame["label"].to_numpy()
-        high, low = score >= 0.7, (score >= 0.1) & (score < 0.4)
-        assert score[high].mean() - y[high].mean() > 0.10, seed
-        assert abs(score[low].mean() - y[low].mean()) < 0.03, seed
-        assert histogram_ece(score, y) > 0.015, seed
+        high = score >= 0.7
+        assert score[high].mean() - y[high].mean() > 0.05, seed
+        assert histogram_ece(score, y) > 0.01, seed
+        # Against the truth (the audit, ~170 items per seed above 0.7) the gap is larger: the noisy
+        # source's copying of the flag decision hides part of it from `label`.
+        audited = frame.dropna(subset=["audit_label"])
+        audited_high = audited["score"] >= 0.7
+        truth_gaps.append(audited.loc[audited_high, "score"].mean() - audited.loc[audited_high, "audit_label"].mean())
+    assert min(truth_gaps) > 0.02 and np.mean(truth_gaps) > 0.10, truth_gaps
+
+
+def test_no_score_sits_on_an_interior_tenth_so_every_bin_edge_convention_agrees(seeds_data: dict) -> None:
+    for seed, frame in seeds_data.items():
+        scaled = frame["score"].to_numpy() * 10
+        assert np.all(np.abs(scaled - np.round(scaled)) > 1e-6), seed
+        assert frame["score"].between(0.0001, 0.9999).all(), seed
+        score, y = frame["score"].to_numpy(), frame["label"].to_numpy()
+        # pandas' default right-closed bins and numpy's histogram give the brief's value exactly.
+        right_closed = pd.cut(frame["score"], np.linspace(0, 1, 11), include_lowest=True)
+        table = frame.groupby(right_closed, observed=True).agg(n=("score", "size"), s=("score", "mean"), y=("label", "mean"))
+        assert float((table.n * (table.s - table.y).abs()).sum() / len(frame)) == pytest.approx(
+            histogram_ece(score, y), abs=1e-12)
 
 
 def test_planted_label_source_disagrees_with_the_audit_far_more_often(
@@ -170,7 +189,21 @@ def test_planted_label_source_disagrees_with_the_audit_far_more_often(
         audited = frame.dropna(subset=["audit_label"])
         disagrees = audited["label"] != audited["audit_label"]
         rate = pd.crosstab(audited["label_source"], disagrees, normalize="index")[True]
-        assert rate[noisy] > 3 * rate.drop(noisy).max(), (seed, rate.to_dict())
+        assert rate[noisy] > 2 * rate.drop(noisy).max(), (seed, rate.to_dict())
+
+
+def test_the_noisy_source_agrees_with_the_model_less_often_than_an_honest_one_disagrees(
+    seeds_data: dict, plans: dict
+) -> None:
+    # Automation bias: the noisy source copies the flag decision on many items, while the policy team
+    # (escalated near-misses) and the report queue have hard items. So the model-agreement shortcut
+    # names an honest source, and one whose labels are best.
+    for seed, frame in seeds_data.items():
+        noisy = plans[seed]["noisy_source"]
+        flagged = (frame["score"] >= 0.5).astype(int)
+        with_model = (flagged != frame["label"]).groupby(frame["label_source"]).mean()
+        assert with_model.idxmax() != noisy and with_model[noisy] < with_model.max() / 2, (seed, with_model.to_dict())
+        assert plans[seed]["realised"]["model_disagreement_by_source"] == pytest.approx(with_model.to_dict(), abs=1e-12)
 
 
 # The key against independent computations
@@ -190,7 +223,10 @@ def test_answer_key_matches_independent_computations(
             assert key["f1_by_language"][lang] == pytest.approx(f1, abs=1e-12)
         score, y = frame["score"].to_numpy(), frame["label"].to_numpy()
         assert key["ece"] == pytest.approx(histogram_ece(score, y), abs=1e-12)
-        assert key["threshold_for_precision"] == brute_force_threshold(score, y, 0.75)
+        assert key["threshold_for_precision"] == brute_force_threshold(score, y, 0.85)
+        audited = frame.dropna(subset=["audit_label"])
+        crosstab = pd.crosstab(audited["label_source"], audited["label"] != audited["audit_label"], normalize="index")
+        assert key["audit_disagreement_by_source"] == pytest.approx(crosstab[True].to_dict(), abs=1e-12)
         assert key["worst_language"] == plan["weak_language"]
         assert key["leaky_feature"] == plan["leaky_feature"]
         assert key["noisiest_label_source"] == plan["noisy_source"]
@@ -267,7 +303,7 @@ def test_load_case_accepts_the_folder() -> None:
         pytest.skip("load_case is not written yet")
     checks = pytest.importorskip("assessments.grading.checks")
     spec = case_module.load_case(CASE, check_rules=checks.CHECK_RULES)
-    assert spec.slug == "error-analysis" and len(spec.checkable_parts) == 9
+    assert spec.slug == "error-analysis" and len(spec.checkable_parts) == 10
 
 
 # The author notebook reproduces the key
@@ -336,3 +372,118 @@ def test_author_notebook_answers_equal_the_key(
             got = answers[seed][part_id]
             assert passes(check, got, key[part_id]), (seed, part_id, got, key[part_id])
         assert math.isclose(answers[seed]["ece"], key["ece"], abs_tol=1e-9)
+
+
+# Traps: each part rejects the shortcut it was written to catch (40 seeds, scored by the case's own checks)
+
+TRAP_SEEDS = range(40)
+
+
+@pytest.fixture(scope="module")
+def trap_runs(generator: ModuleType) -> dict[int, tuple[pd.DataFrame, dict]]:
+    runs = {}
+    for seed in TRAP_SEEDS:
+        data = generator.generate(seed, SIZE)
+        runs[seed] = (data["predictions"], generator.answer_key(data, generator.hidden(seed, SIZE)))
+    return runs
+
+
+@pytest.fixture(scope="module")
+def earns() -> object:
+    """earns(part_id, value, key): True when the case's own check gives the value full marks."""
+    case_module = pytest.importorskip("assessments.content.case")
+    checks = pytest.importorskip("assessments.grading.checks")
+    spec = case_module.load_case(CASE, check_rules=checks.CHECK_RULES)
+
+    def full_marks(part_id: str, value: object, key: dict) -> bool:
+        part = spec.part(part_id)
+        return checks.score_check(part.check.kind, part.check.params, value, key[part_id], 1.0).earned >= 1.0
+
+    return full_marks
+
+
+def binned_ece(score: np.ndarray, label: np.ndarray, bin_index: np.ndarray, weighted: bool = True) -> float:
+    table = pd.DataFrame({"s": score, "y": label, "b": bin_index}).groupby("b").agg(
+        n=("s", "size"), s=("s", "mean"), y=("y", "mean"))
+    gaps = (table.s - table.y).abs()
+    return float((gaps * table.n).sum() / table.n.sum()) if weighted else float(gaps.mean())
+
+
+def test_ece_rejects_other_binnings_and_constant_guesses(trap_runs: dict, earns) -> None:
+    eces = [key["ece"] for _, key in trap_runs.values()]
+    passed: dict[str, int] = {}
+    for frame, key in trap_runs.values():
+        score, y = frame["score"].to_numpy(), frame["label"].to_numpy()
+        audited = frame.dropna(subset=["audit_label"])
+        others = {
+            "quantile bins (10)": binned_ece(score, y, pd.qcut(score, 10, labels=False, duplicates="drop")),
+            "quantile bins (15)": binned_ece(score, y, pd.qcut(score, 15, labels=False, duplicates="drop")),
+            "unweighted mean over bins": binned_ece(score, y, np.minimum(np.floor(score * 10), 9), weighted=False),
+            "audit labels": binned_ece(audited["score"].to_numpy(), audited["audit_label"].to_numpy(dtype=float),
+                                       np.minimum(np.floor(audited["score"].to_numpy() * 10), 9)),
+            "median ECE over seeds": float(np.median(eces)),
+            "mean ECE over seeds": float(np.mean(eces)),
+        }
+        for bins in (5, 8, 9, 12, 15, 20):
+            others[f"{bins} equal-width bins"] = binned_ece(score, y, np.minimum(np.floor(score * bins), bins - 1))
+        for name, value in others.items():
+            passed[name] = passed.get(name, 0) + earns("ece", value, key)
+        assert earns("ece", round(key["ece"], 4), key) and earns("ece", histogram_ece(score, y), key)
+    # Measured: at most 2 of 40 for each (before this case's rework: quantile bins 37/40, a constant 17-19/40).
+    assert max(passed.values()) <= 3, passed
+    assert sum(passed.values()) <= 16, passed
+
+
+def test_noisiest_label_source_needs_the_audit(trap_runs: dict, earns) -> None:
+    passed = {"model flag disagreement": 0, "model disagreement without the policy team": 0,
+              "mean |score - label|": 0, "lowest positive rate": 0, "model disagreement as the table": 0}
+    for frame, key in trap_runs.values():
+        flagged = (frame["score"] >= 0.5).astype(int)
+        with_model = (flagged != frame["label"]).groupby(frame["label_source"]).mean()
+        passed["model flag disagreement"] += earns("noisiest_label_source", str(with_model.idxmax()), key)
+        passed["model disagreement without the policy team"] += earns(
+            "noisiest_label_source", str(with_model.drop("policy_team").idxmax()), key)
+        gap = (frame["score"] - frame["label"]).abs().groupby(frame["label_source"]).mean()
+        passed["mean |score - label|"] += earns("noisiest_label_source", str(gap.idxmax()), key)
+        positive_rate = frame.groupby("label_source")["label"].mean()
+        passed["lowest positive rate"] += earns("noisiest_label_source", str(positive_rate.idxmin()), key)
+        passed["model disagreement as the table"] += earns(
+            "audit_disagreement_by_source", {k: float(v) for k, v in with_model.items()}, key)
+    # Before the rework the model-agreement shortcut found the noisy source on 40/40 seeds.
+    assert passed["model flag disagreement"] == 0 and passed["mean |score - label|"] == 0, passed
+    assert passed["model disagreement without the policy team"] <= 2, passed
+    assert passed["model disagreement as the table"] == 0, passed
+    # The positive rate is no better than a guess among three sources.
+    assert passed["lowest positive rate"] <= 18, passed
+
+
+def test_threshold_from_another_split_or_a_constant_does_not_pass(generator: ModuleType, trap_runs: dict,
+                                                                   earns) -> None:
+    thresholds = [key["threshold_for_precision"] for _, key in trap_runs.values()]
+    passed: dict[str, int] = {}
+    for frame, key in trap_runs.values():
+        audited = frame.dropna(subset=["audit_label"])
+        subsets = {
+            "weeks 1-4": (frame[frame["week"] <= 4], "label"),
+            "week 8": (frame[frame["week"] == 8], "label"),
+            "audited rows": (audited, "label"),
+            "audit labels": (audited, "audit_label"),
+        }
+        for name, (rows, column) in subsets.items():
+            value = generator.threshold_for_precision(rows["score"].to_numpy(), rows[column].to_numpy(dtype=int),
+                                                      generator.TARGET_PRECISION)
+            passed[name] = passed.get(name, 0) + earns("threshold_for_precision", value, key)
+        passed["median over seeds"] = passed.get("median over seeds", 0) + earns(
+            "threshold_for_precision", float(np.median(thresholds)), key)
+    assert max(passed.values()) <= 1, passed
+
+
+def test_guessable_parts_weigh_little_and_their_truth_varies(case_toml: dict, trap_runs: dict) -> None:
+    points = {p["id"]: p["points"] for p in case_toml["parts"] if "check" in p}
+    choices = {p["id"]: p["check"]["options"] for p in case_toml["parts"] if p.get("check", {}).get("kind") == "choice"}
+    for part_id in choices:
+        truths = pd.Series([key[part_id] for _, key in trap_runs.values()]).value_counts()
+        # No single guess is right on much more than a third of the seeds, and a guess is worth 1 point of 14.
+        assert truths.iloc[0] <= 0.4 * len(trap_runs) and len(truths) >= 3, (part_id, truths.to_dict())
+        assert points[part_id] == 1, part_id
+    assert sum(points.values()) == 14
