@@ -53,6 +53,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
 
     _init_extensions(app)
     _register_blueprints(app)
+    _init_templates(app)
 
     from assessments import cli, cli_grading, queue, security
     from assessments.services import grade_runs, grading, practice
@@ -83,6 +84,22 @@ def _init_extensions(app: Flask) -> None:
     login_manager.login_view = "auth.login"
     login_manager.login_message = "Sign in to see that page."
     login_manager.login_message_category = "info"
+
+
+def _init_templates(app: Flask) -> None:
+    # Templates ask what the signed-in person may do, and compare states, by enum: never by string.
+    from assessments.models import AttemptRoute, AttemptStatus, GradeStatus, InvitationStatus, ScorecardStatus
+    from assessments.permissions import Capability, current_user_can
+
+    app.jinja_env.globals.update(
+        can=current_user_can,
+        Capability=Capability,
+        AttemptRoute=AttemptRoute,
+        AttemptStatus=AttemptStatus,
+        GradeStatus=GradeStatus,
+        InvitationStatus=InvitationStatus,
+        ScorecardStatus=ScorecardStatus,
+    )
 
 
 def _register_blueprints(app: Flask) -> None:

@@ -1,15 +1,12 @@
-"""Session cookies, security headers, role checks and turning domain errors into pages."""
+"""Session cookies, security headers, loading the signed-in account and turning domain errors into pages."""
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from functools import wraps
-from typing import Any, TypeVar
 
-from flask import Flask, Response, abort, g, render_template, request
+from flask import Flask, Response, g, render_template, request
 from flask.sessions import SecureCookieSessionInterface
-from flask_login import current_user
 from flask_wtf.csrf import CSRFError
 from werkzeug.middleware.proxy_fix import ProxyFix
 
@@ -19,8 +16,6 @@ from assessments.models import User
 from assessments.outage import DATABASE_UNAVAILABLE, close_session
 
 log = logging.getLogger(__name__)
-
-F = TypeVar("F", bound=Callable[..., Any])
 
 # Seconds a person (or a client) is asked to wait when the database did not answer.
 DATABASE_RETRY_AFTER_SECONDS = 5
@@ -48,24 +43,6 @@ class SessionInterface(SecureCookieSessionInterface):
 
     def get_cookie_secure(self, app: Flask) -> bool:
         return bool(app.config["SESSION_COOKIE_SECURE"]) or request.is_secure
-
-
-def role_required(*roles: str) -> Callable[[F], F]:
-    """Allow a view only to signed-in accounts holding one of the roles (403 otherwise)."""
-
-    def decorator(view: F) -> F:
-        @wraps(view)
-        def wrapped(*args: Any, **kwargs: Any) -> Any:
-            if not current_user.is_authenticated:
-                return login_manager.unauthorized()
-            if not current_user.has_role(*roles):
-                abort(403)
-            return view(*args, **kwargs)
-
-        wrapped.allowed_roles = roles  # type: ignore[attr-defined]
-        return wrapped  # type: ignore[return-value]
-
-    return decorator
 
 
 def _security_headers(response: Response) -> Response:

@@ -4,15 +4,16 @@ from assessments.models.audit import AuditEvent, LoginThrottle
 from assessments.models.candidate import Candidate
 from assessments.models.case import Case
 from assessments.models.grade_run import GradeRun, GradeStatus, RunSubject
-from assessments.models.invitation import Invitation, InvitationStatus, PanelMember
+from assessments.models.invitation import Invitation, InvitationStatus, LinkState, PanelMember
 from assessments.models.practice import (
     AttemptRoute,
     AttemptStatus,
     MentorPairing,
     Practice,
     PracticeAttempt,
+    UnlockReason,
 )
-from assessments.models.scorecard import Rating, Scorecard, ScorecardStatus
+from assessments.models.scorecard import Rating, Scorecard, ScorecardPurpose, ScorecardStatus
 from assessments.models.submission import Submission
 from assessments.models.user import Role, User
 
@@ -26,6 +27,7 @@ __all__ = [
     "GradeStatus",
     "Invitation",
     "InvitationStatus",
+    "LinkState",
     "LoginThrottle",
     "MentorPairing",
     "PanelMember",
@@ -35,7 +37,9 @@ __all__ = [
     "Role",
     "RunSubject",
     "Scorecard",
+    "ScorecardPurpose",
     "ScorecardStatus",
     "Submission",
+    "UnlockReason",
     "User",
 ]

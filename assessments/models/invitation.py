@@ -19,6 +19,15 @@ class InvitationStatus(StrEnum):
     REVOKED = "revoked"
 
 
+class LinkState(StrEnum):
+    """What an invitation link does at a given moment (worked out from the status and the dates)."""
+
+    REVOKED = "revoked"
+    NOT_OPEN = "not-open"
+    OPEN = "open"
+    EXPIRED = "expired"
+
+
 class Invitation(db.Model):
     """A candidate × case-version pair with its own seed and a secret link."""
 
@@ -48,15 +57,15 @@ class Invitation(db.Model):
         back_populates="invitation", order_by="Submission.version"
     )
 
-    def state(self, now: datetime) -> str:
-        """What the link does right now: revoked, not-open, open or expired."""
+    def state(self, now: datetime) -> LinkState:
+        """What the link does right now: revoked, not open yet, open or expired."""
         if self.status == InvitationStatus.REVOKED:
-            return "revoked"
+            return LinkState.REVOKED
         if now < self.opens_at:
-            return "not-open"
+            return LinkState.NOT_OPEN
         if now >= self.due_at:
-            return "expired"
-        return "open"
+            return LinkState.EXPIRED
+        return LinkState.OPEN
 
 
 class PanelMember(db.Model):

@@ -41,7 +41,7 @@ class Practice(db.Model):
     seed: Mapped[int]
     started_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     solution_unlocked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    # "graded-attempt" (automatic) or "requested" (the mentee asked before trying).
+    # An UnlockReason: after a graded attempt (automatic) or requested before trying.
     solution_unlock_reason: Mapped[str | None] = mapped_column(String(40))
 
     mentee: Mapped["User"] = relationship()  # noqa: F821
@@ -49,6 +49,13 @@ class Practice(db.Model):
     attempts: Mapped[list["PracticeAttempt"]] = relationship(
         back_populates="practice", order_by="PracticeAttempt.number"
     )
+
+
+class UnlockReason(StrEnum):
+    """Why a practice's model solution is open."""
+
+    GRADED_ATTEMPT = "graded-attempt"
+    REQUESTED = "requested"
 
 
 class AttemptRoute(StrEnum):

@@ -20,6 +20,13 @@ class ScorecardStatus(StrEnum):
     SUBMITTED = "submitted"
 
 
+class ScorecardPurpose(StrEnum):
+    """A hiring scorecard rates an invitation; a mentoring review rates a practice attempt."""
+
+    HIRING = "hiring"
+    MENTORING = "mentoring"
+
+
 class Scorecard(db.Model):
     """One interviewer's assessment of an invitation (or a mentor's of a practice attempt) against a rubric."""
 
@@ -36,7 +43,7 @@ class Scorecard(db.Model):
     invitation_id: Mapped[int | None] = mapped_column(ForeignKey("invitation.id"), index=True)
     practice_attempt_id: Mapped[int | None] = mapped_column(ForeignKey("practice_attempt.id"), index=True)
     interviewer_id: Mapped[int] = mapped_column(ForeignKey("user.id"), index=True)
-    purpose: Mapped[str] = mapped_column(String(20), default="hiring")  # hiring | mentoring
+    purpose: Mapped[str] = mapped_column(String(20), default=ScorecardPurpose.HIRING)
     rubric_slug: Mapped[str] = mapped_column(String(80))
     rubric_version: Mapped[str] = mapped_column(String(64))
     status: Mapped[str] = mapped_column(String(20), default=ScorecardStatus.DRAFT)

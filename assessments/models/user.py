@@ -14,7 +14,7 @@ from assessments.models.types import UTCDateTime, utcnow
 
 
 class Role(StrEnum):
-    """What an account may do; admins are the hiring managers."""
+    """An account's role (admins are the hiring managers); what each may do: `permissions.ROLE_CAPABILITIES`."""
 
     ADMIN = "admin"
     INTERVIEWER = "interviewer"
@@ -38,10 +38,6 @@ class User(UserMixin, db.Model):
     @property
     def is_active(self) -> bool:  # Flask-Login refuses inactive accounts
         return self.active
-
-    def has_role(self, *roles: str) -> bool:
-        """True when this account holds one of the roles."""
-        return self.role in roles
 
     def __repr__(self) -> str:
         return f"<User {self.email} {self.role}>"

@@ -15,6 +15,7 @@ from assessments.errors import InvalidCredentials, InvalidInput, LoginThrottled
 from assessments.extensions import db
 from assessments.models import LoginThrottle, Role, User
 from assessments.models.types import utcnow
+from assessments.permissions import Capability, roles_with
 from assessments.services.audit import record_event
 
 
@@ -64,11 +65,11 @@ def find_user_by_email(email: str) -> User | None:
     return db.session.scalar(select(User).where(User.email == normalise_email(email)))
 
 
-def list_users(role: str | None = None) -> list[User]:
-    """Active accounts, optionally of one role, by name."""
+def list_users(capability: Capability | None = None) -> list[User]:
+    """Active accounts, optionally only those whose role grants a capability, by name."""
     query = select(User).where(User.active.is_(True)).order_by(User.display_name)
-    if role:
-        query = query.where(User.role == role)
+    if capability is not None:
+        query = query.where(User.role.in_(roles_with(capability)))
     return list(db.session.scalars(query))
 
 

@@ -28,6 +28,7 @@ from assessments.models import (
     GradeStatus,
     Invitation,
     Scorecard,
+    ScorecardPurpose,
     ScorecardStatus,
     Submission,
 )
@@ -82,7 +83,7 @@ def _current_scorecards(filters: CalibrationFilters) -> list[Scorecard]:
         select(Scorecard)
         .join(Invitation, Scorecard.invitation_id == Invitation.id)
         .join(Case, Invitation.case_id == Case.id)
-        .where(Scorecard.purpose == "hiring", Scorecard.status == ScorecardStatus.SUBMITTED)
+        .where(Scorecard.purpose == ScorecardPurpose.HIRING, Scorecard.status == ScorecardStatus.SUBMITTED)
         .options(
             selectinload(Scorecard.ratings),
             selectinload(Scorecard.interviewer),

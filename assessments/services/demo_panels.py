@@ -23,6 +23,7 @@ from assessments.models import (
     PanelMember,
     Rating,
     Scorecard,
+    ScorecardPurpose,
     ScorecardStatus,
     User,
 )
@@ -122,7 +123,7 @@ def seed_history(interviewers: list[User], admin: User, cases: list[Case]) -> in
         card = Scorecard(
             invitation=invitation,
             interviewer_id=interviewer.id,
-            purpose="hiring",
+            purpose=ScorecardPurpose.HIRING,
             rubric_slug=rubric.slug,
             rubric_version=rubric.content_hash,
             status=ScorecardStatus.SUBMITTED,

@@ -17,7 +17,7 @@ from assessments.errors import NotFound, UploadRefused
 from assessments.extensions import db
 from assessments.grading.intake import SubmissionRejected, parse_submission
 from assessments.grading.report import GRADER_VERSION, GradeReport
-from assessments.models import Case, GradeRun, GradeStatus, Invitation, RunSubject, Submission, User
+from assessments.models import Case, GradeRun, GradeStatus, Invitation, LinkState, RunSubject, Submission, User
 from assessments.models.types import utcnow
 from assessments.services import grade_runs
 from assessments.services.audit import record_event
@@ -61,11 +61,11 @@ def accept_submission(
     """
     now = now or utcnow()
     state = invitation.state(now)
-    if state == "revoked":
+    if state == LinkState.REVOKED:
         raise UploadRefused("This invitation has been revoked, so uploads are closed.")
-    if state == "not-open":
+    if state == LinkState.NOT_OPEN:
         raise UploadRefused("This invitation is not open yet.")
-    late = state == "expired"
+    late = state == LinkState.EXPIRED
     if late and not invitation.allow_late:
         raise UploadRefused(
             "The deadline has passed, so uploads are closed. Your last upload before the "

@@ -18,11 +18,12 @@ from assessments.models import (
     Case,
     Invitation,
     InvitationStatus,
+    LinkState,
     PanelMember,
-    Role,
     User,
 )
 from assessments.models.types import utcnow
+from assessments.permissions import Capability, can
 from assessments.services import catalog
 from assessments.services.accounts import normalise_email
 from assessments.services.audit import record_event
@@ -118,7 +119,7 @@ def _check_invitation(case: Case, *, opens_at: datetime, due_at: datetime, panel
     if not case.hiring:
         raise InvalidInput(f"The case {case.title!r} is for practice only, not for hiring.")
     for member in panel:
-        if member.role not in (Role.INTERVIEWER, Role.ADMIN) or not member.active:
+        if not can(member, Capability.SIT_ON_PANEL) or not member.active:
             raise InvalidInput(f"{member.display_name} is not an active interviewer.")
 
 
@@ -202,11 +203,11 @@ def open_invitation(token: str, now: datetime | None = None) -> Invitation:
     if invitation is None:
         raise InvitationUnavailable(UNAVAILABLE)
     state = invitation.state(now)
-    if state == "revoked":
+    if state == LinkState.REVOKED:
         raise InvitationUnavailable(UNAVAILABLE)
-    if state == "expired" and not invitation.allow_late:
+    if state == LinkState.EXPIRED and not invitation.allow_late:
         raise InvitationUnavailable(EXPIRED)
-    if state == "not-open":
+    if state == LinkState.NOT_OPEN:
         raise InvitationUnavailable(
             f"This invitation opens on {invitation.opens_at:%d %B %Y at %H:%M} UTC. "
             "Come back then."

@@ -1,8 +1,8 @@
 """Mentors: pairings made by admins, what a mentor may see, and mentoring reviews of attempts.
 
-A mentoring review is a `Scorecard` with purpose "mentoring" that rates a practice attempt (not an
-invitation) against the rubric's dimensions and anchors; hiring calibration filters on
-purpose == "hiring", and a mentoring review has no invitation to join on, so it never counts there.
+A mentoring review is a `Scorecard` with purpose MENTORING that rates a practice attempt (not an
+invitation) against the rubric's dimensions and anchors; hiring calibration filters on purpose
+HIRING, and a mentoring review has no invitation to join on, so it never counts there.
 """
 
 from __future__ import annotations
@@ -19,28 +19,27 @@ from assessments.models import (
     Practice,
     PracticeAttempt,
     Rating,
-    Role,
     Scorecard,
+    ScorecardPurpose,
     ScorecardStatus,
     User,
 )
 from assessments.models.types import utcnow
+from assessments.permissions import Capability, can
 from assessments.scorecard import ScorecardResult
 from assessments.services import catalog, scorecards
 from assessments.services.audit import record_event
 from assessments.services.practice import case_skills
 
-MENTORING = "mentoring"
-
 
 def pair(mentor: User, mentee: User, actor: User) -> MentorPairing:
     """Pair a mentor with a mentee (an existing pairing is returned as it is).
 
-    :raises InvalidInput: when the accounts do not hold the mentor and mentee roles.
+    :raises InvalidInput: when the accounts are not an active mentor and an active mentee.
     """
-    if mentor.role != Role.MENTOR or not mentor.active:
+    if not can(mentor, Capability.MENTOR) or not mentor.active:
         raise InvalidInput(f"{mentor.display_name} is not an active mentor.")
-    if mentee.role != Role.MENTEE or not mentee.active:
+    if not can(mentee, Capability.PRACTISE) or not mentee.active:
         raise InvalidInput(f"{mentee.display_name} is not an active mentee.")
     existing = db.session.scalar(
         select(MentorPairing).where(MentorPairing.mentor_id == mentor.id, MentorPairing.mentee_id == mentee.id)
@@ -79,20 +78,14 @@ def list_pairings() -> list[MentorPairing]:
     return list(db.session.scalars(query))
 
 
-def accounts_with_role(role: str) -> list[User]:
-    """Active accounts holding a role, by name (for the pairing form)."""
-    query = select(User).where(User.role == role, User.active).order_by(User.display_name)
-    return list(db.session.scalars(query))
-
-
-def find_account(user_id: int, role: str) -> User:
-    """The active account with this id and role.
+def find_account(user_id: int) -> User:
+    """The account with this id (`pair` checks what it may do).
 
     :raises InvalidInput: when there is none.
     """
     user = db.session.get(User, user_id)
-    if user is None or user.role != role or not user.active:
-        raise InvalidInput(f"Choose an active {role} from the list.")
+    if user is None:
+        raise InvalidInput("Choose an account from the list.")
     return user
 
 
@@ -120,7 +113,7 @@ def mentee_for(mentor: User, mentee_id: int) -> User:
     :raises AccessDenied: when the mentor is not paired with this person (or it is no mentee).
     """
     mentee = db.session.get(User, mentee_id)
-    if mentee is None or mentee.role != Role.MENTEE or not is_mentor_of(mentor, mentee_id):
+    if mentee is None or not can(mentee, Capability.PRACTISE) or not is_mentor_of(mentor, mentee_id):
         raise AccessDenied("You can only follow the mentees an admin has paired you with.")
     return mentee
 
@@ -165,7 +158,7 @@ def own_review(attempt: PracticeAttempt, mentor: User) -> Scorecard | None:
         select(Scorecard).where(
             Scorecard.practice_attempt_id == attempt.id,
             Scorecard.interviewer_id == mentor.id,
-            Scorecard.purpose == MENTORING,
+            Scorecard.purpose == ScorecardPurpose.MENTORING,
         )
     )
 
@@ -176,7 +169,7 @@ def submitted_reviews(attempt: PracticeAttempt) -> list[Scorecard]:
         select(Scorecard)
         .where(
             Scorecard.practice_attempt_id == attempt.id,
-            Scorecard.purpose == MENTORING,
+            Scorecard.purpose == ScorecardPurpose.MENTORING,
             Scorecard.status == ScorecardStatus.SUBMITTED,
         )
         .order_by(Scorecard.submitted_at)
@@ -195,7 +188,7 @@ def save_review(attempt: PracticeAttempt, mentor: User, result: ScorecardResult)
     if review is not None and review.status == ScorecardStatus.SUBMITTED:
         raise scorecards.ScorecardLocked("You have already submitted your review of this attempt.")
     if review is None:
-        review = Scorecard(practice_attempt_id=attempt.id, interviewer_id=mentor.id, purpose=MENTORING)
+        review = Scorecard(practice_attempt_id=attempt.id, interviewer_id=mentor.id, purpose=ScorecardPurpose.MENTORING)
         db.session.add(review)
     review.rubric_slug = result.rubric_slug
     review.rubric_version = result.rubric_hash
@@ -227,7 +220,7 @@ def mentoring_reviews_of(mentee: User) -> list[Scorecard]:
         .join(Practice)
         .where(
             Practice.mentee_id == mentee.id,
-            Scorecard.purpose == MENTORING,
+            Scorecard.purpose == ScorecardPurpose.MENTORING,
             Scorecard.status == ScorecardStatus.SUBMITTED,
         )
         .options(selectinload(Scorecard.ratings), selectinload(Scorecard.interviewer))

@@ -6,7 +6,8 @@ from sqlalchemy import select
 
 from assessments.errors import AccessDenied
 from assessments.extensions import db
-from assessments.models import Invitation, PanelMember, Role, User
+from assessments.models import Invitation, PanelMember, User
+from assessments.permissions import Capability, can
 
 
 def is_on_panel(user: User, invitation: Invitation) -> bool:
@@ -22,10 +23,10 @@ def is_on_panel(user: User, invitation: Invitation) -> bool:
 
 
 def require_staff_access(user: User, invitation: Invitation) -> None:
-    """Admins see every invitation; interviewers only those they are on the panel of.
+    """Those who see every panel see every invitation; others only those they are on the panel of.
 
     :raises AccessDenied: otherwise.
     """
-    if user.role == Role.ADMIN or is_on_panel(user, invitation):
+    if can(user, Capability.SEE_EVERY_PANEL) or is_on_panel(user, invitation):
         return
     raise AccessDenied("You are not on this candidate's interview panel.")

@@ -31,6 +31,7 @@ from assessments.models import (
     Practice,
     PracticeAttempt,
     RunSubject,
+    UnlockReason,
     User,
 )
 from assessments.models.types import utcnow
@@ -299,9 +300,9 @@ def _set_outcome(attempt: PracticeAttempt, results: dict[str, Any] | None, earne
     practice = attempt.practice
     if practice.solution_unlocked_at is None:
         practice.solution_unlocked_at = at
-        practice.solution_unlock_reason = "graded-attempt"
+        practice.solution_unlock_reason = UnlockReason.GRADED_ATTEMPT
         record_event(practice.mentee, "practice.solution_unlocked", "practice", practice.id,
-                     reason="graded-attempt", attempt_id=attempt.id)
+                     reason=UnlockReason.GRADED_ATTEMPT, attempt_id=attempt.id)
 
 
 def submit_review_attempt(
@@ -332,8 +333,8 @@ def unlock_solution(practice: Practice, mentee: User) -> None:
     if practice.solution_unlocked_at is not None:
         return
     practice.solution_unlocked_at = utcnow()
-    practice.solution_unlock_reason = "requested"
-    record_event(mentee, "practice.solution_unlocked", "practice", practice.id, reason="requested")
+    practice.solution_unlock_reason = UnlockReason.REQUESTED
+    record_event(mentee, "practice.solution_unlocked", "practice", practice.id, reason=UnlockReason.REQUESTED)
     db.session.commit()
 
 

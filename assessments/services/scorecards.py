@@ -26,12 +26,13 @@ from assessments.models import (
     GradeStatus,
     Invitation,
     Rating,
-    Role,
     Scorecard,
+    ScorecardPurpose,
     ScorecardStatus,
     User,
 )
 from assessments.models.types import utcnow
+from assessments.permissions import Capability, can
 from assessments.scorecard import ScorecardResult
 from assessments.services import panels
 from assessments.services.audit import record_event
@@ -80,7 +81,7 @@ def kit_for(invitation: Invitation) -> InterviewKit:
 def _history(invitation: Invitation, user: User | None = None) -> list[Scorecard]:
     query = (
         select(Scorecard)
-        .where(Scorecard.invitation_id == invitation.id, Scorecard.purpose == "hiring")
+        .where(Scorecard.invitation_id == invitation.id, Scorecard.purpose == ScorecardPurpose.HIRING)
         .order_by(Scorecard.id)
     )
     if user is not None:
@@ -101,8 +102,8 @@ def has_submitted(invitation: Invitation, user: User) -> bool:
 
 
 def may_see_others(viewer: User, invitation: Invitation) -> bool:
-    """Admins always; interviewers only after submitting their own."""
-    return viewer.role == Role.ADMIN or has_submitted(invitation, viewer)
+    """Those who see every panel always; panel members only after submitting their own."""
+    return can(viewer, Capability.SEE_EVERY_PANEL) or has_submitted(invitation, viewer)
 
 
 def require_panel_member(user: User, invitation: Invitation) -> None:
@@ -127,7 +128,7 @@ def save_scorecard(invitation: Invitation, user: User, result: ScorecardResult) 
             "You have already submitted this scorecard. To change it, amend it and give a reason."
         )
     if scorecard is None:
-        scorecard = Scorecard(invitation_id=invitation.id, interviewer_id=user.id, purpose="hiring")
+        scorecard = Scorecard(invitation_id=invitation.id, interviewer_id=user.id, purpose=ScorecardPurpose.HIRING)
         db.session.add(scorecard)
     _fill(scorecard, result)
     db.session.flush()
@@ -155,7 +156,7 @@ def amend_scorecard(
     amendment = Scorecard(
         invitation_id=invitation.id,
         interviewer_id=user.id,
-        purpose="hiring",
+        purpose=ScorecardPurpose.HIRING,
         amends_id=current.id,
         amendment_reason=reason.strip(),
     )
@@ -289,7 +290,7 @@ def debrief(invitation: Invitation, viewer: User) -> Debrief:
         recommendations=recommendations,
         red_flags=dict(flags),
         auto_grade=latest_auto_grade(invitation),
-        viewer_is_admin_before_own=viewer.role == Role.ADMIN and not has_submitted(invitation, viewer),
+        viewer_is_admin_before_own=can(viewer, Capability.SEE_EVERY_PANEL) and not has_submitted(invitation, viewer),
         pending=pending,
     )
 

@@ -9,9 +9,8 @@ from werkzeug.wrappers import Response
 from assessments.errors import InvalidInput
 from assessments.forms.fields import to_utc
 from assessments.forms.invitation import ExtendForm, InvitationForm, RevokeForm
-from assessments.models import Role
 from assessments.models.types import utcnow
-from assessments.security import role_required
+from assessments.permissions import Capability, requires
 from assessments.services import accounts, catalog, invitations
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
@@ -20,7 +19,7 @@ _NEW_LINK_KEY = "new_invitation_link"
 
 
 @bp.get("/invitations")
-@role_required(Role.ADMIN)
+@requires(Capability.INVITE)
 def invitation_list() -> str:
     """Every invitation with its state."""
     return render_template(
@@ -29,12 +28,12 @@ def invitation_list() -> str:
 
 
 @bp.route("/invitations/new", methods=["GET", "POST"])
-@role_required(Role.ADMIN)
+@requires(Capability.INVITE)
 def invitation_new() -> Response | tuple[str, int] | str:
     """Create a candidate and invite them to a hiring case."""
     form = InvitationForm()
     form.case.choices = [(c.slug, c.title) for c in catalog.current_cases(hiring=True)]
-    interviewers = accounts.list_users(Role.INTERVIEWER) + accounts.list_users(Role.ADMIN)
+    interviewers = accounts.list_users(Capability.SIT_ON_PANEL)
     form.panel.choices = [(u.id, f"{u.display_name} ({u.role})") for u in interviewers]
     if form.validate_on_submit():
         by_id = {u.id: u for u in interviewers}
@@ -59,7 +58,7 @@ def invitation_new() -> Response | tuple[str, int] | str:
 
 
 @bp.get("/invitations/<int:invitation_id>")
-@role_required(Role.ADMIN)
+@requires(Capability.INVITE)
 def invitation_detail(invitation_id: int) -> str:
     """One invitation; right after creation it shows the link, once."""
     invitation = invitations.get_invitation(invitation_id)
@@ -79,7 +78,7 @@ def invitation_detail(invitation_id: int) -> str:
 
 
 @bp.post("/invitations/<int:invitation_id>/revoke")
-@role_required(Role.ADMIN)
+@requires(Capability.INVITE)
 def invitation_revoke(invitation_id: int) -> Response:
     """Stop an invitation link from working."""
     invitation = invitations.get_invitation(invitation_id)
@@ -90,7 +89,7 @@ def invitation_revoke(invitation_id: int) -> Response:
 
 
 @bp.post("/invitations/<int:invitation_id>/extend")
-@role_required(Role.ADMIN)
+@requires(Capability.INVITE)
 def invitation_extend(invitation_id: int) -> Response:
     """Move an invitation's deadline later."""
     invitation = invitations.get_invitation(invitation_id)

@@ -6,8 +6,8 @@ from flask import Blueprint, Response, make_response, render_template, request, 
 
 from assessments import charts
 from assessments.forms.calibration import CalibrationFilterForm
-from assessments.models import Role
-from assessments.security import allow_chart_styles, role_required
+from assessments.permissions import Capability, requires
+from assessments.security import allow_chart_styles
 from assessments.services import calibration, catalog, scorecards
 from assessments.services.calibration import CalibrationFilters
 
@@ -34,7 +34,7 @@ def _filters() -> tuple[CalibrationFilterForm, CalibrationFilters]:
 
 
 @bp.get("/")
-@role_required(Role.ADMIN)
+@requires(Capability.CALIBRATE)
 def report() -> Response:
     """The report: headlines, leniency, reliability, distributions, agreement with auto-grades."""
     form, filters = _filters()
@@ -46,7 +46,7 @@ def report() -> Response:
 
 
 @bp.get("/session")
-@role_required(Role.ADMIN)
+@requires(Capability.CALIBRATE)
 def session_agenda() -> str:
     """The calibration-session agenda: the biggest disagreements with each rater's evidence."""
     form, filters = _filters()
@@ -57,7 +57,7 @@ def session_agenda() -> str:
 
 
 @bp.get("/report.<fmt>")
-@role_required(Role.ADMIN)
+@requires(Capability.CALIBRATE)
 def export(fmt: str) -> Response:
     """The whole report as JSON, CSV (one table column per frame) or a self-contained HTML file."""
     _, filters = _filters()

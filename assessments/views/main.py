@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 from flask import Blueprint, redirect, render_template, url_for
-from flask_login import current_user
+from flask_login import current_user, login_required
 from werkzeug.wrappers import Response
 
-from assessments.models import Role
 from assessments.models.types import utcnow
-from assessments.security import role_required
+from assessments.permissions import Capability, can
 from assessments.services import invitations, scorecards
 
 bp = Blueprint("main", __name__)
@@ -23,11 +22,11 @@ def index() -> Response | str:
 
 
 @bp.get("/dashboard")
-@role_required(*Role)
+@login_required
 def dashboard() -> str:
     """What this person has to do."""
     assignments = []
-    if current_user.has_role(Role.INTERVIEWER, Role.ADMIN):
+    if can(current_user, Capability.SIT_ON_PANEL):
         assignments = [
             (invitation, scorecards.own_scorecard(invitation, current_user))
             for invitation in invitations.invitations_for_interviewer(current_user)

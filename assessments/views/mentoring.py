@@ -9,16 +9,17 @@ from wtforms import SelectChoice
 from assessments.errors import InvalidInput
 from assessments.forms.practice import EndPairingForm, PairingForm
 from assessments.forms.scorecard import build_scorecard_form
-from assessments.models import Role, ScorecardStatus
-from assessments.security import allow_chart_styles, role_required
-from assessments.services import mentoring, progress, scorecards
+from assessments.models import ScorecardStatus
+from assessments.permissions import Capability, requires
+from assessments.security import allow_chart_styles
+from assessments.services import accounts, mentoring, progress, scorecards
 from assessments.views.practice import attempt_page
 
 bp = Blueprint("mentoring", __name__, url_prefix="/mentoring")
 
 
 @bp.get("/")
-@role_required(Role.MENTOR)
+@requires(Capability.MENTOR)
 def mentees() -> str:
     """The mentor's mentees, each with their latest attempts."""
     rows = [(m, mentoring.attempts_of(m)[:5]) for m in mentoring.mentees_of(current_user)]
@@ -26,7 +27,7 @@ def mentees() -> str:
 
 
 @bp.get("/mentees/<int:mentee_id>")
-@role_required(Role.MENTOR)
+@requires(Capability.MENTOR)
 def mentee(mentee_id: int) -> Response:
     """One mentee: scores over time per dimension, every attempt, and which ones are reviewed."""
     person = mentoring.mentee_for(current_user, mentee_id)
@@ -39,7 +40,7 @@ def mentee(mentee_id: int) -> Response:
 
 
 @bp.get("/attempts/<int:attempt_id>")
-@role_required(Role.MENTOR)
+@requires(Capability.MENTOR)
 def attempt(attempt_id: int) -> str:
     """A mentee's attempt as they see it, with the mentor's review."""
     own = mentoring.attempt_for(current_user, attempt_id)
@@ -47,7 +48,7 @@ def attempt(attempt_id: int) -> str:
 
 
 @bp.route("/attempts/<int:attempt_id>/review", methods=["GET", "POST"])
-@role_required(Role.MENTOR)
+@requires(Capability.MENTOR)
 def review(attempt_id: int) -> Response | tuple[str, int]:
     """Review an attempt against the rubric's dimensions and anchors (never a hiring scorecard)."""
     own = mentoring.attempt_for(current_user, attempt_id)
@@ -73,21 +74,21 @@ def review(attempt_id: int) -> Response | tuple[str, int]:
 
 def _pairing_form() -> PairingForm:
     form = PairingForm()
-    for field, role in ((form.mentor, Role.MENTOR), (form.mentee, Role.MENTEE)):
-        people = mentoring.accounts_with_role(role)
+    for field, capability in ((form.mentor, Capability.MENTOR), (form.mentee, Capability.PRACTISE)):
+        people = accounts.list_users(capability)
         field.choices = [SelectChoice(u.id, f"{u.display_name} ({u.email})") for u in people]
     return form
 
 
 @bp.route("/pairs", methods=["GET", "POST"])
-@role_required(Role.ADMIN)
+@requires(Capability.PAIR_MENTORS)
 def pairs() -> Response | tuple[str, int]:
     """Every mentor–mentee pairing, and a form to add one."""
     form = _pairing_form()
     if form.validate_on_submit():
         try:
-            mentor = mentoring.find_account(form.mentor.data, Role.MENTOR)
-            mentee = mentoring.find_account(form.mentee.data, Role.MENTEE)
+            mentor = mentoring.find_account(form.mentor.data)
+            mentee = mentoring.find_account(form.mentee.data)
             mentoring.pair(mentor, mentee, current_user)
         except InvalidInput as error:
             form.form_errors.append(error.message)
@@ -100,7 +101,7 @@ def pairs() -> Response | tuple[str, int]:
 
 
 @bp.post("/pairs/<int:pairing_id>/end")
-@role_required(Role.ADMIN)
+@requires(Capability.PAIR_MENTORS)
 def end_pair(pairing_id: int) -> Response:
     """End a pairing (the mentor's reviews are kept)."""
     if EndPairingForm().validate_on_submit():

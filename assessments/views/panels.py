@@ -10,8 +10,8 @@ from flask_login import current_user
 
 from assessments.forms.amendment import AmendmentReasonForm
 from assessments.forms.scorecard import build_scorecard_form
-from assessments.models import Role, ScorecardStatus
-from assessments.security import role_required
+from assessments.models import ScorecardStatus
+from assessments.permissions import Capability, requires
 from assessments.services import invitations, panels, scorecards
 from assessments.services.scorecards import EXPORT_COLUMNS
 
@@ -25,7 +25,7 @@ def _context(invitation_id: int):
 
 
 @bp.route("/<int:invitation_id>/scorecard", methods=["GET", "POST"])
-@role_required(Role.ADMIN, Role.INTERVIEWER)
+@requires(Capability.SIT_ON_PANEL)
 def scorecard(invitation_id: int) -> Response | tuple[str, int] | str:
     """Fill in (or resume) this interviewer's scorecard, with the interview kit beside it."""
     invitation = _context(invitation_id)
@@ -53,7 +53,7 @@ def scorecard(invitation_id: int) -> Response | tuple[str, int] | str:
 
 
 @bp.route("/<int:invitation_id>/amend", methods=["GET", "POST"])
-@role_required(Role.ADMIN, Role.INTERVIEWER)
+@requires(Capability.SIT_ON_PANEL)
 def amend(invitation_id: int) -> Response | tuple[str, int] | str:
     """Change a submitted scorecard: a new version with a reason, the original kept."""
     invitation = _context(invitation_id)
@@ -79,7 +79,7 @@ def amend(invitation_id: int) -> Response | tuple[str, int] | str:
 
 
 @bp.get("/<int:invitation_id>/debrief")
-@role_required(Role.ADMIN, Role.INTERVIEWER)
+@requires(Capability.SIT_ON_PANEL)
 def debrief(invitation_id: int) -> str:
     """Every submitted scorecard side by side, disagreements highlighted, the mechanical summary."""
     invitation = _context(invitation_id)
@@ -89,7 +89,7 @@ def debrief(invitation_id: int) -> str:
 
 
 @bp.get("/<int:invitation_id>/scorecards.json")
-@role_required(Role.ADMIN, Role.INTERVIEWER)
+@requires(Capability.SIT_ON_PANEL)
 def export_json(invitation_id: int) -> Response:
     """The panel's submitted ratings, long format, as JSON."""
     invitation = _context(invitation_id)
@@ -97,7 +97,7 @@ def export_json(invitation_id: int) -> Response:
 
 
 @bp.get("/<int:invitation_id>/scorecards.csv")
-@role_required(Role.ADMIN, Role.INTERVIEWER)
+@requires(Capability.SIT_ON_PANEL)
 def export_csv(invitation_id: int) -> Response:
     """The panel's submitted ratings, long format, as CSV."""
     invitation = _context(invitation_id)

@@ -9,8 +9,9 @@ from markupsafe import Markup
 from assessments.errors import UploadRefused
 from assessments.forms.practice import StartPracticeForm, UnlockSolutionForm, build_review_form
 from assessments.forms.submission import UploadForm
-from assessments.models import PracticeAttempt, Role, Scorecard
-from assessments.security import allow_chart_styles, role_required
+from assessments.models import PracticeAttempt, Scorecard
+from assessments.permissions import Capability, requires
+from assessments.security import allow_chart_styles
 from assessments.services import catalog, mentoring, practice, practice_solutions, progress, scorecards
 from assessments.services import review_exercise as review
 from assessments.views.notebook_html import render_notebook
@@ -35,7 +36,7 @@ def markdown_filter(text: str) -> Markup:
 
 
 @bp.get("/")
-@role_required(Role.MENTEE)
+@requires(Capability.PRACTISE)
 def catalogue() -> str:
     """Every practice case with its effort, skills, and the mentee's attempts and best score."""
     return render_template(
@@ -64,14 +65,14 @@ def _case_page(slug: str, upload_form: UploadForm | None = None, status: int = 2
 
 
 @bp.get("/cases/<slug>")
-@role_required(Role.MENTEE)
+@requires(Capability.PRACTISE)
 def case(slug: str) -> tuple[str, int]:
     """A practice case: the brief, the mentee's bundle and upload, and their attempts."""
     return _case_page(slug)
 
 
 @bp.post("/cases/<slug>/start")
-@role_required(Role.MENTEE)
+@requires(Capability.PRACTISE)
 def start(slug: str) -> Response:
     """Start practising: the mentee gets their own seed, so their own data."""
     if StartPracticeForm().validate_on_submit():
@@ -80,7 +81,7 @@ def start(slug: str) -> Response:
 
 
 @bp.get("/cases/<slug>/bundle")
-@role_required(Role.MENTEE)
+@requires(Capability.PRACTISE)
 def bundle(slug: str) -> Response:
     """The mentee's own bundle."""
     name, data = practice.practice_bundle(practice.require_practice(current_user, slug))
@@ -90,7 +91,7 @@ def bundle(slug: str) -> Response:
 
 
 @bp.post("/cases/<slug>/upload")
-@role_required(Role.MENTEE)
+@requires(Capability.PRACTISE)
 def upload(slug: str) -> Response | tuple[str, int]:
     """Grade an uploaded notebook as a new attempt, within the rate limit."""
     own = practice.require_practice(current_user, slug)
@@ -107,7 +108,7 @@ def upload(slug: str) -> Response | tuple[str, int]:
 
 
 @bp.route("/cases/<slug>/review", methods=["GET", "POST"])
-@role_required(Role.MENTEE)
+@requires(Capability.PRACTISE)
 def review_exercise(slug: str) -> Response | tuple[str, int]:
     """The flawed notebook cell by cell; the mentee flags defects in the browser."""
     own = practice.require_practice(current_user, slug)
@@ -132,7 +133,7 @@ def review_exercise(slug: str) -> Response | tuple[str, int]:
 
 
 @bp.post("/cases/<slug>/unlock")
-@role_required(Role.MENTEE)
+@requires(Capability.PRACTISE)
 def unlock(slug: str) -> Response:
     """Open the model solution before trying (recorded in the audit trail)."""
     own = practice.require_practice(current_user, slug)
@@ -143,7 +144,7 @@ def unlock(slug: str) -> Response:
 
 
 @bp.get("/cases/<slug>/solution")
-@role_required(Role.MENTEE)
+@requires(Capability.PRACTISE)
 def solution(slug: str) -> tuple[str, int]:
     """The model solution for the mentee's seed, once unlocked."""
     own = practice.require_practice(current_user, slug)
@@ -155,7 +156,7 @@ def solution(slug: str) -> tuple[str, int]:
 
 
 @bp.get("/attempts/<int:attempt_id>")
-@role_required(Role.MENTEE)
+@requires(Capability.PRACTISE)
 def attempt(attempt_id: int) -> str:
     """One attempt: per-check feedback, then the solution beside the mentee's work once unlocked."""
     return attempt_page(practice.get_own_attempt(current_user, attempt_id), viewer="mentee")
@@ -179,7 +180,7 @@ def attempt_page(own: PracticeAttempt, *, viewer: str, own_review: Scorecard | N
 
 
 @bp.get("/progress")
-@role_required(Role.MENTEE)
+@requires(Capability.PRACTISE)
 def progress_page() -> Response:
     """Per dimension, the trend of auto-graded scores and mentor ratings; the next exercise."""
     return allow_chart_styles(make_response(render_template(

@@ -7,8 +7,7 @@ from flask_login import current_user
 from flask_wtf import FlaskForm
 from werkzeug.wrappers import Response
 
-from assessments.models import Role
-from assessments.security import role_required
+from assessments.permissions import Capability, requires
 from assessments.services import grading, panels
 from assessments.views.notebook_html import render_notebook
 
@@ -22,7 +21,7 @@ def _load(submission_id: int):
 
 
 @bp.get("/<int:submission_id>")
-@role_required(Role.ADMIN, Role.INTERVIEWER)
+@requires(Capability.SIT_ON_PANEL)
 def detail(submission_id: int) -> str:
     """The rendered notebook, the check results, cell errors and timings, for one version."""
     submission = _load(submission_id)
@@ -40,7 +39,7 @@ def detail(submission_id: int) -> str:
 
 
 @bp.get("/<int:submission_id>/status")
-@role_required(Role.ADMIN, Role.INTERVIEWER)
+@requires(Capability.SIT_ON_PANEL)
 def status(submission_id: int) -> Response:
     """Grading state of the newest run, for live updates."""
     submission = _load(submission_id)
@@ -48,7 +47,7 @@ def status(submission_id: int) -> Response:
 
 
 @bp.post("/<int:submission_id>/regrade")
-@role_required(Role.ADMIN)
+@requires(Capability.REGRADE)
 def regrade(submission_id: int) -> Response:
     """Grade again under the current grader, keeping the earlier runs."""
     submission = _load(submission_id)
