@@ -27,24 +27,37 @@ _LAYOUT = {
 
 
 def leniency_figure(leniency: pd.DataFrame) -> go.Figure:
-    """Each interviewer's overall effect (rating ~ candidate + rater) with a 95% interval."""
-    overall = leniency[leniency["dimension"] == OVERALL].sort_values("effect")
+    """Each interviewer's overall shrunken effect with its 95% interval, least squares beside it.
+
+    Each interviewer's label carries the candidates behind the estimate ("Ana (n = 12)").
+    """
+    overall = leniency[leniency["dimension"] == OVERALL].dropna(subset=["effect"])
+    overall = overall.sort_values("effect")
+    labels = [f"{name} (n = {n})" for name, n in zip(overall["interviewer"], overall["n_candidates"], strict=True)]
     figure = go.Figure(
         go.Scatter(
             x=overall["effect"],
-            y=overall["interviewer"],
+            y=labels,
             mode="markers",
             marker={"size": 10, "color": ["#b3261e" if w else "#2454c5" for w in overall["min_n_warning"]]},
-            error_x={"type": "data", "array": 1.96 * overall["se"], "visible": True},
-            customdata=overall[["n", "n_candidates"]],
-            hovertemplate="%{y}: %{x:+.2f} levels<br>%{customdata[0]} ratings of %{customdata[1]} candidates<extra></extra>",
-            name="model effect",
+            error_x={"type": "data", "symmetric": False, "visible": True,
+                     "array": overall["ci_high"] - overall["effect"],
+                     "arrayminus": overall["effect"] - overall["ci_low"]},
+            customdata=overall[["n_candidates", "stands_out"]],
+            hovertemplate="%{y}: %{x:+.2f} levels<br>stands out: %{customdata[1]}<extra>shrunken</extra>",
+            name="shrunken (random effects)",
         )
+    )
+    figure.add_scatter(
+        x=overall["fixed_effect"], y=labels, mode="markers", name="least squares",
+        marker={"size": 8, "symbol": "circle-open", "color": "#555555"},
+        hovertemplate="%{y}: %{x:+.2f} levels<extra>least squares</extra>",
     )
     figure.add_vline(x=0, line_dash="dot", line_color="#888")
     figure.update_layout(
-        title=f"Rater leniency<br><sup>adjusted for candidates seen · n = {int(overall['n'].sum())} ratings</sup>",
-        xaxis_title="levels above (+) or below (−) the average rater",
+        title=(f"Rater leniency<br><sup>adjusted for candidates seen · {len(overall)} interviewers · "
+               f"n = {int(overall['n_candidates'].sum())} scorecards (red: fewer than 10 candidates)</sup>"),
+        xaxis_title="levels above (+) or below (−) the weighted average interviewer",
         **_LAYOUT,
     )
     return figure

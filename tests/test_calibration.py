@@ -26,6 +26,7 @@ from assessments.models import (
 from assessments.models.types import utcnow
 from assessments.scorecard import ScorecardResult
 from assessments.services import calibration, scorecards
+from assessments.stats import simulate_panel
 from tests.stats.test_reliability import (
     KRIPPENDORFF_2011,
     KRIPPENDORFF_PUBLISHED,
@@ -133,6 +134,8 @@ def test_report_page_and_exports(app, client, auth, panels, make_user):
     auth.login(admin.email)
     page = client.get("/calibration/").get_data(as_text=True)
     assert 'id="most-lenient">Lenny<' in page
+    assert "n = 6 candidates" in page and "few candidates" in page
+    assert "widened for 3 interviewers compared (Bonferroni" in page
     assert "data-figure=\"leniency\"" in page
     assert "<script>" not in page  # figures travel as JSON data blocks, drawn by /static/charts.js
     assert 'type="application/json" id="figure-leniency"' in page
@@ -152,6 +155,18 @@ def test_report_page_and_exports(app, client, auth, panels, make_user):
     assert empty.status_code == 200
     bad_date = client.get("/calibration/?date_from=yesterday")
     assert bad_date.status_code == 200 and "Not a valid date" in bad_date.get_data(as_text=True)
+
+
+def test_no_rater_is_named_when_none_stands_out(runner, tmp_path):
+    # six raters with no leniency at all, only noise: nobody is named, and the JSON says why
+    ratings, _ = simulate_panel(3, n_candidates=40, n_interviewers=6, leniency_sd=0.0)
+    path = tmp_path / "ratings.csv"
+    ratings.assign(rating=ratings["rating"].astype(int)).to_csv(path, index=False)
+    result = runner.invoke(args=["calibration", "report", "--from", str(path), "--scale", "1..4"])
+    assert result.exit_code == 0, result.output
+    headlines = json.loads(result.stdout)["headlines"]
+    assert headlines["most_lenient"] is None and headlines["most_severe"] is None
+    assert headlines["raters_compared"] == 6 and "Bonferroni" in headlines["rule"]
 
 
 def test_cli_report_from_csv(runner, tmp_path):

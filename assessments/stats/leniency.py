@@ -1,25 +1,19 @@
-"""Rater leniency: an additive model adjusted for which candidates each interviewer saw.
+"""Rater leniency adjusted for which candidates each interviewer saw, and plain distributions.
 
-Model: rating = candidate effect + interviewer effect + noise, least squares over the incomplete
-design, interviewer effects summing to zero. The candidate effects are eliminated exactly
-(Schur complement of the sparse normal equations), which leaves a raters x raters system
-M b = r with M = diag(n_r) - N' diag(1/n_c) N (N: candidate x rater counts). M is the Laplacian
-of the "rated a candidate in common" graph, so its null space is one constant vector per
-connected group of interviewers; the pseudo-inverse gives the solution whose effects sum to zero
-within each group, and Var(b) = sigma^2 M^+ gives the standard errors. This is the same
-estimate as lsqr on the full dummy design, in milliseconds for 100k scorecards.
-
-"Overall" fits one model over all dimensions with a (candidate, dimension) effect per cell and
-one effect per interviewer.
+Leniency comes from `rater_effects.fit_rater_effects`: candidates fixed, raters random (REML,
+shrunken), reported against a precision-weighted reference, with the least-squares estimate
+beside it. "Overall" fits one mean per scorecard (a halo carries a rater's impression across the
+dimensions of one scorecard, so its ratings are not independent); each dimension fits its
+ratings. A rater "stands out" when the shrunken effect's interval excludes zero after a
+Bonferroni correction for the number of raters compared.
 """
 
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-import scipy.sparse as sp
-from scipy.sparse.csgraph import connected_components
 
+from assessments.stats.rater_effects import corrected_z, fit_rater_effects
 from assessments.stats.ratings import (
     DEFAULT_MIN_N,
     OVERALL,
@@ -31,122 +25,129 @@ from assessments.stats.ratings import (
 )
 
 LENIENCY_COLUMNS = [
-    "interviewer", "dimension", "effect", "se", "n", "n_candidates", "naive_deviation",
-    "group_size", "min_n_warning", "note",
+    "interviewer", "dimension", "effect", "se", "ci_low", "ci_high", "stands_out",
+    "fixed_effect", "fixed_se", "n_candidates", "n_ratings", "naive_deviation",
+    "reference_weight", "group_size", "rater_sd", "residual_sd", "z_corrected",
+    "min_n_warning", "note",
 ]
-
-
-def fit_additive_model(
-    unit: np.ndarray, rater: np.ndarray, y: np.ndarray, n_raters: int
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Rater effects, their standard errors and each rater's group size in y ~ unit + rater.
-
-    Effects sum to zero within each connected group of raters; raters with no rating, or who share
-    no unit with another rater, get NaN.
-    """
-    n_units = int(unit.max()) + 1 if unit.size else 0
-    counts = sp.csr_matrix((np.ones(unit.size), (unit, rater)), shape=(n_units, n_raters))
-    per_unit = np.asarray(counts.sum(axis=1)).ravel()
-    per_rater = np.asarray(counts.sum(axis=0)).ravel()
-    unit_sum = np.bincount(unit, weights=y, minlength=n_units)
-    rater_sum = np.bincount(rater, weights=y, minlength=n_raters)
-    inverse = np.divide(1.0, per_unit, out=np.zeros_like(per_unit), where=per_unit > 0)
-    scaled = counts.copy()
-    scaled.data *= np.repeat(inverse, np.diff(counts.indptr))
-    system = np.diag(per_rater) - (counts.T @ scaled).toarray()
-    rhs = rater_sum - counts.T @ (unit_sum * inverse)
-    # raters are linked when they share a candidate: exactly the off-diagonal nonzeros of M
-    n_groups, group = connected_components(sp.csr_matrix(system != 0), directed=False)
-    group_size = np.bincount(group, minlength=n_groups)[group]
-    # M^+ = (M + P)^-1 - P, P the projector on the group indicators (M's null space): one
-    # well-conditioned solve instead of an SVD
-    projector = (group[:, None] == group[None, :]) / group_size[:, None]
-    pseudo_inverse = np.linalg.inv(system + projector) - projector
-    effects = pseudo_inverse @ rhs
-    unit_effect = (unit_sum - counts @ effects) * inverse
-    residual = y - unit_effect[unit] - effects[rater]
-    connected = (per_rater > 0) & (group_size >= 2)
-    used_groups = np.unique(group[connected]).size
-    rank = int(connected.sum()) - used_groups
-    dof = unit.size - int((per_unit > 0).sum()) - rank
-    sigma2 = float(residual @ residual) / dof if dof > 0 else np.nan
-    se = np.sqrt(np.clip(np.diag(pseudo_inverse), 0.0, None) * sigma2)
-    effects = np.where(connected, effects, np.nan)
-    se = np.where(connected, se, np.nan)
-    return effects, se, np.where(per_rater > 0, group_size, 0)
+REFERENCE = ("0 = the average interviewer, each weighted by the information their scorecards "
+             "carry (candidates they shared with other interviewers)")
 
 
 def _leniency_rows(
-    label: object, unit: np.ndarray, rater: np.ndarray, y: np.ndarray,
-    interviewers: np.ndarray, min_n: MinN,
+    label: object, unit: np.ndarray, rater: np.ndarray, y: np.ndarray, n_ratings: np.ndarray,
+    interviewers: np.ndarray, min_n: MinN, naive: np.ndarray, confidence: float,
 ) -> pd.DataFrame:
     n_raters = interviewers.size
-    effects, se, group_size = fit_additive_model(unit, rater, y, n_raters)
-    n = np.bincount(rater, minlength=n_raters)
-    rated = n > 0
-    rater_mean = np.divide(np.bincount(rater, weights=y, minlength=n_raters), np.maximum(n, 1))
-    grand_mean = y.mean() if y.size else np.nan
-    # distinct candidates per rater: units are (candidate[, dimension]) codes, one rating per unit
-    n_candidates = np.bincount(rater, minlength=n_raters)
-    isolated = np.isnan(effects) & rated
+    fit = fit_rater_effects(unit, rater, y, n_raters)
+    rated = fit.n > 0
+    isolated = np.isnan(fit.effect) & rated
     linked = rated & ~isolated
-    several_groups = np.unique(group_size[linked]).size > 1 or (
-        linked.sum() > group_size[linked].max(initial=0)
+    compared = int(linked.sum())
+    z_corrected = corrected_z(compared)
+    half = fit.se * float(np.sqrt(2) * _erfinv(confidence))
+    stands_out = linked & (np.abs(fit.effect) > z_corrected * fit.se) & (fit.se > 0)
+    # a rater whose effect is exactly estimated (no noise at all) stands out when it is not zero
+    stands_out |= linked & (fit.se == 0) & (np.abs(fit.effect) > 1e-9)
+    groups = np.unique(fit.group_size[linked]).size > 1 or (
+        compared > fit.group_size[linked].max(initial=0)
     )
+    small = fit.n < min_n.rater_candidates
     notes = [
         np.where(isolated, "shares no candidate with another interviewer", ""),
-        np.where(linked & several_groups,
+        np.where(linked & groups,
                  "compared only within its group of interviewers who share candidates", ""),
-        np.where(n < min_n.rater_ratings, f"fewer than {min_n.rater_ratings} ratings", ""),
+        np.where(small, f"fewer than {min_n.rater_candidates} candidates", ""),
     ]
     note = ["; ".join(part for part in parts if part) for parts in zip(*notes, strict=True)]
     frame = pd.DataFrame(
         {
-            "interviewer": interviewers, "dimension": label, "effect": effects, "se": se, "n": n,
-            "n_candidates": n_candidates, "naive_deviation": rater_mean - grand_mean,
-            "group_size": group_size, "min_n_warning": n < min_n.rater_ratings, "note": note,
+            "interviewer": interviewers, "dimension": label, "effect": fit.effect, "se": fit.se,
+            "ci_low": fit.effect - half, "ci_high": fit.effect + half, "stands_out": stands_out,
+            "fixed_effect": fit.fixed_effect, "fixed_se": fit.fixed_se, "n_candidates": fit.n,
+            "n_ratings": n_ratings, "naive_deviation": naive,
+            "reference_weight": fit.reference_weight, "group_size": fit.group_size,
+            "rater_sd": fit.rater_sd, "residual_sd": fit.residual_sd, "z_corrected": z_corrected,
+            "min_n_warning": small, "note": note,
         }
     )
     return frame[rated]
 
 
-def rater_leniency(
-    ratings: pd.DataFrame | CodedRatings, *, min_n: MinN = DEFAULT_MIN_N
-) -> pd.DataFrame:
-    """Each interviewer's leniency per dimension and overall, adjusted for the candidates they saw.
+def _erfinv(confidence: float) -> float:
+    from scipy.special import erfinv
 
-    `effect` is in rating points (positive = rates higher than colleagues would on the same
-    candidates), `se` its standard error, `n` the ratings behind it; `naive_deviation` is the
-    unadjusted mean deviation from the grand mean, shown for contrast.
+    return float(erfinv(confidence))
+
+
+def scorecard_means(coded: CodedRatings) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """One row per scorecard: (candidate, interviewer, mean rating, number of ratings)."""
+    key = coded.candidate.astype(np.int64) * max(coded.interviewers.size, 1) + coded.interviewer
+    card, first = pd.factorize(key)
+    n = np.bincount(card, minlength=len(first))
+    mean = np.bincount(card, weights=coded.rating, minlength=len(first)) / np.maximum(n, 1)
+    first = np.asarray(first, dtype=np.int64)
+    return first // max(coded.interviewers.size, 1), first % max(coded.interviewers.size, 1), mean, n
+
+
+def rater_leniency(
+    ratings: pd.DataFrame | CodedRatings, *, min_n: MinN = DEFAULT_MIN_N,
+    confidence: float = 0.95,
+) -> pd.DataFrame:
+    """Each interviewer's leniency overall and per dimension, adjusted for the candidates they saw.
+
+    `effect` is the shrunken (random-effects) estimate in rating points against the
+    precision-weighted reference (`REFERENCE`; positive = rates higher than colleagues would on
+    the same candidates), `se` its prediction standard error and `ci_low`..`ci_high` its
+    `confidence` interval; `stands_out` is True when the interval excludes zero at the
+    Bonferroni-corrected level `z_corrected` (family-wise 5% over the raters compared).
+    `fixed_effect` and `fixed_se` are least squares against the same reference, for comparison;
+    `naive_deviation` is the unadjusted mean deviation from the grand mean. `n_candidates` is
+    the number of candidates the row rests on (overall: scorecards), `n_ratings` the ratings.
 
     :raises CalibrationInputError: the ratings frame breaks the input conventions.
     """
     coded = code_ratings(ratings)
     frames = []
-    n_dimensions = max(coded.dimensions.size, 1)
+    n_raters = coded.interviewers.size
     if coded.n_ratings:
-        cell = coded.candidate * n_dimensions + coded.dimension
-        overall = _leniency_rows(OVERALL, cell, coded.interviewer, coded.rating,
-                                 coded.interviewers, min_n)
-        overall["n_candidates"] = _distinct_candidates(coded)
-        frames.append(overall)
+        candidate, interviewer, mean, per_card = scorecard_means(coded)
+        n_ratings = np.bincount(coded.interviewer, minlength=n_raters)
+        naive = _naive(coded.interviewer, coded.rating, n_raters)
+        frames.append(_leniency_rows(OVERALL, candidate, interviewer, mean, n_ratings,
+                                     coded.interviewers, min_n, naive, confidence))
     for code, dimension in enumerate(coded.dimensions):
         candidate, interviewer, rating = coded.for_dimension(code)
         if rating.size == 0:
             continue
-        frames.append(
-            _leniency_rows(dimension, candidate, interviewer, rating, coded.interviewers, min_n)
-        )
+        n_ratings = np.bincount(interviewer, minlength=n_raters)
+        frames.append(_leniency_rows(dimension, candidate, interviewer, rating, n_ratings,
+                                     coded.interviewers, min_n,
+                                     _naive(interviewer, rating, n_raters), confidence))
     if not frames:
         return pd.DataFrame(columns=LENIENCY_COLUMNS)
     return pd.concat(frames, ignore_index=True)[LENIENCY_COLUMNS]
 
 
-def _distinct_candidates(coded: CodedRatings) -> np.ndarray:
-    n_interviewers = coded.interviewers.size
-    pairs = pd.unique(coded.interviewer * max(coded.candidates.size, 1) + coded.candidate)
-    per = np.bincount(pairs // max(coded.candidates.size, 1), minlength=n_interviewers)
-    return per[np.bincount(coded.interviewer, minlength=n_interviewers) > 0]
+def standout_raters(leniency: pd.DataFrame) -> tuple[pd.Series | None, pd.Series | None]:
+    """The overall rows of the most lenient and most severe rater that stand out, else None.
+
+    Only raters whose shrunken effect's interval excludes zero after the Bonferroni correction
+    (`stands_out`) can be named: on panels with no real leniency this names someone in well under
+    5% of reports (tests/stats/test_simulation.py).
+    """
+    overall = leniency[(leniency["dimension"] == OVERALL) & leniency["stands_out"].astype(bool)]
+    overall = overall.dropna(subset=["effect"])
+    lenient = overall[overall["effect"] > 0]
+    severe = overall[overall["effect"] < 0]
+    return (lenient.loc[lenient["effect"].idxmax()] if len(lenient) else None,
+            severe.loc[severe["effect"].idxmin()] if len(severe) else None)
+
+
+def _naive(rater: np.ndarray, y: np.ndarray, n_raters: int) -> np.ndarray:
+    n = np.bincount(rater, minlength=n_raters)
+    mean = np.bincount(rater, weights=y, minlength=n_raters) / np.maximum(n, 1)
+    return mean - (y.mean() if y.size else np.nan)
 
 
 def naive_leniency(

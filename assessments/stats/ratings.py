@@ -35,8 +35,10 @@ class MinN:
       -1..1; Krippendorff (2004, ch. 11) sizes samples by the smallest alpha one must rule out).
     - ICC: fewer than 30 candidates or 3 raters in the complete block, after Koo & Li (2016),
       "at least 30 heterogeneous samples and at least 3 raters".
-    - a rater's leniency, naive deviation, distribution or recommendation shares: fewer than 10
-      ratings (scorecards): below that one odd interview moves the estimate by > 0.1 on a 1-4 scale.
+    - a rater's distribution, naive deviation or recommendation shares: fewer than 10 ratings
+      (scorecards): below that one odd interview moves the estimate by > 0.1 on a 1-4 scale.
+    - a rater's leniency: fewer than 10 candidates seen, for the same reason; ratings are not
+      the unit, since a rater's eight dimension ratings of one candidate share one impression.
     - a disagreement cell: fewer than 3 raters (a range of two ratings says nothing about spread).
     - a correlation: fewer than 20 candidates (the 95% interval of r = 0.5 then spans ~0.07..0.77).
     - an item (check): fewer than 30 candidates.
@@ -47,6 +49,7 @@ class MinN:
     icc_units: int = 30
     icc_raters: int = 3
     rater_ratings: int = 10
+    rater_candidates: int = 10
     cell_raters: int = 3
     correlation_pairs: int = 20
     item_candidates: int = 30
@@ -71,14 +74,14 @@ class CodedRatings:
     levels: tuple[int, ...] = RATING_LEVELS
 
     @property
-    def n_ratings(self) -> int:
-        """The number of non-missing ratings."""
-        return int(self.rating.size)
-    @property
     def level_index(self) -> np.ndarray:
         """Each rating's position on the scale, 0 for the lowest level."""
         return self.rating.astype(np.int64) - self.levels[0]
 
+    @property
+    def n_ratings(self) -> int:
+        """The number of non-missing ratings."""
+        return int(self.rating.size)
 
     def for_dimension(self, code: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """The (candidate, interviewer, rating) arrays of one dimension (views: rows are sorted)."""

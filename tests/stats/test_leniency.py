@@ -19,7 +19,11 @@ from assessments.stats import (
 
 
 def _merge(leniency: pd.DataFrame, truth: pd.DataFrame) -> pd.DataFrame:
-    return leniency.merge(truth, on="interviewer", validate="many_to_one")
+    """Rows with the planted leniency against the report's own reference (`true_effect`)."""
+    rows = leniency.merge(truth, on="interviewer", validate="many_to_one")
+    reference = (rows["reference_weight"] * rows["leniency"]).groupby(rows["dimension"]).sum()
+    rows["true_effect"] = rows["leniency"] - rows["dimension"].map(reference)
+    return rows
 
 
 def test_planted_leniency_is_recovered_within_standard_errors() -> None:
@@ -30,13 +34,13 @@ def test_planted_leniency_is_recovered_within_standard_errors() -> None:
             leniency_sd=0.3, strength_sd=0.5, missing_rate=0.05,
         )
         rows = _merge(rater_leniency(ratings), truth)
-        z = (rows["effect"] - rows["leniency"]) / rows["se"]
+        z = (rows["effect"] - rows["true_effect"]) / rows["se"]
         within.extend((z.abs() <= 2).tolist())
-        adjusted_error.extend((rows["effect"] - rows["leniency"]).tolist())
-        naive_error.extend((rows["naive_deviation"] - rows["leniency"]).tolist())
+        adjusted_error.extend((rows["effect"] - rows["true_effect"]).tolist())
+        naive_error.extend((rows["naive_deviation"] - rows["true_effect"]).tolist())
         overall = rows[rows["dimension"] == "overall"]
-        overall_error.extend((overall["effect"] - overall["leniency"]).tolist())
-        overall_naive.extend((overall["naive_deviation"] - overall["leniency"]).tolist())
+        overall_error.extend((overall["effect"] - overall["true_effect"]).tolist())
+        overall_naive.extend((overall["naive_deviation"] - overall["true_effect"]).tolist())
     assert np.mean(within) >= 0.90
     adjusted_rmse = np.sqrt(np.mean(np.square(adjusted_error)))
     naive_rmse = np.sqrt(np.mean(np.square(naive_error)))
@@ -50,8 +54,8 @@ def test_naive_deviation_blames_final_round_interviewers_for_their_strong_candid
     ratings, truth = simulate_panel(4, n_candidates=600, n_interviewers=24, leniency_sd=0.3)
     overall = _merge(rater_leniency(ratings).query("dimension == 'overall'"), truth)
     final = overall[overall["final_round"]]
-    naive_bias = (final["naive_deviation"] - final["leniency"]).mean()
-    adjusted_bias = (final["effect"] - final["leniency"]).mean()
+    naive_bias = (final["naive_deviation"] - final["true_effect"]).mean()
+    adjusted_bias = (final["effect"] - final["true_effect"]).mean()
     assert naive_bias > 0.3
     assert abs(adjusted_bias) < 0.1
 
@@ -77,8 +81,13 @@ def _dummy_design_fit(ratings: pd.DataFrame) -> pd.Series:
 def test_effects_equal_least_squares_on_the_full_dummy_design() -> None:
     ratings, _ = simulate_panel(9, n_candidates=120, n_interviewers=10, dimensions=["modeling"])
     ours = rater_leniency(ratings).query("dimension == 'modeling'").set_index("interviewer")
-    expected = _dummy_design_fit(ratings)
-    np.testing.assert_allclose(ours["effect"], expected.loc[ours.index], atol=1e-6)
+    expected = _dummy_design_fit(ratings).loc[ours.index]
+    # least squares identifies differences between raters: compare both centred
+    fixed = ours["fixed_effect"] - ours["fixed_effect"].mean()
+    np.testing.assert_allclose(fixed, expected - expected.mean(), atol=1e-6)
+    # against the reference, the weighted mean of the effects is zero
+    assert (ours["fixed_effect"] * ours["reference_weight"]).sum() == pytest.approx(0, abs=1e-9)
+    assert ours["reference_weight"].sum() == pytest.approx(1.0)
 
 
 def test_standard_errors_equal_classical_ols_covariance() -> None:
@@ -96,7 +105,11 @@ def test_standard_errors_equal_classical_ols_covariance() -> None:
     k = candidate.max() + 1
     rater_cov = contrast @ cov[k:, k:] @ contrast.T
     ours = rater_leniency(ratings).query("dimension == 'craft'").set_index("interviewer")
-    np.testing.assert_allclose(ours.loc[np.asarray(raters), "se"], np.sqrt(np.diag(rater_cov)))
+    ours = ours.loc[np.asarray(raters)]
+    # each effect is the contrast e_r - w with the reference weights w
+    against_reference = np.eye(m) - ours["reference_weight"].to_numpy()[None, :]
+    expected = against_reference @ rater_cov @ against_reference.T
+    np.testing.assert_allclose(ours["fixed_se"], np.sqrt(np.diag(expected)))
 
 
 def test_disconnected_groups_are_centred_separately_and_said_so() -> None:
@@ -106,10 +119,11 @@ def test_disconnected_groups_are_centred_separately_and_said_so() -> None:
          "dimension": "modeling", "rating": [3, 2, 4, 2, 1, 2, 2, 4, 3]}
     )
     rows = rater_leniency(frame).query("dimension == 'modeling'").set_index("interviewer")
-    assert rows.loc["p", "effect"] == pytest.approx(0.75)
-    assert rows.loc["p", "effect"] + rows.loc["q", "effect"] == pytest.approx(0.0)
+    assert rows.loc["p", "fixed_effect"] == pytest.approx(0.75)
+    assert rows.loc["p", "fixed_effect"] + rows.loc["q", "fixed_effect"] == pytest.approx(0.0)
+    assert rows.loc["r", "fixed_effect"] + rows.loc["s", "fixed_effect"] == pytest.approx(0.0)
     assert rows.loc["r", "effect"] + rows.loc["s", "effect"] == pytest.approx(0.0)
-    assert np.isnan(rows.loc["t", "effect"])
+    assert np.isnan(rows.loc["t", "effect"]) and rows.loc["t", "reference_weight"] == 0
     assert "shares no candidate" in rows.loc["t", "note"]
     assert "within its group" in rows.loc["p", "note"]
     assert rows["min_n_warning"].all()
