@@ -250,7 +250,7 @@ def test_hidden_ece_calls_cover_the_edge_cases_and_their_key_matches_numpy_histo
         scores = [s for call in part["calls"] for s in call["args"][0]]
         assert 0.0 in scores and 1.0 in scores
         assert any(sum(call["args"][1]) == 0 for call in part["calls"])
-        for call, expected in zip(part["calls"], part["expected"]):
+        for call, expected in zip(part["calls"], part["expected"], strict=True):
             score, label = np.array(call["args"][0]), np.array(call["args"][1])
             bins = call["kwargs"].get("n_bins", 10)
             interior = score[(score > 0) & (score < 1)] * bins
@@ -314,7 +314,7 @@ def passes(check: dict, got: object, want: object) -> bool:
     kind = check["kind"]
     if kind == "function":
         outputs = want["expected"]
-        return len(got) == len(outputs) and all(abs(g - w) <= check["abs_tol"] for g, w in zip(got, outputs))
+        return len(got) == len(outputs) and all(abs(g - w) <= check["abs_tol"] for g, w in zip(got, outputs, strict=True))
     if kind == "number":
         tol = max(check.get("abs_tol", 0.0), check.get("rel_tol", 0.0) * abs(want))
         return isinstance(got, (int, float)) and abs(got - want) <= tol
@@ -487,3 +487,133 @@ def test_guessable_parts_weigh_little_and_their_truth_varies(case_toml: dict, tr
         assert truths.iloc[0] <= 0.4 * len(trap_runs) and len(truths) >= 3, (part_id, truths.to_dict())
         assert points[part_id] == 1, part_id
     assert sum(points.values()) == 14
+
+
+# Careless-analyst corpus: notebooks a plausible candidate would write, graded through the real pipeline
+
+CARELESS = Path(__file__).parent / "careless" / "error_analysis"
+CORPUS_SEEDS = range(10)
+
+
+def corpus_entry(path: Path) -> tuple[dict[str, str], list[str], dict[str, str]]:
+    """A `.cells` file: its header (kind, breaks), its own cells and its answer cells (part id -> source)."""
+    header: dict[str, str] = {}
+    own: list[list[str]] = []
+    answers: dict[str, list[str]] = {}
+    current: list[str] | None = None
+    for line in path.read_text().splitlines():
+        if line.startswith("# %%"):
+            current = []
+            target = line[len("# %%"):].split()
+            if target and target[0] == "answer":
+                answers[target[1]] = current
+            else:
+                own.append(current)
+        elif current is None:
+            if ":" in line:
+                name, _, value = line.lstrip("# ").partition(":")
+                header.setdefault(name.strip(), value.strip())
+        else:
+            current.append(line)
+    return header, ["\n".join(c).strip() for c in own], {k: "\n".join(v).strip() for k, v in answers.items()}
+
+
+def corpus_notebook(case: object, path: Path) -> nbformat.NotebookNode:
+    """The case's release notebook with the entry's cells after the data is loaded and its answers filled in."""
+    from assessments.content.notebook import release_notebook
+
+    _, own, answers = corpus_entry(path)
+    notebook = release_notebook(case)
+    for cell in notebook.cells:
+        part_id = cell.metadata.get("assess", {}).get("answer")
+        if part_id in answers:
+            cell.source = answers.pop(part_id)
+    assert not answers, f"{path.name} answers parts the notebook has no cell for: {sorted(answers)}"
+    loads = next(i for i, c in enumerate(notebook.cells) if c.cell_type == "code" and "read_csv" in c.source)
+    for offset, source in enumerate(own, start=1):
+        notebook.cells.insert(loads + offset, nbformat.v4.new_code_cell(source))
+    return notebook
+
+
+def test_corpus_files_are_well_formed(case_toml: dict) -> None:
+    parts = {p["id"] for p in case_toml["parts"] if "check" in p}
+    kinds = {}
+    for path in sorted(CARELESS.glob("*.cells")):
+        header, _, answers = corpus_entry(path)
+        kinds[path.stem] = header["kind"]
+        assert header["kind"] in {"careless", "guess", "correct"}, path.name
+        breaks = {p.strip() for p in header.get("breaks", "").split(",") if p.strip()}
+        assert breaks <= set(answers) <= parts and (breaks or header["kind"] != "careless"), path.name
+        if header["kind"] == "correct":
+            assert set(answers) == parts, path.name
+        compile("\n".join(answers.values()), path.name, "exec")
+    assert sum(k == "careless" for k in kinds.values()) >= 3 and "correct" in kinds.values() and "guess" in kinds.values()
+
+
+@pytest.fixture(scope="module")
+def corpus_reports() -> dict[str, dict[int, object]]:
+    """Every corpus notebook graded on every corpus seed in the sandbox: name -> seed -> report."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from assessments.content.case import load_case
+    from assessments.grading.checks import CHECK_RULES
+    from assessments.grading.materials import build_materials
+    from assessments.grading.pipeline import grade_notebook
+    from assessments.grading.sandbox import sandbox_problem
+
+    problem = sandbox_problem()
+    if problem is not None:
+        pytest.fail(f"the grading sandbox is unavailable: {problem}. Run `make test` (it installs bubblewrap "
+                    "and builds the sandbox runtime) and try again.", pytrace=False)
+    case = load_case(CASE, check_rules=CHECK_RULES)
+    notebooks = {path.stem: corpus_notebook(case, path) for path in sorted(CARELESS.glob("*.cells"))}
+    materials = {seed: build_materials(case, seed, None) for seed in CORPUS_SEEDS}
+    jobs = [(name, seed) for name in notebooks for seed in CORPUS_SEEDS]
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        reports = pool.map(lambda job: grade_notebook(notebooks[job[0]], case, job[1], materials=materials[job[1]]), jobs)
+        graded: dict[str, dict[int, object]] = {}
+        for (name, seed), report in zip(jobs, reports, strict=True):
+            assert report.error is None, (name, seed, report.error)
+            graded.setdefault(name, {})[seed] = report
+    return graded
+
+
+# A function part's hidden calls include one that every binning answers alike (no positive label:
+# the ECE is then the mean score, whatever the bins), so a wrong binning keeps that call's share.
+BINNING_FREE_CALLS = 1 / 8
+
+
+@pytest.mark.sandbox
+def test_careless_notebooks_earn_nothing_on_the_parts_their_mistake_breaks(corpus_reports: dict) -> None:
+    for path in sorted(CARELESS.glob("*.cells")):
+        header, _, answers = corpus_entry(path)
+        if header["kind"] != "careless":
+            continue
+        breaks = [p.strip() for p in header["breaks"].split(",")]
+        for seed, report in corpus_reports[path.stem].items():
+            for part_id in breaks:
+                check = report.check(part_id)
+                allowed = BINNING_FREE_CALLS * check.possible if part_id == "expected_calibration_error" else 0.0
+                assert check.earned <= allowed + 1e-9, (path.stem, seed, part_id, check.earned, check.message)
+            # What the notebook computes right is still credited: the mistake costs only its own parts.
+            for part_id in set(answers) - set(breaks):
+                assert report.check(part_id).earned == report.check(part_id).possible, (path.stem, seed, part_id)
+
+
+@pytest.mark.sandbox
+def test_a_notebook_that_computes_nothing_and_guesses_scores_at_most_a_fifth(corpus_reports: dict) -> None:
+    for path in sorted(CARELESS.glob("*.cells")):
+        if corpus_entry(path)[0]["kind"] != "guess":
+            continue
+        shares = [report.earned / report.possible for report in corpus_reports[path.stem].values()]
+        assert np.mean(shares) <= 0.20, (path.stem, shares)
+
+
+@pytest.mark.sandbox
+def test_correct_alternative_methods_earn_full_marks(corpus_reports: dict) -> None:
+    for path in sorted(CARELESS.glob("*.cells")):
+        if corpus_entry(path)[0]["kind"] != "correct":
+            continue
+        for seed, report in corpus_reports[path.stem].items():
+            lost = [(c.part_id, c.message) for c in report.checks if c.earned < c.possible]
+            assert not lost, (path.stem, seed, lost)
