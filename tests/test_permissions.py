@@ -10,6 +10,7 @@ from flask_login import AnonymousUserMixin
 
 from assessments.models import Role
 from assessments.permissions import ROLE_CAPABILITIES, Capability, can, roles_with
+from assessments.services import panels
 from tests.test_access import FORBIDDEN, LOGIN, MATRIX
 
 C = Capability
@@ -125,3 +126,19 @@ def test_the_header_shows_each_role_its_pages(client, auth, make_user, role):
     nav = page[page.index('<nav aria-label="Main">') : page.index("</nav>")]
     shown = [label for label in NAV_LINKS if f">{label}</a>" in nav]
     assert shown == NAV[role]
+
+
+def test_panel_choices_are_interviewers_then_admins_by_name(app, make_user):
+    people = [
+        ("admin", "Zed Admin"),
+        ("admin", "Abe Admin"),
+        ("interviewer", "Yan Interviewer"),
+        ("interviewer", "Bo Interviewer"),
+        ("mentor", "Al Mentor"),
+        ("mentee", "Al Mentee"),
+    ]
+    for role, name in people:
+        make_user(role, name=name)
+    with app.app_context():
+        names = [u.display_name for u in panels.panel_choices()]
+    assert names == ["Bo Interviewer", "Yan Interviewer", "Abe Admin", "Zed Admin"]

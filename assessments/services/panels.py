@@ -8,6 +8,13 @@ from assessments.errors import AccessDenied
 from assessments.extensions import db
 from assessments.models import Invitation, PanelMember, User
 from assessments.permissions import Capability, can
+from assessments.services import accounts
+
+
+def panel_choices() -> list[User]:
+    """Active accounts that may sit on a panel: interviewers first, then those who oversee every panel."""
+    # A stable sort keeps each group in name order.
+    return sorted(accounts.list_users(Capability.SIT_ON_PANEL), key=lambda u: can(u, Capability.SEE_EVERY_PANEL))
 
 
 def is_on_panel(user: User, invitation: Invitation) -> bool:

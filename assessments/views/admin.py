@@ -11,7 +11,7 @@ from assessments.forms.fields import to_utc
 from assessments.forms.invitation import ExtendForm, InvitationForm, RevokeForm
 from assessments.models.types import utcnow
 from assessments.permissions import Capability, requires
-from assessments.services import accounts, catalog, invitations
+from assessments.services import catalog, invitations, panels
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
@@ -33,7 +33,7 @@ def invitation_new() -> Response | tuple[str, int] | str:
     """Create a candidate and invite them to a hiring case."""
     form = InvitationForm()
     form.case.choices = [(c.slug, c.title) for c in catalog.current_cases(hiring=True)]
-    interviewers = accounts.list_users(Capability.SIT_ON_PANEL)
+    interviewers = panels.panel_choices()
     form.panel.choices = [(u.id, f"{u.display_name} ({u.role})") for u in interviewers]
     if form.validate_on_submit():
         by_id = {u.id: u for u in interviewers}
