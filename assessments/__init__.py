@@ -56,11 +56,12 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     _init_templates(app)
 
     from assessments import cli, cli_grading, queue, security
-    from assessments.services import grade_runs, grading, practice
+    from assessments.services import grade_runs, grading, outbox, practice
 
     queue.init_app(app)
     # What the queue's tasks run (the queue imports no service), for both kinds of grade run.
     grade_runs.init_app(app, work=(grading.SubmissionGrading(), practice.AttemptGrading()))
+    outbox.init_app(app)  # the same workers send the outbox's mails
     security.init_app(app)
     cli.init_app(app)
     cli_grading.init_app(app)
@@ -111,6 +112,7 @@ def _register_blueprints(app: Flask) -> None:
         main,
         mentoring,
         panels,
+        password,
         practice,
         submissions,
     )
@@ -125,6 +127,7 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(calibration.vendor)
     app.register_blueprint(practice.bp)
     app.register_blueprint(mentoring.bp)
+    app.register_blueprint(password.bp)
 
 
 @event.listens_for(Engine, "connect")

@@ -55,6 +55,17 @@ DEFAULTS: dict[str, Any] = {
     "INVITATION_RATE_LIMIT": 120,
     "INVITATION_RATE_WINDOW": 60,
     "RATELIMIT_STORAGE_URI": None,
+    # Mail (mail.py, services/outbox.py): smtp://user:pass@host:587/?starttls=1 or smtps://...;
+    # unset, mails go to the log and the admin outbox page only.
+    "MAIL_URL": None,
+    "MAIL_FROM": "ML Assessments <no-reply@localhost>",
+    # Links in mails sent outside a request (reminders from a worker): this site's address.
+    "BASE_URL": "http://localhost:8000",
+    # Attempts before a mail is marked failed (an admin can retry it from the outbox page).
+    "MAIL_MAX_ATTEMPTS": 5,
+    # Set-password links: a new account's lasts days, a forgotten password's an hour.
+    "PASSWORD_INVITE_HOURS": 72,
+    "PASSWORD_RESET_MINUTES": 60,
 }
 
 ENV_KEYS = {
@@ -67,6 +78,9 @@ ENV_KEYS = {
     "METRICS_TOKEN": "METRICS_TOKEN",
     "LOG_LEVEL": "LOG_LEVEL",
     "RATELIMIT_STORAGE_URI": "RATELIMIT_STORAGE_URI",
+    "MAIL_URL": "MAIL_URL",
+    "MAIL_FROM": "MAIL_FROM",
+    "BASE_URL": "BASE_URL",
 }
 
 

@@ -1,8 +1,9 @@
 """Structured logs: one JSON object per line, and one line per request with its request id.
 
-Invitation links carry the candidate's secret in the path (`/i/<token>`), so paths are logged with
-the token replaced and never with the query string. The request id comes from a sane X-Request-ID
-header (a proxy's) or is made here, and is echoed in the response so a person can quote it.
+Invitation links carry the candidate's secret in the path (`/i/<token>`), and set-password links a
+staff member's (`/password/set/<token>`), so paths are logged with the token replaced and never
+with the query string. The request id comes from a sane X-Request-ID header (a proxy's) or is
+made here, and is echoed in the response so a person can quote it.
 Gunicorn's own error and access logs use the same format through `assessments/gunicorn_conf.py`.
 """
 
@@ -26,13 +27,15 @@ REQUEST_LOGGER = "assessments.request"
 REQUEST_ID_HEADER = "X-Request-ID"
 _SAFE_REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,64}")
 _INVITATION_PATH = re.compile(r"/i/[^/\s?\"']+")
+# Set-password and reset links carry a secret the same way (views/password.py).
+_PASSWORD_PATH = re.compile(r"/password/set/[^/\s?\"'<>]+")
 # Fields a record may carry (through `extra=`) that the JSON line shows.
 _REQUEST_FIELDS = ("method", "path", "status", "duration_ms", "endpoint", "remote_addr")
 
 
 def redact_path(path: str) -> str:
-    """The path with any invitation token replaced, safe to log."""
-    return _INVITATION_PATH.sub("/i/<redacted>", path)
+    """The path (or any text quoting one) with invitation and set-password tokens replaced, safe to log."""
+    return _PASSWORD_PATH.sub("/password/set/<redacted>", _INVITATION_PATH.sub("/i/<redacted>", path))
 
 
 def request_id_from(header: str | None) -> str:

@@ -2,8 +2,9 @@
 
 Huey removes a task before running it, so a worker killed mid-run loses it: the database is the
 source of truth, and the periodic sweep re-enqueues what the queue lost (services/grade_runs.py).
-The queue imports no service: what its tasks do is handed to it (`set_handlers`) when the app is
-built, so services may enqueue without a cycle.
+The queue imports no service: what its tasks do is handed to it (`set_handlers`,
+`set_mail_handlers`) when the app is built, so services may enqueue without a cycle. The same
+workers send the outbox's mails (services/outbox.py), ahead of grading work.
 """
 
 from __future__ import annotations
@@ -39,6 +40,25 @@ class GradingHandlers:
     sweep: Callable[[], object]
 
 
+@dataclass(frozen=True)
+class MailQueue:
+    """The task to send an outbox mail with."""
+
+    send: Any
+
+    def enqueue(self, mail_id: int) -> None:
+        """Ask a worker to send a mail (a duplicate is harmless: claiming is atomic)."""
+        self.send(mail_id)
+
+
+@dataclass(frozen=True)
+class MailHandlers:
+    """What the mail tasks call, inside an app context."""
+
+    deliver: Callable[[int], object]  # an outbox mail's id
+    sweep: Callable[[], object]
+
+
 def make_huey(app: Flask) -> Huey:
     """The Huey instance the configuration asks for."""
     if app.config.get("HUEY_IMMEDIATE"):
@@ -67,6 +87,18 @@ def set_handlers(app: Flask, handlers: GradingHandlers) -> None:
     app.extensions["assessments.grading_handlers"] = handlers
 
 
+def set_mail_handlers(app: Flask, handlers: MailHandlers) -> None:
+    """Say what this app's mail tasks do."""
+    app.extensions["assessments.mail_handlers"] = handlers
+
+
+def _mail_handlers(app: Flask) -> MailHandlers:
+    handlers = app.extensions.get("assessments.mail_handlers")
+    if handlers is None:
+        raise RuntimeError("The mail tasks have no handlers: the app must call queue.set_mail_handlers.")
+    return handlers
+
+
 def _handlers(app: Flask) -> GradingHandlers:
     handlers = app.extensions.get("assessments.grading_handlers")
     if handlers is None:
@@ -90,7 +122,26 @@ def init_app(app: Flask) -> None:
 
     app.extensions["assessments.queue"] = GradingQueue(huey=huey, grade=grade)
 
+    # A mail is a short network call: it goes ahead of grading tasks waiting in the queue.
+    @huey.task(name="send_mail", priority=10)
+    def send_mail(mail_id: int) -> None:
+        with app.app_context():
+            _mail_handlers(app).deliver(mail_id)
+
+    # Retries and lost tasks: the outbox table, not the queue, says which mails are due.
+    @huey.periodic_task(crontab(minute="*"), name="mail_sweep")
+    def mail_sweep() -> None:
+        with app.app_context():
+            _mail_handlers(app).sweep()
+
+    app.extensions["assessments.mail_queue"] = MailQueue(send=send_mail)
+
 
 def grading_queue() -> GradingQueue:
     """The app's grading queue."""
     return current_app.extensions["assessments.queue"]
+
+
+def mail_queue() -> MailQueue:
+    """The app's mail task (on the grading queue)."""
+    return current_app.extensions["assessments.mail_queue"]

@@ -184,6 +184,16 @@ def make_invitation(app: Flask, make_user: UserFactory) -> Any:
     return factory
 
 
+@pytest.fixture
+def smtp_server(app: Flask) -> Iterator[Any]:
+    """A real SMTP server on loopback that the app sends to (MAIL_URL); read `smtp_server.messages`."""
+    from tests.mailserver import running_smtp_server
+
+    with running_smtp_server() as server:
+        app.config["MAIL_URL"] = server.url
+        yield server
+
+
 CHROMIUM_ARGS = [
     "--no-sandbox",
     "--disable-gpu",

@@ -22,6 +22,9 @@ MATRIX: dict[str, tuple[str, str, dict[str, object]]] = {
     "main.dashboard": ("GET", "/dashboard", {"anonymous": LOGIN, "candidate": LOGIN, "*": OK}),
     "auth.login": ("GET", "/login", {"anonymous": OK, "candidate": OK, "*": REDIRECT}),
     "auth.logout": ("POST", "/logout", {"anonymous": LOGIN, "candidate": LOGIN, "*": REDIRECT}),
+    # Choosing a password: the mailed link's token is the credential; an unknown one is 404 for all.
+    "password.forgot": ("GET", "/password/forgot", {"*": OK}),
+    "password.set_password": ("GET", "/password/set/not-a-real-token", {"*": GONE}),
     "admin.invitation_list": ("GET", "/admin/invitations", {"anonymous": LOGIN, "candidate": LOGIN, "admin": OK, "*": FORBIDDEN}),
     "admin.invitation_new": ("GET", "/admin/invitations/new", {"anonymous": LOGIN, "candidate": LOGIN, "admin": OK, "*": FORBIDDEN}),
     "admin.invitation_detail": ("GET", "/admin/invitations/{invitation_id}", {"anonymous": LOGIN, "candidate": LOGIN, "admin": OK, "*": FORBIDDEN}),

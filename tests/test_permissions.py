@@ -36,6 +36,8 @@ OPEN_ROUTES = {
     "main.dashboard": "every signed-in account's home page (login_required); its parts ask `can`",
     "auth.login": "signing in",
     "auth.logout": "signing out (login_required)",
+    "password.forgot": "asking for a set-password link, signed out",
+    "password.set_password": "the mailed link's token is the credential",
     "password.forgot": "asking for a link to set a password",
     "password.set_password": "the emailed token is the credential",
     "candidate.invitation": "the invitation token is the credential",

@@ -5,6 +5,8 @@ from assessments.models.candidate import Candidate
 from assessments.models.case import Case
 from assessments.models.grade_run import GradeRun, GradeStatus, RunSubject
 from assessments.models.invitation import Invitation, InvitationStatus, LinkState, PanelMember
+from assessments.models.outbox import MailStatus, OutboxMail
+from assessments.models.password_link import PasswordLink, PasswordLinkPurpose
 from assessments.models.practice import (
     AttemptRoute,
     AttemptStatus,
@@ -29,8 +31,12 @@ __all__ = [
     "InvitationStatus",
     "LinkState",
     "LoginThrottle",
+    "MailStatus",
     "MentorPairing",
+    "OutboxMail",
     "PanelMember",
+    "PasswordLink",
+    "PasswordLinkPurpose",
     "Practice",
     "PracticeAttempt",
     "Rating",

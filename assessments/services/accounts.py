@@ -38,6 +38,16 @@ def normalise_email(email: str) -> str:
     return email.strip().lower()
 
 
+def hash_password(password: str) -> str:
+    """The stored form of a new password.
+
+    :raises InvalidInput: for a password shorter than MIN_PASSWORD_LENGTH.
+    """
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise InvalidInput(f"The password must be at least {MIN_PASSWORD_LENGTH} characters long.")
+    return _hasher().hash(password)
+
+
 def create_user(email: str, display_name: str, role: str, password: str) -> User:
     """Create an account.
 
