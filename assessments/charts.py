@@ -11,6 +11,7 @@ from importlib.resources import files
 
 import pandas as pd
 import plotly.graph_objects as go
+from plotly.colors import sample_colorscale
 
 from assessments.stats.ratings import OVERALL
 from assessments.stats.report import CalibrationReport
@@ -92,18 +93,32 @@ def reliability_figure(alpha: pd.DataFrame) -> go.Figure:
     return figure
 
 
+# Low to high: a rubric's levels, or its recommendations from strongest no to strongest yes.
+_SCALE = [[0, "#b3261e"], [1 / 3, "#e8a09a"], [2 / 3, "#8fb3e8"], [1, "#2454c5"]]
+_NO_DECISION_COLOUR = "#999999"
+
+
+def _scale_colours(n: int) -> list[str]:
+    return sample_colorscale(_SCALE, n) if n > 1 else [_SCALE[-1][1]] * n
+
+
+def _share_columns(frame: pd.DataFrame) -> list[str]:
+    # The stats layer names one column per level or recommendation of the rubric, in scale order.
+    return [c for c in frame.columns if str(c).startswith("share_")]
+
+
 def distribution_figure(distribution: pd.DataFrame) -> go.Figure:
-    """Each interviewer's share of ratings at each level (all dimensions)."""
+    """Each interviewer's share of ratings at each of the rubric's levels (all dimensions)."""
     overall = distribution[distribution["dimension"] == OVERALL].sort_values("mean")
     figure = go.Figure()
-    colours = {1: "#b3261e", 2: "#e8a09a", 3: "#8fb3e8", 4: "#2454c5"}
-    for level in (1, 2, 3, 4):
+    columns = _share_columns(distribution)
+    for column, colour in zip(columns, _scale_colours(len(columns)), strict=True):
         figure.add_bar(
-            x=overall[f"share_{level}"],
+            x=overall[column],
             y=overall["interviewer"],
             orientation="h",
-            name=f"level {level}",
-            marker_color=colours[level],
+            name=f"level {column.removeprefix('share_')}",
+            marker_color=colour,
         )
     figure.update_layout(
         barmode="stack",
@@ -115,17 +130,20 @@ def distribution_figure(distribution: pd.DataFrame) -> go.Figure:
 
 
 def recommendation_figure(shares: pd.DataFrame) -> go.Figure:
-    """Each interviewer's share of each overall recommendation, no decision included."""
-    frame = shares.sort_values("share_strong_yes")
+    """Each interviewer's share of each overall recommendation, no decision included.
+
+    The columns come in the rubric's order: its scale from strongest no to strongest yes, then
+    the one recording no decision (stats' `recommendation_shares` keeps the order it is given).
+    """
+    columns = _share_columns(shares)
+    scale = columns[:-1]
+    frame = shares.sort_values(scale[-1]) if scale else shares
     figure = go.Figure()
-    colours = {
-        "strong_no": "#b3261e", "no": "#e8a09a", "yes": "#8fb3e8", "strong_yes": "#2454c5",
-        "no_decision": "#999999",
-    }
-    for key, colour in colours.items():
+    colours = [*_scale_colours(len(scale)), _NO_DECISION_COLOUR][-len(columns):] if columns else []
+    for column, colour in zip(columns, colours, strict=True):
         figure.add_bar(
-            x=frame[f"share_{key}"], y=frame["interviewer"], orientation="h",
-            name=key.replace("_", " "), marker_color=colour,
+            x=frame[column], y=frame["interviewer"], orientation="h",
+            name=column.removeprefix("share_").replace("_", " "), marker_color=colour,
         )
     figure.update_layout(
         barmode="stack",

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 class ScorecardResult:
     """A validated scorecard as plain data for the service layer to store.
 
-    `ratings` holds a level (1..4) or None for "not assessed"; in a draft a dimension the
+    `ratings` holds one of the rubric's levels or None for "not assessed"; in a draft a dimension the
     interviewer has not touched yet is absent, in a final scorecard every focus dimension is present.
     """
 

@@ -40,7 +40,7 @@ def _pair(app, mentor_email: str, mentee_email: str, admin_email: str) -> None:
 
 
 def _review_form(dimensions, level: int = 3, final: bool = True) -> dict[str, str]:
-    form = {"recommendation": "no_decision", "takeaways": "Check the split before the model."}
+    form = {"takeaways": "Check the split before the model."}
     for dim in dimensions:
         key = dim.replace("-", "_")
         form[f"rating_{key}"] = str(level)

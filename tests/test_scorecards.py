@@ -5,6 +5,8 @@ from __future__ import annotations
 import csv
 import io
 import json
+import shutil
+from pathlib import Path
 
 import pytest
 
@@ -177,3 +179,108 @@ def test_scorecard_page_submits_through_the_form(app, client, auth, panel):
     assert response.status_code == 302 and response.headers["Location"].endswith("/debrief")
     # Submitted: the form is locked and sends you to the debrief.
     assert client.get(f"/panels/{invitation_id}/scorecard").status_code == 302
+
+
+ANALYST_RUBRIC = """
+slug = "analyst"
+title = "Analyst"
+
+[[levels]]
+value = 1
+label = "Below"
+meaning = "Below the bar."
+[[levels]]
+value = 2
+label = "At"
+meaning = "At the bar."
+[[levels]]
+value = 3
+label = "Above"
+meaning = "Above the bar."
+
+[recommendations]
+strong_no = "g1"
+no = "g2"
+yes = "g3"
+strong_yes = "g4"
+no_decision = "g5"
+""" + "".join(
+    f"""
+[[dimensions]]
+id = "{dim}"
+name = "{name}"
+definition = "d"
+question = "q"
+[dimensions.anchors]
+1 = ["{name}: below."]
+2 = ["{name}: at."]
+3 = ["{name}: above."]
+"""
+    for dim, name in (("evaluation-rigor", "Analysis rigor"), ("communication", "Plain speaking"), ("sql", "SQL fluency"))
+) + """
+[[red_flags]]
+id = "guesses"
+label = "Guesses instead of checking"
+"""
+
+ANALYST_KIT = """
+slug = "tiny-hiring"
+rubric = "analyst"
+title = "Tiny hiring, analyst interview"
+summary = "s"
+focus = ["sql", "evaluation-rigor"]
+
+[[questions]]
+id = "q1"
+dimensions = ["sql", "evaluation-rigor"]
+ask = "How did you get the conversion rates?"
+follow_ups = []
+good = ["Shows the query."]
+weak = ["Cannot say."]
+"""
+
+
+@pytest.fixture
+def analyst_rubrics(app, tmp_path):
+    """The shipped rubric and general kit, plus an analyst rubric (three levels, its own
+    dimensions) that the fixture case's kit names."""
+    root = tmp_path / "rubrics"
+    (root / "kits").mkdir(parents=True)
+    shutil.copy(Path(app.config["RUBRICS_DIR"]) / "lead-ml-scientist.toml", root)
+    shutil.copy(Path(app.config["RUBRICS_DIR"]) / "kits" / "general.toml", root / "kits")
+    (root / "analyst.toml").write_text(ANALYST_RUBRIC, encoding="utf-8")
+    (root / "kits" / "tiny-hiring.toml").write_text(ANALYST_KIT, encoding="utf-8")
+    app.config["RUBRICS_DIR"] = str(root)
+    return root
+
+
+def test_the_kit_names_the_rubric_and_that_rubric_drives_the_scorecard(app, client, auth, panel, analyst_rubrics):
+    invitation_id, (alice, *_) = panel
+    auth.login(alice.email)
+    html = client.get(f"/panels/{invitation_id}/scorecard").get_data(as_text=True)
+    # The kit's rubric: its dimensions, its three levels; not the lead rubric the general kit names.
+    assert "SQL fluency" in html and "Analysis rigor" in html
+    assert "3 · Above" in html and "4 · " not in html
+    assert "Plain speaking" not in html  # in the rubric, not in the kit's focus
+    data = {
+        "rating_sql": "4",
+        "evidence_sql": "Wrote the join and explained each filter.",
+        "rating_evaluation_rigor": "3",
+        "evidence_evaluation_rigor": "Checked the arms were balanced before comparing.",
+        "recommendation": "yes",
+        "submit": "Submit scorecard",
+    }
+    refused = client.post(f"/panels/{invitation_id}/scorecard", data=data)
+    assert refused.status_code == 400
+    assert "Choose a level from 1 to 3" in refused.get_data(as_text=True)
+    data["rating_sql"] = "3"
+    assert client.post(f"/panels/{invitation_id}/scorecard", data=data).status_code == 302
+    with app.app_context():
+        stored = scorecards.own_scorecard(db.session.get(Invitation, invitation_id), db.session.get(User, alice.id))
+        assert stored.rubric_slug == "analyst"
+        assert {r.dimension_id: r.level for r in stored.ratings} == {"sql": 3, "evaluation-rigor": 3}
+        # Without a case, pages rate against the rubric the general kit names.
+        assert scorecards.rubric_for().slug == "lead-ml-scientist"
+    debrief = client.get(f"/panels/{invitation_id}/debrief").get_data(as_text=True)
+    assert "3 <small>Above</small>" in debrief
+    assert "Yes 1" in debrief

@@ -21,10 +21,14 @@ from assessments.content.toml_reader import (
     type_name,
 )
 
-LEVEL_VALUES = (1, 2, 3, 4)
+# A rubric chooses how many levels it has; they are the whole numbers 1..N (statistics code them
+# so, and a level's value is its position on the scale).
+MIN_LEVELS, MAX_LEVELS = 2, 10
 NO_DECISION = "no_decision"
-# Fixed across rubrics so debrief and calibration statistics compare like with like; no neutral
-# option on purpose, and "no decision" is a recorded choice rather than a missing value.
+# The recommendation scale every rubric file fills in (with its own guidance), the same across
+# rubrics so debrief and calibration statistics compare like with like; no neutral option on
+# purpose, and "no decision" is a recorded choice rather than a missing value. Code outside this
+# module reads the scale from a loaded rubric (`Rubric.recommendations`), not from here.
 RECOMMENDATIONS: Mapping[str, str] = MappingProxyType(
     {
         "strong_no": "Strong no",
@@ -47,7 +51,7 @@ _RED_FLAG_KEYS = {"id", "label"}
 
 @dataclass(frozen=True)
 class Level:
-    """A point on the rating scale (1..4) with its label and what it means."""
+    """A point on the rubric's rating scale (1..N) with its label and what it means."""
 
     value: int
     label: str
@@ -102,6 +106,31 @@ class Rubric:
         """The dimension ids in rubric order."""
         return tuple(d.id for d in self.dimensions)
 
+    @property
+    def level_values(self) -> tuple[int, ...]:
+        """The rating scale's values, lowest first (1..N)."""
+        return tuple(lv.value for lv in self.levels)
+
+    @property
+    def recommendation_ids(self) -> tuple[str, ...]:
+        """The recommendation ids in scale order, "no decision" last."""
+        return tuple(r.id for r in self.recommendations)
+
+    @property
+    def no_decision(self) -> Recommendation:
+        """The recommendation that records "not enough evidence to decide" (it has no score)."""
+        return next(r for r in self.recommendations if r.score is None)
+
+    def recommendation(self, recommendation_id: str) -> Recommendation:
+        """The recommendation with this id.
+
+        :raises KeyError: when the rubric has no such recommendation.
+        """
+        for r in self.recommendations:
+            if r.id == recommendation_id:
+                return r
+        raise KeyError(recommendation_id)
+
     def dimension(self, dimension_id: str) -> Dimension:
         """The dimension with this id.
 
@@ -131,8 +160,10 @@ def _read_levels(reader: Reader, doc: Mapping[str, Any]) -> tuple[Level, ...]:
         if t is None:
             continue
         value = t.get("value")
-        if "value" in t and (type(value) is not int or value not in LEVEL_VALUES):
-            reader.problem(f"{where}.value", f"{value!r} is not a level; levels are 1, 2, 3 and 4")
+        if "value" in t and (type(value) is not int or not 1 <= value <= MAX_LEVELS):
+            reader.problem(
+                f"{where}.value", f"{value!r} is not a level; levels are whole numbers from 1 to at most {MAX_LEVELS}"
+            )
             value = None
         label, meaning = reader.text(t, "label", where), reader.text(t, "meaning", where)
         if isinstance(value, int):
@@ -140,13 +171,15 @@ def _read_levels(reader: Reader, doc: Mapping[str, Any]) -> tuple[Level, ...]:
                 reader.problem(f"{where}.value", f"duplicate level {value}")
             levels[value] = Level(value, label, meaning)
     if "levels" in doc:
-        for missing in sorted(set(LEVEL_VALUES) - set(levels)):
-            reader.problem("levels", f"level {missing} is missing")
+        top = max([MIN_LEVELS, *levels])
+        for missing in sorted(set(range(1, top + 1)) - set(levels)):
+            reader.problem("levels", f"level {missing} is missing; levels are 1, 2, ... with no gap, at least {MIN_LEVELS}")
     return tuple(levels[v] for v in sorted(levels))
 
 
 def _read_recommendations(reader: Reader, doc: Mapping[str, Any]) -> tuple[Recommendation, ...]:
     if "recommendations" not in doc:
+        reader.problem("recommendations", "missing; give this rubric's guidance for every recommendation")
         return ()
     t = reader.table(doc["recommendations"], "recommendations", set(RECOMMENDATIONS))
     if t is None:
@@ -157,15 +190,18 @@ def _read_recommendations(reader: Reader, doc: Mapping[str, Any]) -> tuple[Recom
     )
 
 
-def _read_anchors(reader: Reader, raw: Any, where: str) -> dict[int, tuple[str, ...]]:
+def _read_anchors(reader: Reader, raw: Any, where: str, values: tuple[int, ...]) -> dict[int, tuple[str, ...]]:
+    scale = ", ".join(map(str, values))
     if not isinstance(raw, dict):
-        reader.problem(where, f"expected a table of levels 1..4, got {type_name(raw)}")
+        reader.problem(where, f"expected a table keyed by the levels ({scale}), got {type_name(raw)}")
         return {}
     anchors: dict[int, tuple[str, ...]] = {}
+    if not values:
+        return anchors  # the levels themselves are at fault, and reported there
     for key in raw:
-        if key not in {str(v) for v in LEVEL_VALUES}:
-            reader.problem(f"{where}.{key}", "is not a level; anchors are keyed 1, 2, 3 and 4")
-    for value in LEVEL_VALUES:
+        if key not in {str(v) for v in values}:
+            reader.problem(f"{where}.{key}", f"is not a level; anchors are keyed by the rubric's levels ({scale})")
+    for value in values:
         if str(value) not in raw:
             reader.problem(f"{where}.{value}", f"level {value} has no anchors")
         else:
@@ -173,14 +209,14 @@ def _read_anchors(reader: Reader, raw: Any, where: str) -> dict[int, tuple[str, 
     return anchors
 
 
-def _read_dimensions(reader: Reader, doc: Mapping[str, Any]) -> tuple[Dimension, ...]:
+def _read_dimensions(reader: Reader, doc: Mapping[str, Any], values: tuple[int, ...]) -> tuple[Dimension, ...]:
     dims: list[tuple[str, Dimension]] = []
     for i, raw in enumerate(reader.tables(doc, "dimensions"), start=1):
         where = entry("dimensions", i, raw.get("id") if isinstance(raw, dict) else None)
         t = reader.table(raw, where, _DIMENSION_KEYS)
         if t is None:
             continue
-        anchors = _read_anchors(reader, t["anchors"], f"{where}.anchors") if "anchors" in t else {}
+        anchors = _read_anchors(reader, t["anchors"], f"{where}.anchors", values) if "anchors" in t else {}
         dim = Dimension(
             id=reader.ident(t, "id", where),
             name=reader.text(t, "name", where),
@@ -221,12 +257,13 @@ def load_rubric(path: Path | str) -> Rubric:
     if doc is None:
         raise RubricFormatError(reader.problems)
     reader.table(doc, "", _RUBRIC_KEYS)
+    levels = _read_levels(reader, doc)
     rubric = Rubric(
         slug=check_slug(reader, doc, path),
         title=reader.text(doc, "title", ""),
         description=reader.text(doc, "description", ""),
-        levels=_read_levels(reader, doc),
-        dimensions=_read_dimensions(reader, doc),
+        levels=levels,
+        dimensions=_read_dimensions(reader, doc, tuple(lv.value for lv in levels)),
         red_flags=_read_red_flags(reader, doc),
         recommendations=_read_recommendations(reader, doc),
         path=path,

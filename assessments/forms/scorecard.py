@@ -1,4 +1,7 @@
-"""The interviewer's scorecard: an anchored rating per focus dimension, evidence, red flags, a decision."""
+"""The interviewer's scorecard: an anchored rating per focus dimension, evidence, red flags, a decision.
+
+Every choice on it (dimensions, levels, red flags, recommendations) comes from the rubric it is built for.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +12,7 @@ from typing import Any
 from flask_wtf import FlaskForm
 from wtforms import Field, RadioField, SelectChoice, SubmitField, TextAreaField
 
-from assessments.content.rubric import NO_DECISION, RECOMMENDATIONS, Dimension, Level, Rubric
+from assessments.content.rubric import Dimension, Level, Rubric
 from assessments.forms.fields import MultiCheckboxField
 from assessments.scorecard import ScorecardResult
 
@@ -79,6 +82,11 @@ class ScorecardForm(FlaskForm):
         ]
 
     @property
+    def asks_recommendation(self) -> bool:
+        """False for a form without an overall recommendation (a mentoring review)."""
+        return "recommendation" in self._fields
+
+    @property
     def is_final(self) -> bool:
         """True when the interviewer pressed submit (a draft otherwise)."""
         return bool(self.submit.data) and not bool(self.save_draft.data)
@@ -97,7 +105,8 @@ class ScorecardForm(FlaskForm):
             rated += self._check_dimension(row, final)
         self._check_red_flags()
         self._check_length(self.takeaways, "Key take-aways", TAKEAWAYS_MAX_CHARS)
-        self._check_recommendation(final, rated)
+        if self.asks_recommendation:
+            self._check_recommendation(final, rated)
         self._validated = not self.errors
         return self._validated
 
@@ -127,7 +136,7 @@ class ScorecardForm(FlaskForm):
             evidence=evidence,
             red_flags=tuple(f.id for f in self.rubric.red_flags if f.id in ticked),
             takeaways=_text(self.takeaways),
-            recommendation=self.recommendation.data or None,
+            recommendation=(self.recommendation.data or None) if self.asks_recommendation else None,
             is_final=self.is_final,
         )
 
@@ -153,7 +162,8 @@ class ScorecardForm(FlaskForm):
         name, value = row.dimension.name, row.rating.data or ""
         levels = {str(lv.value) for lv in self.rubric.levels}
         if value and value not in levels and value != NOT_ASSESSED:
-            row.rating.errors.append(f"Choose a level from 1 to 4, or 'Not assessed', for {name}.")
+            low, high = self.rubric.levels[0].value, self.rubric.levels[-1].value
+            row.rating.errors.append(f"Choose a level from {low} to {high}, or 'Not assessed', for {name}.")
             value = ""
         elif not value and final:
             row.rating.errors.append(
@@ -188,18 +198,19 @@ class ScorecardForm(FlaskForm):
 
     def _check_recommendation(self, final: bool, rated: int) -> None:
         value = self.recommendation.data or ""
-        if value and value not in RECOMMENDATIONS:
+        choices = self.rubric.recommendations
+        if value and value not in self.rubric.recommendation_ids:
             self.recommendation.errors.append(
-                "Choose one of the listed recommendations: " + ", ".join(RECOMMENDATIONS.values()) + "."
+                "Choose one of the listed recommendations: " + ", ".join(r.label for r in choices) + "."
             )
         elif not value and final:
             self.recommendation.errors.append(
-                "Choose an overall recommendation; pick 'No decision' if you cannot make one."
+                f"Choose an overall recommendation; pick '{self.rubric.no_decision.label}' if you cannot make one."
             )
-        elif final and value and value != NO_DECISION and rated == 0:
+        elif final and value and self.rubric.recommendation(value).score is not None and rated == 0:
             self.recommendation.errors.append(
                 "A hire or no-hire recommendation needs at least one rated dimension; "
-                "rate what you assessed, or choose 'No decision'."
+                f"rate what you assessed, or choose '{self.rubric.no_decision.label}'."
             )
 
 
@@ -208,8 +219,9 @@ def _form_data(result: ScorecardResult) -> dict[str, Any]:
     data: dict[str, Any] = {
         "red_flags": list(result.red_flags),
         "takeaways": result.takeaways,
-        "recommendation": result.recommendation,
     }
+    if result.recommendation is not None:
+        data["recommendation"] = result.recommendation
     for dim, level in result.ratings.items():
         data[rating_field_name(dim)] = NOT_ASSESSED if level is None else str(level)
     for dim, note in result.evidence.items():
@@ -223,8 +235,10 @@ def build_scorecard_form(
     *,
     formdata: Any = None,
     data: ScorecardResult | Mapping[str, Any] | None = None,
+    recommend: bool = True,
 ) -> ScorecardForm:
-    """A scorecard form for these focus dimensions of the rubric.
+    """A scorecard form for these focus dimensions of the rubric (with `recommend=False`, one
+    without an overall recommendation: a mentoring review advises, it never recommends).
 
     Without `formdata`, Flask-WTF reads `request.form` on a POST, as any FlaskForm does.
 
@@ -256,11 +270,12 @@ def build_scorecard_form(
         "Red flags", choices=[SelectChoice(f.id, f.label) for f in rubric.red_flags], validate_choice=False
     )
     attrs["takeaways"] = TextAreaField("Key take-aways", render_kw={"maxlength": TAKEAWAYS_MAX_CHARS})
-    attrs["recommendation"] = RadioField(
-        "Overall recommendation",
-        choices=[SelectChoice(k, v) for k, v in RECOMMENDATIONS.items()],
-        validate_choice=False,
-    )
+    if recommend:
+        attrs["recommendation"] = RadioField(
+            "Overall recommendation",
+            choices=[SelectChoice(r.id, r.label) for r in rubric.recommendations],
+            validate_choice=False,
+        )
     attrs["save_draft"] = SubmitField("Save draft")
     attrs["submit"] = SubmitField("Submit scorecard")
     form_class = type("ScorecardForm", (ScorecardForm,), attrs)

@@ -20,6 +20,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
 from assessments import charts
+from assessments.content.rubric import Rubric
 from assessments.errors import InvalidInput
 from assessments.extensions import db
 from assessments.grading.report import GradeReport
@@ -111,6 +112,19 @@ def _current_scorecards(filters: CalibrationFilters) -> list[Scorecard]:
     return cards
 
 
+def calibration_rubric(filters: CalibrationFilters) -> Rubric:
+    """The rubric whose scale and recommendations the report reads: the filtered one, else the default.
+
+    :raises InvalidInput: for a rubric that is not in the rubrics folder.
+    """
+    if filters.rubric is None:
+        return scorecards.rubric_for()
+    rubrics, _ = scorecards.rubric_library()
+    if filters.rubric not in rubrics:
+        raise InvalidInput(f"There is no rubric called {filters.rubric!r}.")
+    return rubrics[filters.rubric]
+
+
 def _candidate_label(invitation: Invitation) -> str:
     return f"{invitation.candidate.name} (#{invitation.id})"
 
@@ -120,10 +134,11 @@ def hiring_frames(
 ) -> tuple[pd.DataFrame, pd.DataFrame, dict[tuple[str, str, str], str]]:
     """Ratings (long), scorecards (recommendations) and evidence notes for the filters."""
     ratings, cards, evidence = [], [], {}
+    no_decision = calibration_rubric(filters).no_decision.id
     for scorecard in _current_scorecards(filters):
         candidate = _candidate_label(scorecard.invitation)
         interviewer = scorecard.interviewer.display_name
-        cards.append((candidate, interviewer, scorecard.recommendation or "no_decision"))
+        cards.append((candidate, interviewer, scorecard.recommendation or no_decision))
         for rating in scorecard.ratings:
             level = np.nan if rating.level is None else float(rating.level)
             ratings.append((candidate, interviewer, rating.dimension_id, level))
@@ -196,9 +211,12 @@ def build_calibration(filters: CalibrationFilters, *, n_boot: int = REPORT_BOOTS
     ratings, cards, evidence = hiring_frames(filters)
     auto_scores, part_dimensions = auto_grade_frames(filters)
     has_auto = len(auto_scores) > 0
+    rubric = calibration_rubric(filters)
     report = calibration_report(
         ratings,
         cards,
+        levels=rubric.level_values,
+        recommendations=rubric.recommendation_ids,
         auto_scores=auto_scores if has_auto else None,
         part_dimensions=part_dimensions if has_auto else None,
         check_scores=auto_scores.rename(columns={"part": "check"}) if has_auto else None,
@@ -232,7 +250,10 @@ def agenda(view: CalibrationView) -> list[AgendaItem]:
 def view_from_ratings(ratings: pd.DataFrame, *, n_boot: int = REPORT_BOOTSTRAP) -> CalibrationView:
     """A report from imported ratings alone (no recommendations, evidence or auto-grades)."""
     empty = pd.DataFrame(columns=["candidate", "interviewer", "recommendation"])
-    report = calibration_report(ratings, empty, n_boot=n_boot)
+    rubric = calibration_rubric(CalibrationFilters())
+    report = calibration_report(
+        ratings, empty, n_boot=n_boot, levels=rubric.level_values, recommendations=rubric.recommendation_ids
+    )
     return CalibrationView(report, headlines(report), {}, CalibrationFilters())
 
 

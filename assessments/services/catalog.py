@@ -18,21 +18,26 @@ from assessments.extensions import db
 from assessments.grading.checks import CHECK_RULES
 from assessments.grading.materials import MaterialsCache, SeedMaterials
 from assessments.models import Case
+from assessments.services import scorecards
 from assessments.services.audit import record_event
 
 log = logging.getLogger(__name__)
 
 _lock = threading.Lock()
-_loaded: dict[str, dict[str, CaseSpec]] = {}
+_loaded: dict[tuple[str, str], dict[str, CaseSpec]] = {}  # (cases folder, rubrics folder) -> cases
 
 
 def case_specs() -> dict[str, CaseSpec]:
     """Every case on disk, loaded and validated once per process and cases folder."""
     root = current_app.config["CASES_DIR"]
+    # A part's dimensions must be dimensions of a rubric on disk (content only lists the ids).
+    rubrics, _ = scorecards.rubric_library()
+    dimensions = {d for rubric in rubrics.values() for d in rubric.dimension_ids}
+    key = (root, current_app.config["RUBRICS_DIR"])
     with _lock:
-        if root not in _loaded:
-            _loaded[root] = load_cases(Path(root), check_rules=CHECK_RULES)
-        return _loaded[root]
+        if key not in _loaded:
+            _loaded[key] = load_cases(Path(root), check_rules=CHECK_RULES, dimensions=dimensions)
+        return _loaded[key]
 
 
 def forget_loaded_cases() -> None:

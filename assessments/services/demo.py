@@ -111,14 +111,15 @@ _LIVE_SCORECARDS = {
 
 
 def _seed_live_scorecards(invitation: Invitation, panel: list[User], offset: int) -> None:
-    rubric = scorecards.rubric_for()
-    focus = scorecards.kit_for(invitation).focus_dimension_ids
+    basis = scorecards.scorecard_basis(invitation)
+    rubric, focus = basis.rubric, basis.focus_dimension_ids
+    low, high = rubric.level_values[0], rubric.level_values[-1]
     for seat, (member, plan) in enumerate(zip(panel, _LIVE_SCORECARDS.get(offset, ()), strict=False)):
         if plan is None or scorecards.own_scorecard(invitation, member) is not None:
             continue
         final = plan != "draft"
         level = plan if final else 3
-        ratings = {d: max(1, min(4, level + (i % 2 if seat else 0))) for i, d in enumerate(focus)}
+        ratings = {d: max(low, min(high, level + (i % 2 if seat else 0))) for i, d in enumerate(focus)}
         result = ScorecardResult(
             rubric_slug=rubric.slug,
             rubric_hash=rubric.content_hash,

@@ -144,6 +144,13 @@ def attempts_of(mentee: User) -> list[PracticeAttempt]:
     return list(db.session.scalars(query))
 
 
+def review_rubric(attempt: PracticeAttempt, review: Scorecard | None = None) -> Rubric:
+    """The rubric a review is filled against: its own once saved, else the one the case's kit names."""
+    if review is not None:
+        return scorecards.rubric_for(review)
+    return scorecards.kit_rubric(scorecards.kit_for_case(attempt.practice.case.slug))
+
+
 def review_dimensions(attempt: PracticeAttempt, rubric: Rubric) -> tuple[str, ...]:
     """The rubric dimensions the attempt's case exercises, in rubric order (all when none match)."""
     spec = catalog.spec_for(attempt.practice.case)

@@ -18,7 +18,7 @@ from flask import current_app
 from sqlalchemy import select
 
 from assessments.content.kits import GENERAL_KIT, InterviewKit, load_kits
-from assessments.content.rubric import RECOMMENDATIONS, Rubric, load_rubrics
+from assessments.content.rubric import Rubric, load_rubrics
 from assessments.errors import AccessDenied, DomainError, InvalidInput, NotFound
 from assessments.extensions import db
 from assessments.grading.report import GradeReport
@@ -37,7 +37,6 @@ from assessments.scorecard import ScorecardResult
 from assessments.services import panels
 from assessments.services.audit import record_event
 
-DEFAULT_RUBRIC = "lead-ml-scientist"
 DISAGREEMENT_LEVELS = 2
 
 _lock = threading.Lock()
@@ -60,22 +59,70 @@ def rubric_library() -> tuple[dict[str, Rubric], dict[str, InterviewKit]]:
         return _library[root]
 
 
-def rubric_for(scorecard: Scorecard | None = None) -> Rubric:
-    """The rubric a scorecard uses (the default rubric for a new one).
-
-    :raises NotFound: when that rubric is not on disk.
-    """
+def _rubric(slug: str) -> Rubric:
     rubrics, _ = rubric_library()
-    slug = scorecard.rubric_slug if scorecard else DEFAULT_RUBRIC
     if slug not in rubrics:
         raise NotFound(f"The rubric {slug!r} is not in the rubrics folder.")
     return rubrics[slug]
 
 
+def kit_for_case(case_slug: str) -> InterviewKit:
+    """The interview kit of a case, or the general kit when the case has none.
+
+    :raises NotFound: when neither is on disk.
+    """
+    _, kits = rubric_library()
+    kit = kits.get(case_slug) or kits.get(GENERAL_KIT)
+    if kit is None:
+        raise NotFound(f"There is no interview kit for {case_slug!r} and no {GENERAL_KIT!r} kit.")
+    return kit
+
+
 def kit_for(invitation: Invitation) -> InterviewKit:
     """The interview kit of the invitation's case, or the general kit."""
-    _, kits = rubric_library()
-    return kits.get(invitation.case.slug) or kits[GENERAL_KIT]
+    return kit_for_case(invitation.case.slug)
+
+
+def kit_rubric(kit: InterviewKit) -> Rubric:
+    """The rubric an interview kit names: its questions and focus are written against it."""
+    return _rubric(kit.rubric_slug)
+
+
+def rubric_for(scorecard: Scorecard | None = None) -> Rubric:
+    """The rubric a scorecard was filled against; without one, the rubric the general kit names
+    (what pages rate against when no case or scorecard says otherwise).
+
+    :raises NotFound: when that rubric (or the general kit) is not on disk.
+    """
+    if scorecard is not None:
+        return _rubric(scorecard.rubric_slug)
+    return kit_rubric(kit_for_case(GENERAL_KIT))
+
+
+@dataclass(frozen=True)
+class ScorecardBasis:
+    """What an interviewer's scorecard for an invitation is filled against, and the kit beside it."""
+
+    rubric: Rubric
+    kit: InterviewKit
+    focus_dimension_ids: tuple[str, ...]
+
+
+def scorecard_basis(invitation: Invitation, scorecard: Scorecard | None = None) -> ScorecardBasis:
+    """The case's kit and the rubric it names, rated on the kit's focus dimensions.
+
+    A scorecard already filled against another rubric (the kit changed since) keeps that rubric
+    and the dimensions it holds, so a draft resumes and an amendment replaces like with like.
+
+    :raises NotFound: when the kit or its rubric is not on disk.
+    """
+    kit = kit_for(invitation)
+    if scorecard is None or scorecard.rubric_slug == kit.rubric_slug:
+        return ScorecardBasis(kit_rubric(kit), kit, kit.focus_dimension_ids)
+    rubric = rubric_for(scorecard)
+    rated = {r.dimension_id for r in scorecard.ratings}
+    focus = tuple(d for d in rubric.dimension_ids if d in rated) or rubric.dimension_ids
+    return ScorecardBasis(rubric, kit, focus)
 
 
 def _history(invitation: Invitation, user: User | None = None) -> list[Scorecard]:
@@ -237,6 +284,7 @@ class Debrief:
     """Everything the debrief page shows, computed mechanically before any discussion."""
 
     invitation: Invitation
+    rubric: Rubric
     scorecards: list[Scorecard]
     dimensions: list[DimensionSummary]
     recommendations: dict[str, int]
@@ -245,6 +293,14 @@ class Debrief:
     viewer_is_admin_before_own: bool
     pending: list[User] = field(default_factory=list)
 
+    def recommendation_label(self, recommendation: str | None) -> str:
+        """How the rubric names a recommendation; a scorecard without one records no decision."""
+        key = recommendation or self.rubric.no_decision.id
+        try:
+            return self.rubric.recommendation(key).label
+        except KeyError:
+            return key
+
 
 def debrief(invitation: Invitation, viewer: User) -> Debrief:
     """The mechanical combination of the panel's submitted scorecards and the auto-grade.
@@ -252,7 +308,7 @@ def debrief(invitation: Invitation, viewer: User) -> Debrief:
     :raises AccessDenied: for an interviewer who has not submitted their own yet.
     """
     scorecards = submitted_scorecards(invitation, viewer)
-    rubric = rubric_for(scorecards[0] if scorecards else None)
+    rubric = rubric_for(scorecards[0]) if scorecards else kit_rubric(kit_for(invitation))
     by_dimension: dict[str, dict[int, int | None]] = defaultdict(dict)
     for scorecard in scorecards:
         for rating in scorecard.ratings:
@@ -274,8 +330,8 @@ def debrief(invitation: Invitation, viewer: User) -> Debrief:
                 disagreement=spread is not None and spread >= DISAGREEMENT_LEVELS,
             )
         )
-    counts = Counter(s.recommendation or "no_decision" for s in scorecards)
-    recommendations = {key: counts.get(key, 0) for key in RECOMMENDATIONS}
+    counts = Counter(s.recommendation or rubric.no_decision.id for s in scorecards)
+    recommendations = {key: counts.get(key, 0) for key in rubric.recommendation_ids}
     flags: dict[str, list[str]] = defaultdict(list)
     labels = {f.id: f.label for f in rubric.red_flags}
     for scorecard in scorecards:
@@ -285,6 +341,7 @@ def debrief(invitation: Invitation, viewer: User) -> Debrief:
     pending = [m.interviewer for m in invitation.panel if m.interviewer_id not in submitted_ids]
     return Debrief(
         invitation=invitation,
+        rubric=rubric,
         scorecards=scorecards,
         dimensions=dimensions,
         recommendations=recommendations,
@@ -321,6 +378,7 @@ def export_rows(invitation: Invitation, viewer: User) -> list[dict[str, Any]]:
     """
     rows = []
     for scorecard in submitted_scorecards(invitation, viewer):
+        recommendation = scorecard.recommendation or rubric_for(scorecard).no_decision.id
         for rating in scorecard.ratings:
             rows.append(
                 {
@@ -328,7 +386,7 @@ def export_rows(invitation: Invitation, viewer: User) -> list[dict[str, Any]]:
                     "interviewer": scorecard.interviewer.email,
                     "dimension": rating.dimension_id,
                     "rating": rating.level,
-                    "recommendation": scorecard.recommendation or "no_decision",
+                    "recommendation": recommendation,
                     "submitted_at": scorecard.submitted_at.isoformat() if scorecard.submitted_at else None,
                     "rubric_version": scorecard.rubric_version,
                 }

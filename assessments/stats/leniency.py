@@ -182,7 +182,7 @@ def rating_distribution(
     ratings: pd.DataFrame | CodedRatings, *, by_dimension: bool = False,
     min_n: MinN = DEFAULT_MIN_N,
 ) -> pd.DataFrame:
-    """Each interviewer's share of each rating level (1..4) and mean, overall or per dimension.
+    """Each interviewer's share of each rating level (`share_1`..`share_N`) and mean, overall or per dimension.
 
     :raises CalibrationInputError: the ratings frame breaks the input conventions.
     """
@@ -206,21 +206,23 @@ def rating_distribution(
 
 
 def recommendation_shares(
-    scorecards: pd.DataFrame, *, min_n: MinN = DEFAULT_MIN_N
+    scorecards: pd.DataFrame, *, recommendations: tuple[str, ...] = RECOMMENDATIONS,
+    min_n: MinN = DEFAULT_MIN_N,
 ) -> pd.DataFrame:
-    """Each interviewer's share of each recommendation, "no decision" included.
+    """Each interviewer's share of each recommendation (columns `share_<id>` in the order given),
+    "no decision" included.
 
     :raises CalibrationInputError: a column is missing or a recommendation is unknown.
     """
-    frame = check_scorecards(scorecards)
+    frame = check_scorecards(scorecards, recommendations=recommendations)
     interviewer, interviewers = pd.factorize(frame["interviewer"])
-    choice = pd.Categorical(frame["recommendation"], categories=RECOMMENDATIONS).codes
-    counts = np.bincount(interviewer * len(RECOMMENDATIONS) + choice,
-                         minlength=len(interviewers) * len(RECOMMENDATIONS))
-    counts = counts.reshape(-1, len(RECOMMENDATIONS))
+    choice = pd.Categorical(frame["recommendation"], categories=recommendations).codes
+    counts = np.bincount(interviewer * len(recommendations) + choice,
+                         minlength=len(interviewers) * len(recommendations))
+    counts = counts.reshape(-1, len(recommendations))
     n = counts.sum(axis=1)
     result = pd.DataFrame(counts / np.maximum(n, 1)[:, None],
-                          columns=[f"share_{choice}" for choice in RECOMMENDATIONS])
+                          columns=[f"share_{choice}" for choice in recommendations])
     result.insert(0, "interviewer", np.asarray(interviewers, dtype=object))
     result["n"] = n
     result["min_n_warning"] = n < min_n.rater_ratings

@@ -1,8 +1,12 @@
 """Input conventions of the calibration statistics: the ratings and scorecards frames, coded once.
 
 A ratings frame is long: one row per (candidate, interviewer, dimension) with a `rating` that is an
-integer 1..4 or missing (pandas NA / NaN). A scorecards frame has one row per (candidate,
-interviewer) with a `recommendation` from `RECOMMENDATIONS`.
+integer 1..N or missing (pandas NA / NaN). A scorecards frame has one row per (candidate,
+interviewer) with a `recommendation` from the rubric's recommendation ids.
+
+The scale and the recommendations belong to the rubric: callers with one (the calibration service)
+pass its `levels` and `recommendations`; `RATING_LEVELS` and `RECOMMENDATIONS` are only the defaults
+for frames without a rubric (tests, simulations), the same as the lead rubric's.
 
 Every result row carries `min_n_warning`: True when the number behind it is below the threshold in
 `MinN`, i.e. when the number is too small to mean anything and a page should grey it out.
@@ -172,19 +176,21 @@ def code_ratings(
     )
 
 
-def check_scorecards(scorecards: pd.DataFrame) -> pd.DataFrame:
+def check_scorecards(
+    scorecards: pd.DataFrame, *, recommendations: tuple[str, ...] = RECOMMENDATIONS
+) -> pd.DataFrame:
     """Validate a scorecards frame and return its three columns.
 
     :raises CalibrationInputError: a column is missing or a recommendation is not one of
-        RECOMMENDATIONS.
+        `recommendations`.
     """
     _require_columns(scorecards, SCORECARD_COLUMNS, "the scorecards frame")
     frame = scorecards.loc[:, list(SCORECARD_COLUMNS)]
-    unknown = set(frame["recommendation"].dropna().unique()) - set(RECOMMENDATIONS)
+    unknown = set(frame["recommendation"].dropna().unique()) - set(recommendations)
     if unknown or frame["recommendation"].isna().any():
         shown = sorted(map(str, unknown))[:5] or ["<missing>"]
         raise CalibrationInputError(
-            f"recommendations must be one of {', '.join(RECOMMENDATIONS)}; found {', '.join(shown)}"
+            f"recommendations must be one of {', '.join(recommendations)}; found {', '.join(shown)}"
         )
     return frame
 

@@ -21,7 +21,7 @@ from assessments.stats.autograde import (
 from assessments.stats.disagreement import top_disagreements
 from assessments.stats.icc import icc_by_dimension
 from assessments.stats.leniency import rater_leniency, rating_distribution, recommendation_shares
-from assessments.stats.ratings import DEFAULT_MIN_N, MinN, code_ratings
+from assessments.stats.ratings import DEFAULT_MIN_N, RATING_LEVELS, RECOMMENDATIONS, MinN, code_ratings
 
 DEFAULT_BOOTSTRAP = 1000
 Result = TypeVar("Result")
@@ -68,8 +68,12 @@ def calibration_report(
     seed: int = 0,
     top_n: int = 20,
     min_n: MinN = DEFAULT_MIN_N,
+    levels: tuple[int, ...] = RATING_LEVELS,
+    recommendations: tuple[str, ...] = RECOMMENDATIONS,
 ) -> CalibrationReport:
     """Run every calibration stage; auto-grade stages run only when their inputs are given.
+
+    `levels` and `recommendations` are the rubric's rating scale and recommendation ids.
 
     `check_scores` (candidate, check, score_fraction) feeds the item analysis; `auto_scores`
     with `part_dimensions` feeds the auto-grade vs human agreement. `seconds` and
@@ -87,13 +91,14 @@ def calibration_report(
         cpu_seconds[stage] = time.process_time() - cpu_start
         return result
 
-    coded = timed("code ratings", lambda: code_ratings(ratings))
+    coded = timed("code ratings", lambda: code_ratings(ratings, levels=levels))
     alpha = timed("alpha", lambda: krippendorff_alpha(
         coded, level=alpha_level, n_boot=n_boot, seed=seed, min_n=min_n))
     icc = timed("icc", lambda: icc_by_dimension(coded, n_boot=n_boot, seed=seed, min_n=min_n))
     leniency = timed("leniency", lambda: rater_leniency(coded, min_n=min_n))
     distribution = timed("rating distribution", lambda: rating_distribution(coded, min_n=min_n))
-    shares = timed("recommendation shares", lambda: recommendation_shares(scorecards, min_n=min_n))
+    shares = timed("recommendation shares", lambda: recommendation_shares(
+        scorecards, recommendations=recommendations, min_n=min_n))
     disagreements = timed(
         "disagreements", lambda: top_disagreements(coded, top_n=top_n, min_n=min_n))
     agreement = pd.DataFrame(columns=AGREEMENT_COLUMNS)

@@ -55,9 +55,10 @@ def review(attempt_id: int) -> Response | tuple[str, int]:
     existing = mentoring.own_review(own, current_user)
     if existing is not None and existing.status == ScorecardStatus.SUBMITTED:
         return redirect(url_for("mentoring.attempt", attempt_id=own.id))
-    rubric = scorecards.rubric_for(existing)
+    rubric = mentoring.review_rubric(own, existing)
     form = build_scorecard_form(
-        rubric, mentoring.review_dimensions(own, rubric), data=scorecards.as_result(existing) if existing else None
+        rubric, mentoring.review_dimensions(own, rubric), data=scorecards.as_result(existing) if existing else None,
+        recommend=False,
     )
     if form.validate_on_submit():
         result = form.result()

@@ -33,11 +33,9 @@ def scorecard(invitation_id: int) -> Response | tuple[str, int] | str:
     own = scorecards.own_scorecard(invitation, current_user)
     if own is not None and own.status == ScorecardStatus.SUBMITTED:
         return redirect(url_for("panels.debrief", invitation_id=invitation.id))
-    kit = scorecards.kit_for(invitation)
-    rubric = scorecards.rubric_for(own)
-    form = build_scorecard_form(
-        rubric, kit.focus_dimension_ids, data=scorecards.as_result(own) if own else None
-    )
+    basis = scorecards.scorecard_basis(invitation, own)
+    kit, rubric = basis.kit, basis.rubric
+    form = build_scorecard_form(rubric, basis.focus_dimension_ids, data=scorecards.as_result(own) if own else None)
     if form.validate_on_submit():
         result = form.result()
         scorecards.save_scorecard(invitation, current_user, result)
@@ -60,9 +58,9 @@ def amend(invitation_id: int) -> Response | tuple[str, int] | str:
     own = scorecards.own_scorecard(invitation, current_user)
     if own is None or own.status != ScorecardStatus.SUBMITTED:
         return redirect(url_for("panels.scorecard", invitation_id=invitation.id))
-    kit = scorecards.kit_for(invitation)
-    rubric = scorecards.rubric_for(own)
-    form = build_scorecard_form(rubric, kit.focus_dimension_ids, data=scorecards.as_result(own))
+    basis = scorecards.scorecard_basis(invitation, own)
+    kit, rubric = basis.kit, basis.rubric
+    form = build_scorecard_form(rubric, basis.focus_dimension_ids, data=scorecards.as_result(own))
     reason = AmendmentReasonForm()
     if form.validate_on_submit() and reason.validate():
         result = form.result()
@@ -84,8 +82,7 @@ def debrief(invitation_id: int) -> str:
     """Every submitted scorecard side by side, disagreements highlighted, the mechanical summary."""
     invitation = _context(invitation_id)
     summary = scorecards.debrief(invitation, current_user)
-    rubric = scorecards.rubric_for(summary.scorecards[0] if summary.scorecards else None)
-    return render_template("panels/debrief.html", d=summary, rubric=rubric)
+    return render_template("panels/debrief.html", d=summary, rubric=summary.rubric)
 
 
 @bp.get("/<int:invitation_id>/scorecards.json")

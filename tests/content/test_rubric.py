@@ -219,8 +219,12 @@ def test_minimal_rubric_used_below_is_valid(mini):
         ),
         ('id = "beta"', 'id = "alpha"', "dimensions[alpha].id", "duplicate dimension id"),
         ('id = "beta"', 'id = "Beta Dim"', "dimensions[#2].id", "lowercase"),
-        ("value = 4", "value = 7", "levels[#4].value", "not a level"),
+        ("value = 4", "value = 0", "levels[#4].value", "not a level"),
+        ("value = 4", "value = 11", "levels[#4].value", "not a level"),
         ("value = 4", "value = 7", "levels", "level 4 is missing"),
+        ("value = 4", "value = 3", "levels[#4].value", "duplicate level 3"),
+        ('[recommendations]\nstrong_no = "g1"\nno = "g2"\nyes = "g3"\nstrong_yes = "g4"\nno_decision = "g5"', "",
+         "recommendations", "missing"),
         ('no_decision = "g5"', "", "recommendations.no_decision", "missing"),
         (
             'no_decision = "g5"',
@@ -314,3 +318,71 @@ def test_kit_for_an_unknown_case_is_rejected_when_cases_are_known(tmp_path, mini
     with pytest.raises(RubricFormatError) as exc:
         load_kits(tmp_path, mini, case_slugs=CASE_SLUGS)
     assert problems_of(exc) == {("ab-redout.toml", "slug")}
+
+
+# --- the rubric is the vocabulary ---------------------------------------------------------------
+
+THREE_LEVEL_RUBRIC = """
+slug = "analyst"
+title = "Analyst"
+
+[[levels]]
+value = 1
+label = "Below"
+meaning = "m1"
+[[levels]]
+value = 2
+label = "At"
+meaning = "m2"
+[[levels]]
+value = 3
+label = "Above"
+meaning = "m3"
+
+[recommendations]
+strong_no = "g1"
+no = "g2"
+yes = "g3"
+strong_yes = "g4"
+no_decision = "g5"
+
+[[dimensions]]
+id = "sql"
+name = "SQL fluency"
+definition = "d"
+question = "q"
+[dimensions.anchors]
+1 = ["s1"]
+2 = ["s2"]
+3 = ["s3"]
+
+[[red_flags]]
+id = "guesses"
+label = "Guesses"
+"""
+
+
+def test_a_rubric_chooses_its_own_levels_and_dimensions(tmp_path):
+    rubric = load_rubric(write(tmp_path / "analyst.toml", THREE_LEVEL_RUBRIC))
+    assert rubric.level_values == (1, 2, 3)
+    assert [lv.label for lv in rubric.levels] == ["Below", "At", "Above"]
+    assert rubric.dimension_ids == ("sql",)
+    assert rubric.dimension("sql").anchors[3] == ("s3",)
+    assert rubric.no_decision.id == "no_decision" and rubric.no_decision.score is None
+    assert rubric.recommendation("strong_yes").label == "Strong yes"
+
+
+def test_anchors_follow_the_rubrics_own_levels(tmp_path):
+    path = write(tmp_path / "analyst.toml", THREE_LEVEL_RUBRIC.replace('3 = ["s3"]', '3 = ["s3"]\n4 = ["s4"]'))
+    with pytest.raises(RubricFormatError) as exc:
+        load_rubric(path)
+    [problem] = exc.value.problems
+    assert problem.field == "dimensions[sql].anchors.4"
+    assert "1, 2, 3" in problem.message
+
+
+def test_a_single_level_is_not_a_scale(tmp_path):
+    one = THREE_LEVEL_RUBRIC.split("[[levels]]\nvalue = 2")[0] + THREE_LEVEL_RUBRIC.split('meaning = "m3"\n')[1]
+    with pytest.raises(RubricFormatError) as exc:
+        load_rubric(write(tmp_path / "analyst.toml", one))
+    assert ("analyst.toml", "levels") in problems_of(exc)

@@ -221,3 +221,117 @@ def test_template_gets_each_focus_dimension_with_its_anchors_and_five_choices(ap
 def test_form_cannot_be_built_for_dimensions_outside_the_rubric(app, rubric):
     with app.test_request_context(), pytest.raises(ValueError, match="secret"):
         build_scorecard_form(rubric, ["communication", "secret"])
+
+
+# --- another rubric, no code changes ------------------------------------------------------------
+
+ANALYST_RUBRIC = """
+slug = "analyst"
+title = "Analyst"
+
+[[levels]]
+value = 1
+label = "Below"
+meaning = "Below the bar."
+[[levels]]
+value = 2
+label = "At"
+meaning = "At the bar."
+[[levels]]
+value = 3
+label = "Above"
+meaning = "Above the bar."
+
+[recommendations]
+strong_no = "g1"
+no = "g2"
+yes = "g3"
+strong_yes = "g4"
+no_decision = "g5"
+
+[[dimensions]]
+id = "sql"
+name = "SQL fluency"
+definition = "d"
+question = "q"
+[dimensions.anchors]
+1 = ["Cannot join two tables."]
+2 = ["Joins and aggregates correctly."]
+3 = ["Writes window functions and explains the plan."]
+
+[[dimensions]]
+id = "storytelling"
+name = "Storytelling with data"
+definition = "d"
+question = "q"
+[dimensions.anchors]
+1 = ["Reads out numbers."]
+2 = ["Leads with the finding."]
+3 = ["Leads with the decision and the two facts behind it."]
+
+[[red_flags]]
+id = "guesses"
+label = "Guesses instead of checking"
+"""
+
+
+@pytest.fixture
+def analyst(tmp_path) -> Rubric:
+    path = tmp_path / "analyst.toml"
+    path.write_text(ANALYST_RUBRIC, encoding="utf-8")
+    return load_rubric(path)
+
+
+def analyst_submission(**overrides: str | list[str] | None) -> dict:
+    data: dict = {
+        "rating_sql": "3",
+        "evidence_sql": "Wrote the window function and explained the plan.",
+        "rating_storytelling": "2",
+        "evidence_storytelling": "Led with the finding, then the numbers.",
+        "red_flags": ["guesses"],
+        "takeaways": "Solid.",
+        "recommendation": "yes",
+        "submit": "Submit scorecard",
+    }
+    for key, value in overrides.items():
+        if value is None:
+            data.pop(key, None)
+        else:
+            data[key] = value
+    return data
+
+
+def test_another_rubric_drives_the_fields_and_their_choices(app, analyst):
+    with app.test_request_context():
+        form = build_scorecard_form(analyst, ("sql", "storytelling"))
+        assert [row.dimension.name for row in form.dimension_rows] == ["SQL fluency", "Storytelling with data"]
+        assert [c.label for c in form.rating_sql.choices] == ["1 · Below", "2 · At", "3 · Above", "Not assessed"]
+        assert [c.value for c in form.red_flags.choices] == ["guesses"]
+        assert [c.value for c in form.recommendation.choices] == list(analyst.recommendation_ids)
+
+
+def test_another_rubric_drives_validation(app, analyst):
+    form = post(app, analyst, analyst_submission(), focus=("sql", "storytelling"))
+    assert form.errors == {}
+    assert form.result().ratings == {"sql": 3, "storytelling": 2}
+    assert form.result().rubric_slug == "analyst"
+    # Level 4 exists on the lead rubric, not on this one.
+    form = post(app, analyst, analyst_submission(rating_sql="4"), focus=("sql", "storytelling"))
+    assert form.errors.keys() == {"rating_sql"}
+    assert "from 1 to 3" in form.rating_sql.errors[0]
+    # A red flag of the lead rubric is not one of this rubric's.
+    form = post(app, analyst, analyst_submission(red_flags=["p-hacking"]), focus=("sql", "storytelling"))
+    assert form.errors.keys() == {"red_flags"}
+    with pytest.raises(ValueError, match="evaluation-rigor"):
+        build_scorecard_form(analyst, ("evaluation-rigor",))
+
+
+def test_a_form_without_a_recommendation_neither_asks_nor_stores_one(app, rubric):
+    with app.test_request_context(
+        method="POST", data=MultiDict(complete(recommendation=None, red_flags=None, rating_craft="na"))
+    ):
+        form = build_scorecard_form(rubric, FOCUS, recommend=False)
+        assert not form.asks_recommendation
+        assert form.validate_on_submit(), form.errors
+        assert form.result().recommendation is None
+        assert form.result().is_final
