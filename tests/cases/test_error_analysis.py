@@ -487,6 +487,10 @@ def test_guessable_parts_weigh_little_and_their_truth_varies(case_toml: dict, tr
         assert truths.iloc[0] <= 0.4 * len(trap_runs) and len(truths) >= 3, (part_id, truths.to_dict())
         assert points[part_id] == 1, part_id
     assert sum(points.values()) == 14
+    # A choice read off a computed table counts only with that table (the pipeline's rests_on).
+    rests_on = {p["id"]: p.get("rests_on", []) for p in case_toml["parts"]}
+    assert rests_on["worst_language"] == ["recall_by_language"]
+    assert rests_on["noisiest_label_source"] == ["audit_disagreement_by_source"]
 
 
 # Careless-analyst corpus: notebooks a plausible candidate would write, graded through the real pipeline
