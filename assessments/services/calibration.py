@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import io
 import json
-from pathlib import Path
 from dataclasses import asdict, dataclass
 from datetime import UTC, date, datetime, time, timedelta
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -34,16 +34,17 @@ from assessments.models import (
     Submission,
 )
 from assessments.services import catalog, scorecards
+from assessments.stats.alpha import LEVELS
+from assessments.stats.leniency import REFERENCE, standout_raters
 from assessments.stats.ratings import OVERALL, CalibrationInputError
 from assessments.stats.ratings_csv import parse_scale, read_ratings_csv
-from assessments.stats.alpha import LEVELS
 from assessments.stats.report import FRAME_FIELDS, CalibrationReport, calibration_report, report_to_json
 
 REPORT_BOOTSTRAP = 500
-
-
 ALPHA_LEVELS = LEVELS
 DATABASE_SOURCE = "submitted hiring scorecards"
+
+
 @dataclass(frozen=True)
 class CalibrationFilters:
     """Which scorecards the report covers."""
@@ -65,6 +66,16 @@ class Headlines:
     most_severe_effect: float | None
     least_reliable: str | None
     least_reliable_alpha: float | None
+    most_lenient_n: int | None = None
+    most_lenient_interval: tuple[float, float] | None = None
+    most_lenient_small_n: bool = False
+    most_severe_n: int | None = None
+    most_severe_interval: tuple[float, float] | None = None
+    most_severe_small_n: bool = False
+    least_reliable_n: int | None = None
+    raters_compared: int = 0
+    reference: str = REFERENCE
+    rule: str = ""
 
 
 @dataclass(frozen=True)
@@ -75,10 +86,10 @@ class CalibrationView:
     headlines: Headlines
     evidence: dict[tuple[str, str, str], str]
     filters: CalibrationFilters
-
-
     source: str = DATABASE_SOURCE
     notes: tuple[str, ...] = ()
+
+
 def _current_scorecards(filters: CalibrationFilters) -> list[Scorecard]:
     query = (
         select(Scorecard)
@@ -188,14 +199,24 @@ def auto_grade_frames(
 
 
 def headlines(report: CalibrationReport) -> Headlines:
-    """The most lenient and most severe interviewer (model effect) and least reliable dimension."""
-    overall = report.leniency[(report.leniency["dimension"] == OVERALL) & ~report.leniency["min_n_warning"]]
-    overall = overall.dropna(subset=["effect"])
+    """The most lenient and most severe interviewer, only if they stand out, and the least reliable dimension.
+
+    A rater is named only when their shrunken effect's interval excludes zero after a Bonferroni
+    correction for the number of raters compared (`stats.leniency.standout_raters`); otherwise
+    the page says no rater stands out.
+    """
+    top, bottom = standout_raters(report.leniency)
+    overall = report.leniency[report.leniency["dimension"] == OVERALL].dropna(subset=["effect"])
+    compared = len(overall)
     alpha = report.alpha.dropna(subset=["alpha"])
     alpha = alpha[~alpha["min_n_warning"]]
-    top = overall.loc[overall["effect"].idxmax()] if len(overall) else None
-    bottom = overall.loc[overall["effect"].idxmin()] if len(overall) else None
     worst = alpha.loc[alpha["alpha"].idxmin()] if len(alpha) else None
+    rule = (f"named only when the 95% interval, widened for {compared} interviewers compared "
+            f"(Bonferroni, z = {overall['z_corrected'].iloc[0]:.2f}), excludes 0") if compared else ""
+
+    def interval(row: pd.Series | None) -> tuple[float, float] | None:
+        return None if row is None else (float(row["ci_low"]), float(row["ci_high"]))
+
     return Headlines(
         most_lenient=None if top is None else str(top["interviewer"]),
         most_lenient_effect=None if top is None else float(top["effect"]),
@@ -203,6 +224,15 @@ def headlines(report: CalibrationReport) -> Headlines:
         most_severe_effect=None if bottom is None else float(bottom["effect"]),
         least_reliable=None if worst is None else str(worst["dimension"]),
         least_reliable_alpha=None if worst is None else float(worst["alpha"]),
+        most_lenient_n=None if top is None else int(top["n_candidates"]),
+        most_lenient_interval=interval(top),
+        most_lenient_small_n=bool(top is not None and top["min_n_warning"]),
+        most_severe_n=None if bottom is None else int(bottom["n_candidates"]),
+        most_severe_interval=interval(bottom),
+        most_severe_small_n=bool(bottom is not None and bottom["min_n_warning"]),
+        least_reliable_n=None if worst is None else int(worst["n_units"]),
+        raters_compared=compared,
+        rule=rule,
     )
 
 
@@ -347,6 +377,6 @@ def export_html(view: CalibrationView) -> str:
     """The report as one self-contained HTML file (plotly.js inlined), for the page's download and the CLI."""
     return render_template(
         "calibration/export.html", view=view, figures=charts.report_figures(view.report),
+        filters_text=describe_filters(view),
         dimension_names=dimension_names(), plotly_js=Markup(charts.PLOTLY_JS.read_text()),
     )
-        filters_text=describe_filters(view),

@@ -12,8 +12,11 @@ eigendecomposition M = U diag(mu) U' the REML criterion for lambda = sigma_e^2 /
 
 (k candidates, K the within-candidate projector), a one-dimensional search at O(m) per step.
 The rater effects are the BLUPs b = (M + lambda I)^-1 r (Henderson's mixed-model equations with
-the candidates absorbed) with prediction-error covariance sigma_e^2 (M + lambda I)^-1: a rater
-with little data is pulled toward zero instead of pulling everyone else.
+the candidates absorbed), whose prediction-error covariance is sigma_e^2 (M + lambda I)^-1 when
+lambda is known: a rater with little data is pulled toward zero instead of pulling everyone
+else. Because lambda is estimated from a handful of raters, the reported effects and variances
+average the BLUP over lambda's REML likelihood (`integrated_effects`) instead of plugging in
+its estimate.
 
 Effects are reported against a precision-weighted reference: the average rater, each weighted by
 M's diagonal, the information their scorecards carry about them (a scorecard counts by how many
@@ -75,20 +78,36 @@ def _contrast_variance(contrast: np.ndarray, covariance: np.ndarray) -> np.ndarr
     return np.einsum("ij,ij->i", contrast @ covariance, contrast)
 
 
+def reml_criterion(log_lambda: float, mu: np.ndarray, z: np.ndarray, yky: float, dof: int) -> float:
+    """-2 log REML likelihood, profiled over sigma_e^2, at lambda = exp(log_lambda) (+ a constant)."""
+    lam = np.exp(log_lambda)
+    q = yky - float(np.sum(z**2 / (mu + lam)))
+    if q <= 0:
+        return -np.inf if dof > 0 else np.inf
+    return dof * np.log(q) - mu.size * log_lambda + float(np.sum(np.log(mu + lam)))
+
+
+def _criterion_on_grid(
+    grid: np.ndarray, mu: np.ndarray, z: np.ndarray, yky: float, dof: int
+) -> np.ndarray:
+    """`reml_criterion` at every log lambda of `grid` in one matrix product."""
+    lam = np.exp(grid)
+    q = yky - (z**2) @ (1.0 / (mu[:, None] + lam[None, :]))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        values = (dof * np.log(np.where(q > 0, q, np.nan)) - mu.size * grid
+                  + np.log(mu[:, None] + lam[None, :]).sum(axis=0))
+    return np.where(q > 0, values, -np.inf if dof > 0 else np.inf)
+
+
 def reml_lambda(mu: np.ndarray, z: np.ndarray, yky: float, dof: int) -> float:
     """The REML estimate of sigma_e^2 / sigma_r^2 (np.inf when the rater variance is zero)."""
-    m = mu.size
 
     def criterion(log_lambda: float) -> float:
-        lam = np.exp(log_lambda)
-        q = yky - float(np.sum(z**2 / (mu + lam)))
-        if q <= 0:
-            return -np.inf if dof > 0 else np.inf
-        return dof * np.log(q) - m * log_lambda + float(np.sum(np.log(mu + lam)))
+        return reml_criterion(log_lambda, mu, z, yky, dof)
 
     # a coarse grid first (the criterion can be flat or have a boundary optimum), then refine
     grid = np.linspace(*_LOG_LAMBDA, 57)
-    values = np.array([criterion(t) for t in grid])
+    values = _criterion_on_grid(grid, mu, z, yky, dof)
     best = int(np.argmin(values))
     if best == grid.size - 1:
         return np.inf  # sigma_r^2 at (or indistinguishable from) zero
@@ -154,7 +173,10 @@ def fit_rater_effects(
     reference = _reference_matrix(np.where(linked, information, 0.0), group)
     contrast = np.eye(n_raters) - reference
     effect = contrast @ blup
-    se = np.sqrt(np.clip(_contrast_variance(contrast, covariance), 0.0, None))
+    variance = _contrast_variance(contrast, covariance)
+    if dof > 0 and active.size > 1:
+        effect, variance = integrated_effects(mu, vectors, z, yky, dof, contrast[:, active])
+    se = np.sqrt(np.clip(variance, 0.0, None))
     fixed_effect = contrast @ fixed
     fixed_se = np.sqrt(np.clip(_contrast_variance(contrast, pseudo_inverse), 0.0, None)
                        * fixed_sigma2)
@@ -171,6 +193,36 @@ def fit_rater_effects(
         residual_sd=float(np.sqrt(sigma2)) if np.isfinite(sigma2) else np.nan,
         fixed_residual_sd=float(np.sqrt(fixed_sigma2)) if np.isfinite(fixed_sigma2) else np.nan,
     )
+
+
+def integrated_effects(
+    mu: np.ndarray, vectors: np.ndarray, z: np.ndarray, yky: float, dof: int,
+    contrast: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Effects and their variances averaged over lambda's REML likelihood, not plugged in.
+
+    Plugging in the REML lambda treats the rater variance as known; with a dozen raters it is
+    not, and those intervals covered 89-92% instead of 95% in our simulations. Here the BLUP
+    and its prediction variance are computed on a grid of log lambda and averaged with weights
+    exp(-criterion / 2) x sigma_r (a uniform prior on the rater SD, after Gelman 2006): the
+    posterior mean and variance of each effect, with sigma_e at its value given lambda.
+    `contrast` maps the active raters' effects to the reported ones (against the reference).
+    """
+    grid = np.linspace(*_LOG_LAMBDA, 225)
+    lam = np.exp(grid)
+    inverse = 1.0 / (mu[:, None] + lam[None, :])
+    q = np.maximum(yky - (z**2) @ inverse, 1e-300)
+    criterion = dof * np.log(q) - mu.size * grid + np.log(mu[:, None] + lam[None, :]).sum(axis=0)
+    sigma2 = q / dof
+    log_weight = -0.5 * criterion + 0.5 * (np.log(sigma2) - grid)  # + log sigma_r
+    weight = np.exp(log_weight - log_weight.max())
+    weight /= weight.sum()
+    rotated = contrast @ vectors
+    effects = rotated @ (z[:, None] * inverse)
+    prediction = (rotated**2) @ inverse * sigma2[None, :]
+    mean = effects @ weight
+    variance = (prediction + effects**2) @ weight - mean**2
+    return mean, np.clip(variance, 0.0, None)
 
 
 def corrected_z(n_compared: int, family_alpha: float = FAMILY_ALPHA) -> float:

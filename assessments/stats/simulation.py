@@ -46,12 +46,17 @@ def simulate_panel(
     final_round_share: float = 0.25,
     strong_quantile: float = 0.6,
     missing_rate: float = 0.0,
+    halo_sd: float = 0.0,
+    scale: tuple[int, int] = (1, 4),
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """A ratings frame from a simulated panel, and the truth: each interviewer's planted leniency.
 
     Final-round interviewers (`final_round_share` of them) see only candidates above the
     `strong_quantile` of strength, so a naive mean deviation mistakes who they saw for how they
-    rate. `missing_rate` leaves that share of ratings missing (NaN). The truth frame has columns
+    rate. `missing_rate` leaves that share of ratings missing (NaN). `halo_sd` adds one shared
+    draw per scorecard to all its dimensions (a rater's overall impression of a candidate), so
+    the ratings of one scorecard are correlated as they are in real panels. `scale` is the
+    rating scale ratings are rounded and clipped to (the rubric's 1..4 by default). The truth frame has columns
     interviewer, leniency (sums to zero), final_round.
 
     :raises ValueError: a panel is larger than the pool of interviewers who may see a candidate.
@@ -78,8 +83,13 @@ def simulate_panel(
     dimension = np.tile(np.arange(n_dimensions), n_candidates * raters_per_candidate)
     latent = (centre + ability[candidate, dimension] + leniency[interviewer]
               + rng.normal(0.0, noise_sd, candidate.size))
-    rating = np.clip(np.rint(latent), 1, 4)
-    rating[rng.random(rating.size) < missing_rate] = np.nan
+    missing = rng.random(latent.size) < missing_rate
+    if halo_sd > 0:
+        # drawn last, so panels without a halo are the same as before it existed
+        latent += np.repeat(rng.normal(0.0, halo_sd, n_candidates * raters_per_candidate),
+                            n_dimensions)
+    rating = np.clip(np.rint(latent), *scale)
+    rating[missing] = np.nan
 
     width = len(str(max(n_candidates, n_interviewers)))
     candidate_ids = np.array([f"c{i:0{width}d}" for i in range(n_candidates)], dtype=object)

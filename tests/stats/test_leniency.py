@@ -145,7 +145,7 @@ def test_rating_distribution_matches_a_crosstab() -> None:
     expected = pd.crosstab([present["interviewer"], present["dimension"]], present["rating"],
                            normalize="index")
     for level in (1, 2, 3, 4):
-        column = expected[float(level)] if float(level) in expected else 0.0
+        column = expected.get(float(level), 0.0)
         np.testing.assert_allclose(ours.loc[expected.index, f"share_{level}"], column)
     overall = rating_distribution(ratings).set_index("interviewer")
     np.testing.assert_allclose(overall["mean"], present.groupby("interviewer")["rating"].mean()
