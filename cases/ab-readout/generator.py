@@ -1,18 +1,24 @@
 """A/B test readout: a 14-day checkout experiment with seeded, sometimes absent, planted effects.
 
-Each seed draws which effects to plant and how strongly (see `planted`):
+Each seed first draws the decision its experiment is built towards (ship, stop or iterate, a third
+of seeds each), then the effects that lead there and how strongly (see `planted`):
 
-- a sample ratio mismatch: on one platform the treatment's exposure log loses a share of its
-  users, chosen among users who never bought (a client that crashes before logging), so the
-  surviving treatment users look better than they are;
+- the primary effect: a clear gain, a clear loss, or none to speak of;
+- a sample ratio mismatch, of one of two kinds. *Lost*: on one platform the treatment's exposure
+  log loses a share of its users, chosen among users who never bought (a client that crashes
+  before logging), so the surviving treatment users look better than they are; the test on all
+  users shows it. *Relabelled*: on one app platform the new checkout opens in an in-app browser
+  whose exposure event reports `web`, so a share of that platform's treatment users are logged
+  as web users; the arms' totals stay balanced and only the per-platform tests show it;
 - a novelty effect: an extra treatment lift that fades linearly to zero over the first days;
 - a country whose effect reverses: the redesign drops that market's local payment method;
 - a guardrail regression: treatment checkout latency is higher by a seeded share.
 
-An SRM also shifts the platform mix of the surviving treatment users, so the latency and country
-numbers of an SRM seed inherit its bias, as they would in a real broken experiment.
+An SRM also shifts the platform mix of the treatment users, so the latency and country numbers
+of an SRM seed inherit its bias, as they would in a real broken experiment.
 
-`answer_key` reads only the frames, never these parameters, using the definitions in brief.md.
+`answer_key` reads only the frames, never these parameters, using the definitions in brief.md; near
+a boundary the data can land on another decision than the one the seed was built towards.
 """
 
 from __future__ import annotations
@@ -26,6 +32,7 @@ EARLY_LAST_DAY = 7
 PLATFORMS = ("ios", "android", "web")
 COUNTRIES = ("US", "GB", "DE", "BR", "IN")
 ARMS = ("control", "treatment")
+DECISIONS = ("ship", "stop", "iterate")
 SRM_ALPHA = 0.001
 GUARDRAIL_ALPHA = 0.05
 Z_975 = float(stats.norm.ppf(0.975))
@@ -40,27 +47,63 @@ _COUNTRY_ORDER_VALUE = np.array([62.0, 55.0, 58.0, 31.0, 22.0])
 _PLATFORM_LATENCY_MS = np.array([650.0, 900.0, 1150.0])
 # Markets whose local payment method (invoice, Pix/boleto, UPI) the redesign can drop.
 _REVERSAL_COUNTRIES = ("DE", "BR", "IN")
+# App platforms whose new checkout can open in an in-app browser that reports itself as web.
+_WEBVIEW_PLATFORMS = ("ios", "android")
+# Session-level lift ranges: at the default size a gain comes out as a per-user interval above zero,
+# a loss as one below zero, and "none" as one across zero. A reversed market adds 0.06 to a gain to
+# make up for its drag on the total.
+_BASE_LIFT = {"gain": (0.10, 0.16), "none": (-0.03, 0.02), "loss": (-0.16, -0.09)}
+# What makes an iterate seed iterate: an SRM of either kind (relabelled, seen only per platform, twice
+# as often), or with no SRM a gain bought with latency or no clear effect.
+_ITERATE_KINDS = ("lost", "relabelled", "relabelled", "no-srm")
 
 
 def _parameters(seed: int) -> dict[str, object]:
     """The seed's experiment design and planted effects, drawn from their own stream."""
     rng = np.random.default_rng([seed, 0])
-    reversal = bool(rng.random() < 0.5)
-    if reversal:
-        base_lift = float(rng.uniform(0.13, 0.18))
-    elif rng.random() < 0.35:
-        base_lift = float(rng.uniform(-0.08, 0.01))
+    # Each run of three seeds (0-2, 3-5, ...) holds each decision once, in an order drawn per run, and
+    # each four runs' iterate seeds hold the kinds of _ITERATE_KINDS once each: any dozen seeds in a
+    # row is balanced, and no answer follows from the seed number without the generator.
+    run = seed // len(DECISIONS)
+    target = DECISIONS[int(np.random.default_rng([run, 2]).permutation(len(DECISIONS))[seed % len(DECISIONS)])]
+    kinds = np.random.default_rng([run // len(_ITERATE_KINDS), 3]).permutation(len(_ITERATE_KINDS))
+    iterate_kind = _ITERATE_KINDS[int(kinds[run % len(_ITERATE_KINDS)])]
+    srm_kind, guardrail = None, False
+    if target == "ship":
+        effect = "gain"
+    elif target == "stop":
+        # Either the redesign hurts, or it gains nothing and is slower.
+        guardrail = bool(rng.random() < 0.5)
+        effect = "none" if guardrail else "loss"
+    elif iterate_kind == "no-srm":
+        # A gain bought with latency, or no clear effect either way.
+        guardrail = bool(rng.random() < 0.5)
+        effect = "gain" if guardrail else "none"
     else:
-        base_lift = float(rng.uniform(0.02, 0.10))
-    srm = bool(rng.random() < 0.25)
-    novelty = bool(rng.random() < 0.5)
-    guardrail = bool(rng.random() < 0.4)
+        # A broken experiment, whatever the change does.
+        srm_kind = iterate_kind
+        effect = str(rng.choice(list(_BASE_LIFT)))
+        guardrail = bool(rng.random() < 0.3)
+    base_lift = float(rng.uniform(*_BASE_LIFT[effect]))
+    # Only a clear overall gain can have a market that reverses it, and keeps its decision under a
+    # novelty effect.
+    reversal = effect == "gain" and bool(rng.random() < 0.5)
+    if reversal:
+        base_lift += 0.06
+    novelty = effect == "gain" and bool(rng.random() < 0.6)
+    srm_platform, srm_share = None, 0.0
+    if srm_kind == "lost":
+        srm_platform, srm_share = str(rng.choice(PLATFORMS)), float(rng.uniform(0.30, 0.42))
+    elif srm_kind == "relabelled":
+        srm_platform, srm_share = str(rng.choice(_WEBVIEW_PLATFORMS)), float(rng.uniform(0.12, 0.25))
     return {
+        "target_decision": target,
         "base_lift": base_lift,
         "srm": {
-            "present": srm,
-            "platform": str(rng.choice(PLATFORMS)) if srm else None,
-            "lost_share": float(rng.uniform(0.18, 0.30)) if srm else 0.0,
+            "present": srm_kind is not None,
+            "kind": srm_kind,
+            "platform": srm_platform,
+            "share": srm_share,
         },
         "novelty": {
             "present": novelty,
@@ -90,11 +133,13 @@ def planted(seed: int, size: int) -> dict[str, object]:
     """What this seed planted and how strongly (size does not change the parameters).
 
     Lifts are relative changes of a treatment session's purchase probability (per-user lifts come
-    out smaller, as repeat sessions saturate); `lost_share` is the share of the platform's treatment
-    users missing from the logs; `latency_increase` is relative.
+    out smaller, as repeat sessions saturate). An SRM's `share` is, for `lost`, the share of the
+    platform's treatment users missing from the logs and, for `relabelled`, the share logged as web
+    users. `latency_increase` is relative. `target_decision` is what the seed was built towards.
     """
     params = _parameters(seed)
-    return {key: params[key] for key in ("base_lift", "srm", "novelty", "reversal", "guardrail")}
+    keys = ("target_decision", "base_lift", "srm", "novelty", "reversal", "guardrail")
+    return {key: params[key] for key in keys}
 
 
 def _session_lift(params: dict, country: np.ndarray, day: np.ndarray) -> np.ndarray:
@@ -152,21 +197,26 @@ def generate(seed: int, size: int) -> dict[str, pd.DataFrame]:
     )
 
     keep = np.ones(n, dtype=bool)
+    logged_platform = platform.copy()
     srm = params["srm"]
-    if srm["present"]:
+    on_platform = treated & (platform == PLATFORMS.index(srm["platform"])) if srm["present"] else None
+    if srm["kind"] == "lost":
         buyers = np.zeros(n, dtype=bool)
         buyers[user_idx[converted]] = True
-        exposed = treated & (platform == PLATFORMS.index(srm["platform"]))
-        candidates = np.flatnonzero(exposed & ~buyers)
-        lost = min(candidates.size, int(round(srm["lost_share"] * exposed.sum())))
+        candidates = np.flatnonzero(on_platform & ~buyers)
+        lost = min(candidates.size, int(round(srm["share"] * on_platform.sum())))
         keep[rng.choice(candidates, size=lost, replace=False)] = False
+    elif srm["kind"] == "relabelled":
+        candidates = np.flatnonzero(on_platform)
+        moved = rng.choice(candidates, size=int(round(srm["share"] * candidates.size)), replace=False)
+        logged_platform[moved] = PLATFORMS.index("web")
 
     user_ids = np.sort(rng.choice(np.arange(100_000, 100_000 + 20 * n), size=n, replace=False))
     users = pd.DataFrame(
         {
             "user_id": user_ids,
             "arm": np.where(treated, ARMS[1], ARMS[0]),
-            "platform": np.array(PLATFORMS)[platform],
+            "platform": np.array(PLATFORMS)[logged_platform],
             "country": np.array(COUNTRIES)[country],
             "user_type": np.where(new_user, "new", "returning"),
         }
@@ -192,11 +242,20 @@ def _two_arm_rates(converted: np.ndarray, treated: np.ndarray) -> tuple[float, f
     return float(converted[~treated].sum() / nc), float(converted[treated].sum() / nt), nc, nt
 
 
-def _lift_interval(pc: float, pt: float, nc: int, nt: int) -> tuple[float, float, float]:
-    """Relative lift and its 95% interval: the unpooled normal interval on pt - pc, over pc."""
-    se = np.sqrt(pt * (1 - pt) / nt + pc * (1 - pc) / nc)
-    diff = pt - pc
-    return float(diff / pc), float((diff - Z_975 * se) / pc), float((diff + Z_975 * se) / pc)
+def _lift_interval(converted: np.ndarray, treated: np.ndarray) -> tuple[float, float, float]:
+    """Relative lift of 0/1 outcomes and its 95% interval on the log scale of the rate ratio (Katz).
+
+    The interval is exp(log(pt / pc) +- z * sqrt(1/xt - 1/nt + 1/xc - 1/nc)) - 1, x counting the
+    ones. It is skewed: both bounds sit about ratio * half-width^2 / 2 above the delta method's, and
+    the other symmetric intervals (pooled or unpooled Wald, Student's t) miss it on at least one
+    bound by as much or more; at the default size that is 8.5e-4 or more, 8x the check's tolerance.
+    """
+    xt, xc = float(converted[treated].sum()), float(converted[~treated].sum())
+    nt = float(treated.sum())
+    nc = float(treated.size) - nt
+    ratio = (xt / nt) / (xc / nc)
+    half = Z_975 * np.sqrt(1 / xt - 1 / nt + 1 / xc - 1 / nc)
+    return float(ratio - 1), float(ratio * np.exp(-half) - 1), float(ratio * np.exp(half) - 1)
 
 
 def _srm_pvalue(treated: np.ndarray) -> float:
@@ -224,13 +283,13 @@ def answer_key(data: dict[str, pd.DataFrame]) -> dict[str, object]:
     treated = users["arm"].to_numpy() == ARMS[1]
     bought = sessions.groupby("user_id")["converted"].max()
     user_converted = users["user_id"].map(bought).fillna(0).to_numpy(dtype=float)
-    pc, pt, nc, nt = _two_arm_rates(user_converted, treated)
-    lift, low, high = _lift_interval(pc, pt, nc, nt)
+    pc, pt, _, _ = _two_arm_rates(user_converted, treated)
+    lift, low, high = _lift_interval(user_converted, treated)
 
     platform = users["platform"].to_numpy()
-    srm_pvalue = _srm_pvalue(treated)
-    platform_pvalues = [_srm_pvalue(treated[platform == p]) for p in PLATFORMS]
-    srm_present = min([srm_pvalue, *platform_pvalues]) < SRM_ALPHA
+    srm_pvalues = {"all": _srm_pvalue(treated)}
+    srm_pvalues.update({p: _srm_pvalue(treated[platform == p]) for p in PLATFORMS})
+    srm_present = min(srm_pvalues.values()) < SRM_ALPHA
 
     arm_of_user = pd.Series(treated, index=users["user_id"].to_numpy())
     session_treated = arm_of_user.reindex(sessions["user_id"].to_numpy()).to_numpy(dtype=bool)
@@ -247,7 +306,7 @@ def answer_key(data: dict[str, pd.DataFrame]) -> dict[str, object]:
     country_lifts, reversed_candidates = {}, []
     for name in COUNTRIES:
         in_country = country == name
-        c_lift, c_low, c_high = _lift_interval(*_two_arm_rates(user_converted[in_country], treated[in_country]))
+        c_lift, c_low, c_high = _lift_interval(user_converted[in_country], treated[in_country])
         country_lifts[name] = c_lift
         country_sign = 1.0 if c_low > 0 else -1.0 if c_high < 0 else 0.0
         if overall_sign != 0 and country_sign == -overall_sign:
@@ -264,7 +323,7 @@ def answer_key(data: dict[str, pd.DataFrame]) -> dict[str, object]:
         "conversion": {"control": pc, "treatment": pt},
         "relative_lift": lift,
         "lift_ci": {"low": low, "high": high},
-        "srm_pvalue": srm_pvalue,
+        "srm_pvalues": srm_pvalues,
         "srm_present": bool(srm_present),
         "early_late_lift": {"early": float(periods["early"]), "late": float(periods["late"])},
         "country_lifts": country_lifts,

@@ -1,13 +1,17 @@
 """The A/B test readout case: deterministic data, planted effects at their stated strengths, a key
-that matches independent computations, and an author notebook that reproduces the key."""
+that matches independent computations, an author notebook that reproduces the key, parts that
+reject the careless answers they were written to catch, and a corpus of careless notebooks graded
+through the real pipeline."""
 
 from __future__ import annotations
 
 import hashlib
 import importlib.util
+import itertools
 import json
 import math
 import tomllib
+from collections import Counter
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -18,11 +22,13 @@ import pandas as pd
 import pytest
 from nbclient import NotebookClient
 from scipy import stats
+from scipy.stats.contingency import relative_risk
 
 CASE = Path(__file__).resolve().parents[2] / "cases" / "ab-readout"
 SIZE = 20000
-# Seeds whose planted effects are measured; every kind of plant and every decision occurs among them.
-STUDY_SEEDS = range(36)
+# Seeds whose planted effects and traps are measured; every kind of plant and every decision occurs among them.
+STUDY_SEEDS = range(40)
+PLATFORMS = ("ios", "android", "web")
 
 
 @pytest.fixture(scope="module")
@@ -32,6 +38,14 @@ def generator() -> ModuleType:
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
+
+
+@pytest.fixture(scope="module")
+def case() -> Any:
+    from assessments.content.case import load_case
+    from assessments.grading.checks import CHECK_RULES
+
+    return load_case(CASE, check_rules=CHECK_RULES)
 
 
 @pytest.fixture(scope="module")
@@ -55,7 +69,7 @@ def csv_bytes(data: dict[str, pd.DataFrame]) -> dict[str, bytes]:
 
 
 def close(value: Any, expected: Any, check: dict[str, Any]) -> bool:
-    """The case-format comparison of one answer with its key, under the part's check."""
+    """The case-format comparison of one answer with its key, under the part's check (all entries right)."""
     abs_tol, rel_tol = check.get("abs_tol", 0.0), check.get("rel_tol", 0.0)
 
     def near(a: float, b: float) -> bool:
@@ -70,11 +84,22 @@ def close(value: Any, expected: Any, check: dict[str, Any]) -> bool:
     return type(value) is bool and value == bool(expected)
 
 
-def test_the_loader_accepts_the_case() -> None:
-    from assessments.content.case import load_case
-    from assessments.grading.checks import CHECK_RULES
+def earned(parts: dict, part_id: str, value: Any, expected: Any) -> float:
+    """The share of the part's points the grader's own check gives this value (before rests_on)."""
+    from assessments.grading.checks import score_check
 
-    case = load_case(CASE, check_rules=CHECK_RULES)
+    check = {k: v for k, v in parts[part_id]["check"].items() if k != "kind"}
+    return score_check(parts[part_id]["check"]["kind"], check, value, expected, 1.0).earned
+
+
+def four_digits(value: Any) -> Any:
+    """A value as a careful candidate prints it: every number rounded to four significant digits."""
+    if isinstance(value, dict):
+        return {k: four_digits(v) for k, v in value.items()}
+    return float(f"{value:.4g}") if isinstance(value, float) else value
+
+
+def test_the_loader_accepts_the_case(case: Any) -> None:
     assert case.slug == "ab-readout"
     assert {p.id for p in case.checkable_parts} == set(case.answer_key(case.generate(3, 2000)))
 
@@ -110,22 +135,34 @@ def test_data_matches_the_data_dictionary(study: list) -> None:
     assert (sessions.loc[sessions["converted"] == 0, "revenue"] == 0).all()
     assert (sessions.loc[sessions["converted"] == 1, "revenue"] > 0).all()
     assert set(users["country"]) == {"US", "GB", "DE", "BR", "IN"}
+    assert set(users["platform"]) == set(PLATFORMS)
 
 
-def test_srm_is_flagged_exactly_when_planted(study: list) -> None:
-    planted_rows = [(p, k, d) for p, k, d in study if p["srm"]["present"]]
-    clean_rows = [(p, k, d) for p, k, d in study if not p["srm"]["present"]]
-    assert len(planted_rows) >= 5 and len(clean_rows) >= 15
-    for planted, key, data in planted_rows:
+def _arm_counts(users: pd.DataFrame) -> pd.Series:
+    return users["arm"].value_counts().reindex(["control", "treatment"], fill_value=0)
+
+
+def test_each_kind_of_srm_shows_where_it_was_planted(study: list) -> None:
+    by_kind: dict[str | None, list] = {}
+    for planted, key, data in study:
+        by_kind.setdefault(planted["srm"]["kind"], []).append((planted, key, data))
+    assert len(by_kind["lost"]) >= 3 and len(by_kind["relabelled"]) >= 5 and len(by_kind[None]) >= 25
+    for planted, key, data in by_kind["lost"]:
+        # Treatment users missing on one platform: the total shows it, and so does that platform.
         users = data["users"]
-        on_platform = users[users["platform"] == planted["srm"]["platform"]]
-        counts = on_platform["arm"].value_counts()
-        assert stats.chisquare([counts["control"], counts["treatment"]]).pvalue < 0.001
-        # The stated strength: the treatment lost about `lost_share` of its users on that platform.
-        lost = 1 - counts["treatment"] / counts["control"]
-        assert lost == pytest.approx(planted["srm"]["lost_share"], abs=0.07)
+        counts = _arm_counts(users[users["platform"] == planted["srm"]["platform"]])
+        assert 1 - counts["treatment"] / counts["control"] == pytest.approx(planted["srm"]["share"], abs=0.07)
+        assert key["srm_pvalues"]["all"] < 0.001 and key["srm_pvalues"][planted["srm"]["platform"]] < 0.001
         assert key["srm_present"] is True
-    assert sum(key["srm_present"] for _, key, _ in clean_rows) <= 1
+    for planted, key, data in by_kind["relabelled"]:
+        # One app's treatment users logged as web users: the totals stay balanced, the platforms do not.
+        users = data["users"]
+        source = _arm_counts(users[users["platform"] == planted["srm"]["platform"]])
+        assert 1 - source["treatment"] / source["control"] == pytest.approx(planted["srm"]["share"], abs=0.07)
+        assert key["srm_pvalues"]["all"] >= 0.001
+        assert key["srm_pvalues"][planted["srm"]["platform"]] < 0.001 and key["srm_pvalues"]["web"] < 0.001
+        assert key["srm_present"] is True
+    assert sum(key["srm_present"] for _, key, _ in by_kind[None]) <= 1
 
 
 def test_novelty_shows_as_an_early_lift_well_above_the_late_one(study: list) -> None:
@@ -166,26 +203,31 @@ def test_guardrail_regression_is_detected_at_its_planted_size(study: list) -> No
     assert sum(k["guardrail_regressed"] for p, k, _ in clean if not p["guardrail"]["present"]) <= 1
 
 
-def test_every_decision_occurs(study: list) -> None:
-    assert {key["decision"] for _, key, _ in study} == {"ship", "iterate", "stop"}
+def test_decisions_are_balanced_and_follow_what_was_planted(study: list) -> None:
+    decisions = Counter(key["decision"] for _, key, _ in study)
+    assert set(decisions) == {"ship", "iterate", "stop"}
+    # Before: iterate on 27 of 40 seeds, so a constant guess scored two thirds of the time.
+    assert all(0.28 * len(study) <= n <= 0.4 * len(study) for n in decisions.values()), decisions
+    hit = sum(planted["target_decision"] == key["decision"] for planted, key, _ in study)
+    assert hit >= 0.9 * len(study)
 
 
 def _independent_key(users: pd.DataFrame, sessions: pd.DataFrame) -> dict[str, Any]:
-    """The brief's definitions, re-derived with plain Python sets and textbook formulas."""
-    z = stats.norm.isf(0.025)
-    arm_of = dict(zip(users["user_id"], users["arm"]))
+    """The brief's definitions, re-derived with plain Python sets, scipy's relative risk and textbook formulas."""
+    arm_of = dict(zip(users["user_id"], users["arm"], strict=True))
     buyers = set(sessions.loc[sessions["converted"] == 1, "user_id"])
 
     def user_lift(ids: list[int]) -> tuple[float, float, float, float, float]:
         c = [u for u in ids if arm_of[u] == "control"]
         t = [u for u in ids if arm_of[u] == "treatment"]
-        pc, pt = sum(u in buyers for u in c) / len(c), sum(u in buyers for u in t) / len(t)
-        se = math.sqrt(pc * (1 - pc) / len(c) + pt * (1 - pt) / len(t))
-        return pc, pt, pt / pc - 1, (pt - pc - z * se) / pc, (pt - pc + z * se) / pc
+        xc, xt = sum(u in buyers for u in c), sum(u in buyers for u in t)
+        result = relative_risk(xt, len(t), xc, len(c))
+        interval = result.confidence_interval(0.95)
+        return xc / len(c), xt / len(t), result.relative_risk - 1, interval.low - 1, interval.high - 1
 
     pc, pt, lift, low, high = user_lift(list(users["user_id"]))
-    srm_p = stats.chisquare(users["arm"].value_counts()[["control", "treatment"]]).pvalue
-    platform_p = [stats.chisquare(g["arm"].value_counts()[["control", "treatment"]]).pvalue for _, g in users.groupby("platform")]
+    srm = {"all": stats.chisquare(_arm_counts(users)).pvalue}
+    srm.update({p: stats.chisquare(_arm_counts(g)).pvalue for p, g in users.groupby("platform")})
     merged = sessions.merge(users[["user_id", "arm"]], on="user_id")
     period = np.where(merged["day"] <= 7, "early", "late")
     rate = merged.groupby([period, "arm"])["converted"].mean()
@@ -201,9 +243,9 @@ def _independent_key(users: pd.DataFrame, sessions: pd.DataFrame) -> dict[str, A
     dof = (va + vb) ** 2 / (va**2 / (a.size - 1) + vb**2 / (b.size - 1))
     welch_p = 2 * stats.t.sf(abs(t_stat), dof)
     regressed = a.mean() > b.mean() and welch_p < 0.05
-    srm = min(srm_p, *platform_p) < 0.001
+    srm_present = min(srm.values()) < 0.001
     late = rate[("late", "treatment")] / rate[("late", "control")] - 1
-    if srm:
+    if srm_present:
         decision = "iterate"
     elif high < 0 or (regressed and low <= 0):
         decision = "stop"
@@ -213,8 +255,8 @@ def _independent_key(users: pd.DataFrame, sessions: pd.DataFrame) -> dict[str, A
         "conversion": {"control": pc, "treatment": pt},
         "relative_lift": lift,
         "lift_ci": {"low": low, "high": high},
-        "srm_pvalue": srm_p,
-        "srm_present": srm,
+        "srm_pvalues": srm,
+        "srm_present": srm_present,
         "early_late_lift": {p: rate[(p, "treatment")] / rate[(p, "control")] - 1 for p in ("early", "late")},
         "country_lifts": {c: v[2] for c, v in countries.items()},
         "reversed_country": max(flipped, key=lambda c: abs(countries[c][2])) if flipped else "none",
@@ -225,8 +267,8 @@ def _independent_key(users: pd.DataFrame, sessions: pd.DataFrame) -> dict[str, A
 
 
 def test_answer_key_agrees_with_an_independent_computation(study: list, parts: dict) -> None:
-    checked = 0
-    for planted, key, data in study[:6]:
+    checked = set()
+    for planted, key, data in study[:8]:
         expected = _independent_key(data["users"], data["sessions"])
         assert set(key) == set(expected)
         for part_id, value in expected.items():
@@ -234,8 +276,8 @@ def test_answer_key_agrees_with_an_independent_computation(study: list, parts: d
             # Both sides follow the same definition, so only floating-point noise may separate them.
             strict = {**check, "abs_tol": 1e-9, "rel_tol": 1e-7}
             assert close(key[part_id], value, strict), (part_id, key[part_id], value)
-        checked += planted["srm"]["present"] or planted["reversal"]["present"]
-    assert checked >= 3
+        checked |= {planted["srm"]["kind"], planted["reversal"]["present"] and "reversal"}
+    assert {"lost", "relabelled", "reversal"} <= checked
 
 
 def test_answer_key_is_plain_json(study: list) -> None:
@@ -251,8 +293,10 @@ def test_author_notebook_reproduces_the_key(
     author = nbformat.read(CASE / "notebook.ipynb", as_version=4)
     answer_ids = [c.metadata["assess"]["answer"] for c in author.cells if "answer" in c.metadata.get("assess", {})]
     assert sorted(answer_ids) == sorted(pid for pid, part in parts.items() if "check" in part)
-    # One kernel runs the notebook for both seeds, with a reset in between, to keep the test quick.
-    seeds = (4, 2)  # seed 4 plants an SRM and a latency regression; seed 2 novelty and a reversed country
+    # One kernel runs the notebook for each seed, with a reset in between, to keep the test quick.
+    # Seed 0 plants an SRM seen only per platform and a latency regression, seed 7 one seen on all
+    # users, seed 2 a reversed country.
+    seeds = (0, 7, 2)
     cells = []
     for seed in seeds:
         folder = tmp_path / f"seed{seed}"
@@ -270,3 +314,226 @@ def test_author_notebook_reproduces_the_key(
         key = generator.answer_key(generator.generate(seed, SIZE))
         for part_id in answer_ids:
             assert close(answers[part_id], key[part_id], parts[part_id]["check"]), (seed, part_id)
+
+
+# The traps of issue 14, item 5, measured over the study seeds with the case's own checks.
+
+
+def _symmetric_intervals(users: pd.DataFrame, sessions: pd.DataFrame) -> dict[str, dict[str, float]]:
+    """The relative lift's interval as a candidate who does not follow the brief would compute it."""
+    bought = users["user_id"].isin(sessions.loc[sessions["converted"] == 1, "user_id"]).to_numpy(float)
+    treated = (users["arm"] == "treatment").to_numpy()
+    xc, xt, nc, nt = bought[~treated].sum(), bought[treated].sum(), (~treated).sum(), treated.sum()
+    pc, pt, z = xc / nc, xt / nt, stats.norm.ppf(0.975)
+    pooled = (xc + xt) / (nc + nt)
+    se = {
+        "unpooled Wald": math.sqrt(pt * (1 - pt) / nt + pc * (1 - pc) / nc),
+        "pooled Wald": math.sqrt(pooled * (1 - pooled) * (1 / nc + 1 / nt)),
+    }
+    out = {name: {"low": (pt - pc - z * s) / pc, "high": (pt - pc + z * s) / pc} for name, s in se.items()}
+    student = stats.ttest_ind(bought[treated], bought[~treated]).confidence_interval(0.95)
+    out["Student's t"] = {"low": student.low / pc, "high": student.high / pc}
+    half = z * (pt / pc) * math.sqrt(1 / xt - 1 / nt + 1 / xc - 1 / nc)
+    out["delta method"] = {"low": pt / pc - 1 - half, "high": pt / pc - 1 + half}
+    return out
+
+
+def test_symmetric_intervals_miss_the_key_on_every_seed_while_four_digits_pass(study: list, parts: dict) -> None:
+    # Before: the key was the unpooled Wald interval with 5e-4 per bound; pooled and Student's t passed 40/40.
+    for _, key, data in study:
+        assert earned(parts, "lift_ci", four_digits(key["lift_ci"]), key["lift_ci"]) == 1
+        for name, interval in _symmetric_intervals(data["users"], data["sessions"]).items():
+            assert earned(parts, "lift_ci", interval, key["lift_ci"]) == 0, name
+            # The margin: at least 8x the tolerance on the bound that misses most.
+            assert max(abs(interval[b] - key["lift_ci"][b]) for b in ("low", "high")) > 8e-4, name
+
+
+def test_the_per_platform_srm_rule_changes_the_answer_on_a_good_share_of_seeds(study: list, parts: dict) -> None:
+    # Before: no seed planted an SRM on one platform only, so testing all users alone was always right.
+    all_users_only = [key["srm_pvalues"]["all"] < 0.001 for _, key, _ in study]
+    wrong = sum(earned(parts, "srm_present", guess, key["srm_present"]) == 0
+                for guess, (_, key, _) in zip(all_users_only, study, strict=True))
+    assert wrong >= 0.15 * len(study)
+    # And the platform p-values an all-users-only notebook cannot give are part of the answer.
+    assert all(set(key["srm_pvalues"]) == {"all", *PLATFORMS} for _, key, _ in study)
+
+
+def test_p_values_are_checked_relative_to_their_size(study: list, parts: dict) -> None:
+    # Before: an absolute tolerance of 1e-4 accepted 0 for any key below 1e-4 (15 and 17 of 40 seeds).
+    tiny = 0
+    for _, key, _ in study:
+        pvalues = [("guardrail_pvalue", key["guardrail_pvalue"], lambda v: v)]
+        pvalues += [("srm_pvalues", p, lambda v, name=name, srm=key["srm_pvalues"]: {**srm, name: v})
+                    for name, p in key["srm_pvalues"].items()]
+        for part_id, p, answer in pvalues:
+            expected = key[part_id]
+            assert earned(parts, part_id, answer(float(f"{p:.4g}")), expected) == 1
+            for wrong in (0.0, 1e-300, p * 1.01, p / 1.01, p * 10):
+                if p > 0:
+                    assert earned(parts, part_id, answer(wrong), expected) < 1, (part_id, p, wrong)
+            tiny += p < 1e-10
+    assert tiny >= 5  # legitimately tiny keys exist, and are accepted only when given as computed
+
+
+def test_guessing_the_judgment_parts_earns_nothing_without_their_evidence(study: list, parts: dict, case: Any) -> None:
+    from assessments.grading.pipeline import rest_on_evidence
+    from assessments.grading.report import CheckResult
+
+    judgment = {"srm_present": (True, False), "guardrail_regressed": (True, False),
+                "reversed_country": ("none", "US", "DE"), "decision": ("ship", "iterate", "stop")}
+    points = {p.id: p.points for p in case.checkable_parts}
+    for guess in itertools.product(*judgment.values()):
+        shares = []
+        for _, key, _ in study:
+            checks = []
+            for part in case.checkable_parts:
+                value = dict(zip(judgment, guess, strict=True)).get(part.id)
+                share = earned(parts, part.id, value, key[part.id]) if value is not None else 0.0
+                checks.append(CheckResult(part.id, share * part.points, part.points, "correct" if share else "incorrect", ""))
+            shares.append(sum(c.earned for c in rest_on_evidence(case, checks)) / sum(points.values()))
+        assert max(shares) == 0, guess
+    # Without the evidence rule each guess would still be right by chance: no constant decision is
+    # right on more than 40% of seeds (before: "iterate" on 27 of 40).
+    for decision in judgment["decision"]:
+        assert sum(key["decision"] == decision for _, key, _ in study) <= 0.4 * len(study)
+
+
+# Careless-analyst corpus: notebooks a plausible candidate would write, graded through the real pipeline.
+
+CARELESS = Path(__file__).parent / "careless" / "ab_readout"
+CORPUS_SEEDS = range(10)
+JUDGMENT_PARTS = ("srm_present", "reversed_country", "guardrail_regressed", "decision")
+
+
+def corpus_entry(path: Path) -> tuple[dict[str, set[str] | str], list[str], dict[str, str]]:
+    """A `.cells` file: its header (kind, breaks, partial), its own cells and its answer cells (part id -> source)."""
+    header: dict[str, Any] = {"kind": "", "breaks": set(), "partial": set()}
+    own: list[list[str]] = []
+    answers: dict[str, list[str]] = {}
+    current: list[str] | None = None
+    for line in path.read_text().splitlines():
+        if line.startswith("# %%"):
+            current = []
+            target = line[len("# %%") :].split()
+            if target and target[0] == "answer":
+                answers[target[1]] = current
+            else:
+                own.append(current)
+        elif current is None:
+            name, _, value = line.lstrip("# ").partition(":")
+            if name == "kind":
+                header["kind"] = value.strip()
+            elif name in ("breaks", "partial"):
+                header[name] = {p.strip() for p in value.split(",") if p.strip()}
+        else:
+            current.append(line)
+    return header, ["\n".join(c).strip() for c in own], {k: "\n".join(v).strip() for k, v in answers.items()}
+
+
+def corpus_notebook(case: Any, path: Path) -> nbformat.NotebookNode:
+    """The case's release notebook with the entry's cells after the data is loaded and its answers filled in."""
+    from assessments.content.notebook import release_notebook
+
+    _, own, answers = corpus_entry(path)
+    notebook = release_notebook(case)
+    for cell in notebook.cells:
+        part_id = cell.metadata.get("assess", {}).get("answer")
+        if part_id in answers:
+            cell.source = answers.pop(part_id)
+    assert not answers, f"{path.name} answers parts the notebook has no cell for: {sorted(answers)}"
+    loads = next(i for i, c in enumerate(notebook.cells) if c.cell_type == "code" and "read_csv" in c.source)
+    for offset, source in enumerate(own, start=1):
+        notebook.cells.insert(loads + offset, nbformat.v4.new_code_cell(source))
+    return notebook
+
+
+def test_corpus_files_are_well_formed(parts: dict) -> None:
+    checkable = {pid for pid, part in parts.items() if "check" in part}
+    kinds = Counter()
+    for path in sorted(CARELESS.glob("*.cells")):
+        header, own, answers = corpus_entry(path)
+        kinds[header["kind"]] += 1
+        assert header["kind"] in {"careless", "guess", "correct"}, path.name
+        assert header["breaks"] | header["partial"] <= set(answers) == checkable, path.name
+        assert bool(header["breaks"]) == (header["kind"] == "careless"), path.name
+        compile("\n".join([*own, *answers.values()]), path.name, "exec")
+    assert kinds["careless"] >= 3 and kinds["correct"] >= 1 and kinds["guess"] >= 1
+
+
+@pytest.fixture(scope="module")
+def corpus_reports(case: Any) -> dict[str, dict[int, Any]]:
+    """Every corpus notebook graded on every corpus seed in the sandbox: name -> seed -> report."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from assessments.grading.materials import build_materials
+    from assessments.grading.pipeline import grade_notebook
+    from assessments.grading.pool import SandboxPool
+    from assessments.grading.sandbox import sandbox_problem
+
+    problem = sandbox_problem()
+    if problem is not None:
+        pytest.fail(f"the grading sandbox is unavailable: {problem}. Run `make test` (it installs bubblewrap "
+                    "and builds the sandbox runtime) and try again.", pytrace=False)
+    notebooks = {path.stem: corpus_notebook(case, path) for path in sorted(CARELESS.glob("*.cells"))}
+    materials = {seed: build_materials(case, seed, None) for seed in CORPUS_SEEDS}
+    jobs = [(name, seed) for name in notebooks for seed in CORPUS_SEEDS]
+    # Warm sandboxes (libraries imported before the notebook arrives) halve the time of 80 gradings.
+    sandboxes = SandboxPool(2)
+    try:
+        with ThreadPoolExecutor(max_workers=2) as threads:
+            reports = list(threads.map(lambda job: grade_notebook(
+                notebooks[job[0]], case, job[1], materials=materials[job[1]], pool=sandboxes), jobs))
+    finally:
+        sandboxes.close()
+    graded: dict[str, dict[int, Any]] = {}
+    for (name, seed), report in zip(jobs, reports, strict=True):
+        assert report.error is None, (name, seed, report.error)
+        graded.setdefault(name, {})[seed] = report
+    return graded
+
+
+def test_the_corpus_seeds_hold_every_kind_of_plant(generator: ModuleType) -> None:
+    planted = [generator.planted(seed, SIZE) for seed in CORPUS_SEEDS]
+    assert {p["srm"]["kind"] for p in planted} == {None, "lost", "relabelled"}
+    assert {p["target_decision"] for p in planted} == {"ship", "stop", "iterate"}
+    assert any(p["reversal"]["present"] for p in planted) and any(p["novelty"]["present"] for p in planted)
+    assert any(p["guardrail"]["present"] for p in planted)
+
+
+@pytest.mark.sandbox
+def test_careless_notebooks_earn_nothing_on_the_parts_their_mistake_breaks(corpus_reports: dict) -> None:
+    for path in sorted(CARELESS.glob("*.cells")):
+        header, _, answers = corpus_entry(path)
+        if header["kind"] != "careless":
+            continue
+        for seed, report in corpus_reports[path.stem].items():
+            for part_id in header["breaks"]:
+                check = report.check(part_id)
+                assert check.earned == 0, (path.stem, seed, part_id, check.message)
+            for part_id in header["partial"]:
+                check = report.check(part_id)
+                assert check.earned < check.possible, (path.stem, seed, part_id, check.message)
+            # What the notebook computes right is still credited: the mistake costs only its own parts.
+            for part_id in set(answers) - header["breaks"] - header["partial"]:
+                check = report.check(part_id)
+                assert check.earned == check.possible, (path.stem, seed, part_id, check.message)
+
+
+@pytest.mark.sandbox
+def test_a_notebook_that_computes_nothing_and_guesses_scores_at_most_a_fifth(corpus_reports: dict) -> None:
+    for path in sorted(CARELESS.glob("*.cells")):
+        if corpus_entry(path)[0]["kind"] != "guess":
+            continue
+        reports = corpus_reports[path.stem].values()
+        assert np.mean([report.earned / report.possible for report in reports]) <= 0.20, path.stem
+        assert all(report.check(p).earned == 0 for report in reports for p in JUDGMENT_PARTS), path.stem
+
+
+@pytest.mark.sandbox
+def test_correct_alternative_methods_earn_full_marks(corpus_reports: dict) -> None:
+    for path in sorted(CARELESS.glob("*.cells")):
+        if corpus_entry(path)[0]["kind"] != "correct":
+            continue
+        for seed, report in corpus_reports[path.stem].items():
+            lost = [(c.part_id, c.message) for c in report.checks if c.earned < c.possible]
+            assert not lost, (path.stem, seed, lost)
