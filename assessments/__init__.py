@@ -111,8 +111,10 @@ def _register_blueprints(app: Flask) -> None:
         candidate,
         main,
         mentoring,
+        outbox,
         panels,
         password,
+        people,
         practice,
         submissions,
     )
@@ -127,7 +129,9 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(calibration.vendor)
     app.register_blueprint(practice.bp)
     app.register_blueprint(mentoring.bp)
+    app.register_blueprint(people.bp)
     app.register_blueprint(password.bp)
+    app.register_blueprint(outbox.bp)
 
 
 @event.listens_for(Engine, "connect")

@@ -73,6 +73,17 @@ MATRIX: dict[str, tuple[str, str, dict[str, object]]] = {
     "mentoring.attempt": ("GET", "/mentoring/attempts/{attempt_id}", {"anonymous": LOGIN, "candidate": LOGIN, "*": FORBIDDEN}),
     "mentoring.review": ("GET", "/mentoring/attempts/{attempt_id}/review", {"anonymous": LOGIN, "candidate": LOGIN, "*": FORBIDDEN}),
     "mentoring.pairs": ("GET", "/mentoring/pairs", {"anonymous": LOGIN, "candidate": LOGIN, "admin": OK, "*": FORBIDDEN}),
+    # People and the outbox: admins only. The person is another mentee; the mail one sent to them.
+    "people.people_list": ("GET", "/admin/people/", {"anonymous": LOGIN, "candidate": LOGIN, "admin": OK, "*": FORBIDDEN}),
+    "people.person_new": ("GET", "/admin/people/new", {"anonymous": LOGIN, "candidate": LOGIN, "admin": OK, "*": FORBIDDEN}),
+    "people.person_detail": ("GET", "/admin/people/{mentee_id}", {"anonymous": LOGIN, "candidate": LOGIN, "admin": OK, "*": FORBIDDEN}),
+    "people.person_role": ("POST", "/admin/people/{mentee_id}/role", {"anonymous": LOGIN, "candidate": LOGIN, "admin": REDIRECT, "*": FORBIDDEN}),
+    "people.person_deactivate": ("POST", "/admin/people/{mentee_id}/deactivate", {"anonymous": LOGIN, "candidate": LOGIN, "admin": REDIRECT, "*": FORBIDDEN}),
+    "people.person_reactivate": ("POST", "/admin/people/{mentee_id}/reactivate", {"anonymous": LOGIN, "candidate": LOGIN, "admin": REDIRECT, "*": FORBIDDEN}),
+    "people.person_send_link": ("POST", "/admin/people/{mentee_id}/link", {"anonymous": LOGIN, "candidate": LOGIN, "admin": REDIRECT, "*": FORBIDDEN}),
+    "outbox.mail_list": ("GET", "/admin/outbox/", {"anonymous": LOGIN, "candidate": LOGIN, "admin": OK, "*": FORBIDDEN}),
+    "outbox.mail_detail": ("GET", "/admin/outbox/{mail_id}", {"anonymous": LOGIN, "candidate": LOGIN, "admin": OK, "*": FORBIDDEN}),
+    "outbox.mail_retry": ("POST", "/admin/outbox/{mail_id}/retry", {"anonymous": LOGIN, "candidate": LOGIN, "admin": REDIRECT, "*": FORBIDDEN}),
     "mentoring.end_pair": ("POST", "/mentoring/pairs/{pairing_id}/end", {"anonymous": LOGIN, "candidate": LOGIN, "admin": REDIRECT, "*": FORBIDDEN}),
 }
 
@@ -89,9 +100,9 @@ def _submission(app, invitation_id: int) -> int:
 
 
 def _mentorship(app) -> dict[str, int]:
-    """Another mentee's graded practice attempt, and their pairing with another mentor."""
+    """Another mentee's graded practice attempt, their pairing with another mentor, and a mail to them."""
     from assessments.models import AttemptStatus, PracticeAttempt
-    from assessments.services import accounts, mentoring, practice
+    from assessments.services import accounts, mentoring, outbox, people, practice
 
     with app.app_context():
         owner = accounts.create_user("owner-mentee@example.com", "Owner Mentee", "mentee", "pw-owner-mentee")
@@ -103,7 +114,9 @@ def _mentorship(app) -> dict[str, int]:
                                   earned=1.0, possible=5.0)
         db.session.add(attempt)
         db.session.commit()
-        return {"mentee_id": owner.id, "attempt_id": attempt.id, "pairing_id": pairing.id}
+        people.resend_password_link(owner, admin)  # a mail in the outbox
+        mail_id = outbox.mails_about(f"user:{owner.id}")[0].id
+        return {"mentee_id": owner.id, "attempt_id": attempt.id, "pairing_id": pairing.id, "mail_id": mail_id}
 
 
 def test_every_route_is_in_the_matrix(app):
