@@ -93,3 +93,11 @@ def test_log_transport_writes_the_mail_without_the_links_secret(caplog):
     assert "Set your password" in caplog.text
     assert "/password/set/<redacted>" in caplog.text
     assert "SECRET-TOKEN" not in caplog.text
+
+
+def test_request_logs_redact_set_password_tokens_like_invitation_tokens():
+    from assessments.logs import redact_path
+
+    assert redact_path("/password/set/abc-DEF_123") == "/password/set/<redacted>"
+    assert redact_path('GET /password/set/abc?x=1 "/i/tok"') == 'GET /password/set/<redacted>?x=1 "/i/<redacted>"'
+    assert redact_path("/password/forgot") == "/password/forgot"
