@@ -38,8 +38,6 @@ OPEN_ROUTES = {
     "auth.logout": "signing out (login_required)",
     "password.forgot": "asking for a set-password link, signed out",
     "password.set_password": "the mailed link's token is the credential",
-    "password.forgot": "asking for a link to set a password",
-    "password.set_password": "the emailed token is the credential",
     "candidate.invitation": "the invitation token is the credential",
     "candidate.bundle": "the invitation token is the credential",
     "candidate.status": "the invitation token is the credential",
