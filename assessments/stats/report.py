@@ -19,6 +19,7 @@ from assessments.stats.autograde import (
     item_analysis,
 )
 from assessments.stats.disagreement import top_disagreements
+from assessments.stats.generalizability import G_COLUMNS, g_study
 from assessments.stats.icc import icc_by_dimension
 from assessments.stats.leniency import rater_leniency, rating_distribution, recommendation_shares
 from assessments.stats.ratings import DEFAULT_MIN_N, RATING_LEVELS, RECOMMENDATIONS, MinN, code_ratings
@@ -48,11 +49,12 @@ class CalibrationReport:
     seconds: Mapping[str, float] = field(default_factory=dict)
     cpu_seconds: Mapping[str, float] = field(default_factory=dict)
     levels: tuple[int, ...] = ()  # the rating scale, lowest first
+    generalizability: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=G_COLUMNS))
 
 
 FRAME_FIELDS = (
-    "alpha", "icc", "leniency", "rating_distribution", "recommendation_shares",
-    "disagreements", "auto_agreement", "item_analysis",
+    "alpha", "icc", "generalizability", "leniency", "rating_distribution",
+    "recommendation_shares", "disagreements", "auto_agreement", "item_analysis",
 )
 
 
@@ -95,6 +97,7 @@ def calibration_report(
     alpha = timed("alpha", lambda: krippendorff_alpha(
         coded, level=alpha_level, n_boot=n_boot, seed=seed, min_n=min_n))
     icc = timed("icc", lambda: icc_by_dimension(coded, n_boot=n_boot, seed=seed, min_n=min_n))
+    g = timed("g study", lambda: g_study(coded, n_boot=n_boot, seed=seed, min_n=min_n))
     leniency = timed("leniency", lambda: rater_leniency(coded, min_n=min_n))
     distribution = timed("rating distribution", lambda: rating_distribution(coded, min_n=min_n))
     shares = timed("recommendation shares", lambda: recommendation_shares(
@@ -114,6 +117,7 @@ def calibration_report(
         item_analysis=items, n_ratings=coded.n_ratings, n_missing_ratings=coded.n_missing,
         n_scorecards=len(scorecards), alpha_level=alpha_level, n_boot=n_boot, seed=seed,
         seconds=seconds, cpu_seconds=cpu_seconds, levels=tuple(coded.levels),
+        generalizability=g,
     )
 
 

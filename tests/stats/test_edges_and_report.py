@@ -123,6 +123,7 @@ def test_report_runs_every_stage_and_serialises() -> None:
                                 part_dimensions={"srm_pvalue": ["evaluation-rigor"]},
                                 check_scores=auto.rename(columns={"part": "check"}), n_boot=100)
     assert len(report.alpha) == 8 and len(report.icc) == 8 * 6
+    assert len(report.generalizability) == 8 and report.generalizability["g_one"].between(0, 1).all()
     assert set(report.leniency["dimension"]) >= {"overall", "craft"}
     assert len(report.auto_agreement) == 1 and len(report.item_analysis) == 1
     assert "leniency" in report.seconds

@@ -7,9 +7,16 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from assessments.stats import icc_by_dimension, krippendorff_alpha, shrout_fleiss_icc
+from assessments.stats import (
+    g_study,
+    icc_by_dimension,
+    krippendorff_alpha,
+    shrout_fleiss_icc,
+    simulate_panel,
+)
 from assessments.stats.alpha import alpha_from_coincidences, unit_coincidences
 from assessments.stats.icc import complete_block, weighted_icc
+from assessments.stats.ratings import code_ratings
 
 # Shrout & Fleiss (1979), Table 2: 6 targets rated by 4 judges, and Table 4's published values.
 SHROUT_FLEISS = [
@@ -133,3 +140,30 @@ def test_alpha_interval_narrows_with_more_candidates() -> None:
     small = krippendorff_alpha(panel(30), n_boot=400).iloc[0]
     large = krippendorff_alpha(panel(600), n_boot=400).iloc[0]
     assert large["ci_high"] - large["ci_low"] < (small["ci_high"] - small["ci_low"]) / 2
+
+
+def test_g_study_on_a_complete_matrix_equals_icc_2_1_and_2_k() -> None:
+    # targets x judges -> judges x targets for long_frame (observers are the rows)
+    frame = long_frame(np.asarray(SHROUT_FLEISS, dtype=float).T.tolist())
+    row = g_study(code_ratings(frame, levels=tuple(range(1, 11))), n_boot=200).iloc[0]
+    assert round(row["g_one"], 2) == SHROUT_FLEISS_PUBLISHED["ICC(2,1)"]
+    assert round(row["g_panel"], 2) == SHROUT_FLEISS_PUBLISHED["ICC(2,k)"]
+    assert row["panel_size"] == 4 and row["g_one_low"] < row["g_one"] < row["g_one_high"]
+
+
+def test_g_study_uses_every_rating_of_a_rotating_panel() -> None:
+    ratings, _ = simulate_panel(4, n_candidates=300, n_interviewers=12, raters_per_candidate=3,
+                                dimensions=["x"], final_round_share=0.0)
+    g = g_study(ratings, n_boot=100).iloc[0]
+    assert (g["n_candidates"], g["n_raters"], g["n_ratings"]) == (300, 12, 900)
+    icc = icc_by_dimension(ratings, n_boot=0).iloc[0]
+    assert icc["n_units"] * icc["n_raters"] < 100  # the complete block: a sliver of the data
+    assert 0 < g["g_one"] < g["g_panel"] < 1 and g["panel_size"] == 3
+    assert g["g_panel_high"] - g["g_panel_low"] < 0.2
+
+
+def test_g_study_says_when_it_is_undefined() -> None:
+    frame = pd.DataFrame({"candidate": ["a", "b"], "interviewer": ["x", "y"],
+                          "dimension": "craft", "rating": [1, 3]})
+    row = g_study(frame).iloc[0]
+    assert np.isnan(row["g_one"]) and "undefined" in row["note"]

@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from assessments.stats import rater_leniency, simulate_panel
+from assessments.stats import g_study, rater_leniency, simulate_panel
 from assessments.stats.leniency import standout_raters
 from assessments.stats.ratings import code_ratings
 
@@ -104,3 +104,25 @@ def test_null_panels_rarely_name_a_rater() -> None:
         top, bottom = standout_raters(rater_leniency(ratings))
         named += top is not None or bottom is not None
     assert named / panels < 0.10
+
+
+def test_g_intervals_cover_the_reliability_of_a_rotating_panel() -> None:
+    # 150 candidates each meet 3 of 12 interviewers; components on a fine scale so rounding
+    # hardly adds error: candidate SD 6, interviewer SD 3, residual SD 5
+    components = np.array([36.0, 9.0, 25.0 + 1 / 12])
+    one = components[0] / components.sum()
+    panel = components[0] / (components[0] + (components[1] + components[2]) / 3)
+    hits_one = hits_panel = 0
+    panels = 120
+    for seed in range(panels):
+        ratings, _ = simulate_panel(
+            2000 + seed, n_candidates=150, n_interviewers=12, raters_per_candidate=3,
+            dimensions=["x"], leniency_sd=3.0, noise_sd=5.0, strength_sd=6.0, dimension_sd=0.0,
+            centre=50.0, scale=(1, 100), final_round_share=0.0,
+        )
+        row = g_study(code_ratings(ratings, levels=tuple(range(1, 101))), n_boot=200,
+                      seed=seed).iloc[0]
+        hits_one += row["g_one_low"] <= one <= row["g_one_high"]
+        hits_panel += row["g_panel_low"] <= panel <= row["g_panel_high"]
+    assert 0.90 <= hits_one / panels <= 0.99
+    assert 0.90 <= hits_panel / panels <= 0.99
