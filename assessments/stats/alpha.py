@@ -140,6 +140,11 @@ def _dimension_alpha(
     sizes = {"n_units": n_units, "n_raters": n_raters, "n_values": n_values}
     if n_units == 0:
         return _empty_row(dimension, level, "no candidate has two or more ratings", **sizes)
+    if n_units == 1:
+        # one unit's disagreement is all there is: alpha (and any resample of one unit) says
+        # nothing about reliability
+        return _empty_row(dimension, level,
+                          "only one candidate has two or more ratings: alpha undefined", **sizes)
     present = counts.sum(axis=0) > 0
     if present.sum() < 2:
         return _empty_row(

@@ -21,7 +21,8 @@ AGREEMENT_COLUMNS = [
     "spearman_rho", "spearman_ci_low", "spearman_ci_high", "spearman_p", "min_n_warning", "note",
 ]
 ITEM_COLUMNS = [
-    "item", "n", "difficulty", "mean_score", "point_biserial", "discrimination", "flag",
+    "item", "n", "difficulty", "difficulty_low", "difficulty_high", "mean_score",
+    "point_biserial", "discrimination", "discrimination_low", "discrimination_high", "flag",
     "min_n_warning", "note",
 ]
 
@@ -122,20 +123,35 @@ def _correlation(x: np.ndarray, y: np.ndarray) -> float:
     return float(dx @ dy / denominator) if denominator > 0 else np.nan
 
 
+def _wilson(successes: float, n: int, z: float) -> tuple[float, float]:
+    """Wilson score interval for a proportion (NaN without data)."""
+    if n == 0:
+        return np.nan, np.nan
+    share = successes / n
+    centre = (share + z**2 / (2 * n)) / (1 + z**2 / n)
+    half = z * np.sqrt(share * (1 - share) / n + z**2 / (4 * n**2)) / (1 + z**2 / n)
+    return float(centre - half), float(centre + half)
+
+
 def item_analysis(
     item_scores: pd.DataFrame,
     *,
     item_column: str = "check",
-    trivial_above: float = 0.95,
+    trivial_above: float = 0.9,
+    confidence: float = 0.95,
     min_n: MinN = DEFAULT_MIN_N,
 ) -> pd.DataFrame:
-    """Difficulty and discrimination of each auto-graded item, flagging broken and trivial ones.
+    """Difficulty and discrimination of each auto-graded item, flagging only what the data supports.
 
     `item_scores` has columns candidate, `item_column`, score_fraction (0..1). `difficulty` is the
-    share of candidates with full marks; `discrimination` is the corrected item-total correlation
-    (the item's score against the sum of the candidate's other items); `point_biserial` correlates
-    the full-marks indicator with that rest score. `flag` is "broken" when discrimination < 0,
-    "trivial" when difficulty > `trivial_above`.
+    share of candidates with full marks, with a Wilson interval; `discrimination` is the
+    corrected item-total correlation (the item's score against the sum of the candidate's other
+    items) with a Fisher-z interval; `point_biserial` correlates the full-marks indicator with
+    that rest score. An item is flagged only with at least `min_n.item_candidates` candidates:
+    "broken" when the whole discrimination interval is below zero at a Bonferroni-corrected
+    level over the items judged (a pure-noise item is flagged in about 5% / items of reports,
+    not half of them), "trivial" when the whole difficulty interval is above `trivial_above`.
+    A statistic that is undefined (no variance, too few candidates) is NaN and `note` says why.
 
     :raises CalibrationInputError: a column is missing or a score is outside 0..1.
     """
@@ -155,6 +171,9 @@ def item_analysis(
         values = (np.bincount(cell[known], weights=score_values[known], minlength=size)
                   / np.bincount(cell[known], minlength=size)).reshape(n_candidates, len(items))
     total = np.nansum(values, axis=1)
+    judged = max(int(((~np.isnan(values)).sum(axis=0) >= min_n.item_candidates).sum()), 1)
+    corrected = 1.0 - (1.0 - confidence) / judged
+    z_difficulty = float(stats.norm.ppf(0.5 + confidence / 2.0))
     rows = []
     for position, item_label in enumerate(items):
         present = ~np.isnan(values[:, position])
@@ -163,16 +182,31 @@ def item_analysis(
         full = (score >= 1.0 - 1e-9).astype(np.float64)
         n = int(present.sum())
         difficulty = float(full.mean()) if n else np.nan
+        difficulty_low, difficulty_high = _wilson(float(full.sum()), n, z_difficulty)
         discrimination = _correlation(score, rest)
-        flag = ("broken" if discrimination < 0
-                else "trivial" if difficulty > trivial_above else "")
-        note = "" if np.isfinite(discrimination) else "no variance in the item or the rest score"
-        if n < min_n.item_candidates and not note:
-            note = f"fewer than {min_n.item_candidates} candidates"
+        low, high = _fisher_interval(discrimination, n, confidence, 1.0)
+        flag_low, flag_high = _fisher_interval(discrimination, n, corrected, 1.0)
+        enough = n >= min_n.item_candidates
+        flag = ""
+        if enough and np.isfinite(flag_high) and flag_high < 0:
+            flag = "broken"
+        elif enough and difficulty_low > trivial_above:
+            flag = "trivial"
+        if n == 0:
+            note = "undefined: no candidate has this item"
+        elif not np.isfinite(discrimination):
+            note = ("discrimination undefined: the item or the rest score does not vary"
+                    if n >= 3 else "discrimination undefined: fewer than 3 candidates")
+        elif not enough:
+            note = f"fewer than {min_n.item_candidates} candidates: not flagged"
+        else:
+            note = ""
         rows.append(
             {"item": item_label, "n": n, "difficulty": difficulty,
+             "difficulty_low": difficulty_low, "difficulty_high": difficulty_high,
              "mean_score": float(score.mean()) if n else np.nan,
              "point_biserial": _correlation(full, rest), "discrimination": discrimination,
-             "flag": flag, "min_n_warning": n < min_n.item_candidates, "note": note}
+             "discrimination_low": low, "discrimination_high": high,
+             "flag": flag, "min_n_warning": not enough, "note": note}
         )
     return pd.DataFrame(rows, columns=ITEM_COLUMNS)

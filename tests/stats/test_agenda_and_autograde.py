@@ -10,6 +10,7 @@ from scipy import stats
 from assessments.stats import (
     auto_grade_agreement,
     item_analysis,
+    krippendorff_alpha,
     simulate_panel,
     top_disagreements,
 )
@@ -113,3 +114,43 @@ def test_auto_grade_stages_accept_empty_frames() -> None:
     result = auto_grade_agreement(empty_auto, {"srm_pvalue": ["craft"]}, empty_ratings)
     assert result.loc[0, "n"] == 0 and result.loc[0, "min_n_warning"]
     assert item_analysis(empty_auto.rename(columns={"part": "check"})).empty
+
+
+def _checks_frame(checks: dict[str, np.ndarray]) -> pd.DataFrame:
+    n = len(next(iter(checks.values())))
+    return pd.DataFrame([{"candidate": i, "check": name, "score_fraction": values[i]}
+                         for name, values in checks.items() for i in range(n)])
+
+
+def test_a_pure_noise_check_is_rarely_flagged_broken() -> None:
+    # before: any negative discrimination was "broken", so noise was flagged half the time
+    flagged, runs = 0, 60
+    for seed in range(runs):
+        rng = np.random.default_rng(seed)
+        skill = rng.normal(size=100)
+        checks = {f"good_{i}": (skill + rng.normal(0, 1, 100) > 0).astype(float) for i in range(5)}
+        checks["noise"] = (rng.random(100) < 0.5).astype(float)
+        result = item_analysis(_checks_frame(checks)).set_index("item")
+        flagged += result.loc["noise", "flag"] == "broken"
+        low, high = result.loc["noise", ["discrimination_low", "discrimination_high"]]
+        assert low < result.loc["noise", "discrimination"] < high
+    assert flagged / runs < 0.05
+
+
+def test_items_on_few_candidates_are_not_flagged_and_undefined_says_so() -> None:
+    rng = np.random.default_rng(3)
+    skill = rng.normal(size=20)
+    checks = {"a": (skill > 0).astype(float), "b": (skill > 0.5).astype(float),
+              "inverted": (skill < 0).astype(float), "constant": np.ones(20)}
+    result = item_analysis(_checks_frame(checks)).set_index("item")
+    assert (result["flag"] == "").all() and result["min_n_warning"].all()
+    assert "not flagged" in result.loc["inverted", "note"]
+    assert np.isnan(result.loc["constant", "discrimination"])
+    assert "undefined" in result.loc["constant", "note"]
+
+
+def test_alpha_of_a_single_candidate_is_undefined_not_zero() -> None:
+    frame = pd.DataFrame({"candidate": "only", "interviewer": ["x", "y", "z"],
+                          "dimension": "craft", "rating": [2, 3, 3]})
+    row = krippendorff_alpha(frame).iloc[0]
+    assert np.isnan(row["alpha"]) and np.isnan(row["ci_low"]) and "undefined" in row["note"]
