@@ -44,7 +44,7 @@ const STATE_TEXT = {
   queued: "received, waiting to be checked",
   running: "being checked",
   done: "received and checked",
-  failed: "received; the automatic check failed and staff will review it",
+  failed: "received; the automatic check could not run and staff will review your notebook",
 };
 
 function pollGradingStatus() {
@@ -57,7 +57,7 @@ function pollGradingStatus() {
       if (!response.ok) return;
       for (const row of await response.json()) {
         const el = table.querySelector(`.grading-state[data-version="${row.version}"]`);
-        if (el) el.textContent = STATE_TEXT[row.state] || row.state;
+        if (el) el.textContent = row.text || STATE_TEXT[row.state] || row.state;
         if (row.state === "queued" || row.state === "running") pending = true;
       }
     } catch (error) {

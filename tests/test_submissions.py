@@ -56,11 +56,11 @@ def test_upload_is_stored_graded_and_shown_to_staff(app, client, auth, make_user
     assert response.status_code == 302
     page = client.get(f"/i/{token}").get_data(as_text=True)
     assert "Received version 1" in page
-    assert "received and checked" in page
+    assert "ran without errors; 4 of 4 answers found" in page
     # Hiring mode: the candidate sees a receipt, never a score.
     assert "points" not in page
     status = client.get(f"/i/{token}/status").get_json()
-    assert status == [{"version": 1, "state": "done"}]
+    assert status == [{"version": 1, "state": "done", "text": "ran without errors; 4 of 4 answers found"}]
 
     with app.app_context():
         submission = db.session.scalar(select(Submission).where(Submission.invitation_id == invitation_id))
@@ -251,3 +251,18 @@ def test_a_notebook_with_a_lone_surrogate_is_refused_at_upload(app, client, make
         assert db.session.scalar(
             select(func.count()).select_from(Submission).where(Submission.invitation_id == invitation_id)
         ) == 0
+
+
+@pytest.mark.sandbox
+def test_the_candidate_sees_why_a_notebook_failed_then_that_the_fix_ran(app, client, make_invitation):
+    _, token = make_invitation()
+    notebook = nbformat.reads(_notebook_bytes(app, solution=True).decode(), as_version=4)
+    notebook.cells[1].source = 'import pandas as pd\n\nevents = pd.read_csv("data/events.csv")'
+    assert _upload(client, token, nbformat.writes(notebook).encode()).status_code == 302
+    page = client.get(f"/i/{token}").get_data(as_text=True)
+    assert ("cell 2 raised FileNotFoundError: &#39;data/events.csv&#39; — your data files are next to the "
+            "notebook, see the README; 5 later cells failed too; 0 of 4 answers found") in page
+    assert _upload(client, token, _notebook_bytes(app, solution=True)).status_code == 302
+    page = client.get(f"/i/{token}").get_data(as_text=True)
+    assert "ran without errors; 4 of 4 answers found" in page
+    assert "points" not in page and "expected" not in page

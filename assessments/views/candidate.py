@@ -8,7 +8,7 @@ from assessments.errors import UploadRefused
 from assessments.forms.submission import UploadForm
 from assessments.models import Invitation
 from assessments.models.types import utcnow
-from assessments.services import catalog, grading, invitations
+from assessments.services import catalog, grading, invitations, receipts
 from assessments.views.rendering import render_brief
 
 bp = Blueprint("candidate", __name__, url_prefix="/i")
@@ -16,7 +16,7 @@ bp = Blueprint("candidate", __name__, url_prefix="/i")
 
 def _page(invitation: Invitation, form: UploadForm, status: int = 200) -> tuple[str, int]:
     spec = catalog.spec_for(invitation.case)
-    receipts = [(s, grading.progress(s).state) for s in reversed(invitation.submissions)]
+    uploads = [(s, receipts.candidate_outcome(grading.progress(s))) for s in reversed(invitation.submissions)]
     return (
         render_template(
             "candidate/invitation.html",
@@ -25,7 +25,7 @@ def _page(invitation: Invitation, form: UploadForm, status: int = 200) -> tuple[
             brief=render_brief(spec.brief_markdown),
             now=utcnow(),
             form=form,
-            receipts=receipts,
+            receipts=uploads,
         ),
         status,
     )
@@ -69,11 +69,7 @@ def upload(token: str) -> Response | tuple[str, int]:
 
 @bp.get("/<token>/status")
 def status(token: str) -> Response:
-    """Grading progress of each version, for the page's live status (no scores: a receipt)."""
+    """Grading progress of each version, for the page's live status (whether it ran; no scores)."""
     invitation = invitations.open_invitation(token)
-    return jsonify(
-        [
-            {"version": s.version, "state": grading.progress(s).state}
-            for s in invitation.submissions
-        ]
-    )
+    outcomes = [(s.version, receipts.candidate_outcome(grading.progress(s))) for s in invitation.submissions]
+    return jsonify([{"version": v, "state": o.state, "text": o.text} for v, o in outcomes])
