@@ -17,9 +17,9 @@ import pandas as pd
 from markdown_it import MarkdownIt
 
 from assessments.content.bundle import data_problems, load_generator
+from assessments.content.kinds import CASE_KINDS, get_case_kind
 from assessments.content.notebook import notebook_problems
 
-KINDS = ("product-design", "ab-readout", "error-analysis", "review")
 AUDIENCES = ("hiring", "practice")
 
 Frames = dict[str, pd.DataFrame]
@@ -101,6 +101,9 @@ class CaseSpec:
     )
     # The author notebook's text as hashed, so a release always matches `content_hash`.
     notebook_json: str = field(default="", repr=False, compare=False)
+    # What the case's kind asks the generator for (`content/kinds.py`), by name, e.g. a review
+    # case's DEFECT_CATALOGUE and flawed_cells.
+    kind_hooks: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}), repr=False, compare=False)
 
     @property
     def checkable_parts(self) -> tuple[Part, ...]:
@@ -238,8 +241,9 @@ def _read_metadata(meta: Mapping[str, Any], folder: Path, findings: _Findings) -
     for key in ("title", "effort"):
         if key in fields and not fields[key].strip():
             findings.add("case.toml", key, "must not be empty")
-    if "kind" in fields and fields["kind"] not in KINDS:
-        findings.add("case.toml", "kind", f"{fields['kind']!r} is not one of {', '.join(KINDS)}")
+    if "kind" in fields and fields["kind"] not in CASE_KINDS:
+        findings.add("case.toml", "kind", f"{fields['kind']!r} is not one of {', '.join(CASE_KINDS)}")
+        del fields["kind"]
     for key in ("time_limit_minutes", "default_size"):
         if key in fields and fields[key] <= 0:
             findings.add("case.toml", key, "must be > 0")
@@ -431,6 +435,7 @@ def load_case(path: Path, *, check_rules: CheckRules, dimensions: Collection[str
         reserved = ("README.md", f"{folder.name}.ipynb")
         for where, message in data_problems(module, checks, size, reserved, check_rules=check_rules):
             findings.add("generator.py", where, message)
+    hooks = _kind_hooks(fields.get("kind"), module, parts, findings) if module is not None else {}
     if findings.problems:
         raise CaseFormatError(findings.problems)
     return CaseSpec(
@@ -452,7 +457,23 @@ def load_case(path: Path, *, check_rules: CheckRules, dimensions: Collection[str
         planted_fn=getattr(module, "planted", None),
         extra_files_fn=getattr(module, "extra_files", None),
         notebook_json=notebook_text or "",
+        kind_hooks=MappingProxyType(hooks),
     )
+
+
+def _kind_hooks(kind_name: str | None, module: Any, parts: list[Part], findings: _Findings) -> dict[str, Any]:
+    """The generator hooks the case's kind names, after the kind's own checks of them."""
+    if kind_name is None:
+        return {}
+    kind = get_case_kind(kind_name)
+    hooks = {name: getattr(module, name) for name in kind.hooks if hasattr(module, name)}
+    for name in kind.hooks:
+        if name not in hooks:
+            findings.add("generator.py", name, f"missing: a {kind.name!r} case's generator defines it")
+    if len(hooks) == len(kind.hooks):
+        for file, where, message in kind.problems(parts, hooks):
+            findings.add(file, where, message)
+    return hooks
 
 
 def load_cases(

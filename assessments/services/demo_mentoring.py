@@ -3,23 +3,22 @@
 Browser attempts on the review case are scored on the spot. Notebook attempts are real notebooks
 (the author's solution with some answers taken out) graded synchronously here through the sandbox;
 without a sandbox they are recorded as "not graded" with the grader's message, and the rest of the
-story still holds. Created once: nothing is added when Manu already has practice.
+story still holds. Each step is its own use case and looks for what it would add first, so a run
+that was interrupted is completed by the next one and a complete demo is left as it is.
 """
 
 from __future__ import annotations
 
-import sys
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import nbformat
-from sqlalchemy import select
 
 from assessments.content.notebook import answer_stub, solution_notebook
 from assessments.extensions import db
 from assessments.models import Practice, PracticeAttempt, User
 from assessments.models.types import utcnow
 from assessments.scorecard import ScorecardResult
-from assessments.services import accounts, catalog, mentoring, practice, scorecards
+from assessments.services import accounts, catalog, mentoring, practice
 from assessments.services import review_exercise as review
 
 MENTOR_EMAIL = "mira@example.com"
@@ -37,8 +36,6 @@ def seed_mentoring() -> None:
     if mentor is None or mentee is None or admin is None:
         return
     mentoring.pair(mentor, mentee, admin)
-    if db.session.scalar(select(Practice.id).where(Practice.mentee_id == mentee.id)) is not None:
-        return
     specs = catalog.case_specs()
     now = utcnow()
     first_review = None
@@ -47,31 +44,36 @@ def seed_mentoring() -> None:
     for slug, left_out, days_ago in NOTEBOOK_CASES:
         if slug in specs:
             _notebook_attempt(mentee, slug, left_out, now - timedelta(days=days_ago))
-    if first_review is not None:
+    if first_review is not None and mentoring.own_review(first_review, mentor) is None:
         _mentor_review(mentor, first_review, first_review.submitted_at + timedelta(days=1))
 
 
-def _review_history(mentee: User, now) -> PracticeAttempt:
+def _attempts(practice_of_case: Practice) -> list[PracticeAttempt]:
+    return sorted(practice_of_case.attempts, key=lambda a: a.number)
+
+
+def _review_history(mentee: User, now: datetime) -> PracticeAttempt:
     """Two browser reviews a week apart: a shaky first try, then a better one after the explanations."""
     own = practice.start_practice(mentee, REVIEW_CASE, seed=DEMO_SEED)
+    done = _attempts(own)
+    if len(done) >= 2:
+        return done[0]
     spec = catalog.spec_for(own.case)
-    cells = _planted_cells(spec, own.seed)
-    planted = [review.ReviewFlag(c["label"], c["defect"], "Spotted while reading the cell.") for c in cells]
+    # The demo plays a mentee who found some defects: it reads the plan as the author would.
+    planted = [review.ReviewFlag(f.label, f.defect, "Spotted while reading the cell.")
+               for f in review.planted_flags(spec, own.seed)]
     clean = next(c for c in review.flawed_cells(spec, own.seed)
                  if c.cell_type == "code" and c.label not in {p.label for p in planted})
     wrong = review.ReviewFlag(clean.label, "eval-on-train", "The evaluation looked suspicious.")
-    first = practice.submit_review_attempt(own, [*planted[:2], wrong], now=now - timedelta(days=21))
+    first = done[0] if done else practice.submit_review_attempt(own, [*planted[:2], wrong], now=now - timedelta(days=21))
     practice.submit_review_attempt(own, planted[:-1], now=now - timedelta(days=14))
     return first
 
 
-def _planted_cells(spec, seed: int) -> list[dict]:
-    # The demo plays a mentee who found some defects: it reads the plan as the author would.
-    return [c for c in sys.modules[spec.generate_fn.__module__].flawed_cells(seed) if c["defect"]]
-
-
-def _notebook_attempt(mentee: User, slug: str, left_out: int, when) -> None:
+def _notebook_attempt(mentee: User, slug: str, left_out: int, when: datetime) -> None:
     own = practice.start_practice(mentee, slug, seed=DEMO_SEED)
+    if own.attempts:
+        return
     spec = catalog.spec_for(own.case)
     notebook = solution_notebook(spec)
     answers = [c for c in notebook.cells if isinstance(c.get("metadata", {}).get("assess", {}).get("answer"), str)]
@@ -81,8 +83,8 @@ def _notebook_attempt(mentee: User, slug: str, left_out: int, when) -> None:
     practice.submit_notebook_attempt(own, f"{slug}.ipynb", raw, now=when)
 
 
-def _mentor_review(mentor: User, attempt: PracticeAttempt, when) -> None:
-    rubric = scorecards.rubric_for()
+def _mentor_review(mentor: User, attempt: PracticeAttempt, when: datetime) -> None:
+    rubric = mentoring.review_rubric(attempt)
     focus = mentoring.review_dimensions(attempt, rubric)
     levels = {"modeling": 2, "evaluation-rigor": 3, "communication": 2}
     ratings = {d: levels.get(d, 2) for d in focus}

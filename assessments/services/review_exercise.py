@@ -1,7 +1,9 @@
 """Methodology-review exercises: the flawed notebook's cells, scoring flags, explaining each defect.
 
-A review case's generator provides `DEFECT_CATALOGUE` and `flawed_cells(seed)`. Flags chosen in the
-browser are scored with the same `labels` check, against the same key, as the notebook route.
+A case whose kind offers the review exercise (`CaseKind.review_exercise` in `content/kinds.py`, the
+`review` kind today) has its generator's `DEFECT_CATALOGUE` and `flawed_cells(seed)` on
+`CaseSpec.kind_hooks`, checked when the case was loaded. Flags chosen in the browser are scored
+with the same `labels` check, against the same key, as the notebook route.
 Mentees get the catalogue's per-defect explanations, never the author's solution cells: for a case
 that is also used in hiring, those cells show how to derive the key from the data.
 """
@@ -9,7 +11,6 @@ that is also used in hiring, those cells show how to derive the key from the dat
 from __future__ import annotations
 
 import ast
-import sys
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -17,6 +18,7 @@ from typing import Any
 import nbformat
 
 from assessments.content.case import CaseSpec, Part
+from assessments.content.kinds import UnknownCaseKind, get_case_kind
 from assessments.errors import NotFound
 from assessments.grading.checks import score_check
 from assessments.grading.report import GRADER_VERSION, CheckResult, GradeReport, Timings
@@ -64,13 +66,12 @@ class DefectExplanation:
 
 def is_review_case(spec: CaseSpec) -> bool:
     """True when the case can be answered in the browser by flagging cells."""
-    module = sys.modules.get(spec.generate_fn.__module__)
-    return (
-        spec.kind == "review"
-        and hasattr(module, "DEFECT_CATALOGUE")
-        and hasattr(module, "flawed_cells")
-        and _labels_part(spec) is not None
-    )
+    try:
+        kind = get_case_kind(spec.kind)
+    except UnknownCaseKind:
+        return False
+    # The loader checked a review kind's hooks and labels part; a hand-built spec may lack them.
+    return kind.review_exercise and all(h in spec.kind_hooks for h in kind.hooks) and _labels_part(spec) is not None
 
 
 def _labels_part(spec: CaseSpec) -> Part | None:
@@ -78,10 +79,10 @@ def _labels_part(spec: CaseSpec) -> Part | None:
     return parts[0] if len(parts) == 1 and len(spec.checkable_parts) == 1 else None
 
 
-def _generator(spec: CaseSpec) -> Any:
+def _hooks(spec: CaseSpec) -> Mapping[str, Any]:
     if not is_review_case(spec):
         raise NotFound(f"The case {spec.title!r} has no review exercise in the browser.")
-    return sys.modules[spec.generate_fn.__module__]
+    return spec.kind_hooks
 
 
 def defect_catalogue(spec: CaseSpec) -> Mapping[str, Mapping[str, str]]:
@@ -89,11 +90,19 @@ def defect_catalogue(spec: CaseSpec) -> Mapping[str, Mapping[str, str]]:
 
     :raises NotFound: when the case is not a review exercise.
     """
-    return _generator(spec).DEFECT_CATALOGUE
+    return _hooks(spec)["DEFECT_CATALOGUE"]
 
 
 def _planted_cells(spec: CaseSpec, seed: int) -> list[dict[str, Any]]:
-    return list(_generator(spec).flawed_cells(seed))
+    return list(_hooks(spec)["flawed_cells"](seed))
+
+
+def planted_flags(spec: CaseSpec, seed: int) -> list[ReviewFlag]:
+    """The flags that find every defect planted for this seed: the answer, for the demo and tests.
+
+    :raises NotFound: when the case is not a review exercise.
+    """
+    return [ReviewFlag(str(c["label"]), str(c["defect"])) for c in _planted_cells(spec, seed) if c["defect"]]
 
 
 def flawed_cells(spec: CaseSpec, seed: int) -> list[FlawedCell]:

@@ -261,3 +261,18 @@ def test_flawed_notebooks_are_valid_and_run_on_their_data(kernel_run: dict) -> N
 def test_author_notebook_assigns_the_key(kernel_run: dict, keys: dict[int, list[str]]) -> None:
     printed = kernel_run["outputs"]["author"].strip().splitlines()[-1]
     assert json.loads(printed) == keys[AUTHOR_SEED]
+
+
+def test_the_browser_exercise_reads_the_case_not_the_generators_module(monkeypatch: pytest.MonkeyPatch) -> None:
+    from assessments.content.case import load_case
+    from assessments.grading.checks import CHECK_RULES
+    from assessments.services import review_exercise as review
+
+    case = load_case(CASE, check_rules=CHECK_RULES)
+    # The exercise's hooks travel on the spec: nothing looks the generator up by module name.
+    monkeypatch.delitem(sys.modules, case.generate_fn.__module__)
+    assert review.is_review_case(case)
+    planted = review.planted_flags(case, 3)
+    assert planted and {f.defect for f in planted} <= set(review.defect_catalogue(case))
+    assert review.score_flags(case, 3, planted).earned == case.part("flagged_defects").points
+    assert {e.outcome for e in review.explain_defects(case, 3, planted)} == {"found"}

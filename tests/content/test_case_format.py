@@ -354,3 +354,72 @@ def test_a_broken_hidden_generator_is_named(model_dir: Path, old: str, new: str,
         load_case(model_dir, check_rules=CHECK_RULES)
     matching = [p for p in caught.value.problems if p.file == "tiny-model/generator.py" and p.field == field]
     assert any(words in p.message for p in matching), str(caught.value)
+
+
+# --- case kinds: the registry is the extension point -------------------------------------------
+
+REVIEW_CASE = CASES_ROOT / "review-leakage"
+
+
+def test_the_loader_accepts_exactly_the_registered_kinds(case_dir: Path) -> None:
+    from assessments.content.kinds import CASE_KINDS
+
+    _edit(case_dir, "case.toml", 'kind = "ab-readout"', 'kind = "sql-drill"')
+    [problem] = [p for p in _problems(case_dir) if p.field == "kind"]
+    assert problem.message == f"'sql-drill' is not one of {', '.join(CASE_KINDS)}"
+
+
+def test_a_new_kind_plugs_in_by_registering_it(case_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from assessments.content import kinds
+
+    class SqlDrillKind(kinds.CaseKind):
+        name = "sql-drill"
+        summary = "write queries against a warehouse"
+        hooks = ("SCHEMA",)
+
+        def problems(self, parts, hooks):
+            return [] if isinstance(hooks["SCHEMA"], str) else [("generator.py", "SCHEMA", "must be text")]
+
+    monkeypatch.setitem(kinds.CASE_KINDS, SqlDrillKind.name, SqlDrillKind)
+    _edit(case_dir, "case.toml", 'kind = "ab-readout"', 'kind = "sql-drill"')
+    _assert_named(_problems(case_dir), "generator.py", "SCHEMA", "missing")
+    (case_dir / "generator.py").write_text((case_dir / "generator.py").read_text() + "\nSCHEMA = 3\n")
+    _assert_named(_problems(case_dir), "generator.py", "SCHEMA", "must be text")
+    (case_dir / "generator.py").write_text((case_dir / "generator.py").read_text() + "\nSCHEMA = 'events(id)'\n")
+    case = load_case(case_dir, check_rules=CHECK_RULES, dimensions=RUBRIC_DIMENSIONS)
+    assert case.kind == "sql-drill" and case.kind_hooks == {"SCHEMA": "events(id)"}
+
+
+def test_a_review_case_carries_its_exercise_hooks() -> None:
+    case = load_case(REVIEW_CASE, check_rules=CHECK_RULES, dimensions=RUBRIC_DIMENSIONS)
+    assert set(case.kind_hooks) == {"DEFECT_CATALOGUE", "flawed_cells"}
+    assert case.kind_hooks["flawed_cells"](3)[0]["label"]
+
+
+@pytest.fixture
+def review_dir(tmp_path: Path) -> Path:
+    target = tmp_path / "review-leakage"
+    shutil.copytree(REVIEW_CASE, target, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+    return target
+
+
+REVIEW_BREAKAGES = {
+    "no flawed_cells": ("def flawed_cells(seed: int)", "def _cells(seed: int)", "generator.py", "flawed_cells",
+                        "missing: a 'review' case's generator defines it"),
+    "catalogue entry without a fix": ('"how_to_fix": "Keep only features known at the snapshot date', '"how_to": "',
+                                      "generator.py", "DEFECT_CATALOGUE['target-leakage']", "how_to_fix"),
+    "a second checkable part": ("[parts.guidance]", '[parts.check]\nkind = "boolean"\n[parts.guidance]',
+                                "case.toml", "parts", "exactly one checkable part"),
+}
+
+
+@pytest.mark.parametrize("old,new,file,field,words", REVIEW_BREAKAGES.values(), ids=REVIEW_BREAKAGES.keys())
+def test_a_review_case_without_what_its_exercise_needs_is_refused(
+    review_dir: Path, old: str, new: str, file: str, field: str, words: str
+) -> None:
+    name = "case.toml" if file == "case.toml" else "generator.py"
+    _edit(review_dir, name, old, new)
+    with pytest.raises(CaseFormatError) as caught:
+        load_case(review_dir, check_rules=CHECK_RULES, dimensions=RUBRIC_DIMENSIONS)
+    matching = [p for p in caught.value.problems if p.file == f"review-leakage/{file}" and p.field == field]
+    assert any(words in p.message for p in matching), str(caught.value)
