@@ -22,8 +22,10 @@ different raters, so rater leniency is error:
 
 with k the harmonic mean of raters per candidate (the panel size actually used). Intervals come
 from a parametric bootstrap on the same incidence pattern (candidates, raters and residuals all
-redrawn, so rater variance is part of the uncertainty, unlike a candidate-only bootstrap); their
-coverage is checked in tests/stats/test_simulation.py.
+redrawn, so rater variance is part of the uncertainty, unlike a candidate-only bootstrap), drawn
+through the estimator's sufficient statistics so a resample costs O(m^2) whatever the number of
+ratings (`_Design.bootstrap_components`); their coverage is checked in
+tests/stats/test_simulation.py.
 """
 
 from __future__ import annotations
@@ -46,7 +48,7 @@ G_COLUMNS = [
     "g_one_high", "panel_size", "g_panel", "g_panel_low", "g_panel_high", "n_candidates",
     "n_raters", "n_ratings", "n_boot", "min_n_warning", "note",
 ]
-BOOT_DRAWS = 20_000_000  # normal draws per dimension's bootstrap at most: bounds its time
+EXACT_DRAWS = 2_000_000  # candidate draws per block above which SSC | b is drawn from its normal approximation
 
 
 class _Design:
@@ -75,6 +77,14 @@ class _Design:
         projector = (group[:, None] == group[None, :]) / size[:, None]
         self.pseudo_inverse = np.linalg.inv(system + projector) - projector
         self.trace = float(np.trace(system))
+        self.mu, self.vectors = np.linalg.eigh(system)
+        self.mu = np.clip(self.mu, 0.0, None)
+        # m x m forms for the bootstrap: N'D^-1 N (= diag(n_r) - M), N'N, and N'n_c
+        self.within = np.diag(self.per_rater) - system
+        self.cooccurrence = (self.incidence.T @ self.incidence).toarray()
+        self.rater_panel_sum = self.incidence.T @ self.per_candidate
+        self.used_incidence = self.incidence[self.per_candidate > 0]
+        self.sum_candidate_cube = float((self.per_candidate**3).sum())
         self.rank = int(used.sum()) - np.unique(group[used]).size
         self.sum_candidate_sq = float(self.per_candidate @ self.per_candidate)
         self.sum_rater_sq = float(self.per_rater @ self.per_rater)
@@ -101,13 +111,60 @@ class _Design:
                          / (self.n - self.sum_candidate_sq / self.n))
         return np.vstack([candidate, rater, residual])
 
-    def simulate(self, variances: np.ndarray, n_boot: int, rng: np.random.Generator) -> np.ndarray:
-        """Ratings redrawn from the fitted components on this design, n x n_boot."""
-        sd = np.sqrt(np.clip(variances, 0.0, None))
-        candidate = rng.normal(0.0, sd[0], (self.k, n_boot))
-        rater = rng.normal(0.0, sd[1], (self.m, n_boot))
-        residual = rng.normal(0.0, sd[2], (self.n, n_boot))
-        return candidate[self.candidate] + rater[self.rater] + residual
+    def bootstrap_components(
+        self, variances: np.ndarray, n_boot: int, rng: np.random.Generator
+    ) -> np.ndarray:
+        """(3, n_boot) components re-estimated from data redrawn under the fitted model.
+
+        The three quadratic forms are drawn from their joint distribution on this design
+        instead of rebuilding n ratings per resample: SSE = var_residual chi^2 (independent of
+        the rest); R(rater | candidate) from the rater effects b and the residual's part in
+        M's eigenbasis; SSC from b (the same draw) and the candidate means' own parts, which
+        are independent of both. Given b, SSC is a quadratic form in k independent normals:
+        drawn exactly when k x n_boot is small, else from its normal approximation, whose
+        moments reduce to m x m matrices; either way a resample costs O(m^2), not O(n).
+        """
+        candidate_var, rater_var, residual_var = np.clip(variances, 0.0, None)
+        b = rng.normal(0.0, np.sqrt(rater_var), (self.m, n_boot))
+        z = (self.mu[:, None] * (self.vectors.T @ b)
+             + np.sqrt(self.mu * residual_var)[:, None] * rng.normal(0.0, 1.0, (self.m, n_boot)))
+        positive = self.mu > 1e-9 * max(float(self.mu.max(initial=0.0)), 1.0)
+        rater_ss = (z[positive] ** 2 / self.mu[positive, None]).sum(axis=0)
+        residual_dof = self.n - self.k_used - self.rank
+        sse = residual_var * rng.chisquare(residual_dof, n_boot)
+        # candidate means: x_c (candidate effect + own residual mean) + the mean of their raters' b
+        n, d = self.n, self.per_candidate[self.per_candidate > 0]
+        b_total = self.per_rater @ b  # sum over candidates of n_c * mean b = sum_r n_r b_r
+        spread_b = np.einsum("rb,rb->b", b, self.within @ b) - b_total**2 / n  # b'Ab
+        if self.k_used * n_boot <= EXACT_DRAWS:
+            s2 = candidate_var + residual_var / d
+            x = rng.normal(0.0, 1.0, (d.size, n_boot)) * np.sqrt(s2)[:, None]
+            x_total = d @ x
+            cross = np.einsum("cb,cb->b", x, self.used_incidence @ b)  # sum_c n_c x_c mean_c(b)
+            candidate_ss = ((d[:, None] * x**2).sum(axis=0) + spread_b + 2 * cross
+                            - (x_total**2 + 2 * x_total * b_total) / n)
+        else:
+            a, e = candidate_var, residual_var
+            mean_x = a * n + e * d.size - (a * self.sum_candidate_sq + e * n) / n
+            trace_sq = (a**2 * self.sum_candidate_sq + 2 * a * e * n + e**2 * d.size
+                        - 2 * (a**2 * self.sum_candidate_cube + 2 * a * e * self.sum_candidate_sq
+                               + e**2 * n) / n
+                        + (a * self.sum_candidate_sq + e * n) ** 2 / n**2)
+            # (A beta)' S (A beta) with S = diag(a + e / n_c): m x m forms in b
+            weighted = a * self.cooccurrence + e * self.within
+            h = a * self.rater_panel_sum + e * self.per_rater
+            mean_b = b_total / n
+            quad = (np.einsum("rb,rb->b", b, weighted @ b) - 2 * mean_b * (h @ b)
+                    + mean_b**2 * (a * self.sum_candidate_sq + e * n))
+            variance = 2 * trace_sq + 4 * quad
+            candidate_ss = (mean_x + spread_b
+                            + np.sqrt(np.clip(variance, 0.0, None)) * rng.normal(0.0, 1.0, n_boot))
+        residual = sse / residual_dof
+        rater = (rater_ss - self.rank * residual) / self.trace
+        candidate = ((candidate_ss - (self.k_used - 1) * residual
+                      - (self.k_used - self.sum_rater_sq / n) * rater)
+                     / (n - self.sum_candidate_sq / n))
+        return np.vstack([candidate, rater, residual])
 
 
 def g_coefficients(components: np.ndarray, panel: float) -> tuple[np.ndarray, np.ndarray]:
@@ -150,13 +207,13 @@ def _dimension_g(
     notes = []
     if (components < 0).any():
         notes.append("a negative variance estimate was set to 0")
-    boot = min(n_boot, max(BOOT_DRAWS // max(design.n, 1), 50)) if n_boot > 0 else 0
+    boot = n_boot if n_boot > 0 else 0
     if boot:
         rng = np.random.default_rng(seed)
         ones, manys = [], []
-        for start in range(0, boot, 50):  # blocks bound the n x B matrix
-            block = min(50, boot - start)
-            replicate = design.components(design.simulate(components, block, rng))
+        for start in range(0, boot, 100):  # blocks bound the k x B matrix of the exact path
+            block = min(100, boot - start)
+            replicate = design.bootstrap_components(components, block, rng)
             block_one, block_many = g_coefficients(replicate, design.panel)
             ones.append(block_one)
             manys.append(block_many)
