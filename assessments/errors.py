@@ -47,6 +47,12 @@ class InvitationUnavailable(DomainError):
     status_code = 404
 
 
+class InvitationWithdrawn(InvitationUnavailable):
+    """A revoked invitation link: it says so, and nothing about whose it was."""
+
+    status_code = 410
+
+
 class CaseUnavailable(DomainError):
     """A case whose files this server cannot serve right now; the operator's detail goes to the log."""
 
@@ -69,3 +75,13 @@ class UploadRefused(DomainError):
     """An uploaded notebook that cannot be accepted for grading (bad file, wrong case, closed link)."""
 
     status_code = 400
+
+
+class CandidateExists(DomainError):
+    """An invitation for an email that already belongs to a candidate: ask before adding a case."""
+
+    status_code = 409
+
+    def __init__(self, message: str, candidate_id: int) -> None:
+        super().__init__(message)
+        self.candidate_id = candidate_id

@@ -209,7 +209,8 @@ def seed(app, n: int, case_slug: str) -> Seeded:
             mine.cells.append(nbformat.v4.new_markdown_cell(f"Notes of candidate {i}: {secrets.token_hex(8)}"))
             links.append((token, nbformat.writes(mine).encode()))
         _, warmup = invitations.invite_candidate("Warm Up", "warmup@bench.example", case,
-                                                 due_at=utcnow() + timedelta(hours=2), panel=[], actor=admin)
+                                                 due_at=utcnow() + timedelta(hours=2), panel=[], actor=admin,
+                                                 panel_later=True)
         return Seeded(links, [admin.email] + [u.email for u in interviewers], warmup)
 
 

@@ -170,6 +170,9 @@ def make_invitation(app: Flask, make_user: UserFactory) -> Any:
             if admin is None:
                 admin = accounts.create_user("owner@example.com", "Owner", Role.ADMIN, PASSWORD)
             members = [db.session.get(User, u.id) for u in (panel or [])]
+            # Tests invite the same person again and again; an empty panel is their explicit choice.
+            kwargs.setdefault("add_to_existing", True)
+            kwargs.setdefault("panel_later", not members)
             invitation, token = invitations.invite_candidate(
                 "Casey Candidate",
                 "casey@example.org",

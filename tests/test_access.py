@@ -30,6 +30,11 @@ MATRIX: dict[str, tuple[str, str, dict[str, object]]] = {
     "admin.invitation_detail": ("GET", "/admin/invitations/{invitation_id}", {"anonymous": LOGIN, "candidate": LOGIN, "admin": OK, "*": FORBIDDEN}),
     "admin.invitation_revoke": ("POST", "/admin/invitations/{invitation_id}/revoke", {"anonymous": LOGIN, "candidate": LOGIN, "admin": REDIRECT, "*": FORBIDDEN}),
     "admin.invitation_extend": ("POST", "/admin/invitations/{invitation_id}/extend", {"anonymous": LOGIN, "candidate": LOGIN, "admin": REDIRECT, "*": FORBIDDEN}),
+    "admin.invitation_resend": ("POST", "/admin/invitations/{invitation_id}/resend", {"anonymous": LOGIN, "candidate": LOGIN, "admin": REDIRECT, "*": FORBIDDEN}),
+    "admin.invitation_restore": ("POST", "/admin/invitations/{invitation_id}/restore", {"anonymous": LOGIN, "candidate": LOGIN, "admin": REDIRECT, "*": FORBIDDEN}),
+    "admin.panel_add": ("POST", "/admin/invitations/{invitation_id}/panel", {"anonymous": LOGIN, "candidate": LOGIN, "admin": REDIRECT, "*": FORBIDDEN}),
+    # The person is a mentee who is not on the panel: the admin is told so and sent back.
+    "admin.panel_remove": ("POST", "/admin/invitations/{invitation_id}/panel/{mentee_id}/remove", {"anonymous": LOGIN, "candidate": LOGIN, "admin": REDIRECT, "*": FORBIDDEN}),
     # The candidate's own link works for whoever holds it; nobody else has a token to use.
     "candidate.invitation": ("GET", "/i/{token}", {"*": OK}),
     "candidate.bundle": ("GET", "/i/{token}/bundle", {"*": OK}),

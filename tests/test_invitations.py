@@ -49,19 +49,28 @@ def test_first_opening_is_recorded(app, client, make_invitation):
         assert len(opened) == 1
 
 
-def test_unknown_and_revoked_links_get_the_same_response(app, client, make_invitation):
+def test_a_revoked_link_says_it_was_withdrawn_and_names_nobody(app, client, make_invitation):
     invitation_id, token = make_invitation()
     with app.app_context():
         invitation = db.session.get(Invitation, invitation_id)
-        invitations.revoke_invitation(invitation, invitation.candidate.invitations[0].case and None)
-    revoked = client.get(f"/i/{token}")
+        name, email, title = invitation.candidate.name, invitation.candidate.email, invitation.case.title
+        invitations.revoke_invitation(invitation, None)
+    for path in (f"/i/{token}", f"/i/{token}/bundle", f"/i/{token}/status"):
+        revoked = client.get(path)
+        assert revoked.status_code == 410
+        page = revoked.get_data(as_text=True)
+        assert "withdrawn" in page and "contact the hiring team" in page
+        for secret in (name, email, title, name.split()[0], "events.csv"):
+            assert secret not in page
+    # An unknown link reveals nothing either, and the same thing for every unknown token.
     unknown = client.get("/i/" + "x" * 43)
-    assert revoked.status_code == unknown.status_code == 404
-    assert revoked.data == unknown.data
-    assert b"not valid" in revoked.data
+    other = client.get("/i/" + "y" * 43)
+    assert unknown.status_code == other.status_code == 404
+    assert unknown.data == other.data
+    assert b"not valid" in unknown.data and b"withdrawn" not in unknown.data
 
 
-def test_expired_link_says_the_deadline_passed(app, client, make_invitation):
+def test_after_the_deadline_the_link_opens_read_only(app, client, make_invitation):
     invitation_id, token = make_invitation()
     with app.app_context():
         invitation = db.session.get(Invitation, invitation_id)
@@ -69,9 +78,11 @@ def test_expired_link_says_the_deadline_passed(app, client, make_invitation):
         invitation.due_at = utcnow() - timedelta(minutes=1)
         db.session.commit()
     response = client.get(f"/i/{token}")
-    assert response.status_code == 404
-    assert b"deadline for this invitation has passed" in response.data
-    assert b"Tiny hiring case" not in response.data
+    assert response.status_code == 200
+    page = response.get_data(as_text=True)
+    assert "Tiny hiring case" in page and "events.csv" in page  # the brief is still there
+    assert "Uploads are closed" in page and "deadline passed" in page
+    assert 'type="file"' not in page and "Download your case bundle" not in page
 
 
 def test_overlong_token_is_unknown_not_an_error(client):
@@ -195,7 +206,7 @@ def test_revoke_and_extend_through_the_pages(app, client, auth, make_user, make_
     )
     assert response.status_code == 302
     assert "deadline is extended" in client.get(response.headers["Location"]).get_data(as_text=True)
-    client.post(f"/admin/invitations/{invitation_id}/revoke")
+    client.post(f"/admin/invitations/{invitation_id}/revoke", data={"confirm": "y"})
     client.post("/logout")
     assert client.get(f"/i/{token}").status_code == 404
 

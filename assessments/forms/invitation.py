@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, EmailField, SelectField, StringField, SubmitField
-from wtforms.validators import DataRequired, Email, Length
+from wtforms.validators import DataRequired, Email, InputRequired, Length
 
 from assessments.forms.fields import MultiCheckboxField, deadline_field, timezone_field
 
@@ -18,7 +18,10 @@ class InvitationForm(FlaskForm):
     due_at = deadline_field("Deadline")
     timezone = timezone_field()
     panel = MultiCheckboxField("Interview panel", coerce=int)
+    panel_later = BooleanField("Panel later: invite now and choose the interviewers afterwards")
     allow_late = BooleanField("Accept late submissions (marked late)")
+    # Shown only once the email turned out to belong to a candidate already.
+    add_to_existing = BooleanField("Yes, add this case for the same candidate")
     submit = SubmitField("Create invitation")
 
 
@@ -31,6 +34,21 @@ class ExtendForm(FlaskForm):
 
 
 class RevokeForm(FlaskForm):
-    """Confirms revoking an invitation (the form carries only the CSRF token)."""
+    """Revoking an invitation, confirmed with a tick."""
 
+    confirm = BooleanField(
+        "Yes, stop this link from working (you can undo this until the deadline)",
+        validators=[InputRequired(message="Tick the box to confirm revoking the link.")],
+    )
     submit = SubmitField("Revoke link")
+
+
+class ActionForm(FlaskForm):
+    """A button that changes an invitation (restore, re-send the link, remove a panelist): only the CSRF token."""
+
+
+class PanelAddForm(FlaskForm):
+    """An interviewer to add to a panel."""
+
+    interviewer = SelectField("Add an interviewer", coerce=int, validators=[DataRequired()])
+    submit = SubmitField("Add to panel")

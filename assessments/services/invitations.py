@@ -5,13 +5,13 @@ from __future__ import annotations
 import hashlib
 import secrets
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
 from assessments.content.bundle import bundle_filename
-from assessments.errors import InvalidInput, InvitationUnavailable, NotFound
+from assessments.errors import CandidateExists, InvalidInput, InvitationUnavailable, InvitationWithdrawn, NotFound
 from assessments.extensions import db
 from assessments.models import (
     Candidate,
@@ -24,7 +24,7 @@ from assessments.models import (
 )
 from assessments.models.types import utcnow
 from assessments.permissions import Capability, can
-from assessments.services import catalog
+from assessments.services import catalog, outbox
 from assessments.services.accounts import normalise_email
 from assessments.services.audit import record_event
 
@@ -32,15 +32,33 @@ UNAVAILABLE = (
     "This invitation link is not valid. Check that you copied the whole link from your email, "
     "or contact the person who invited you."
 )
-EXPIRED = (
-    "The deadline for this invitation has passed, so it can no longer be opened. If you need "
-    "more time, contact the person who invited you."
+WITHDRAWN = (
+    "This invitation has been withdrawn, so this link no longer opens it. If you think this is a "
+    "mistake, contact the hiring team who invited you."
 )
 
 
 def hash_token(token: str) -> str:
     """The stored form of an invitation token."""
     return hashlib.sha256(token.encode()).hexdigest()
+
+
+def find_candidate_by_email(email: str) -> Candidate | None:
+    """The candidate with this email (compared normalised), or None."""
+    return db.session.scalar(
+        select(Candidate).where(Candidate.email == normalise_email(email)).order_by(Candidate.id).limit(1)
+    )
+
+
+def candidate_history(candidate: Candidate) -> list[Invitation]:
+    """A candidate's invitations, oldest first, with their cases and panels."""
+    query = (
+        select(Invitation)
+        .where(Invitation.candidate_id == candidate.id)
+        .options(selectinload(Invitation.case), selectinload(Invitation.panel))
+        .order_by(Invitation.created_at)
+    )
+    return list(db.session.scalars(query))
 
 
 def list_candidates() -> list[Candidate]:
@@ -61,25 +79,45 @@ def invite_candidate(
     allow_late: bool = False,
     seed: int | None = None,
     token: str | None = None,
+    timed: bool = False,
+    blind_first_read: bool = True,
+    panel_later: bool = False,
+    add_to_existing: bool = False,
+    notify: bool = False,
 ) -> tuple[Invitation, str]:
-    """Add a candidate and invite them to a case in one transaction; returns the invitation and
-    its token, shown only once. A refused invitation adds no candidate.
+    """Invite someone to a case in one transaction, adding them as a candidate unless their email
+    already is one; returns the invitation and its token, shown only once. A refused invitation
+    adds nothing. With `notify`, the invitation mail with the link goes to the candidate.
 
+    :raises CandidateExists: when the email already belongs to a candidate and `add_to_existing`
+        was not given (a person is one candidate: the caller asks whether to add another case).
     :raises InvalidInput: for a missing name or email, a deadline not after the opening, a
-        non-hiring case or a panel member who is not an active interviewer.
+        non-hiring case, a panel member who is not an active interviewer, or no panel without
+        `panel_later`.
     """
     opens_at = opens_at or utcnow()
     if not name.strip() or not email.strip():
         raise InvalidInput("Give the candidate's name and email.")
-    _check_invitation(case, opens_at=opens_at, due_at=due_at, panel=panel)
-    candidate = Candidate(name=name.strip(), email=normalise_email(email), created_by_id=actor.id)
-    db.session.add(candidate)
-    db.session.flush()
-    record_event(actor, "candidate.created", "candidate", candidate.id, email=candidate.email)
+    _check_invitation(case, opens_at=opens_at, due_at=due_at, panel=panel, panel_later=panel_later)
+    candidate = find_candidate_by_email(email)
+    if candidate is not None and not add_to_existing:
+        raise CandidateExists(
+            f"{candidate.email} is already a candidate ({candidate.name}). Look at their history "
+            "and confirm to add another case for them.",
+            candidate.id,
+        )
+    if candidate is None:
+        candidate = Candidate(name=name.strip(), email=normalise_email(email), created_by_id=actor.id)
+        db.session.add(candidate)
+        db.session.flush()
+        record_event(actor, "candidate.created", "candidate", candidate.id, email=candidate.email)
     invitation, token = _add_invitation(
         candidate, case, opens_at=opens_at, due_at=due_at, panel=panel, actor=actor,
         time_limit_minutes=time_limit_minutes, allow_late=allow_late, seed=seed, token=token,
+        timed=timed, blind_first_read=blind_first_read,
     )
+    if notify:
+        _queue_invitation_mail(invitation, token, actor)
     db.session.commit()
     return invitation, token
 
@@ -96,23 +134,29 @@ def issue_invitation(
     allow_late: bool = False,
     seed: int | None = None,
     token: str | None = None,
+    timed: bool = False,
+    blind_first_read: bool = True,
+    panel_later: bool = False,
 ) -> tuple[Invitation, str]:
     """Invite an existing candidate to a case; returns the invitation and its token, shown only once.
 
-    :raises InvalidInput: for a deadline not after the opening, a non-hiring case or a panel
-        member who is not an active interviewer.
+    :raises InvalidInput: for a deadline not after the opening, a non-hiring case, a panel
+        member who is not an active interviewer, or no panel without `panel_later`.
     """
     opens_at = opens_at or utcnow()
-    _check_invitation(case, opens_at=opens_at, due_at=due_at, panel=panel)
+    _check_invitation(case, opens_at=opens_at, due_at=due_at, panel=panel, panel_later=panel_later)
     invitation, token = _add_invitation(
         candidate, case, opens_at=opens_at, due_at=due_at, panel=panel, actor=actor,
         time_limit_minutes=time_limit_minutes, allow_late=allow_late, seed=seed, token=token,
+        timed=timed, blind_first_read=blind_first_read,
     )
     db.session.commit()
     return invitation, token
 
 
-def _check_invitation(case: Case, *, opens_at: datetime, due_at: datetime, panel: Sequence[User]) -> None:
+def _check_invitation(
+    case: Case, *, opens_at: datetime, due_at: datetime, panel: Sequence[User], panel_later: bool
+) -> None:
     """Every rule an invitation must meet, checked before anything is added to the session."""
     if due_at <= opens_at:
         raise InvalidInput("The deadline must be after the time the invitation opens.")
@@ -121,6 +165,9 @@ def _check_invitation(case: Case, *, opens_at: datetime, due_at: datetime, panel
     for member in panel:
         if not can(member, Capability.SIT_ON_PANEL) or not member.active:
             raise InvalidInput(f"{member.display_name} is not an active interviewer.")
+    # Nobody can score a candidate without a panel: leaving it empty is a choice made explicitly.
+    if not panel and not panel_later:
+        raise InvalidInput("Choose the interview panel, or tick “panel later” to add it afterwards.")
 
 
 def _add_invitation(
@@ -135,6 +182,8 @@ def _add_invitation(
     allow_late: bool,
     seed: int | None,
     token: str | None,
+    timed: bool,
+    blind_first_read: bool,
 ) -> tuple[Invitation, str]:
     # Adds the invitation, its panel and its audit event; the calling use case commits.
     token = token or secrets.token_urlsafe(32)
@@ -147,6 +196,8 @@ def _add_invitation(
         due_at=due_at,
         time_limit_minutes=time_limit_minutes or case.time_limit_minutes,
         allow_late=allow_late,
+        timed=timed,
+        blind_first_read=blind_first_read,
         created_by_id=actor.id,
     )
     db.session.add(invitation)
@@ -165,6 +216,22 @@ def _add_invitation(
         panel=[m.id for m in panel],
     )
     return invitation, token
+
+
+def _queue_invitation_mail(invitation: Invitation, token: str, actor: User | None, *, resent: bool = False) -> None:
+    # The link is in the mail only: the outbox drops it from the stored parts once sent.
+    outbox.queue_mail(
+        invitation.candidate.email,
+        f"{'A new link to' if resent else 'Your invitation:'} {invitation.case.title}",
+        "candidate_invitation",
+        about=f"invitation:{invitation.id}",
+        candidate=invitation.candidate,
+        case_title=invitation.case.title,
+        due_at=invitation.due_at,
+        inviter=actor,
+        link=outbox.absolute_url("candidate.invitation", token=token),
+        resent=resent,
+    )
 
 
 def get_invitation(invitation_id: int) -> Invitation:
@@ -189,10 +256,11 @@ def list_invitations() -> list[Invitation]:
 
 
 def open_invitation(token: str, now: datetime | None = None) -> Invitation:
-    """The invitation a candidate's link refers to, recording the first opening.
+    """The invitation a candidate's link refers to, recording the first opening. After the
+    deadline the link still opens, read-only (`uploads_open` says whether uploads are).
 
-    :raises InvitationUnavailable: the same message for an unknown or revoked link, and a
-        message about the deadline for an expired one.
+    :raises InvitationWithdrawn: for a revoked link (a message that names nobody).
+    :raises InvitationUnavailable: for an unknown link, or one that is not open yet.
     """
     now = now or utcnow()
     if not token or len(token) > 100:
@@ -204,9 +272,7 @@ def open_invitation(token: str, now: datetime | None = None) -> Invitation:
         raise InvitationUnavailable(UNAVAILABLE)
     state = invitation.state(now)
     if state == LinkState.REVOKED:
-        raise InvitationUnavailable(UNAVAILABLE)
-    if state == LinkState.EXPIRED and not invitation.allow_late:
-        raise InvitationUnavailable(EXPIRED)
+        raise InvitationWithdrawn(WITHDRAWN)
     if state == LinkState.NOT_OPEN:
         raise InvitationUnavailable(
             f"This invitation opens on {invitation.opens_at:%d %B %Y at %H:%M} UTC. "
@@ -219,6 +285,32 @@ def open_invitation(token: str, now: datetime | None = None) -> Invitation:
     return invitation
 
 
+def uploads_open(invitation: Invitation, now: datetime | None = None) -> bool:
+    """Whether the candidate may upload now: the link is open, or past the deadline with late uploads allowed."""
+    state = invitation.state(now or utcnow())
+    return state == LinkState.OPEN or (state == LinkState.EXPIRED and invitation.allow_late)
+
+
+def clock_ends_at(invitation: Invitation) -> datetime | None:
+    """When a timed invitation's time limit runs out: its first download plus the limit (None before it, or untimed)."""
+    if not invitation.timed or invitation.first_downloaded_at is None:
+        return None
+    return invitation.first_downloaded_at + timedelta(minutes=invitation.time_limit_minutes)
+
+
+def download_bundle(invitation: Invitation, now: datetime | None = None) -> tuple[str, bytes]:
+    """The candidate's bundle, recording the first download (a timed invitation's clock starts there).
+
+    :raises CaseUnavailable: when the invitation's case version is no longer on disk.
+    """
+    name, data = invitation_bundle(invitation)
+    if invitation.first_downloaded_at is None:
+        invitation.first_downloaded_at = now or utcnow()
+        record_event(None, "invitation.downloaded", "invitation", invitation.id, timed=invitation.timed)
+        db.session.commit()
+    return name, data
+
+
 def invitation_bundle(invitation: Invitation) -> tuple[str, bytes]:
     """The candidate's bundle for an invitation: the name it downloads as, and its bytes.
 
@@ -229,12 +321,45 @@ def invitation_bundle(invitation: Invitation) -> tuple[str, bytes]:
 
 
 def revoke_invitation(invitation: Invitation, actor: User) -> None:
-    """Make the link stop working; submissions already made are kept."""
+    """Make the link stop working; submissions already made are kept, and it can be undone until the deadline."""
     if invitation.status == InvitationStatus.REVOKED:
         return
     invitation.status = InvitationStatus.REVOKED
     record_event(actor, "invitation.revoked", "invitation", invitation.id)
     db.session.commit()
+
+
+def can_restore(invitation: Invitation, now: datetime | None = None) -> bool:
+    """True while a revoked invitation's deadline has not passed, so the revoke can be undone."""
+    return invitation.status == InvitationStatus.REVOKED and (now or utcnow()) < invitation.due_at
+
+
+def restore_invitation(invitation: Invitation, actor: User) -> None:
+    """Undo a revoke: the same link works again.
+
+    :raises InvalidInput: when the invitation is not revoked or its deadline has passed.
+    """
+    if not can_restore(invitation):
+        raise InvalidInput("Only a revoked invitation whose deadline has not passed can be restored.")
+    invitation.status = InvitationStatus.ACTIVE
+    record_event(actor, "invitation.restored", "invitation", invitation.id)
+    db.session.commit()
+
+
+def resend_link(invitation: Invitation, actor: User) -> str:
+    """A new link for the same seed and data, mailed to the candidate; the old link stops working.
+    Returns the new token, shown once.
+
+    :raises InvalidInput: for a revoked invitation (restore it first).
+    """
+    if invitation.status == InvitationStatus.REVOKED:
+        raise InvalidInput("This invitation is revoked: undo the revoke before re-sending its link.")
+    token = secrets.token_urlsafe(32)
+    invitation.token_hash = hash_token(token)
+    record_event(actor, "invitation.link_resent", "invitation", invitation.id)
+    _queue_invitation_mail(invitation, token, actor, resent=True)
+    db.session.commit()
+    return token
 
 
 def extend_invitation(invitation: Invitation, due_at: datetime, actor: User) -> None:

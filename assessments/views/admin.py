@@ -6,12 +6,12 @@ from flask import Blueprint, flash, redirect, render_template, session, url_for
 from flask_login import current_user
 from werkzeug.wrappers import Response
 
-from assessments.errors import InvalidInput
+from assessments.errors import CandidateExists, InvalidInput
 from assessments.forms.fields import to_utc
-from assessments.forms.invitation import ExtendForm, InvitationForm, RevokeForm
+from assessments.forms.invitation import ActionForm, ExtendForm, InvitationForm, PanelAddForm, RevokeForm
 from assessments.models.types import utcnow
 from assessments.permissions import Capability, requires
-from assessments.services import catalog, invitations, panels
+from assessments.services import catalog, invitations, panels, people
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
@@ -30,11 +30,12 @@ def invitation_list() -> str:
 @bp.route("/invitations/new", methods=["GET", "POST"])
 @requires(Capability.INVITE)
 def invitation_new() -> Response | tuple[str, int] | str:
-    """Create a candidate and invite them to a hiring case."""
+    """Invite a person to a hiring case; an email already on file asks before adding a case for them."""
     form = InvitationForm()
     form.case.choices = [(c.slug, c.title) for c in catalog.current_cases(hiring=True)]
     interviewers = panels.panel_choices()
     form.panel.choices = [(u.id, f"{u.display_name} ({u.role})") for u in interviewers]
+    existing = None
     if form.validate_on_submit():
         by_id = {u.id: u for u in interviewers}
         try:
@@ -46,27 +47,42 @@ def invitation_new() -> Response | tuple[str, int] | str:
                 panel=[by_id[i] for i in form.panel.data],
                 actor=current_user,
                 allow_late=form.allow_late.data,
+                panel_later=form.panel_later.data,
+                add_to_existing=form.add_to_existing.data,
+                notify=True,
             )
+        except CandidateExists as error:
+            existing = invitations.find_candidate_by_email(form.email.data)
+            form.form_errors.append(error.message)
         except InvalidInput as error:
             form.form_errors.append(error.message)
         else:
             # The token is never stored server-side: hand it to this admin's next page once.
             session[_NEW_LINK_KEY] = {"id": invitation.id, "token": token}
+            flash(f"Invitation created and mailed to {invitation.candidate.email}.", "success")
             return redirect(url_for("admin.invitation_detail", invitation_id=invitation.id))
     status = 400 if form.is_submitted() else 200
-    return render_template("admin/invitation_new.html", form=form), status
+    history = invitations.candidate_history(existing) if existing else []
+    return render_template(
+        "admin/invitation_new.html", form=form, existing=existing, history=history, now=utcnow()
+    ), status
 
 
 @bp.get("/invitations/<int:invitation_id>")
 @requires(Capability.INVITE)
 def invitation_detail(invitation_id: int) -> str:
-    """One invitation; right after creation it shows the link, once."""
+    """One invitation; right after creation or a re-send it shows the link, once."""
     invitation = invitations.get_invitation(invitation_id)
     link = None
     pending = session.get(_NEW_LINK_KEY)
     if pending and pending.get("id") == invitation.id:
         session.pop(_NEW_LINK_KEY)
         link = url_for("candidate.invitation", token=pending["token"], _external=True)
+    on_panel = {m.interviewer_id for m in invitation.panel}
+    panel_form = PanelAddForm()
+    panel_form.interviewer.choices = [
+        (u.id, f"{u.display_name} ({u.role})") for u in panels.panel_choices() if u.id not in on_panel
+    ]
     return render_template(
         "admin/invitation_detail.html",
         invitation=invitation,
@@ -74,7 +90,85 @@ def invitation_detail(invitation_id: int) -> str:
         now=utcnow(),
         extend_form=ExtendForm(),
         revoke_form=RevokeForm(),
+        action_form=ActionForm(),
+        panel_form=panel_form,
+        can_restore=invitations.can_restore(invitation),
+        history=invitations.candidate_history(invitation.candidate),
+        submitted={m.interviewer_id for m in invitation.panel if panels.has_submitted(invitation, m.interviewer)},
     )
+
+
+@bp.post("/invitations/<int:invitation_id>/panel")
+@requires(Capability.INVITE)
+def panel_add(invitation_id: int) -> Response:
+    """Put an interviewer on the panel."""
+    invitation = invitations.get_invitation(invitation_id)
+    form = PanelAddForm()
+    form.interviewer.choices = [(u.id, u.display_name) for u in panels.panel_choices()]
+    if form.validate_on_submit():
+        interviewer = people.get_person(form.interviewer.data)
+        try:
+            panels.add_panel_member(invitation, interviewer, current_user)
+        except InvalidInput as error:
+            flash(error.message, "error")
+        else:
+            flash(f"{interviewer.display_name} is on the panel.", "success")
+    else:
+        flash("Choose an interviewer to add.", "error")
+    return redirect(url_for("admin.invitation_detail", invitation_id=invitation.id, _anchor="panel"))
+
+
+@bp.post("/invitations/<int:invitation_id>/panel/<int:user_id>/remove")
+@requires(Capability.INVITE)
+def panel_remove(invitation_id: int, user_id: int) -> Response:
+    """Take an interviewer off the panel; a scorecard they submitted stays."""
+    invitation = invitations.get_invitation(invitation_id)
+    if ActionForm().validate_on_submit():
+        interviewer = people.get_person(user_id)
+        try:
+            kept = panels.remove_panel_member(invitation, interviewer, current_user)
+        except InvalidInput as error:
+            flash(error.message, "error")
+        else:
+            message = f"{interviewer.display_name} is off the panel."
+            if kept:
+                message += " The scorecard they submitted is kept and still counts in the debrief."
+            flash(message, "success")
+    return redirect(url_for("admin.invitation_detail", invitation_id=invitation.id, _anchor="panel"))
+
+
+@bp.post("/invitations/<int:invitation_id>/resend")
+@requires(Capability.INVITE)
+def invitation_resend(invitation_id: int) -> Response:
+    """A new link for the same data, mailed to the candidate; the old link stops working."""
+    invitation = invitations.get_invitation(invitation_id)
+    if ActionForm().validate_on_submit():
+        try:
+            token = invitations.resend_link(invitation, current_user)
+        except InvalidInput as error:
+            flash(error.message, "error")
+        else:
+            session[_NEW_LINK_KEY] = {"id": invitation.id, "token": token}
+            flash(
+                f"A new link is mailed to {invitation.candidate.email}; the old link no longer works.",
+                "success",
+            )
+    return redirect(url_for("admin.invitation_detail", invitation_id=invitation.id))
+
+
+@bp.post("/invitations/<int:invitation_id>/restore")
+@requires(Capability.INVITE)
+def invitation_restore(invitation_id: int) -> Response:
+    """Undo a revoke while the deadline has not passed."""
+    invitation = invitations.get_invitation(invitation_id)
+    if ActionForm().validate_on_submit():
+        try:
+            invitations.restore_invitation(invitation, current_user)
+        except InvalidInput as error:
+            flash(error.message, "error")
+        else:
+            flash("The revoke is undone: the link works again.", "success")
+    return redirect(url_for("admin.invitation_detail", invitation_id=invitation.id))
 
 
 @bp.post("/invitations/<int:invitation_id>/revoke")
@@ -82,9 +176,14 @@ def invitation_detail(invitation_id: int) -> str:
 def invitation_revoke(invitation_id: int) -> Response:
     """Stop an invitation link from working."""
     invitation = invitations.get_invitation(invitation_id)
-    if RevokeForm().validate_on_submit():
+    form = RevokeForm()
+    if form.validate_on_submit():
         invitations.revoke_invitation(invitation, current_user)
-        flash("The link is revoked. Submissions already made are kept.", "success")
+        flash("The link is revoked. Submissions already made are kept; you can undo this until the deadline.", "success")
+    else:
+        for errors in form.errors.values():
+            for message in errors:
+                flash(message, "error")
     return redirect(url_for("admin.invitation_detail", invitation_id=invitation.id))
 
 
