@@ -3,6 +3,7 @@
 from assessments.models.audit import AuditEvent, LoginThrottle
 from assessments.models.candidate import Candidate
 from assessments.models.case import Case
+from assessments.models.decision import DecisionOutcome, HiringDecision
 from assessments.models.grade_run import GradeRun, GradeStatus, RunSubject
 from assessments.models.invitation import Invitation, InvitationStatus, LinkState, PanelMember
 from assessments.models.outbox import MailStatus, OutboxMail
@@ -25,8 +26,10 @@ __all__ = [
     "AuditEvent",
     "Candidate",
     "Case",
+    "DecisionOutcome",
     "GradeRun",
     "GradeStatus",
+    "HiringDecision",
     "Invitation",
     "InvitationStatus",
     "LinkState",

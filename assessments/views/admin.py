@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, flash, redirect, render_template, session, url_for
+from flask import Blueprint, flash, redirect, render_template, request, session, url_for
 from flask_login import current_user
 from werkzeug.wrappers import Response
 
 from assessments.errors import CandidateExists, InvalidInput
 from assessments.forms.fields import to_utc
 from assessments.forms.invitation import ActionForm, ExtendForm, InvitationForm, PanelAddForm, RevokeForm
+from assessments.forms.pipeline import PipelineFilterForm
 from assessments.models.types import utcnow
 from assessments.permissions import Capability, requires
-from assessments.services import catalog, invitations, panels, people
+from assessments.services import catalog, invitations, panels, people, pipeline
+from assessments.services.pipeline import PipelineFilters
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
@@ -21,10 +23,26 @@ _NEW_LINK_KEY = "new_invitation_link"
 @bp.get("/invitations")
 @requires(Capability.INVITE)
 def invitation_list() -> str:
-    """Every invitation with its state."""
-    return render_template(
-        "admin/invitations.html", invitations=invitations.list_invitations(), now=utcnow()
-    )
+    """The hiring pipeline: every invitation's stage and what is overdue, searched, filtered and paged."""
+    form = PipelineFilterForm(request.args)
+    form.stage.choices = [("", "Any stage")] + list(pipeline.STAGES.items())
+    form.case.choices = [("", "All cases")] + pipeline.case_choices()
+    filters = PipelineFilters()
+    if form.validate():
+        # Bad filters are dropped (and shown as errors), never a 500.
+        filters = PipelineFilters(
+            search=form.q.data or "",
+            case=form.case.data or "",
+            stage=form.stage.data or "",
+            invited_from=form.invited_from.data,
+            invited_to=form.invited_to.data,
+            overdue=form.overdue.data,
+            needs_panel=form.needs_panel.data,
+            page=form.page.data or 1,
+        )
+    result = pipeline.list_pipeline(filters)
+    args = {k: v for k, v in request.args.items() if k != "page" and v}
+    return render_template("admin/invitations.html", form=form, result=result, args=args, now=utcnow())
 
 
 @bp.route("/invitations/new", methods=["GET", "POST"])

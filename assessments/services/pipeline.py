@@ -1,0 +1,267 @@
+"""The hiring pipeline: each invitation's stage and what is overdue, searched, filtered and paged in SQL."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+
+from sqlalchemy import and_, case, exists, func, literal, or_, select
+from sqlalchemy.sql.elements import ColumnElement
+
+from assessments.extensions import db
+from assessments.models import (
+    Candidate,
+    Case,
+    GradeRun,
+    GradeStatus,
+    HiringDecision,
+    Invitation,
+    InvitationStatus,
+    PanelMember,
+    Scorecard,
+    ScorecardPurpose,
+    ScorecardStatus,
+    Submission,
+    User,
+)
+from assessments.models.types import utcnow
+
+# In the order a candidate moves through them.
+STAGES: dict[str, str] = {
+    "invited": "invited",
+    "opened": "opened the link",
+    "downloaded": "downloaded",
+    "submitted": "submitted",
+    "checked": "checked",
+    "scorecards": "scorecards",
+    "debriefed": "debriefed",
+    "decided": "decided",
+}
+# Scorecards are overdue this long after the (latest) submission.
+SCORECARDS_DUE_AFTER = timedelta(days=2)
+PER_PAGE = 25
+
+
+@dataclass(frozen=True)
+class PipelineFilters:
+    """What the pipeline page asks for; empty values filter nothing."""
+
+    search: str = ""
+    case: str = ""
+    stage: str = ""
+    invited_from: date | None = None
+    invited_to: date | None = None
+    overdue: bool = False
+    needs_panel: bool = False
+    page: int = 1
+
+
+@dataclass(frozen=True)
+class PipelineRow:
+    """One invitation on the pipeline."""
+
+    invitation_id: int
+    candidate_name: str
+    candidate_email: str
+    case_title: str
+    invited_at: datetime
+    due_at: datetime
+    revoked: bool
+    stage: str
+    panel_size: int
+    scorecards_in: int
+    submissions: int
+    overdue: tuple[str, ...]
+    decision: str | None = None
+    decided_by: str | None = None
+    decided_at: datetime | None = None
+
+    @property
+    def needs_panel(self) -> bool:
+        """True when nobody is on the panel (invited with "panel later")."""
+        return self.panel_size == 0 and not self.revoked
+
+    @property
+    def stage_label(self) -> str:
+        """The stage as the page says it; scorecards with their count."""
+        if self.stage == "scorecards":
+            return f"scorecards {self.scorecards_in} of {self.panel_size}"
+        if self.stage == "decided" and self.decision:
+            return f"decided: {self.decision}"
+        return STAGES[self.stage]
+
+
+@dataclass(frozen=True)
+class PipelinePage:
+    """A page of the pipeline with what the filters need."""
+
+    rows: list[PipelineRow]
+    total: int
+    page: int
+    pages: int
+
+
+def _columns(now: datetime) -> dict[str, ColumnElement]:
+    # Correlated subqueries per invitation: each uses an index on invitation_id, and a page
+    # of rows is one statement however many submissions, runs and scorecards there are.
+    inv = Invitation.id
+    submissions = (
+        select(func.count(Submission.id)).where(Submission.invitation_id == inv).scalar_subquery()
+    )
+    last_upload = (
+        select(func.max(Submission.uploaded_at)).where(Submission.invitation_id == inv).scalar_subquery()
+    )
+    checked = exists(
+        select(GradeRun.id)
+        .join(Submission, GradeRun.submission_id == Submission.id)
+        .where(Submission.invitation_id == inv, GradeRun.status == GradeStatus.DONE)
+    )
+    panel_size = (
+        select(func.count(PanelMember.id)).where(PanelMember.invitation_id == inv).scalar_subquery()
+    )
+    scorecards_in = (
+        select(func.count(func.distinct(Scorecard.interviewer_id)))
+        .where(
+            Scorecard.invitation_id == inv,
+            Scorecard.purpose == ScorecardPurpose.HIRING,
+            Scorecard.status == ScorecardStatus.SUBMITTED,
+            Scorecard.interviewer_id.in_(
+                select(PanelMember.interviewer_id).where(PanelMember.invitation_id == inv)
+            ),
+        )
+        .scalar_subquery()
+    )
+    decided = exists(select(HiringDecision.id).where(HiringDecision.invitation_id == inv))
+    stage = case(
+        (decided, literal("decided")),
+        (and_(panel_size > 0, scorecards_in >= panel_size, submissions > 0), literal("debriefed")),
+        (scorecards_in > 0, literal("scorecards")),
+        (checked, literal("checked")),
+        (submissions > 0, literal("submitted")),
+        (Invitation.first_downloaded_at.is_not(None), literal("downloaded")),
+        (Invitation.first_opened_at.is_not(None), literal("opened")),
+        else_=literal("invited"),
+    )
+    missing_submission = and_(
+        Invitation.status == InvitationStatus.ACTIVE, Invitation.due_at < now, submissions == 0
+    )
+    late_scorecards = and_(
+        last_upload < now - SCORECARDS_DUE_AFTER, panel_size > 0, scorecards_in < panel_size, ~decided
+    )
+    return {
+        "submissions": submissions,
+        "panel_size": panel_size,
+        "scorecards_in": scorecards_in,
+        "stage": stage,
+        "missing_submission": missing_submission,
+        "late_scorecards": late_scorecards,
+    }
+
+
+def _day_start(day: date) -> datetime:
+    return datetime.combine(day, time.min, tzinfo=UTC)
+
+
+def _escape_like(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def list_pipeline(filters: PipelineFilters, now: datetime | None = None, per_page: int = PER_PAGE) -> PipelinePage:
+    """One page of the pipeline, newest invitations first, with each one's stage and what is overdue."""
+    now = now or utcnow()
+    cols = _columns(now)
+    query = (
+        select(
+            Invitation.id,
+            Candidate.name,
+            Candidate.email,
+            Case.title,
+            Invitation.created_at,
+            Invitation.due_at,
+            Invitation.status,
+            cols["stage"].label("stage"),
+            cols["panel_size"].label("panel_size"),
+            cols["scorecards_in"].label("scorecards_in"),
+            cols["submissions"].label("submissions"),
+            cols["missing_submission"].label("missing_submission"),
+            cols["late_scorecards"].label("late_scorecards"),
+        )
+        .join(Candidate, Invitation.candidate_id == Candidate.id)
+        .join(Case, Invitation.case_id == Case.id)
+    )
+    if filters.search.strip():
+        pattern = f"%{_escape_like(filters.search.strip().lower())}%"
+        query = query.where(
+            or_(func.lower(Candidate.name).like(pattern, escape="\\"), Candidate.email.like(pattern, escape="\\"))
+        )
+    if filters.case:
+        query = query.where(Case.slug == filters.case)
+    if filters.stage in STAGES:
+        query = query.where(cols["stage"] == filters.stage)
+    if filters.invited_from:
+        query = query.where(Invitation.created_at >= _day_start(filters.invited_from))
+    if filters.invited_to:
+        query = query.where(Invitation.created_at < _day_start(filters.invited_to + timedelta(days=1)))
+    if filters.overdue:
+        query = query.where(or_(cols["missing_submission"], cols["late_scorecards"]))
+    if filters.needs_panel:
+        query = query.where(cols["panel_size"] == 0, Invitation.status == InvitationStatus.ACTIVE)
+    total = db.session.scalar(select(func.count()).select_from(query.order_by(None).subquery())) or 0
+    pages = max(1, -(-total // per_page))
+    page = min(max(1, filters.page), pages)
+    result = db.session.execute(
+        query.order_by(Invitation.created_at.desc(), Invitation.id.desc()).limit(per_page).offset((page - 1) * per_page)
+    ).all()
+    decisions = _latest_decisions([r.id for r in result])
+    rows = []
+    for r in result:
+        overdue = []
+        if r.missing_submission:
+            overdue.append("deadline passed without a submission")
+        if r.late_scorecards:
+            overdue.append("scorecards due two days after the submission")
+        decision = decisions.get(r.id)
+        rows.append(
+            PipelineRow(
+                invitation_id=r.id,
+                candidate_name=r.name,
+                candidate_email=r.email,
+                case_title=r.title,
+                invited_at=r.created_at,
+                due_at=r.due_at,
+                revoked=r.status == InvitationStatus.REVOKED,
+                stage=r.stage,
+                panel_size=r.panel_size,
+                scorecards_in=r.scorecards_in,
+                submissions=r.submissions,
+                overdue=tuple(overdue),
+                decision=decision[0] if decision else None,
+                decided_by=decision[1] if decision else None,
+                decided_at=decision[2] if decision else None,
+            )
+        )
+    return PipelinePage(rows=rows, total=total, page=page, pages=pages)
+
+
+def _latest_decisions(invitation_ids: list[int]) -> dict[int, tuple[str, str, datetime]]:
+    # One query for the page: every decision of these invitations, oldest first, so the newest wins.
+    if not invitation_ids:
+        return {}
+    rows = db.session.execute(
+        select(HiringDecision.invitation_id, HiringDecision.outcome, User.display_name, HiringDecision.decided_at)
+        .join(User, HiringDecision.decided_by_id == User.id)
+        .where(HiringDecision.invitation_id.in_(invitation_ids))
+        .order_by(HiringDecision.decided_at, HiringDecision.id)
+    ).all()
+    return {r[0]: (r[1], r[2], r[3]) for r in rows}
+
+
+def case_choices() -> list[tuple[str, str]]:
+    """Every case that has an invitation, as (slug, title), for the filter."""
+    # Every case that has an invitation, by slug (a case has one row per content version).
+    rows = db.session.execute(
+        select(Case.slug, func.max(Case.title)).where(exists(select(Invitation.id).where(Invitation.case_id == Case.id)))
+        .group_by(Case.slug)
+        .order_by(Case.slug)
+    ).all()
+    return [(slug, title) for slug, title in rows]

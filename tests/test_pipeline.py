@@ -1,0 +1,149 @@
+"""The hiring pipeline: stages, overdue, search, filters and pages, and the recorded decision."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+
+from assessments.errors import AccessDenied, InvalidInput
+from assessments.extensions import db
+from assessments.models import GradeRun, GradeStatus, Invitation, Scorecard, ScorecardStatus, Submission, User
+from assessments.models.types import utcnow
+from assessments.services import decisions, invitations, pipeline
+from assessments.services.pipeline import PipelineFilters
+
+
+def _rows(**filters):
+    return pipeline.list_pipeline(PipelineFilters(**filters)).rows
+
+
+def _total(**filters):
+    return pipeline.list_pipeline(PipelineFilters(**filters)).total
+
+
+def _submit(invitation_id: int, *, at=None, done: bool = False) -> None:
+    submission = Submission(invitation_id=invitation_id, version=1, sha256="0" * 64, size=1, filename="nb.ipynb",
+                            uploaded_at=at or utcnow())
+    db.session.add(submission)
+    db.session.flush()
+    if done:
+        db.session.add(GradeRun(submission_id=submission.id, grader_version="t", case_version="t",
+                                status=GradeStatus.DONE))
+    db.session.commit()
+
+
+def _scorecard(invitation_id: int, user_id: int) -> None:
+    db.session.add(Scorecard(invitation_id=invitation_id, interviewer_id=user_id, rubric_slug="r",
+                             rubric_version="v", status=ScorecardStatus.SUBMITTED, submitted_at=utcnow()))
+    db.session.commit()
+
+
+def test_a_candidate_moves_through_every_stage(app, make_user, make_invitation):
+    admin = make_user("admin", email="boss@example.com")
+    iris = make_user("interviewer", email="iris@example.com")
+    omar = make_user("interviewer", email="omar@example.com")
+    invitation_id, token = make_invitation(panel=[iris, omar])
+    with app.app_context():
+        def stage():
+            (row,) = _rows()
+            return row.stage_label
+
+        assert stage() == "invited"
+        invitations.open_invitation(token)
+        assert stage() == "opened the link"
+        invitation = db.session.get(Invitation, invitation_id)
+        invitation.first_downloaded_at = utcnow()
+        db.session.commit()
+        assert stage() == "downloaded"
+        _submit(invitation_id)
+        assert stage() == "submitted"
+        db.session.add(GradeRun(submission_id=invitation.submissions[0].id, grader_version="t", case_version="t",
+                                status=GradeStatus.DONE))
+        db.session.commit()
+        assert stage() == "checked"
+        _scorecard(invitation_id, iris.id)
+        assert stage() == "scorecards 1 of 2"
+        _scorecard(invitation_id, omar.id)
+        assert stage() == "debriefed"
+        decisions.record_decision(invitation, "advance", "Strong on evaluation.", db.session.get(User, admin.id))
+        (row,) = _rows()
+        assert row.stage_label == "decided: advance"
+        assert row.decided_by == "Admin" or row.decided_by
+        assert row.decided_at is not None
+
+
+def test_overdue_submission_and_overdue_scorecards(app, make_user, make_invitation):
+    iris = make_user("interviewer", email="iris@example.com")
+    late_id, _ = make_invitation(panel=[iris], days=1)
+    waiting_id, _ = make_invitation(panel=[iris], days=5)
+    fresh_id, _ = make_invitation(panel=[iris], days=5)
+    with app.app_context():
+        late = db.session.get(Invitation, late_id)
+        late.due_at = utcnow() - timedelta(hours=1)
+        db.session.commit()
+        _submit(waiting_id, at=utcnow() - timedelta(days=3), done=True)
+        _submit(fresh_id, at=utcnow() - timedelta(hours=3), done=True)
+        overdue = {r.invitation_id: r.overdue for r in _rows(overdue=True)}
+        assert set(overdue) == {late_id, waiting_id}
+        assert "deadline passed without a submission" in overdue[late_id]
+        assert "scorecards due two days after the submission" in overdue[waiting_id]
+        _scorecard(waiting_id, iris.id)
+        assert {r.invitation_id for r in _rows(overdue=True)} == {late_id}
+
+
+def test_search_filters_and_pages(app, make_user, make_invitation):
+    admin = make_user("admin", email="boss@example.com")
+    iris = make_user("interviewer", email="iris@example.com")
+    make_invitation(panel=[iris])
+    make_invitation(panel_later=True)
+    with app.app_context():
+        from assessments.services import catalog
+
+        actor = db.session.get(User, admin.id)
+        case = catalog.find_current_case("tiny-hiring")
+        for i in range(30):
+            invitations.invite_candidate(f"Person {i:02d}", f"person{i}@example.org", case,
+                                         due_at=utcnow() + timedelta(days=3), panel=[], actor=actor, panel_later=True)
+        assert len(_rows(search="casey")) == 2
+        assert len(_rows(search="PERSON7@")) == 1
+        assert len(_rows(search="100%")) == 0
+        assert _total(needs_panel=True) == 31
+        assert _total(case="tiny-hiring") == 32
+        assert _rows(case="no-such-case") == []
+        assert _total(stage="invited") == 32
+        assert _rows(stage="submitted") == []
+        today = utcnow().date()
+        assert _total(invited_from=today, invited_to=today) == 32
+        assert _rows(invited_from=today + timedelta(days=1)) == []
+        first = pipeline.list_pipeline(PipelineFilters())
+        second = pipeline.list_pipeline(PipelineFilters(page=2))
+        assert (first.total, first.pages, len(first.rows), len(second.rows)) == (32, 2, 25, 7)
+        assert not {r.invitation_id for r in first.rows} & {r.invitation_id for r in second.rows}
+        assert pipeline.list_pipeline(PipelineFilters(page=99)).page == 2
+
+
+def test_the_pipeline_page_filters_and_shows_needs_a_panel(app, client, auth, make_user, make_invitation):
+    make_user("admin", email="boss@example.com")
+    make_invitation(panel_later=True)
+    auth.login("boss@example.com")
+    page = client.get("/admin/invitations").get_data(as_text=True)
+    assert "Hiring pipeline" in page and "needs a panel" in page and "Casey Candidate" in page
+    assert "Casey" not in client.get("/admin/invitations?q=nobody").get_data(as_text=True).split("role=\"status\"")[1]
+    bad = client.get("/admin/invitations?invited_from=yesterday&page=-3")
+    assert bad.status_code == 200 and "Casey Candidate" in bad.get_data(as_text=True)
+
+
+def test_decision_is_recorded_only_by_hiring_managers(app, make_user, make_invitation):
+    iris = make_user("interviewer", email="iris@example.com")
+    admin = make_user("admin", email="boss@example.com")
+    invitation_id, _ = make_invitation(panel=[iris])
+    with app.app_context():
+        invitation = db.session.get(Invitation, invitation_id)
+        with pytest.raises(AccessDenied):
+            decisions.record_decision(invitation, "advance", "", db.session.get(User, iris.id))
+        with pytest.raises(InvalidInput):
+            decisions.record_decision(invitation, "maybe", "", db.session.get(User, admin.id))
+        decisions.record_decision(invitation, "hold", "Wait for the second case.", db.session.get(User, admin.id))
+        decisions.record_decision(invitation, "reject", "", db.session.get(User, admin.id))
+        assert decisions.current_decision(invitation).outcome == "reject"
