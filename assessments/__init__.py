@@ -16,6 +16,7 @@ from assessments.config import (
     engine_options,
     environment_overrides,
     instance_secret_key,
+    upload_request_cap,
 )
 
 
@@ -45,6 +46,8 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         app.config["SUBMISSIONS_DIR"] = str(instance / "submissions")
     if not app.config.get("SEED_CACHE_DIR"):
         app.config["SEED_CACHE_DIR"] = str(instance / "seeds")
+    if not app.config.get("MAX_CONTENT_LENGTH"):
+        app.config["MAX_CONTENT_LENGTH"] = upload_request_cap(app.config["UPLOAD_MAX_MB"])
     app.config["SQLALCHEMY_ENGINE_OPTIONS"] = engine_options(
         app.config["SQLALCHEMY_DATABASE_URI"],
         app.config["SQLALCHEMY_ENGINE_OPTIONS"],
@@ -92,8 +95,14 @@ def _init_templates(app: Flask) -> None:
     from assessments.models import AttemptRoute, AttemptStatus, GradeStatus, InvitationStatus, ScorecardStatus
     from assessments.permissions import Capability, current_user_can
 
+    from flask_login import current_user
+
+    from assessments.services import blinding
+
     app.jinja_env.globals.update(
         can=current_user_can,
+        # The name an interviewer may see now: a candidate code while they read blind.
+        candidate_name=lambda invitation: blinding.candidate_name(current_user, invitation),
         Capability=Capability,
         AttemptRoute=AttemptRoute,
         AttemptStatus=AttemptStatus,

@@ -27,7 +27,10 @@ DEFAULTS: dict[str, Any] = {
     "SUBMISSIONS_DIR": None,  # defaults to <instance>/submissions
     # Each seed's data files and answer key, kept for grading (grading/materials.py); trusted side only.
     "SEED_CACHE_DIR": None,  # defaults to <instance>/seeds
-    "MAX_CONTENT_LENGTH": 25 * 1024 * 1024,
+    # The one upload limit: the form's hint, intake and the request cap (this plus the form's other
+    # fields, `upload_request_cap`) all follow it.
+    "UPLOAD_MAX_MB": 20,
+    "MAX_CONTENT_LENGTH": None,  # defaults to upload_request_cap(UPLOAD_MAX_MB)
     "SESSION_COOKIE_HTTPONLY": True,
     "SESSION_COOKIE_SAMESITE": "Lax",
     # Secure is also set per request when the request itself came over HTTPS (see security.py).
@@ -82,6 +85,20 @@ ENV_KEYS = {
     "MAIL_FROM": "MAIL_FROM",
     "BASE_URL": "BASE_URL",
 }
+
+
+# Room for the multipart framing and the form's other fields (the CSRF token) around the file.
+UPLOAD_FORM_OVERHEAD_BYTES = 64 * 1024
+
+
+def upload_max_bytes(upload_max_mb: float) -> int:
+    """The largest notebook file accepted, in bytes."""
+    return int(upload_max_mb * 1024 * 1024)
+
+
+def upload_request_cap(upload_max_mb: float) -> int:
+    """The request size cap that lets a file of exactly the upload limit through, and nothing much bigger."""
+    return upload_max_bytes(upload_max_mb) + UPLOAD_FORM_OVERHEAD_BYTES
 
 
 def normalise_database_url(url: str) -> str:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import hmac
 import ipaddress
 
-from flask import Blueprint, Flask, Response, current_app, jsonify, render_template, request
+from flask import Blueprint, Flask, Response, current_app, flash, jsonify, redirect, render_template, request, url_for
 
 from assessments import metrics, rate_limits
 from assessments.services.readiness import OK, check_readiness
@@ -65,14 +65,18 @@ def metrics_view() -> Response:
 # --- Request guard: refuse oversized bodies unread.
 
 
-def _refuse_oversized_body() -> tuple[str, int] | None:
+def _refuse_oversized_body() -> Response | tuple[str, int] | None:
     limit = current_app.config.get("MAX_CONTENT_LENGTH")
     size = request.content_length
     if not limit or size is None or size <= limit:
         return None
-    message = (f"That file is {size / 2**20:.1f} MB; this site accepts uploads up to {limit / 2**20:.0f} MB. "
-               "Clear the notebook's outputs (Kernel, then Restart and Clear Output), save it and upload "
-               "it again.")
+    message = (f"That file is {size / 2**20:.1f} MB; this site accepts uploads up to "
+               f"{current_app.config['UPLOAD_MAX_MB']:g} MB. Clear the notebook's outputs (Kernel, then Restart "
+               "and Clear Output), save it and upload it again.")
+    if request.endpoint == "candidate.upload" and request.view_args:
+        # Back to the candidate's own page, where the message sits beside the form (nothing was read).
+        flash(message, "error")
+        return redirect(url_for("candidate.invitation", token=request.view_args["token"]), 303)
     return render_template("error.html", title="Upload too large", message=message), 413
 
 

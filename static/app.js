@@ -19,7 +19,7 @@ function tickCountdowns() {
   const now = Date.now();
   for (const el of document.querySelectorAll(".countdown[data-due]")) {
     const left = Math.floor((new Date(el.dataset.due) - now) / 1000);
-    if (left <= 0) { el.textContent = "deadline passed"; continue; }
+    if (left <= 0) { el.textContent = el.dataset.ended || "deadline passed"; continue; }
     const d = Math.floor(left / 86400), h = Math.floor((left % 86400) / 3600), m = Math.floor((left % 3600) / 60);
     el.textContent = `${d} days ${h} h ${m} min left`;
   }

@@ -208,7 +208,7 @@ def test_revoke_and_extend_through_the_pages(app, client, auth, make_user, make_
     assert "deadline is extended" in client.get(response.headers["Location"]).get_data(as_text=True)
     client.post(f"/admin/invitations/{invitation_id}/revoke", data={"confirm": "y"})
     client.post("/logout")
-    assert client.get(f"/i/{token}").status_code == 404
+    assert client.get(f"/i/{token}").status_code == 410  # withdrawn
 
 
 def test_database_stores_utc(app, make_invitation):

@@ -352,8 +352,9 @@ def test_oversized_upload_is_refused_with_a_clear_page(app, client, make_invitat
     body = (f'--{boundary}\r\nContent-Disposition: form-data; name="notebook"; filename="big.ipynb"\r\n'
             f"Content-Type: application/json\r\n\r\n{{{' ' * (30 * 1024 * 1024)}}}\r\n--{boundary}--\r\n").encode()
     response = client.post(f"/i/{token}", data=body, content_type=f"multipart/form-data; boundary={boundary}")
-    assert response.status_code == 413
-    page = response.get_data(as_text=True)
-    assert "Upload too large" in page and "up to 25 MB" in page
+    # The candidate lands back on their own page, with the message beside the form.
+    assert response.status_code == 303
+    page = client.get(f"/i/{token}").get_data(as_text=True)
+    assert "this site accepts uploads up to 20 MB" in page and "Clear the notebook" in page
     with app.app_context():
         assert db.session.scalar(select(func.count()).select_from(Submission)) == 0

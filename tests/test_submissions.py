@@ -33,6 +33,14 @@ def _upload(client, token, data: bytes, name: str = "answers.ipynb"):
     )
 
 
+def _raw_upload(client, token, data: bytes):
+    # Encoded by hand: werkzeug's own encoder spools big bodies to a file it never closes.
+    boundary = "b0undary"
+    body = (f'--{boundary}\r\nContent-Disposition: form-data; name="notebook"; filename="big.ipynb"\r\n'
+            "Content-Type: application/json\r\n\r\n").encode() + data + f"\r\n--{boundary}--\r\n".encode()
+    return client.post(f"/i/{token}", data=body, content_type=f"multipart/form-data; boundary={boundary}")
+
+
 def test_bundle_download_holds_notebook_and_own_data(client, make_invitation):
     _, token = make_invitation()
     response = client.get(f"/i/{token}/bundle")
@@ -266,3 +274,96 @@ def test_the_candidate_sees_why_a_notebook_failed_then_that_the_fix_ran(app, cli
     page = client.get(f"/i/{token}").get_data(as_text=True)
     assert "ran without errors; 4 of 4 answers found" in page
     assert "points" not in page and "expected" not in page
+
+
+def test_after_the_deadline_the_candidate_still_sees_their_receipts_and_cannot_upload(app, client, make_invitation):
+    invitation_id, token = make_invitation()
+    notebook = _notebook_bytes(app, solution=False)
+    assert _upload(client, token, notebook).status_code == 302
+    with app.app_context():
+        invitation = db.session.get(Invitation, invitation_id)
+        invitation.opens_at = utcnow() - timedelta(days=3)
+        invitation.due_at = utcnow() - timedelta(minutes=1)
+        db.session.commit()
+        fingerprint = invitation.submissions[0].sha256[:12]
+    page = client.get(f"/i/{token}").get_data(as_text=True)
+    assert "Uploads are closed" in page and fingerprint in page and "Your uploads" in page
+    assert client.get(f"/i/{token}/status").get_json()[0]["version"] == 1
+    refused = _upload(client, token, notebook)
+    assert refused.status_code == 400
+    assert "deadline has passed" in refused.get_data(as_text=True)
+    with app.app_context():
+        assert len(db.session.get(Invitation, invitation_id).submissions) == 1
+
+
+def test_the_upload_limit_is_one_number_in_the_hint_intake_and_request_cap(app, client, make_invitation):
+    from assessments.config import upload_request_cap
+
+    app.config["UPLOAD_MAX_MB"] = 1
+    app.config["MAX_CONTENT_LENGTH"] = upload_request_cap(1)
+    _, token = make_invitation()
+    assert "up to 1 MB." in client.get(f"/i/{token}").get_data(as_text=True)
+    with app.app_context():
+        spec = catalog.case_specs()["tiny-hiring"]
+        notebook = release_notebook(spec)
+    # Just over the limit but inside the request cap: intake refuses it, on the page, with the same number.
+    notebook.cells[0].source = "x" * (1024 * 1024)
+    response = _raw_upload(client, token, nbformat.writes(notebook).encode())
+    assert response.status_code == 400
+    assert "the limit is 1.0 MB" in response.get_data(as_text=True)
+    # Far over: refused unread, and the candidate lands back on their page with the message.
+    response = _raw_upload(client, token, b"{" + b" " * (3 * 1024 * 1024) + b"}")
+    assert response.status_code == 303
+    assert response.headers["Location"].endswith(f"/i/{token}")
+    page = client.get(f"/i/{token}").get_data(as_text=True)
+    assert "That file is 3.0 MB; this site accepts uploads up to 1 MB" in page
+    assert 'type="file"' in page
+
+
+def test_a_timed_invitation_starts_its_clock_at_the_first_download_and_marks_late_versions(
+        app, client, auth, make_user, make_invitation):
+    iris = make_user("interviewer", email="iris@example.com")
+    invitation_id, token = make_invitation(timed=True, panel=[iris])
+    before = client.get(f"/i/{token}").get_data(as_text=True)
+    assert "Your clock starts when you first download the" in before
+    assert client.get(f"/i/{token}/bundle").status_code == 200
+    with app.app_context():
+        invitation = db.session.get(Invitation, invitation_id)
+        downloaded = invitation.first_downloaded_at
+        assert downloaded is not None
+        limit = invitation.time_limit_minutes
+    page = client.get(f"/i/{token}").get_data(as_text=True)
+    assert f"{limit} minutes from your first download" in page and "min left" in page
+    # A second download does not restart the clock.
+    client.get(f"/i/{token}/bundle")
+    notebook = _notebook_bytes(app, solution=False)
+    with app.app_context():
+        invitation = db.session.get(Invitation, invitation_id)
+        assert invitation.first_downloaded_at == downloaded
+        on_time = grading.accept_submission(invitation, "a.ipynb", notebook, now=downloaded + timedelta(minutes=limit - 5))
+        late = grading.accept_submission(invitation, "a.ipynb", notebook, now=downloaded + timedelta(minutes=limit + 12))
+        assert (on_time.is_late, late.is_late) == (False, True)
+        assert grading.version_timing(late).over_limit == timedelta(minutes=12)
+        assert grading.version_timing(on_time).since_download == timedelta(minutes=limit - 5)
+        on_time_id, late_id = on_time.id, late.id
+    auth.login("iris@example.com")
+    staff = client.get(f"/submissions/{late_id}").get_data(as_text=True)
+    assert "12 min over the time limit" in staff
+    assert limit == 20  # the fixture case's limit: the durations below read in minutes
+    assert "32 min after the first download" in staff
+    assert "(15 min after download)" in staff and "(32 min after download)" in staff
+    assert "over the time limit" not in client.get(f"/submissions/{on_time_id}").get_data(as_text=True)
+
+
+def test_an_untimed_invitation_says_it_is_on_the_honour_system(app, client, make_invitation):
+    invitation_id, token = make_invitation()
+    page = client.get(f"/i/{token}").get_data(as_text=True)
+    assert "Nothing is" in page and "we trust you to keep to it; only the deadline is enforced" in page
+    assert "clock starts" not in page
+    client.get(f"/i/{token}/bundle")
+    with app.app_context():
+        invitation = db.session.get(Invitation, invitation_id)
+        assert invitation.first_downloaded_at is not None  # recorded for the pipeline, but no clock
+        submission = grading.accept_submission(invitation, "a.ipynb", _notebook_bytes(app, solution=False),
+                                               now=invitation.first_downloaded_at + timedelta(days=1))
+        assert not submission.is_late

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import ForeignKey, String
+from sqlalchemy import ForeignKey, String, false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from assessments.extensions import db
@@ -45,6 +45,12 @@ class Invitation(db.Model):
     allow_late: Mapped[bool] = mapped_column(default=False)
     status: Mapped[str] = mapped_column(String(20), default=InvitationStatus.ACTIVE)
     first_opened_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Timed: the time limit runs from the first bundle download and late versions are marked;
+    # untimed, the limit is only the expected effort (honour system).
+    timed: Mapped[bool] = mapped_column(default=False, server_default=false())
+    first_downloaded_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Blind first read: interviewers see `candidate_code`, not the name, until their scorecard is in.
+    blind_first_read: Mapped[bool] = mapped_column(default=True, server_default=false())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"))
 

@@ -28,6 +28,7 @@ from sqlalchemy import and_, or_, select, update
 from werkzeug.utils import secure_filename
 
 from assessments import queue
+from assessments.config import upload_max_bytes
 from assessments.content.case import CaseSpec
 from assessments.errors import UploadRefused
 from assessments.extensions import db
@@ -76,7 +77,8 @@ def store_notebook(case: Case, filename: str, raw: bytes) -> StoredNotebook:
     :raises UploadRefused: for a file that is not this case's notebook (the message says why).
     """
     try:
-        parse_submission(raw, case_slug=case.slug, case_version=case.content_hash)
+        parse_submission(raw, case_slug=case.slug, case_version=case.content_hash,
+                         max_bytes=upload_max_bytes(current_app.config["UPLOAD_MAX_MB"]))
     except SubmissionRejected as error:
         raise UploadRefused(str(error)) from error
     return StoredNotebook(

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import func, select
@@ -19,7 +19,7 @@ from assessments.grading.intake import SubmissionRejected, parse_submission
 from assessments.grading.report import GRADER_VERSION, GradeReport
 from assessments.models import Case, GradeRun, GradeStatus, Invitation, LinkState, RunSubject, Submission, User
 from assessments.models.types import utcnow
-from assessments.services import grade_runs
+from assessments.services import grade_runs, invitations
 from assessments.services.audit import record_event
 from assessments.storage import submission_store
 
@@ -71,6 +71,10 @@ def accept_submission(
             "The deadline has passed, so uploads are closed. Your last upload before the "
             "deadline is the one that counts."
         )
+    # A timed invitation takes uploads after its time limit, marked late for staff to weigh.
+    clock_ends_at = invitations.clock_ends_at(invitation)
+    over_time = clock_ends_at is not None and now > clock_ends_at
+    late = late or over_time
     stored = grade_runs.store_notebook(invitation.case, filename, raw)
     version = (
         db.session.scalar(
@@ -90,12 +94,32 @@ def accept_submission(
     db.session.add(submission)
     db.session.flush()
     record_event(
-        None, "submission.accepted", "submission", submission.id, version=version, late=late
+        None, "submission.accepted", "submission", submission.id, version=version, late=late,
+        over_time=over_time,
     )
     run = grade_runs.new_grade_run(invitation.case, submission=submission)
     db.session.commit()
     grade_runs.enqueue(run)
     return submission
+
+
+@dataclass(frozen=True)
+class VersionTiming:
+    """For staff: how long after the first download a version came, and how far past a timed limit."""
+
+    since_download: timedelta | None  # None when uploaded without a recorded download
+    over_limit: timedelta | None  # timed invitations only; None when within the limit
+    past_deadline: bool
+
+
+def version_timing(submission: Submission) -> VersionTiming:
+    """How a version's upload time sits against its invitation's first download, time limit and deadline."""
+    invitation = submission.invitation
+    downloaded = invitation.first_downloaded_at
+    since = submission.uploaded_at - downloaded if downloaded and submission.uploaded_at >= downloaded else None
+    ends = invitations.clock_ends_at(invitation)
+    over = submission.uploaded_at - ends if ends is not None and submission.uploaded_at > ends else None
+    return VersionTiming(since, over, submission.uploaded_at >= invitation.due_at)
 
 
 def request_grading(submission: Submission, actor: User | None = None) -> GradeRun | None:

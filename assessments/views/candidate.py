@@ -26,6 +26,8 @@ def _page(invitation: Invitation, form: UploadForm, status: int = 200) -> tuple[
             now=utcnow(),
             form=form,
             receipts=uploads,
+            uploads_open=invitations.uploads_open(invitation),
+            clock_ends_at=invitations.clock_ends_at(invitation),
         ),
         status,
     )
@@ -39,8 +41,8 @@ def invitation(token: str) -> tuple[str, int]:
 
 @bp.get("/<token>/bundle")
 def bundle(token: str) -> Response:
-    """The candidate's own bundle: the notebook, their data and a README."""
-    name, data = invitations.invitation_bundle(invitations.open_invitation(token))
+    """The candidate's own bundle: the notebook, their data and a README (a timed case's clock starts here)."""
+    name, data = invitations.download_bundle(invitations.open_invitation(token))
     response = Response(data, mimetype="application/zip")
     response.headers["Content-Disposition"] = f'attachment; filename="{name}"'
     return response

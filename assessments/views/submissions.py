@@ -31,6 +31,7 @@ def detail(submission_id: int) -> str:
         submission=submission,
         invitation=invitation,
         versions=invitation.submissions,
+        timings={v.id: grading.version_timing(v) for v in invitation.submissions},
         runs=submission.grade_runs,
         progress=grading.progress(submission),
         notebook_html=render_notebook(grading.submission_notebook(submission)),

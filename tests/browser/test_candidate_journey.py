@@ -82,7 +82,7 @@ def test_candidate_downloads_uploads_and_staff_see_the_grade(app, live_server, p
     interviewer.screenshot(path=str(ARTIFACTS / "staff-graded-submission.png"), full_page=True)
     staff.close()
 
-    # Re-upload before the deadline adds a version; after the deadline the link says so.
+    # Re-upload before the deadline adds a version; after the deadline the link is read-only.
     page.get_by_label("Your notebook (.ipynb)").set_input_files(str(good))
     page.get_by_role("button", name="Upload notebook").click()
     expect(page.get_by_text("Received version 2")).to_be_visible()
@@ -92,7 +92,10 @@ def test_candidate_downloads_uploads_and_staff_see_the_grade(app, live_server, p
         invitation.opens_at = utcnow() - timedelta(days=1)
         db.session.commit()
     page.reload()
-    expect(page.get_by_text("The deadline for this invitation has passed")).to_be_visible()
+    # After the deadline the link still opens, read-only: the receipts stay, uploads are closed.
+    expect(page.get_by_role("heading", name="Uploads are closed")).to_be_visible()
+    expect(page.locator(".grading-state[data-version='1']")).to_be_visible()
+    expect(page.get_by_label("Your notebook (.ipynb)")).to_have_count(0)
     # Let the worker finish the re-upload's grading before the database is emptied for the next test.
     for worker in workers:
         worker.join(timeout=120)
