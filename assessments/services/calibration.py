@@ -308,7 +308,7 @@ def view_from_csv(
         raise InvalidInput(str(error)) from error
     empty = pd.DataFrame(columns=["candidate", "interviewer", "recommendation"])
     report = calibration_report(
-        imported.ratings, empty, n_boot=n_boot, levels=imported.scale.levels,
+        imported.coded(), empty, n_boot=n_boot, levels=imported.scale.levels,
         alpha_level=alpha_level,  # type: ignore[arg-type]
     )
     name = source.name if isinstance(source, Path) else "an imported CSV"

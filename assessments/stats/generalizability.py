@@ -48,7 +48,9 @@ G_COLUMNS = [
     "g_one_high", "panel_size", "g_panel", "g_panel_low", "g_panel_high", "n_candidates",
     "n_raters", "n_ratings", "n_boot", "min_n_warning", "note",
 ]
-EXACT_DRAWS = 2_000_000  # candidate draws per block above which SSC | b is drawn from its normal approximation
+# candidate draws per block of resamples above which SSC | b comes from its normal
+# approximation (checked against full resamples of the ratings at 400 candidates)
+EXACT_DRAWS = 50_000
 
 
 class _Design:
@@ -61,9 +63,6 @@ class _Design:
         self.n = candidate.size
         self.incidence = sp.csr_matrix((np.ones(self.n), (candidate, rater)),
                                        shape=(self.k, self.m))
-        rows = np.arange(self.n)
-        self.by_candidate = sp.csr_matrix((np.ones(self.n), (candidate, rows)), shape=(self.k, self.n))
-        self.by_rater = sp.csr_matrix((np.ones(self.n), (rater, rows)), shape=(self.m, self.n))
         self.per_candidate = np.asarray(self.incidence.sum(axis=1)).ravel()
         self.per_rater = np.asarray(self.incidence.sum(axis=0)).ravel()
         inverse = np.divide(1.0, self.per_candidate, out=np.zeros(self.k),
@@ -95,8 +94,10 @@ class _Design:
     def components(self, y: np.ndarray) -> np.ndarray:
         """(var_candidate, var_rater, var_residual) per column of y (n x B), untruncated."""
         y = y.reshape(self.n, -1)
-        candidate_sum = np.asarray(self.by_candidate @ y)
-        rater_sum = np.asarray(self.by_rater @ y)
+        candidate_sum = np.column_stack(
+            [np.bincount(self.candidate, weights=column, minlength=self.k) for column in y.T])
+        rater_sum = np.column_stack(
+            [np.bincount(self.rater, weights=column, minlength=self.m) for column in y.T])
         total = y.sum(axis=0)
         yky = (y**2).sum(axis=0) - (candidate_sum**2 * self.inverse[:, None]).sum(axis=0)
         rhs = rater_sum - self.incidence.T @ (candidate_sum * self.inverse[:, None])
@@ -182,16 +183,15 @@ def _dimension_g(
     n_boot: int, seed: int, confidence: float, min_n: MinN,
 ) -> dict[str, object]:
     row: dict[str, object] = {column: np.nan for column in G_COLUMNS}
-    n_candidates = np.unique(candidate).size
-    n_raters = np.unique(rater).size
+    # dense codes keep the design's matrices as small as the dimension
+    candidate, candidates = pd.factorize(candidate)
+    rater, raters = pd.factorize(rater)
+    n_candidates, n_raters = len(candidates), len(raters)
     row.update(dimension=dimension, n_candidates=n_candidates, n_raters=n_raters,
                n_ratings=int(rating.size), n_boot=0, min_n_warning=True, note="")
     if n_raters < 2 or rating.size - n_candidates < 2:
         row["note"] = "fewer than two interviewers or no candidate rated twice: G undefined"
         return row
-    # dense codes keep the design's matrices as small as the dimension
-    _, candidate = np.unique(candidate, return_inverse=True)
-    _, rater = np.unique(rater, return_inverse=True)
     design = _Design(candidate, rater)
     if design.n - design.k_used - design.rank <= 0:
         row["note"] = "no residual degrees of freedom (every rating is needed to place a rater)"

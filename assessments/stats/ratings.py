@@ -157,19 +157,31 @@ def code_ratings(
             "an interviewer rated the same candidate twice on one dimension; pass one rating per "
             "(candidate, interviewer, dimension), e.g. the latest amendment"
         )
+    return coded_from_codes(candidate, candidates, interviewer, interviewers, dimension,
+                            dimensions, rating, levels)
+
+
+def coded_from_codes(
+    candidate: np.ndarray, candidates: np.ndarray, interviewer: np.ndarray,
+    interviewers: np.ndarray, dimension: np.ndarray, dimensions: np.ndarray, rating: np.ndarray,
+    levels: tuple[int, ...],
+) -> CodedRatings:
+    """CodedRatings from integer codes the caller has already validated (one rating per cell,
+    ratings on `levels` or NaN): the CSV reader checks both by line, so it skips a second pass.
+    """
     present = ~np.isnan(rating)
     # sorted by dimension once, so every per-dimension stage takes a slice instead of a mask
     narrow = np.int16 if len(dimensions) < 2**15 else np.int64  # small ints sort by radix
     order = np.flatnonzero(present)[np.argsort(dimension[present].astype(narrow), kind="stable")]
     starts = np.searchsorted(dimension[order], np.arange(len(dimensions) + 1))
     return CodedRatings(
-        candidates=candidates,
-        interviewers=interviewers,
-        dimensions=dimensions,
-        candidate=candidate[order],
-        interviewer=interviewer[order],
-        dimension=dimension[order],
-        rating=rating[order],
+        candidates=np.asarray(candidates, dtype=object),
+        interviewers=np.asarray(interviewers, dtype=object),
+        dimensions=np.asarray(dimensions, dtype=object),
+        candidate=candidate[order].astype(np.int64),
+        interviewer=interviewer[order].astype(np.int64),
+        dimension=dimension[order].astype(np.int64),
+        rating=rating[order].astype(np.float64),
         n_missing=int((~present).sum()),
         dimension_starts=starts,
         levels=tuple(levels),

@@ -10,6 +10,7 @@ from typing import TypeVar
 
 import numpy as np
 import pandas as pd
+from threadpoolctl import threadpool_limits
 
 from assessments.stats.alpha import Level, krippendorff_alpha
 from assessments.stats.autograde import (
@@ -22,7 +23,14 @@ from assessments.stats.disagreement import top_disagreements
 from assessments.stats.generalizability import G_COLUMNS, g_study
 from assessments.stats.icc import icc_by_dimension
 from assessments.stats.leniency import rater_leniency, rating_distribution, recommendation_shares
-from assessments.stats.ratings import DEFAULT_MIN_N, RATING_LEVELS, RECOMMENDATIONS, MinN, code_ratings
+from assessments.stats.ratings import (
+    DEFAULT_MIN_N,
+    RATING_LEVELS,
+    RECOMMENDATIONS,
+    CodedRatings,
+    MinN,
+    code_ratings,
+)
 
 DEFAULT_BOOTSTRAP = 1000
 Result = TypeVar("Result")
@@ -59,7 +67,7 @@ FRAME_FIELDS = (
 
 
 def calibration_report(
-    ratings: pd.DataFrame,
+    ratings: pd.DataFrame | CodedRatings,
     scorecards: pd.DataFrame,
     *,
     auto_scores: pd.DataFrame | None = None,
@@ -93,24 +101,27 @@ def calibration_report(
         cpu_seconds[stage] = time.process_time() - cpu_start
         return result
 
-    coded = timed("code ratings", lambda: code_ratings(ratings, levels=levels))
-    alpha = timed("alpha", lambda: krippendorff_alpha(
-        coded, level=alpha_level, n_boot=n_boot, seed=seed, min_n=min_n))
-    icc = timed("icc", lambda: icc_by_dimension(coded, n_boot=n_boot, seed=seed, min_n=min_n))
-    g = timed("g study", lambda: g_study(coded, n_boot=n_boot, seed=seed, min_n=min_n))
-    leniency = timed("leniency", lambda: rater_leniency(coded, min_n=min_n))
-    distribution = timed("rating distribution", lambda: rating_distribution(coded, min_n=min_n))
-    shares = timed("recommendation shares", lambda: recommendation_shares(
-        scorecards, recommendations=recommendations, min_n=min_n))
-    disagreements = timed(
-        "disagreements", lambda: top_disagreements(coded, top_n=top_n, min_n=min_n))
-    agreement = pd.DataFrame(columns=AGREEMENT_COLUMNS)
-    if auto_scores is not None and part_dimensions is not None:
-        agreement = timed("auto-grade agreement", lambda: auto_grade_agreement(
-            auto_scores, part_dimensions, coded, min_n=min_n))
-    items = pd.DataFrame(columns=ITEM_COLUMNS)
-    if check_scores is not None:
-        items = timed("item analysis", lambda: item_analysis(check_scores, min_n=min_n))
+    # the dense algebra here is on m x m matrices (m interviewers): more BLAS threads only spin,
+    # which tripled the CPU time at 100,000 scorecards on a busy two-core machine
+    with threadpool_limits(limits=1, user_api="blas"):
+        coded = timed("code ratings", lambda: code_ratings(ratings, levels=levels))
+        alpha = timed("alpha", lambda: krippendorff_alpha(
+            coded, level=alpha_level, n_boot=n_boot, seed=seed, min_n=min_n))
+        icc = timed("icc", lambda: icc_by_dimension(coded, n_boot=n_boot, seed=seed, min_n=min_n))
+        g = timed("g study", lambda: g_study(coded, n_boot=n_boot, seed=seed, min_n=min_n))
+        leniency = timed("leniency", lambda: rater_leniency(coded, min_n=min_n))
+        distribution = timed("rating distribution", lambda: rating_distribution(coded, min_n=min_n))
+        shares = timed("recommendation shares", lambda: recommendation_shares(
+            scorecards, recommendations=recommendations, min_n=min_n))
+        disagreements = timed(
+            "disagreements", lambda: top_disagreements(coded, top_n=top_n, min_n=min_n))
+        agreement = pd.DataFrame(columns=AGREEMENT_COLUMNS)
+        if auto_scores is not None and part_dimensions is not None:
+            agreement = timed("auto-grade agreement", lambda: auto_grade_agreement(
+                auto_scores, part_dimensions, coded, min_n=min_n))
+        items = pd.DataFrame(columns=ITEM_COLUMNS)
+        if check_scores is not None:
+            items = timed("item analysis", lambda: item_analysis(check_scores, min_n=min_n))
     return CalibrationReport(
         alpha=alpha, icc=icc, leniency=leniency, rating_distribution=distribution,
         recommendation_shares=shares, disagreements=disagreements, auto_agreement=agreement,
