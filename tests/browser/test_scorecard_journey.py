@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import nbformat
 import pytest
 from playwright.sync_api import Page, expect
@@ -41,13 +42,15 @@ def test_interviewer_scores_and_sees_the_debrief(app, live_server, page: Page, m
     page.get_by_label("Password").fill(PASSWORD)
     page.get_by_role("button", name="Sign in").click()
 
-    page.get_by_role("link", name="Version 1 by Casey Candidate").click()
+    # Blind first read: a candidate code, not the name, until her own scorecard is in.
+    page.get_by_role("link", name=re.compile(r"^Version 1 by Candidate [A-Z2-9]{5}$")).click()
+    expect(page.get_by_text("Casey")).to_have_count(0)
     expect(page.get_by_role("heading", name="Submitted notebook")).to_be_visible()
     expect(page.locator(".notebook")).to_contain_text("treatment_rate")
     screenshot("interviewer-submission")
     page.go_back()
 
-    page.get_by_role("link", name="Fill scorecard for Casey Candidate").click()
+    page.get_by_role("link", name=re.compile(r"^Fill scorecard for Candidate [A-Z2-9]{5}$")).click()
     # Ivan's scorecard is hidden until Iris submits her own.
     expect(page.get_by_text("Missed the guardrail")).to_have_count(0)
     for dimension in focus:
