@@ -49,6 +49,7 @@ MATRIX: dict[str, tuple[str, str, dict[str, object]]] = {
     "panels.scorecard": ("GET", "/panels/{invitation_id}/scorecard", {"anonymous": LOGIN, "candidate": LOGIN, "*": FORBIDDEN}),
     "panels.amend": ("GET", "/panels/{invitation_id}/amend", {"anonymous": LOGIN, "candidate": LOGIN, "admin": REDIRECT, "*": FORBIDDEN}),
     "panels.debrief": ("GET", "/panels/{invitation_id}/debrief", {"anonymous": LOGIN, "candidate": LOGIN, "admin": OK, "*": FORBIDDEN}),
+    "panels.decide": ("POST", "/panels/{invitation_id}/decision", {"anonymous": LOGIN, "candidate": LOGIN, "admin": REDIRECT, "*": FORBIDDEN}),
     "panels.export_json": ("GET", "/panels/{invitation_id}/scorecards.json", {"anonymous": LOGIN, "candidate": LOGIN, "admin": OK, "*": FORBIDDEN}),
     "panels.export_csv": ("GET", "/panels/{invitation_id}/scorecards.csv", {"anonymous": LOGIN, "candidate": LOGIN, "admin": OK, "*": FORBIDDEN}),
     "calibration.report": ("GET", "/calibration/", {"anonymous": LOGIN, "candidate": LOGIN, "admin": OK, "*": FORBIDDEN}),

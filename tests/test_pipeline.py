@@ -147,3 +147,22 @@ def test_decision_is_recorded_only_by_hiring_managers(app, make_user, make_invit
         decisions.record_decision(invitation, "hold", "Wait for the second case.", db.session.get(User, admin.id))
         decisions.record_decision(invitation, "reject", "", db.session.get(User, admin.id))
         assert decisions.current_decision(invitation).outcome == "reject"
+
+
+def test_the_debrief_records_the_decision_and_the_pipeline_shows_it(app, client, auth, make_user, make_invitation):
+    make_user("admin", email="boss@example.com", name="Bea Boss")
+    iris = make_user("interviewer", email="iris@example.com")
+    invitation_id, _ = make_invitation(panel=[iris])
+    auth.login("boss@example.com")
+    debrief = client.get(f"/panels/{invitation_id}/debrief").get_data(as_text=True)
+    assert "No decision yet" in debrief
+    refused = client.post(f"/panels/{invitation_id}/decision", data={"note": "?"})
+    assert "Choose advance, reject or hold" in client.get(refused.headers["Location"]).get_data(as_text=True)
+    done = client.post(f"/panels/{invitation_id}/decision", data={"outcome": "advance", "note": "Clear SRM reasoning."})
+    page = client.get(done.headers["Location"]).get_data(as_text=True)
+    assert "Decided: <strong>advance</strong>, by Bea Boss" in page and "Clear SRM reasoning." in page
+    pipeline_page = client.get("/admin/invitations?stage=decided").get_data(as_text=True)
+    assert "decided: advance" in pipeline_page and "Bea Boss" in pipeline_page
+    client.post("/logout")
+    auth.login("iris@example.com")
+    assert client.post(f"/panels/{invitation_id}/decision", data={"outcome": "reject"}).status_code == 403

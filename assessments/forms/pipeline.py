@@ -10,6 +10,7 @@ from wtforms import (
     IntegerField,
     RadioField,
     SearchField,
+    SelectChoice,
     SelectField,
     SubmitField,
     TextAreaField,
@@ -35,7 +36,7 @@ class DecisionForm(FlaskForm):
 
     outcome = RadioField(
         "Decision",
-        choices=[("advance", "Advance"), ("reject", "Reject"), ("hold", "Hold")],
+        choices=[SelectChoice("advance", "Advance"), SelectChoice("reject", "Reject"), SelectChoice("hold", "Hold")],
         validators=[DataRequired(message="Choose advance, reject or hold.")],
     )
     note = TextAreaField("Note for the record", validators=[Optional(), Length(max=4000)])

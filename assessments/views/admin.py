@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, flash, redirect, render_template, request, session, url_for
 from flask_login import current_user
 from werkzeug.wrappers import Response
+from wtforms import SelectChoice
 
 from assessments.errors import CandidateExists, InvalidInput
 from assessments.forms.fields import to_utc
@@ -25,8 +26,8 @@ _NEW_LINK_KEY = "new_invitation_link"
 def invitation_list() -> str:
     """The hiring pipeline: every invitation's stage and what is overdue, searched, filtered and paged."""
     form = PipelineFilterForm(request.args)
-    form.stage.choices = [("", "Any stage")] + list(pipeline.STAGES.items())
-    form.case.choices = [("", "All cases")] + pipeline.case_choices()
+    form.stage.choices = [SelectChoice("", "Any stage")] + [SelectChoice(k, v) for k, v in pipeline.STAGES.items()]
+    form.case.choices = [SelectChoice("", "All cases")] + [SelectChoice(k, v) for k, v in pipeline.case_choices()]
     filters = PipelineFilters()
     if form.validate():
         # Bad filters are dropped (and shown as errors), never a 500.
@@ -65,6 +66,8 @@ def invitation_new() -> Response | tuple[str, int] | str:
                 panel=[by_id[i] for i in form.panel.data],
                 actor=current_user,
                 allow_late=form.allow_late.data,
+                timed=form.timed.data,
+                blind_first_read=form.blind_first_read.data,
                 panel_later=form.panel_later.data,
                 add_to_existing=form.add_to_existing.data,
                 notify=True,

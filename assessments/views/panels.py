@@ -8,11 +8,13 @@ import io
 from flask import Blueprint, Response, flash, jsonify, redirect, render_template, url_for
 from flask_login import current_user
 
+from assessments.errors import InvalidInput
 from assessments.forms.amendment import AmendmentReasonForm
+from assessments.forms.pipeline import DecisionForm
 from assessments.forms.scorecard import build_scorecard_form
 from assessments.models import ScorecardStatus
 from assessments.permissions import Capability, requires
-from assessments.services import invitations, panels, scorecards
+from assessments.services import decisions, invitations, panels, scorecards
 from assessments.services.scorecards import EXPORT_COLUMNS
 
 bp = Blueprint("panels", __name__, url_prefix="/panels")
@@ -82,7 +84,33 @@ def debrief(invitation_id: int) -> str:
     """Every submitted scorecard side by side, disagreements highlighted, the mechanical summary."""
     invitation = _context(invitation_id)
     summary = scorecards.debrief(invitation, current_user)
-    return render_template("panels/debrief.html", d=summary, rubric=summary.rubric)
+    return render_template(
+        "panels/debrief.html",
+        d=summary,
+        rubric=summary.rubric,
+        decision=decisions.current_decision(invitation),
+        decision_form=DecisionForm(),
+    )
+
+
+@bp.post("/<int:invitation_id>/decision")
+@requires(Capability.INVITE)
+def decide(invitation_id: int) -> Response:
+    """Record the hiring decision (advance, reject or hold) with a note."""
+    invitation = _context(invitation_id)
+    form = DecisionForm()
+    if form.validate_on_submit():
+        try:
+            decisions.record_decision(invitation, form.outcome.data, form.note.data or "", current_user)
+        except InvalidInput as error:
+            flash(error.message, "error")
+        else:
+            flash(f"Decision recorded: {form.outcome.data}.", "success")
+    else:
+        for errors in form.errors.values():
+            for message in errors:
+                flash(message, "error")
+    return redirect(url_for("panels.debrief", invitation_id=invitation.id, _anchor="decision"))
 
 
 @bp.get("/<int:invitation_id>/scorecards.json")
