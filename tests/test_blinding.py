@@ -105,3 +105,24 @@ def test_codes_are_stable_and_differ_between_invitations(app, make_invitation):
     with app.app_context():
         a, b = (db.session.get(Invitation, i) for i in (first, second))
         assert blinding.candidate_code(a) == blinding.candidate_code(a) != blinding.candidate_code(b)
+
+
+def test_the_invitation_form_offers_blind_first_read_on_by_default_and_timed(app, client, auth, make_user):
+    from datetime import timedelta
+
+    from assessments.models.types import utcnow
+
+    make_user("admin", email="boss@example.com")
+    panelist = make_user("interviewer", email="iris@example.com", name="Iris")
+    auth.login("boss@example.com")
+    form = client.get("/admin/invitations/new").get_data(as_text=True)
+    assert re.search(r'<input[^>]*checked[^>]*id="blind_first_read"|<input[^>]*id="blind_first_read"[^>]*checked', form)
+    response = client.post("/admin/invitations/new", data={
+        "name": "Dana Candidate", "email": "dana@example.org", "case": "tiny-hiring",
+        "due_at": (utcnow() + timedelta(days=4)).strftime("%Y-%m-%dT%H:%M"), "timezone": "UTC",
+        "panel": [str(panelist.id)], "timed": "y", "blind_first_read": "y",
+    })
+    assert response.status_code == 302
+    with app.app_context():
+        invitation = db.session.scalars(db.select(Invitation).order_by(Invitation.id.desc())).first()
+        assert (invitation.timed, invitation.blind_first_read) == (True, True)
