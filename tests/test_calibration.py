@@ -136,6 +136,7 @@ def test_report_page_and_exports(app, client, auth, panels, make_user):
     assert 'id="most-lenient">Lenny<' in page
     assert "n = 6 candidates" in page and "few candidates" in page
     assert "widened for 3 interviewers compared (Bonferroni" in page
+    assert "Generalizability study per dimension from every rating" in page
     assert "data-figure=\"leniency\"" in page
     assert "<script>" not in page  # figures travel as JSON data blocks, drawn by /static/charts.js
     assert 'type="application/json" id="figure-leniency"' in page
@@ -143,7 +144,8 @@ def test_report_page_and_exports(app, client, auth, panels, make_user):
     assert "Said something specific" in session
     body = client.get("/calibration/report.json").get_json()
     assert body["headlines"]["most_lenient"] == "Lenny"
-    assert {"alpha", "icc", "leniency", "disagreements"} <= body.keys()
+    assert {"alpha", "icc", "generalizability", "leniency", "disagreements"} <= body.keys()
+    assert body["headlines"]["most_lenient_n"] == 6 and body["headlines"]["raters_compared"] == 3
     rows = list(csv.DictReader(io.StringIO(client.get("/calibration/report.csv").get_data(as_text=True))))
     assert {r["table"] for r in rows} >= {"alpha", "leniency", "rating_distribution"}
     html = client.get("/calibration/report.html")
