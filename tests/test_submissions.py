@@ -367,3 +367,19 @@ def test_an_untimed_invitation_says_it_is_on_the_honour_system(app, client, make
         submission = grading.accept_submission(invitation, "a.ipynb", _notebook_bytes(app, solution=False),
                                                now=invitation.first_downloaded_at + timedelta(days=1))
         assert not submission.is_late
+
+
+def test_each_accepted_version_queues_a_receipt_mail_and_a_refused_one_none(app, client, make_invitation):
+    from assessments.models import OutboxMail
+
+    _, token = make_invitation()
+    assert _upload(client, token, _notebook_bytes(app, solution=False)).status_code == 302
+    assert _upload(client, token, b"not a notebook").status_code == 400
+    with app.app_context():
+        mails = db.session.scalars(select(OutboxMail).where(OutboxMail.template == "candidate_receipt")).all()
+        assert len(mails) == 1
+        mail = mails[0]
+        submission = db.session.scalar(select(Submission))
+        assert mail.to_address == "casey@example.org"
+        assert "version 1" in mail.text_body and submission.sha256[:12] in mail.text_body
+        assert token not in mail.text_body and "point" not in mail.text_body

@@ -19,7 +19,7 @@ from assessments.grading.intake import SubmissionRejected, parse_submission
 from assessments.grading.report import GRADER_VERSION, GradeReport
 from assessments.models import Case, GradeRun, GradeStatus, Invitation, LinkState, RunSubject, Submission, User
 from assessments.models.types import utcnow
-from assessments.services import grade_runs, invitations
+from assessments.services import grade_runs, invitations, outbox
 from assessments.services.audit import record_event
 from assessments.storage import submission_store
 
@@ -55,7 +55,8 @@ def accept_submission(
     """Check, store and record an uploaded notebook as a new version, then queue its grading.
 
     The bytes are stored and the row committed before anything is graded: nothing is lost even
-    if every worker is down. A refused upload leaves earlier versions untouched.
+    if every worker is down. A refused upload leaves earlier versions untouched. The candidate's
+    receipt mail is queued in the same transaction.
 
     :raises UploadRefused: for a revoked invitation, a closed deadline, or a bad notebook.
     """
@@ -98,6 +99,16 @@ def accept_submission(
         over_time=over_time,
     )
     run = grade_runs.new_grade_run(invitation.case, submission=submission)
+    outbox.queue_mail(
+        invitation.candidate.email,
+        f"We received your notebook (version {version}): {invitation.case.title}",
+        "candidate_receipt",
+        about=f"submission:{submission.id}",
+        candidate=invitation.candidate,
+        case_title=invitation.case.title,
+        submission=submission,
+        due_at=invitation.due_at,
+    )
     db.session.commit()
     grade_runs.enqueue(run)
     return submission
