@@ -166,3 +166,38 @@ def test_the_debrief_records_the_decision_and_the_pipeline_shows_it(app, client,
     client.post("/logout")
     auth.login("iris@example.com")
     assert client.post(f"/panels/{invitation_id}/decision", data={"outcome": "reject"}).status_code == 403
+
+
+def test_interviewer_dashboard_puts_scorecards_to_write_first_newest_first(app, client, auth, make_user, make_invitation):
+    iris = make_user("interviewer", email="iris@example.com")
+    older_id, _ = make_invitation(panel=[iris])
+    newer_id, _ = make_invitation(panel=[iris])
+    waiting_id, _ = make_invitation(panel=[iris])
+    done_id, _ = make_invitation(panel=[iris])
+    with app.app_context():
+        _submit(older_id, at=utcnow() - timedelta(days=2))
+        _submit(newer_id, at=utcnow() - timedelta(hours=1))
+        _submit(done_id, at=utcnow() - timedelta(days=3))
+        _scorecard(done_id, iris.id)
+        from assessments.services import panels
+
+        board = panels.interviewer_dashboard(db.session.get(User, iris.id))
+        assert [a.invitation.id for a in board.to_write] == [newer_id, older_id]
+        assert [a.invitation.id for a in board.upcoming] == [waiting_id]
+        assert [a.invitation.id for a in board.past] == [done_id]
+    auth.login("iris@example.com")
+    page = client.get("/dashboard").get_data(as_text=True)
+    assert page.index("Scorecards waiting for you") < page.index("has not submitted yet") < page.index("Your past panels")
+    assert "Hiring pipeline" not in page
+
+
+def test_admin_dashboard_is_the_pipeline(app, client, auth, make_user, make_invitation):
+    make_user("admin", email="boss@example.com")
+    invitation_id, _ = make_invitation(panel_later=True)
+    with app.app_context():
+        db.session.get(Invitation, invitation_id).due_at = utcnow() - timedelta(hours=1)
+        db.session.commit()
+    auth.login("boss@example.com")
+    page = client.get("/dashboard").get_data(as_text=True)
+    assert "Hiring pipeline" in page and "Casey Candidate" in page
+    assert "Needs a panel (1)" in page and "Overdue (1)" in page

@@ -2,11 +2,22 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from sqlalchemy import select
+from sqlalchemy.orm import selectinload
 
 from assessments.errors import AccessDenied, InvalidInput
 from assessments.extensions import db
-from assessments.models import Invitation, PanelMember, Scorecard, ScorecardStatus, User
+from assessments.models import (
+    Invitation,
+    PanelMember,
+    Scorecard,
+    ScorecardPurpose,
+    ScorecardStatus,
+    Submission,
+    User,
+)
 from assessments.permissions import Capability, can
 from assessments.services import accounts
 from assessments.services.audit import record_event
@@ -89,3 +100,67 @@ def has_submitted(invitation: Invitation, interviewer: User) -> bool:
         )
         is not None
     )
+
+
+@dataclass(frozen=True)
+class Assignment:
+    """An invitation on an interviewer's dashboard, with their own scorecard and the latest version."""
+
+    invitation: Invitation
+    own: Scorecard | None
+    latest: Submission | None
+
+
+@dataclass(frozen=True)
+class InterviewerDashboard:
+    """What waits for an interviewer first, then what is still to come, then their past panels."""
+
+    to_write: list[Assignment]
+    upcoming: list[Assignment]
+    past: list[Assignment]
+
+
+def interviewer_dashboard(user: User) -> InterviewerDashboard:
+    """The interviewer's panels: scorecards to write (newest submission first), panels whose
+    candidate has not submitted yet (soonest deadline first), then past panels (latest first)."""
+    query = (
+        select(Invitation)
+        .join(PanelMember)
+        .where(PanelMember.interviewer_id == user.id)
+        .options(
+            selectinload(Invitation.candidate),
+            selectinload(Invitation.case),
+            selectinload(Invitation.submissions),
+        )
+    )
+    found = list(db.session.scalars(query))
+    # Their current scorecard per invitation: the newest row (an amendment is newer than what it amends).
+    own_by_invitation = {
+        card.invitation_id: card
+        for card in db.session.scalars(
+            select(Scorecard)
+            .where(
+                Scorecard.interviewer_id == user.id,
+                Scorecard.purpose == ScorecardPurpose.HIRING,
+                Scorecard.invitation_id.in_([i.id for i in found]),
+            )
+            .order_by(Scorecard.id)
+        )
+    }
+    to_write: list[Assignment] = []
+    upcoming: list[Assignment] = []
+    past: list[Assignment] = []
+    for invitation in found:
+        own = own_by_invitation.get(invitation.id)
+        latest = invitation.submissions[-1] if invitation.submissions else None
+        item = Assignment(invitation, own, latest)
+        if own is not None and own.status == ScorecardStatus.SUBMITTED:
+            past.append(item)
+        elif latest is not None:
+            to_write.append(item)
+        else:
+            upcoming.append(item)
+    to_write.sort(key=lambda a: a.latest.uploaded_at, reverse=True)  # type: ignore[union-attr]
+    upcoming.sort(key=lambda a: a.invitation.due_at)
+    past.sort(key=lambda a: a.own.submitted_at or a.own.created_at, reverse=True)  # type: ignore[union-attr]
+    return InterviewerDashboard(to_write, upcoming, past)

@@ -8,7 +8,8 @@ from werkzeug.wrappers import Response
 
 from assessments.models.types import utcnow
 from assessments.permissions import Capability, can
-from assessments.services import invitations, scorecards
+from assessments.services import panels, pipeline
+from assessments.services.pipeline import PipelineFilters
 
 bp = Blueprint("main", __name__)
 
@@ -24,11 +25,15 @@ def index() -> Response | str:
 @bp.get("/dashboard")
 @login_required
 def dashboard() -> str:
-    """What this person has to do."""
-    assignments = []
+    """What this person has to do: the hiring pipeline for those who run hiring, then what waits for an interviewer."""
+    panel_work = None
     if can(current_user, Capability.SIT_ON_PANEL):
-        assignments = [
-            (invitation, scorecards.own_scorecard(invitation, current_user))
-            for invitation in invitations.invitations_for_interviewer(current_user)
-        ]
-    return render_template("dashboard.html", assignments=assignments, now=utcnow())
+        panel_work = panels.interviewer_dashboard(current_user)
+    hiring = None
+    if can(current_user, Capability.INVITE):
+        hiring = {
+            "recent": pipeline.list_pipeline(PipelineFilters(), per_page=10),
+            "overdue": pipeline.list_pipeline(PipelineFilters(overdue=True), per_page=1).total,
+            "needs_panel": pipeline.list_pipeline(PipelineFilters(needs_panel=True), per_page=1).total,
+        }
+    return render_template("dashboard.html", panel_work=panel_work, hiring=hiring, now=utcnow())
