@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 
 import click
@@ -11,7 +12,7 @@ from flask_migrate import upgrade
 
 from assessments.errors import DomainError
 from assessments.models import Role
-from assessments.services import accounts, calibration, catalog, demo
+from assessments.services import accounts, calibration, catalog, demo, invitations, outbox
 
 
 @click.command("init")
@@ -51,6 +52,45 @@ def seed_demo_command(base_url: str) -> None:
     click.echo("Demo candidate links:")
     for link in links:
         click.echo(f"  {link.candidate:<18} {link.case:<16} {base_url}{link.path}")
+
+
+def _deadline(_ctx: click.Context, _param: click.Parameter, value: str) -> datetime:
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError as error:
+        raise click.BadParameter(f"{value!r} is not an ISO 8601 date and time, e.g. 2027-01-15T17:00+01:00.") from error
+    # A deadline without an offset is read as UTC, and said so in the output.
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+@click.command("invite")
+@with_appcontext
+@click.argument("email")
+@click.option("--case", "case_slug", required=True, help="The hiring case's slug (its folder under cases/).")
+@click.option("--deadline", required=True, callback=_deadline, metavar="ISO8601",
+              help="e.g. 2027-01-15T17:00+01:00; UTC when no offset is given.")
+@click.option("--panel", default="", metavar="EMAIL,EMAIL", help="Interviewers' emails; leave out to add the panel later.")
+@click.option("--timed", is_flag=True, help="Enforce the case's time limit from the first download.")
+@click.option("--name", help="The candidate's name (needed for someone not yet a candidate).")
+def invite_command(email: str, case_slug: str, deadline: datetime, panel: str, timed: bool, name: str | None) -> None:
+    """Invite EMAIL to a hiring case and print their link (mailed to them when MAIL_URL is set)."""
+    notify = outbox.mail_configured()
+    try:
+        invitation, token, existed = invitations.invite_from_script(
+            email, case_slug, due_at=deadline, panel_emails=[e.strip() for e in panel.split(",") if e.strip()],
+            name=name, timed=timed, notify=notify,
+        )
+    except DomainError as error:
+        raise click.ClickException(error.message) from error
+    candidate = invitation.candidate
+    if existed:
+        click.echo(f"{candidate.email} is already a candidate ({candidate.name}): added this case for them.")
+    click.echo(f"Invited {candidate.name} <{candidate.email}> to {invitation.case.title}, "
+               f"due {invitation.due_at:%Y-%m-%d %H:%M} UTC{', timed' if timed else ''}.")
+    if not invitation.panel:
+        click.echo("No panel yet: the invitation shows as \"needs a panel\" until you add one.")
+    click.echo(outbox.absolute_url("candidate.invitation", token=token))
+    click.echo(f"Mailed to {candidate.email}." if notify else "MAIL_URL is not set: send the link yourself.", err=True)
 
 
 calibration_group = AppGroup("calibration", help="Calibration reports for hiring sessions.")
@@ -101,5 +141,5 @@ def calibration_report_command(
 
 def init_app(app: Flask) -> None:
     """Register the commands."""
-    for command in (init_command, create_user_command, seed_demo_command, calibration_group):
+    for command in (init_command, create_user_command, seed_demo_command, invite_command, calibration_group):
         app.cli.add_command(command)

@@ -24,7 +24,7 @@ from assessments.models import (
 )
 from assessments.models.types import utcnow
 from assessments.permissions import Capability, can
-from assessments.services import catalog, outbox
+from assessments.services import accounts, catalog, outbox
 from assessments.services.accounts import normalise_email
 from assessments.services.audit import record_event
 
@@ -73,7 +73,7 @@ def invite_candidate(
     *,
     due_at: datetime,
     panel: Sequence[User],
-    actor: User,
+    actor: User | None,
     opens_at: datetime | None = None,
     time_limit_minutes: int | None = None,
     allow_late: bool = False,
@@ -107,7 +107,9 @@ def invite_candidate(
             candidate.id,
         )
     if candidate is None:
-        candidate = Candidate(name=name.strip(), email=normalise_email(email), created_by_id=actor.id)
+        candidate = Candidate(
+            name=name.strip(), email=normalise_email(email), created_by_id=actor.id if actor else None
+        )
         db.session.add(candidate)
         db.session.flush()
         record_event(actor, "candidate.created", "candidate", candidate.id, email=candidate.email)
@@ -177,7 +179,7 @@ def _add_invitation(
     opens_at: datetime,
     due_at: datetime,
     panel: Sequence[User],
-    actor: User,
+    actor: User | None,
     time_limit_minutes: int | None,
     allow_late: bool,
     seed: int | None,
@@ -198,7 +200,7 @@ def _add_invitation(
         allow_late=allow_late,
         timed=timed,
         blind_first_read=blind_first_read,
-        created_by_id=actor.id,
+        created_by_id=actor.id if actor else None,
     )
     db.session.add(invitation)
     for member in panel:
@@ -232,6 +234,41 @@ def _queue_invitation_mail(invitation: Invitation, token: str, actor: User | Non
         link=outbox.absolute_url("candidate.invitation", token=token),
         resent=resent,
     )
+
+
+def invite_from_script(
+    email: str,
+    case_slug: str,
+    *,
+    due_at: datetime,
+    panel_emails: Sequence[str] = (),
+    name: str | None = None,
+    timed: bool = False,
+    notify: bool = False,
+) -> tuple[Invitation, str, bool]:
+    """The CLI's invitation: accounts and the case named by email and slug, no panel meaning
+    "panel later", an existing candidate given another case. Returns the invitation, its token
+    and whether the candidate already existed.
+
+    :raises NotFound: for an unknown case.
+    :raises InvalidInput: for a panel email without an active interviewer's account, a new
+        candidate without a name, or any rule `invite_candidate` enforces.
+    """
+    case = catalog.find_current_case(case_slug)
+    panel = []
+    for address in panel_emails:
+        user = accounts.find_user_by_email(address)
+        if user is None:
+            raise InvalidInput(f"There is no account for {address}.")
+        panel.append(user)
+    existing = find_candidate_by_email(email)
+    if existing is None and not (name or "").strip():
+        raise InvalidInput(f"{email} is not a candidate yet: give their name with --name.")
+    invitation, token = invite_candidate(
+        existing.name if existing else name or "", email, case, due_at=due_at, panel=panel, actor=None,
+        timed=timed, panel_later=not panel, add_to_existing=True, notify=notify,
+    )
+    return invitation, token, existing is not None
 
 
 def get_invitation(invitation_id: int) -> Invitation:
