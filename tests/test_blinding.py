@@ -126,3 +126,6 @@ def test_the_invitation_form_offers_blind_first_read_on_by_default_and_timed(app
     with app.app_context():
         invitation = db.session.scalars(db.select(Invitation).order_by(Invitation.id.desc())).first()
         assert (invitation.timed, invitation.blind_first_read) == (True, True)
+    detail = client.get(response.headers["Location"]).get_data(as_text=True)
+    assert "timed from the first download" in detail and "interviewers see a candidate code" in detail
+    assert "First download" in detail
