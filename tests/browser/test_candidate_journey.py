@@ -58,15 +58,30 @@ def test_candidate_downloads_uploads_and_staff_see_the_grade(app, live_server, p
     expect(page.get_by_role("alert")).to_contain_text("notebook")
 
     with app.app_context():
-        answers = nbformat.writes(solution_notebook(catalog.case_specs()["tiny-hiring"]))
+        solved = solution_notebook(catalog.case_specs()["tiny-hiring"])
+    answers = nbformat.writes(solved)
+    # A notebook whose data path works only on the candidate's machine: the page says which cell
+    # raised what, and where the data files are, without any score.
+    solved.cells[1].source = 'import pandas as pd\n\nevents = pd.read_csv("data/events.csv")'
+    broken = tmp_path / "colab-answers.ipynb"
+    broken.write_text(nbformat.writes(solved))
+    page.get_by_label("Your notebook (.ipynb)").set_input_files(str(broken))
+    page.get_by_role("button", name="Upload notebook").click()
+    expect(page.get_by_text("Received version 1")).to_be_visible()
+    expect(page.locator(".grading-state[data-version='1']")).to_contain_text(
+        "cell 2 raised FileNotFoundError: 'data/events.csv' — your data files are next to the notebook, see the README",
+        timeout=90000)
+    expect(page.locator(".grading-state[data-version='1']")).to_contain_text("0 of 4 answers found")
+    screenshot("candidate-cell-error")
+
     good = tmp_path / "my-answers.ipynb"
     good.write_text(answers)
     page.get_by_label("Your notebook (.ipynb)").set_input_files(str(good))
     page.get_by_role("button", name="Upload notebook").click()
-    expect(page.get_by_text("Received version 1")).to_be_visible()
+    expect(page.get_by_text("Received version 2")).to_be_visible()
     screenshot("candidate-receipt")
     # Live status: the page updates itself when the worker finishes; no score is shown.
-    expect(page.locator(".grading-state[data-version='1']")).to_have_text("ran without errors; 4 of 4 answers found", timeout=90000)
+    expect(page.locator(".grading-state[data-version='2']")).to_have_text("ran without errors; 4 of 4 answers found", timeout=90000)
     expect(page.get_by_text("points")).to_have_count(0)
     page.screenshot(path=str(ARTIFACTS / "candidate-checked.png"), full_page=True)
 
@@ -76,7 +91,7 @@ def test_candidate_downloads_uploads_and_staff_see_the_grade(app, live_server, p
     interviewer.get_by_label("Email").fill("iris@example.com")
     interviewer.get_by_label("Password").fill(PASSWORD)
     interviewer.get_by_role("button", name="Sign in").click()
-    interviewer.get_by_role("link", name=re.compile(r"^Version 1 by Candidate [A-Z2-9]{5}$")).click()  # blind first read
+    interviewer.get_by_role("link", name=re.compile(r"^Version 2 by Candidate [A-Z2-9]{5}$")).click()  # blind first read
     expect(interviewer.locator(".score")).to_contain_text("5 of 5 points")
     expect(interviewer.locator(".check-correct").first).to_be_visible()
     expect(interviewer.locator(".notebook")).to_contain_text("treatment_rate")
@@ -86,7 +101,7 @@ def test_candidate_downloads_uploads_and_staff_see_the_grade(app, live_server, p
     # Re-upload before the deadline adds a version; after the deadline the link is read-only.
     page.get_by_label("Your notebook (.ipynb)").set_input_files(str(good))
     page.get_by_role("button", name="Upload notebook").click()
-    expect(page.get_by_text("Received version 2")).to_be_visible()
+    expect(page.get_by_text("Received version 3")).to_be_visible()
     with app.app_context():
         invitation = db.session.get(Invitation, invitation_id)
         invitation.due_at = utcnow() - timedelta(minutes=1)
