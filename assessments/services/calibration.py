@@ -307,14 +307,16 @@ def view_from_csv(
     except CalibrationInputError as error:
         raise InvalidInput(str(error)) from error
     empty = pd.DataFrame(columns=["candidate", "interviewer", "recommendation"])
+    coded, rating_scale, notes = imported.coded(), imported.scale, imported.notes
+    del imported  # the frame of names is not needed past here: a million scorecards' worth
     report = calibration_report(
-        imported.coded(), empty, n_boot=n_boot, levels=imported.scale.levels,
+        coded, empty, n_boot=n_boot, levels=rating_scale.levels,
         alpha_level=alpha_level,  # type: ignore[arg-type]
     )
     name = source.name if isinstance(source, Path) else "an imported CSV"
     return CalibrationView(
         report, headlines(report), {}, CalibrationFilters(),
-        source=f"{name} (ratings on the scale {imported.scale})", notes=imported.notes,
+        source=f"{name} (ratings on the scale {rating_scale})", notes=notes,
     )
 
 

@@ -37,8 +37,10 @@ def top_disagreements(
     # without a sort
     cell = coded.candidate * n_dimensions + coded.dimension
     n_cells = coded.candidates.size * n_dimensions
-    per_level = np.bincount(cell * levels + coded.level_index,
-                            minlength=n_cells * levels).reshape(-1, levels)
+    key = cell * levels  # built in place: at millions of ratings each temporary is 8 bytes a rating
+    key += coded.level_index
+    per_level = np.bincount(key, minlength=n_cells * levels).reshape(-1, levels)
+    del key
     n = per_level.sum(axis=1)
     seen = per_level > 0
     low = np.argmax(seen, axis=1) + float(coded.levels[0])

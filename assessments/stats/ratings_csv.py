@@ -32,7 +32,7 @@ from assessments.stats.ratings import (
 
 REQUIRED_COLUMNS = ("candidate", "interviewer", "dimension", "rating")
 IDENTIFIER_COLUMNS = REQUIRED_COLUMNS[:3]
-CHUNK_ROWS = 500_000
+CHUNK_ROWS = 200_000  # rows parsed at once: their strings are the reader's largest transient
 MAX_PROBLEMS = 20
 MAX_LEVELS = 101
 DELIMITERS = {",": "comma", ";": "semicolon", "\t": "tab", "|": "pipe"}
@@ -331,9 +331,13 @@ def read_ratings_csv(
             problems.raise_if_any()
         raise CalibrationInputError(f"The CSV could not be parsed: {error}") from None
 
-    codes = {key: np.concatenate(value) if value else np.empty(0, np.int64)
-             for key, value in parts.items()}
-    rating = codes["rating"].astype(np.float64) if codes["rating"].size else np.empty(0)
+    # one column at a time, dropping its chunks as it goes: peak memory stays near one copy
+    codes = {}
+    for key in list(parts):
+        chunks = parts.pop(key)
+        codes[key] = np.concatenate(chunks) if chunks else np.empty(0, np.int32)
+        del chunks
+    rating = codes.pop("rating").astype(np.float64)
     scale = _check_scale(scale, rating, codes["line"], positions[3] + 1, problems, notes)
     _check_duplicates(codes, names, problems)
     problems.raise_if_any()
@@ -403,7 +407,7 @@ def _code_chunk(
     for column in IDENTIFIER_COLUMNS:
         parts[column].append(coded[column][keep].astype(np.int32))
     parts["rating"].append(rating[keep].astype(np.float32))
-    parts["line"].append(lines[keep].astype(np.int64))
+    parts["line"].append(lines[keep].astype(np.int32))
 
 
 def _check_scale(
@@ -440,11 +444,12 @@ def _check_duplicates(
     key = ((codes["candidate"].astype(np.int64) * n_interviewers + codes["interviewer"])
            * n_dimensions + codes["dimension"])
     order = np.argsort(key, kind="stable")
-    repeated = np.flatnonzero(key[order][1:] == key[order][:-1]) + 1
+    key = key[order]
+    repeated = np.flatnonzero(key[1:] == key[:-1]) + 1
     if not repeated.size:
         return
     # the first occurrence of each repeated key: walk back to the start of its run
-    starts = np.flatnonzero(np.r_[True, key[order][1:] != key[order][:-1]])
+    starts = np.flatnonzero(np.r_[True, key[1:] != key[:-1]])
     run_start = starts[np.searchsorted(starts, repeated, side="right") - 1]
     lines = codes["line"]
     for position, first in zip(repeated[:MAX_PROBLEMS], run_start[:MAX_PROBLEMS], strict=True):
