@@ -116,3 +116,17 @@ def test_candidate_downloads_uploads_and_staff_see_the_grade(app, live_server, p
     for worker in workers:
         worker.join(timeout=120)
     assert not any(worker.is_alive() for worker in workers)
+
+
+def test_a_timed_case_says_when_the_clock_starts_and_shows_the_time_left(live_server, page: Page, make_invitation,
+                                                                        screenshot):
+    _, token = make_invitation(timed=True)
+    page.goto(f"{live_server}/i/{token}")
+    expect(page.locator(".clock")).to_contain_text("Your clock starts when you first download the bundle")
+    screenshot("candidate-timed-before-download")
+    with page.expect_download():
+        page.get_by_role("link", name="Download your case bundle (.zip)").click()
+    page.reload()
+    expect(page.locator(".clock")).to_contain_text("20 minutes from your first download")
+    expect(page.locator(".clock .countdown")).to_contain_text(re.compile(r"0 days 0 h 1\d min left"))
+    screenshot("candidate-timed-clock-running")
