@@ -92,11 +92,10 @@ def _init_extensions(app: Flask) -> None:
 
 def _init_templates(app: Flask) -> None:
     # Templates ask what the signed-in person may do, and compare states, by enum: never by string.
-    from assessments.models import AttemptRoute, AttemptStatus, GradeStatus, InvitationStatus, ScorecardStatus
-    from assessments.permissions import Capability, current_user_can
-
     from flask_login import current_user
 
+    from assessments.models import AttemptRoute, AttemptStatus, GradeStatus, InvitationStatus, ScorecardStatus
+    from assessments.permissions import Capability, current_user_can
     from assessments.services import blinding
 
     app.jinja_env.globals.update(

@@ -17,7 +17,7 @@ from assessments.services import authoring, catalog, grade_runs, grading, worker
 cases_group = AppGroup("cases", help="List, bundle and validate case studies.")
 
 
-def _spec(slug: str):
+def _spec(slug: str) -> authoring.CaseSpec:
     try:
         return authoring.find_case_spec(slug)
     except DomainError as error:

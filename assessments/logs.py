@@ -151,7 +151,7 @@ def json_handler(stream: Any = None) -> logging.Handler:
     handler = logging.StreamHandler(stream or sys.stderr)
     handler.setFormatter(JsonFormatter())
     handler.addFilter(RequestIdFilter())
-    handler.assessments_json = True  # type: ignore[attr-defined]
+    handler.assessments_json = True
     return handler
 
 

@@ -13,8 +13,7 @@ import os
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, Counter, Histogram
-from prometheus_client import generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.multiprocess import MultiProcessCollector
 from sqlalchemy import func, select
@@ -126,7 +125,8 @@ class _Forward:
 
 def multiprocess_dir() -> str | None:
     """The directory shared by every process when metrics are collected across processes."""
-    return os.environ.get("PROMETHEUS_MULTIPROC_DIR") or os.environ.get("prometheus_multiproc_dir")
+    # prometheus_client still honours the lower-case name that older deployments set.
+    return os.environ.get("PROMETHEUS_MULTIPROC_DIR") or os.environ.get("prometheus_multiproc_dir")  # noqa: SIM112
 
 
 def exposition() -> bytes:
@@ -135,6 +135,6 @@ def exposition() -> bytes:
     if multiprocess_dir():
         MultiProcessCollector(registry)
     else:
-        registry.register(_Forward())  # type: ignore[arg-type]
-    registry.register(_QueueDepth())  # type: ignore[arg-type]
+        registry.register(_Forward())
+    registry.register(_QueueDepth())
     return generate_latest(registry)

@@ -110,7 +110,7 @@ def _load_user(user_id: str) -> User | None:
 def init_app(app: Flask) -> None:
     """Install the session interface, headers and error pages."""
     if app.config["TRUST_PROXY_HEADERS"]:
-        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1, x_host=1)  # type: ignore[method-assign]
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1, x_host=1)
     app.session_interface = SessionInterface()
     app.after_request(_security_headers)
     app.register_error_handler(DomainError, _domain_error)

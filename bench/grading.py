@@ -142,7 +142,7 @@ def _floor(case: CaseSpec, runs: int) -> tuple[float, float, float]:
             wall = time.monotonic() - started
             imports, rest = (float(x) for x in done.stderr.strip().splitlines()[-1].split())
             samples.append((wall, imports, rest))
-        return tuple(statistics.median(s[i] for s in samples) for i in range(3))  # type: ignore[return-value]
+        return tuple(statistics.median(s[i] for s in samples) for i in range(3))
     finally:
         shutil.rmtree(folder, ignore_errors=True)
 
@@ -160,7 +160,7 @@ def _nbgrader_venv(path: Path) -> Path:
     return path
 
 
-def _hidden_test(part, expected) -> str:  # noqa: ANN001
+def _hidden_test(part, expected) -> str:
     """An autograder assertion of one answer against the key, with the part's tolerance."""
     kind, params, name = part.check.kind, part.check.params, part.id
     abs_tol, rel_tol = float(params.get("abs_tol", 0)), float(params.get("rel_tol", 0))

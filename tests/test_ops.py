@@ -100,6 +100,7 @@ def test_readyz_answers_quickly_when_the_database_never_answers(tmp_path, monkey
     assert body["checks"] == {"database": "timeout", "queue": "ok", "submission_store": "ok", "sandbox": "ok"}
     assert str(port) not in response.get_data(as_text=True)
 
+
 def test_readyz_names_a_sandbox_that_cannot_grade_and_the_worker_refuses_to_start(tmp_path, monkeypatch, caplog):
     monkeypatch.delenv("ASSESS_UNSAFE_NO_SANDBOX", raising=False)
     monkeypatch.setenv("ASSESS_SANDBOX_VENV", str(tmp_path / "no-runtime"))
@@ -125,7 +126,6 @@ def test_readyz_can_leave_the_sandbox_to_grading_machines(tmp_path, monkeypatch)
         db.create_all()
     response = app.test_client().get("/readyz")
     assert response.status_code == 200
-
 
 
 def test_postgresql_connections_time_out():

@@ -175,7 +175,7 @@ def load_each(paths: Iterable[Path], load: Callable[[Path], _Loaded]) -> dict[st
         except RubricFormatError as exc:
             problems.extend(exc.problems)
         else:
-            loaded[item.slug] = item  # type: ignore[attr-defined]
+            loaded[item.slug] = item
     if problems:
         raise RubricFormatError(problems)
     return loaded

@@ -27,10 +27,10 @@ import nbformat
 from assessments.content.case import CaseSpec
 from assessments.grading.checks import INCORRECT, INVALID, MISSING, get_check_class, sandbox_request, score_check
 from assessments.grading.materials import SeedMaterials, build_materials
-from assessments.grading.report import GRADER_VERSION, CellResult, CheckResult, GradeReport, RunFailure, Timings
-from assessments.grading.runner.protocol import MAX_ANSWER_BYTES
-from assessments.grading.result import RESULT_PREFIX, AnswerRead, RunnerResult, RunnerResultInvalid, parse_runner_output
 from assessments.grading.pool import SandboxPool, WarmSandboxLost
+from assessments.grading.report import GRADER_VERSION, CellResult, CheckResult, GradeReport, RunFailure, Timings
+from assessments.grading.result import RESULT_PREFIX, AnswerRead, RunnerResult, RunnerResultInvalid, parse_runner_output
+from assessments.grading.runner.protocol import MAX_ANSWER_BYTES
 from assessments.grading.sandbox import SandboxLimits, SandboxRun, run_in_sandbox
 
 log = logging.getLogger(__name__)

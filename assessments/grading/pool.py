@@ -242,7 +242,7 @@ class SandboxPool:
                     if not self._closed and (missing > 0 or len(self._ready) >= self.size):
                         # Sleep until a take or close; wake now and then to recycle idle sandboxes.
                         self._changed.wait(timeout=1.0 if missing > 0 else min(30.0, self.max_idle_seconds / 4))
-        except Exception:  # noqa: BLE001 - a keeper crash must not go unnoticed, but must not raise in a thread
+        except Exception:
             log.exception("the warm sandbox keeper stopped")
         finally:
             with self._changed:

@@ -22,6 +22,6 @@ class Candidate(db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"))
 
-    invitations: Mapped[list["Invitation"]] = relationship(  # noqa: F821
+    invitations: Mapped[list[Invitation]] = relationship(  # noqa: F821
         back_populates="candidate", order_by="Invitation.created_at"
     )

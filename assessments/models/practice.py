@@ -25,8 +25,8 @@ class MentorPairing(db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"))
 
-    mentor: Mapped["User"] = relationship(foreign_keys=[mentor_id])  # noqa: F821
-    mentee: Mapped["User"] = relationship(foreign_keys=[mentee_id])  # noqa: F821
+    mentor: Mapped[User] = relationship(foreign_keys=[mentor_id])  # noqa: F821
+    mentee: Mapped[User] = relationship(foreign_keys=[mentee_id])  # noqa: F821
 
 
 class Practice(db.Model):
@@ -44,9 +44,9 @@ class Practice(db.Model):
     # An UnlockReason: after a graded attempt (automatic) or requested before trying.
     solution_unlock_reason: Mapped[str | None] = mapped_column(String(40))
 
-    mentee: Mapped["User"] = relationship()  # noqa: F821
-    case: Mapped["Case"] = relationship()  # noqa: F821
-    attempts: Mapped[list["PracticeAttempt"]] = relationship(
+    mentee: Mapped[User] = relationship()  # noqa: F821
+    case: Mapped[Case] = relationship()  # noqa: F821
+    attempts: Mapped[list[PracticeAttempt]] = relationship(
         back_populates="practice", order_by="PracticeAttempt.number"
     )
 
@@ -102,4 +102,4 @@ class PracticeAttempt(db.Model):
 
     practice: Mapped[Practice] = relationship(back_populates="attempts")
     # Notebook route: the job that grades it; its outcome is copied here when it finishes.
-    grade_run: Mapped["GradeRun | None"] = relationship(back_populates="practice_attempt")  # noqa: F821
+    grade_run: Mapped[GradeRun | None] = relationship(back_populates="practice_attempt")  # noqa: F821

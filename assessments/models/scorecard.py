@@ -55,12 +55,12 @@ class Scorecard(db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     submitted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
-    ratings: Mapped[list["Rating"]] = relationship(
+    ratings: Mapped[list[Rating]] = relationship(
         back_populates="scorecard", order_by="Rating.id", cascade="all, delete-orphan"
     )
-    interviewer: Mapped["User"] = relationship()  # noqa: F821
-    invitation: Mapped["Invitation | None"] = relationship()  # noqa: F821
-    practice_attempt: Mapped["PracticeAttempt | None"] = relationship()  # noqa: F821
+    interviewer: Mapped[User] = relationship()  # noqa: F821
+    invitation: Mapped[Invitation | None] = relationship()  # noqa: F821
+    practice_attempt: Mapped[PracticeAttempt | None] = relationship()  # noqa: F821
 
 
 class Rating(db.Model):

@@ -26,7 +26,7 @@ class Submission(db.Model):
     uploaded_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     is_late: Mapped[bool] = mapped_column(default=False)
 
-    invitation: Mapped["Invitation"] = relationship(back_populates="submissions")  # noqa: F821
-    grade_runs: Mapped[list["GradeRun"]] = relationship(  # noqa: F821
+    invitation: Mapped[Invitation] = relationship(back_populates="submissions")  # noqa: F821
+    grade_runs: Mapped[list[GradeRun]] = relationship(  # noqa: F821
         back_populates="submission", order_by="GradeRun.id"
     )

@@ -311,7 +311,7 @@ def view_from_csv(
     del imported  # the frame of names is not needed past here: a million scorecards' worth
     report = calibration_report(
         coded, empty, n_boot=n_boot, levels=rating_scale.levels,
-        alpha_level=alpha_level,  # type: ignore[arg-type]
+        alpha_level=alpha_level,
     )
     name = source.name if isinstance(source, Path) else "an imported CSV"
     return CalibrationView(

@@ -160,7 +160,7 @@ def interviewer_dashboard(user: User) -> InterviewerDashboard:
             to_write.append(item)
         else:
             upcoming.append(item)
-    to_write.sort(key=lambda a: a.latest.uploaded_at, reverse=True)  # type: ignore[union-attr]
+    to_write.sort(key=lambda a: a.latest.uploaded_at, reverse=True)
     upcoming.sort(key=lambda a: a.invitation.due_at)
-    past.sort(key=lambda a: a.own.submitted_at or a.own.created_at, reverse=True)  # type: ignore[union-attr]
+    past.sort(key=lambda a: a.own.submitted_at or a.own.created_at, reverse=True)
     return InterviewerDashboard(to_write, upcoming, past)

@@ -38,7 +38,7 @@ def check_database() -> str:
         db.session.execute(text("SELECT 1"))
         db.session.rollback()
         return OK
-    except Exception as error:  # any driver error means "not ready"
+    except Exception as error:  # noqa: BLE001 - any driver error means "not ready"
         log.warning("readiness: database: %s: %s", type(error).__name__, error)
         db.session.rollback()
         return "unreachable"
@@ -67,7 +67,7 @@ def check_queue() -> str:
             finally:
                 connection.close()
         return OK
-    except Exception as error:
+    except Exception as error:  # noqa: BLE001 - any queue client error means "not ready"
         log.warning("readiness: queue: %s: %s", type(error).__name__, error)
         return "unreachable"
 
@@ -110,7 +110,7 @@ def check_readiness() -> dict[str, str]:
     The checks run side by side, each in its own app context; one still running at the bound is
     reported as "timeout" and left to finish on its own (its driver's own timeouts end it).
     """
-    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    app = current_app._get_current_object()
     bound = float(app.config["READINESS_TIMEOUT_SECONDS"])
 
     def run(check: Callable[[], str]) -> str:

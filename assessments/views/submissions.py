@@ -7,6 +7,7 @@ from flask_login import current_user
 from flask_wtf import FlaskForm
 from werkzeug.wrappers import Response
 
+from assessments.models import Submission
 from assessments.permissions import Capability, requires
 from assessments.services import grading, panels
 from assessments.views.notebook_html import render_notebook
@@ -14,7 +15,7 @@ from assessments.views.notebook_html import render_notebook
 bp = Blueprint("submissions", __name__, url_prefix="/submissions")
 
 
-def _load(submission_id: int):
+def _load(submission_id: int) -> Submission:
     submission = grading.get_submission(submission_id)
     panels.require_staff_access(current_user, submission.invitation)
     return submission

@@ -164,7 +164,7 @@ def test_nothing_the_candidate_gets_reveals_the_plan(
     assert len(headers) == 1, "the files' columns must not depend on the plan"
     brief = (CASE / "brief.md").read_text(encoding="utf-8")
     assert all(f"`{defect}`" in brief for defect in defect_ids)
-    assert not re.search(r"C\d+:(%s)" % "|".join(map(re.escape, defect_ids)), brief)
+    assert not re.search(r"C\d+:({})".format("|".join(map(re.escape, defect_ids))), brief)
 
 
 def test_case_loads_and_its_release_notebook_keeps_no_solution(generator: ModuleType) -> None:
@@ -178,7 +178,7 @@ def test_case_loads_and_its_release_notebook_keeps_no_solution(generator: Module
     release = nbformat.writes(release_notebook(case))
     for secret in ("customer_id", "default_rng", "planted_labels", "HOME_TITLES"):
         assert secret not in release
-    assert not re.search(r"C\d+:(%s)" % "|".join(map(re.escape, generator.DEFECT_CATALOGUE)), release)
+    assert not re.search(r"C\d+:({})".format("|".join(map(re.escape, generator.DEFECT_CATALOGUE))), release)
 
 
 def test_blanket_flagging_scores_little_and_a_full_review_scores_all(

@@ -238,9 +238,7 @@ def test_the_solution_bundle_does_contain_the_solution_lines(case: CaseSpec) -> 
 def _key_values(value: Any) -> Iterator[float | str]:
     if isinstance(value, bool) or value is None:
         return
-    if isinstance(value, int | float):
-        yield value
-    elif isinstance(value, str):
+    if isinstance(value, int | float | str):
         yield value
     elif isinstance(value, dict):
         for item in value.values():
@@ -355,6 +353,7 @@ def test_the_readme_tells_the_candidate_how_to_work_and_hand_in(case: CaseSpec) 
     assert f"Upload the notebook `{case.slug}.ipynb` only" in readme
 
 
+@pytest.mark.notebook
 def test_the_release_notebook_runs_top_to_bottom_on_the_bundle(case: CaseSpec, tmp_path: Path) -> None:
     # A kept cell that uses a name only a removed solution cell defined would break on the candidate.
     with zipfile.ZipFile(io.BytesIO(_bundle(case.path, SEED))) as archive:

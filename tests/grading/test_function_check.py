@@ -30,7 +30,7 @@ def ok(value: object) -> dict:
     return {"state": "ok", "value": value}
 
 
-def score(results: list, key: dict = KEY, params: dict = PARAMS, points: float = 4):  # noqa: ANN201
+def score(results: list, key: dict = KEY, params: dict = PARAMS, points: float = 4):
     return score_check("function", params, results, key, points)
 
 

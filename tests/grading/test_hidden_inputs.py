@@ -240,7 +240,7 @@ def test_a_notebook_hunting_for_the_holdout_labels_finds_none(model_case, grade,
     # Control, outside the sandbox: the hunt finds the labels file the grader keeps, were it written.
     (tmp_path / "holdout_labels.csv").write_bytes(frame_csv(model_case.hidden(SEED)["holdout_labels"]))
     scope: dict = {"total": 1.0}
-    exec(_hunt_source([str(tmp_path)], []), scope)  # noqa: S102 - the test's own code
+    exec(_hunt_source([str(tmp_path)], []), scope)
     assert scope["found_labels"] == [str(tmp_path / "holdout_labels.csv")] and scope["total"] == -1.0
     report = grade(_notebook(model_case, extra=(_hunt_source(["/"], [str(default_runtime_path())]),)))
     assert report.cells[-1].status == "ok", report.cells[-1]

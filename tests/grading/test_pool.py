@@ -22,7 +22,7 @@ sys._assess_left_behind = True
 """
 
 
-def _wait_for(condition, seconds: float) -> bool:  # noqa: ANN001
+def _wait_for(condition, seconds: float) -> bool:
     give_up = time.monotonic() + seconds
     while time.monotonic() < give_up:
         if condition():
@@ -99,7 +99,7 @@ def test_a_pool_whose_limits_differ_from_the_runs_is_not_used(case, solved, monk
     monkeypatch.setattr(pool, "take", lambda: pytest.fail("a warm sandbox was taken for other limits"))
     cold_runs = []
 
-    def cold(files, runner_args, limits, **kwargs):  # noqa: ANN001, ANN003, ANN202
+    def cold(files, runner_args, limits, **kwargs):
         cold_runs.append(limits)
         return SandboxRun(output=b"", exit_code=1, timed_out=False, output_capped=False, seconds=0.1, sandboxed=True)
 

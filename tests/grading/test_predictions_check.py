@@ -141,7 +141,7 @@ def test_lower_is_better_for_rmse() -> None:
 
 def test_a_dict_keyed_by_id_is_aligned_with_the_holdout_whatever_its_order() -> None:
     scores = _scores_with_auc(16)
-    by_id = dict(reversed(list(zip(IDS, scores))))
+    by_id = dict(reversed(list(zip(IDS, scores, strict=True))))
     assert score_check("predictions", AUC, by_id, KEY, 2).earned == 2
 
 

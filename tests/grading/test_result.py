@@ -27,7 +27,7 @@ def _document(**changes: object) -> dict:
     return document
 
 
-def _parse(output: bytes):  # noqa: ANN202
+def _parse(output: bytes):
     return parse_runner_output(output, NONCE, code_cells=(1, 3, 4), answer_names=("total", "flagged"),
                                max_bytes=1024 * 1024)
 

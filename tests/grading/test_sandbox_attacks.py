@@ -26,7 +26,7 @@ pytestmark = pytest.mark.sandbox
 PARTS = ("total", "top_group", "has_negative", "flagged", "group_means")
 
 
-def _grade(notebook: nbformat.NotebookNode, case, limits) -> GradeReport:  # noqa: ANN001
+def _grade(notebook: nbformat.NotebookNode, case, limits) -> GradeReport:
     return grade_notebook(notebook, case, SEED, limits=limits)
 
 

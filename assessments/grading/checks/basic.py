@@ -8,8 +8,8 @@ from typing import Any
 from assessments.grading.checks.base import (
     MAX_STRING_CHARS,
     BaseCheck,
-    ToleranceCheck,
     CheckOutcome,
+    ToleranceCheck,
     describe,
     finite_float,
     invalid,

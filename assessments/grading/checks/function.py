@@ -14,7 +14,6 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from assessments.grading.runner.protocol import MAX_CALLS, MAX_CALLS_BYTES
 from assessments.grading.checks.base import (
     CheckOutcome,
     ToleranceCheck,
@@ -27,6 +26,7 @@ from assessments.grading.checks.base import (
     tolerances,
     within,
 )
+from assessments.grading.runner.protocol import MAX_CALLS, MAX_CALLS_BYTES
 
 DEFAULT_CALL_SECONDS = 1.0
 MAX_CALL_SECONDS = 5.0
@@ -94,9 +94,8 @@ def _mismatch(got: Any, want: Any, abs_tol: float, rel_tol: float) -> str | None
         if number is None:
             return "returned NaN or infinity"
         return None if within(number, float(want), abs_tol, rel_tol) else "returned a wrong value"
-    if isinstance(want, (bool, str, list, dict)) or want is None:
-        if _kind_of(got) != _kind_of(want):
-            return f"returned {_kind_of(got)} instead of {_kind_of(want)}"
+    if (isinstance(want, (bool, str, list, dict)) or want is None) and _kind_of(got) != _kind_of(want):
+        return f"returned {_kind_of(got)} instead of {_kind_of(want)}"
     if isinstance(want, str):
         return None if normalise_text(got) == normalise_text(want) else "returned a wrong value"
     if isinstance(want, list):

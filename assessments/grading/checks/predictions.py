@@ -39,11 +39,11 @@ def _bands_problems(bands: Any, metric: Metric | None) -> list[str]:
             return [f"each band needs a finite threshold and a fraction in (0, 1], got {list(band)!r}"]
         pairs.append((threshold, fraction))
     problems = []
-    if any(later[1] >= earlier[1] for earlier, later in zip(pairs, pairs[1:])):
+    if any(later[1] >= earlier[1] for earlier, later in zip(pairs, pairs[1:], strict=False)):
         problems.append("band fractions must decrease from the first band to the last")
     if metric is not None:
         sign = 1 if metric.higher_is_better else -1
-        if any(sign * (earlier[0] - later[0]) <= 0 for earlier, later in zip(pairs, pairs[1:])):
+        if any(sign * (earlier[0] - later[0]) <= 0 for earlier, later in zip(pairs, pairs[1:], strict=False)):
             direction = "decrease" if metric.higher_is_better else "increase"
             problems.append(f"band thresholds must {direction} from the first band to the last (best first)")
     return problems

@@ -12,7 +12,8 @@ function, then one entry per call, written as each call ends, so a run cut short
 
 def __assess_collect(names, path, max_items, max_chars, max_depth, max_bytes, calls=None, call_seconds=1.0):
     """Write {name: {"state": ok|undefined|unusable, "value"|"reason": ...}} as JSON to path (see above for calls)."""
-    import json as _json, sys as _sys
+    import json as _json
+    import sys as _sys
     _np = _sys.modules.get("numpy")
     _pd = _sys.modules.get("pandas")
     namespace = globals()
