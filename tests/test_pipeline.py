@@ -201,3 +201,20 @@ def test_admin_dashboard_is_the_pipeline(app, client, auth, make_user, make_invi
     page = client.get("/dashboard").get_data(as_text=True)
     assert "Hiring pipeline" in page and "Casey Candidate" in page
     assert "Needs a panel (1)" in page and "Overdue (1)" in page
+
+
+def test_a_removed_panelists_scorecard_is_kept_but_not_counted(app, make_user, make_invitation):
+    admin = make_user("admin", email="boss@example.com")
+    iris = make_user("interviewer", email="iris@example.com")
+    omar = make_user("interviewer", email="omar@example.com")
+    first_id, _ = make_invitation(panel=[iris, omar])
+    make_invitation(panel=[iris])  # Iris still sits on another panel
+    with app.app_context():
+        from assessments.services import panels
+
+        _submit(first_id, done=True)
+        _scorecard(first_id, iris.id)
+        first = db.session.get(Invitation, first_id)
+        assert panels.remove_panel_member(first, db.session.get(User, iris.id), db.session.get(User, admin.id))
+        row = next(r for r in _rows() if r.invitation_id == first_id)
+        assert (row.scorecards_in, row.panel_size, row.stage) == (0, 1, "checked")

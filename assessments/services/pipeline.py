@@ -7,6 +7,7 @@ from datetime import UTC, date, datetime, time, timedelta
 
 from sqlalchemy import and_, case, exists, func, literal, or_, select
 from sqlalchemy.sql.elements import ColumnElement
+from sqlalchemy.sql.selectable import Subquery
 
 from assessments.extensions import db
 from assessments.models import (
@@ -101,61 +102,96 @@ class PipelinePage:
     pages: int
 
 
-def _columns(now: datetime) -> dict[str, ColumnElement]:
-    # Correlated subqueries per invitation: each uses an index on invitation_id, and a page
-    # of rows is one statement however many submissions, runs and scorecards there are.
-    inv = Invitation.id
-    submissions = (
-        select(func.count(Submission.id)).where(Submission.invitation_id == inv).scalar_subquery()
+def _facts() -> Subquery:
+    # One row per invitation with what its stage is made of: each related table is aggregated
+    # once by invitation_id and outer-joined (hash joins, linear in the rows), rather than a
+    # subquery per invitation; the stage and overdue expressions read these columns.
+    subs = (
+        select(
+            Submission.invitation_id.label("invitation_id"),
+            func.count(Submission.id).label("n"),
+            func.max(Submission.uploaded_at).label("last"),
+        )
+        .group_by(Submission.invitation_id)
+        .subquery("subs")
     )
-    last_upload = (
-        select(func.max(Submission.uploaded_at)).where(Submission.invitation_id == inv).scalar_subquery()
+    checked = (
+        select(Submission.invitation_id.label("invitation_id"))
+        .join(GradeRun, GradeRun.submission_id == Submission.id)
+        .where(GradeRun.status == GradeStatus.DONE)
+        .group_by(Submission.invitation_id)
+        .subquery("checked")
     )
-    checked = exists(
-        select(GradeRun.id)
-        .join(Submission, GradeRun.submission_id == Submission.id)
-        .where(Submission.invitation_id == inv, GradeRun.status == GradeStatus.DONE)
+    panel = (
+        select(PanelMember.invitation_id.label("invitation_id"), func.count(PanelMember.id).label("n"))
+        .group_by(PanelMember.invitation_id)
+        .subquery("panel")
     )
-    panel_size = (
-        select(func.count(PanelMember.id)).where(PanelMember.invitation_id == inv).scalar_subquery()
-    )
-    scorecards_in = (
-        select(func.count(func.distinct(Scorecard.interviewer_id)))
-        .where(
-            Scorecard.invitation_id == inv,
-            Scorecard.purpose == ScorecardPurpose.HIRING,
-            Scorecard.status == ScorecardStatus.SUBMITTED,
-            Scorecard.interviewer_id.in_(
-                select(PanelMember.interviewer_id).where(PanelMember.invitation_id == inv)
+    # Scorecards of the current panel only: a removed panelist's scorecard is kept, not counted here.
+    cards = (
+        select(
+            Scorecard.invitation_id.label("invitation_id"),
+            func.count(func.distinct(Scorecard.interviewer_id)).label("n"),
+        )
+        .join(
+            PanelMember,
+            and_(
+                PanelMember.invitation_id == Scorecard.invitation_id,
+                PanelMember.interviewer_id == Scorecard.interviewer_id,
             ),
         )
-        .scalar_subquery()
+        .where(Scorecard.purpose == ScorecardPurpose.HIRING, Scorecard.status == ScorecardStatus.SUBMITTED)
+        .group_by(Scorecard.invitation_id)
+        .subquery("cards")
     )
-    decided = exists(select(HiringDecision.id).where(HiringDecision.invitation_id == inv))
+    decided = (
+        select(HiringDecision.invitation_id.label("invitation_id"))
+        .group_by(HiringDecision.invitation_id)
+        .subquery("decided")
+    )
+    return (
+        select(
+            Invitation.id.label("id"),
+            Invitation.candidate_id.label("candidate_id"),
+            Invitation.case_id.label("case_id"),
+            Invitation.created_at.label("created_at"),
+            Invitation.due_at.label("due_at"),
+            Invitation.status.label("status"),
+            Invitation.first_opened_at.label("first_opened_at"),
+            Invitation.first_downloaded_at.label("first_downloaded_at"),
+            func.coalesce(subs.c.n, 0).label("submissions"),
+            subs.c.last.label("last_upload"),
+            checked.c.invitation_id.is_not(None).label("checked"),
+            func.coalesce(panel.c.n, 0).label("panel_size"),
+            func.coalesce(cards.c.n, 0).label("scorecards_in"),
+            decided.c.invitation_id.is_not(None).label("decided"),
+        )
+        .outerjoin(subs, subs.c.invitation_id == Invitation.id)
+        .outerjoin(checked, checked.c.invitation_id == Invitation.id)
+        .outerjoin(panel, panel.c.invitation_id == Invitation.id)
+        .outerjoin(cards, cards.c.invitation_id == Invitation.id)
+        .outerjoin(decided, decided.c.invitation_id == Invitation.id)
+        .subquery("facts")
+    )
+
+
+def _columns(f: Subquery, now: datetime) -> dict[str, ColumnElement]:
+    c = f.c
     stage = case(
-        (decided, literal("decided")),
-        (and_(panel_size > 0, scorecards_in >= panel_size, submissions > 0), literal("debriefed")),
-        (scorecards_in > 0, literal("scorecards")),
-        (checked, literal("checked")),
-        (submissions > 0, literal("submitted")),
-        (Invitation.first_downloaded_at.is_not(None), literal("downloaded")),
-        (Invitation.first_opened_at.is_not(None), literal("opened")),
+        (c.decided, literal("decided")),
+        (and_(c.panel_size > 0, c.scorecards_in >= c.panel_size, c.submissions > 0), literal("debriefed")),
+        (c.scorecards_in > 0, literal("scorecards")),
+        (c.checked, literal("checked")),
+        (c.submissions > 0, literal("submitted")),
+        (c.first_downloaded_at.is_not(None), literal("downloaded")),
+        (c.first_opened_at.is_not(None), literal("opened")),
         else_=literal("invited"),
     )
-    missing_submission = and_(
-        Invitation.status == InvitationStatus.ACTIVE, Invitation.due_at < now, submissions == 0
-    )
+    missing_submission = and_(c.status == InvitationStatus.ACTIVE, c.due_at < now, c.submissions == 0)
     late_scorecards = and_(
-        last_upload < now - SCORECARDS_DUE_AFTER, panel_size > 0, scorecards_in < panel_size, ~decided
+        c.last_upload < now - SCORECARDS_DUE_AFTER, c.panel_size > 0, c.scorecards_in < c.panel_size, ~c.decided
     )
-    return {
-        "submissions": submissions,
-        "panel_size": panel_size,
-        "scorecards_in": scorecards_in,
-        "stage": stage,
-        "missing_submission": missing_submission,
-        "late_scorecards": late_scorecards,
-    }
+    return {"stage": stage, "missing_submission": missing_submission, "late_scorecards": late_scorecards}
 
 
 def _day_start(day: date) -> datetime:
@@ -169,25 +205,26 @@ def _escape_like(text: str) -> str:
 def list_pipeline(filters: PipelineFilters, now: datetime | None = None, per_page: int = PER_PAGE) -> PipelinePage:
     """One page of the pipeline, newest invitations first, with each one's stage and what is overdue."""
     now = now or utcnow()
-    cols = _columns(now)
+    f = _facts()
+    cols = _columns(f, now)
     query = (
         select(
-            Invitation.id,
+            f.c.id,
             Candidate.name,
             Candidate.email,
             Case.title,
-            Invitation.created_at,
-            Invitation.due_at,
-            Invitation.status,
+            f.c.created_at,
+            f.c.due_at,
+            f.c.status,
             cols["stage"].label("stage"),
-            cols["panel_size"].label("panel_size"),
-            cols["scorecards_in"].label("scorecards_in"),
-            cols["submissions"].label("submissions"),
+            f.c.panel_size,
+            f.c.scorecards_in,
+            f.c.submissions,
             cols["missing_submission"].label("missing_submission"),
             cols["late_scorecards"].label("late_scorecards"),
         )
-        .join(Candidate, Invitation.candidate_id == Candidate.id)
-        .join(Case, Invitation.case_id == Case.id)
+        .join(Candidate, f.c.candidate_id == Candidate.id)
+        .join(Case, f.c.case_id == Case.id)
     )
     if filters.search.strip():
         pattern = f"%{_escape_like(filters.search.strip().lower())}%"
@@ -199,18 +236,18 @@ def list_pipeline(filters: PipelineFilters, now: datetime | None = None, per_pag
     if filters.stage in STAGES:
         query = query.where(cols["stage"] == filters.stage)
     if filters.invited_from:
-        query = query.where(Invitation.created_at >= _day_start(filters.invited_from))
+        query = query.where(f.c.created_at >= _day_start(filters.invited_from))
     if filters.invited_to:
-        query = query.where(Invitation.created_at < _day_start(filters.invited_to + timedelta(days=1)))
+        query = query.where(f.c.created_at < _day_start(filters.invited_to + timedelta(days=1)))
     if filters.overdue:
         query = query.where(or_(cols["missing_submission"], cols["late_scorecards"]))
     if filters.needs_panel:
-        query = query.where(cols["panel_size"] == 0, Invitation.status == InvitationStatus.ACTIVE)
+        query = query.where(f.c.panel_size == 0, f.c.status == InvitationStatus.ACTIVE)
     total = db.session.scalar(select(func.count()).select_from(query.order_by(None).subquery())) or 0
     pages = max(1, -(-total // per_page))
     page = min(max(1, filters.page), pages)
     result = db.session.execute(
-        query.order_by(Invitation.created_at.desc(), Invitation.id.desc()).limit(per_page).offset((page - 1) * per_page)
+        query.order_by(f.c.created_at.desc(), f.c.id.desc()).limit(per_page).offset((page - 1) * per_page)
     ).all()
     decisions = _latest_decisions([r.id for r in result])
     rows = []
