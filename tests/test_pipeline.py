@@ -161,6 +161,8 @@ def test_the_debrief_records_the_decision_and_the_pipeline_shows_it(app, client,
     done = client.post(f"/panels/{invitation_id}/decision", data={"outcome": "advance", "note": "Clear SRM reasoning."})
     page = client.get(done.headers["Location"]).get_data(as_text=True)
     assert "Decided: <strong>advance</strong>, by Bea Boss" in page and "Clear SRM reasoning." in page
+    detail = client.get(f"/admin/invitations/{invitation_id}").get_data(as_text=True)
+    assert "Decision: <strong>advance</strong> by Bea Boss" in detail
     pipeline_page = client.get("/admin/invitations?stage=decided").get_data(as_text=True)
     assert "decided: advance" in pipeline_page and "Bea Boss" in pipeline_page
     client.post("/logout")

@@ -13,7 +13,7 @@ from assessments.forms.invitation import ActionForm, ExtendForm, InvitationForm,
 from assessments.forms.pipeline import PipelineFilterForm
 from assessments.models.types import utcnow
 from assessments.permissions import Capability, requires
-from assessments.services import catalog, invitations, panels, people, pipeline
+from assessments.services import catalog, decisions, invitations, panels, people, pipeline
 from assessments.services.pipeline import PipelineFilters
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
@@ -114,6 +114,7 @@ def invitation_detail(invitation_id: int) -> str:
         action_form=ActionForm(),
         panel_form=panel_form,
         can_restore=invitations.can_restore(invitation),
+        decision=decisions.current_decision(invitation),
         history=invitations.candidate_history(invitation.candidate),
         submitted={m.interviewer_id for m in invitation.panel if panels.has_submitted(invitation, m.interviewer)},
     )
