@@ -280,18 +280,25 @@ def write_export(n_scorecards: int, path: Path, seed: int) -> int:
     return len(ratings)
 
 
+# Started from a small helper: a child forked from this (large) process would count the pages it
+# shared before exec in its peak RSS.
+PEAK_HELPER = ("import resource, subprocess, sys; subprocess.run(sys.argv[1:], check=True, "
+               "stdout=subprocess.DEVNULL); "
+               "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)")
+
+
 def child(command: list[str]) -> tuple[float, float, float]:
     """Wall s, CPU s and peak RSS (MB) of one child process (it must exit 0)."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
-    done = subprocess.run(command, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                          text=True)
+    done = subprocess.run([sys.executable, "-c", PEAK_HELPER, *command], cwd=ROOT,
+                          capture_output=True, text=True)
     if done.returncode:
         raise SystemExit(f"{' '.join(command)} exited {done.returncode}:\n{done.stderr}")
     wall = time.perf_counter() - start
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
-    return wall, cpu, after.ru_maxrss / 1024
+    return wall, cpu, int(done.stdout.split()[-1]) / 1024
 
 
 def in_process(path: Path, n_boot: int) -> dict[str, float]:
