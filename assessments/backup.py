@@ -28,7 +28,7 @@ SUBMISSIONS = "submissions"
 FORMAT = 1
 PG_DUMP_ADVICE = (
     "The database is PostgreSQL: back it up with pg_dump (for example "
-    "`pg_dump --format=custom --file=assessments.dump \"$DATABASE_URL\"`, restored with "
+    '`pg_dump --format=custom --file=assessments.dump "$DATABASE_URL"`, restored with '
     "pg_restore) and copy the submission directory after the dump. This command backs up "
     "the SQLite default only."
 )
@@ -74,8 +74,12 @@ def _sha256_file(path: Path) -> str:
 def _row_counts(path: Path) -> dict[str, int]:
     connection = sqlite3.connect(path, timeout=30)
     try:
-        names = [row[0] for row in connection.execute(
-            "SELECT name FROM sqlite_master WHERE type='table' AND name NOT LIKE 'sqlite_%' ORDER BY name")]
+        names = [
+            row[0]
+            for row in connection.execute(
+                "SELECT name FROM sqlite_master WHERE type='table' AND name NOT LIKE 'sqlite_%' ORDER BY name"
+            )
+        ]
         return {name: connection.execute(f'SELECT count(*) FROM "{name}"').fetchone()[0] for name in names}
     finally:
         connection.close()
@@ -85,7 +89,8 @@ def _referenced_files(path: Path) -> list[str]:
     connection = sqlite3.connect(path, timeout=30)
     try:
         has_table = connection.execute(
-            "SELECT 1 FROM sqlite_master WHERE type='table' AND name='submission'").fetchone()
+            "SELECT 1 FROM sqlite_master WHERE type='table' AND name='submission'"
+        ).fetchone()
         if not has_table:
             return []
         return sorted({row[0] for row in connection.execute("SELECT sha256 FROM submission")})
@@ -220,8 +225,7 @@ def restore_instance(source: Path, database_uri: str, submissions_dir: Path, *, 
     if not source.exists():
         raise BackupError(f"{source} does not exist.")
     if _target_holds_data(database, submissions_dir) and not force:
-        raise BackupError("The target database or submission store already holds data; "
-                          "pass --force to overwrite it.")
+        raise BackupError("The target database or submission store already holds data; pass --force to overwrite it.")
     with tempfile.TemporaryDirectory(prefix="assess-restore-") as work:
         folder = source
         if source.is_file():

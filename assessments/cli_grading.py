@@ -137,8 +137,9 @@ def worker_command(workers: int) -> None:
     try:
         grade_runs.sweep_grade_runs()
     except DATABASE_UNAVAILABLE as error:
-        click.echo(f"warning: the database did not answer ({type(error).__name__}); the periodic sweep will "
-                   "catch up", err=True)
+        click.echo(
+            f"warning: the database did not answer ({type(error).__name__}); the periodic sweep will catch up", err=True
+        )
     click.echo(f"Grading worker started ({workers} at once) on {worker.queue_backend()}.")
     sys.stdout.flush()
     worker.consume(workers)

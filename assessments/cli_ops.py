@@ -13,8 +13,10 @@ from assessments.backup import BackupError, BackupSummary, backup_instance, rest
 
 def _describe(summary: BackupSummary) -> str:
     rows = sum(summary.tables.values())
-    return (f"{len(summary.tables)} tables, {rows:,} rows, {summary.files:,} submission files "
-            f"({summary.file_bytes:,} bytes)")
+    return (
+        f"{len(summary.tables)} tables, {rows:,} rows, {summary.files:,} submission files "
+        f"({summary.file_bytes:,} bytes)"
+    )
 
 
 @click.command("backup")
@@ -30,9 +32,11 @@ def backup_command(path: Path) -> None:
         raise click.ClickException(str(error)) from error
     click.echo(f"Backed up {_describe(summary)} to {path}.")
     if summary.missing_files:
-        click.echo(f"warning: {len(summary.missing_files)} submission file(s) the database refers to were "
-                   "missing or damaged in the store and are not in the backup (listed in the manifest).",
-                   err=True)
+        click.echo(
+            f"warning: {len(summary.missing_files)} submission file(s) the database refers to were "
+            "missing or damaged in the store and are not in the backup (listed in the manifest).",
+            err=True,
+        )
         raise SystemExit(1)
 
 
@@ -44,7 +48,9 @@ def restore_command(path: Path, force: bool) -> None:
     """Restore a backup made by `backup` (stop the app and grading workers first)."""
     try:
         summary = restore_instance(
-            path, current_app.config["SQLALCHEMY_DATABASE_URI"], Path(current_app.config["SUBMISSIONS_DIR"]),
+            path,
+            current_app.config["SQLALCHEMY_DATABASE_URI"],
+            Path(current_app.config["SUBMISSIONS_DIR"]),
             force=force,
         )
     except BackupError as error:

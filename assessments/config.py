@@ -105,7 +105,7 @@ def normalise_database_url(url: str) -> str:
     """Use psycopg 3 for plain postgres:// URLs, which SQLAlchemy would map to psycopg2."""
     for prefix in ("postgres://", "postgresql://"):
         if url.startswith(prefix):
-            return "postgresql+psycopg://" + url[len(prefix):]
+            return "postgresql+psycopg://" + url[len(prefix) :]
     return url
 
 

@@ -22,8 +22,7 @@ from assessments.extensions import db
 from assessments.grading.report import RunFailure
 from assessments.models import GradeRun, GradeStatus
 
-__all__ = ["CONTENT_TYPE_LATEST", "exposition", "observe_grade_run", "observe_request",
-           "sandbox_limits_hit"]
+__all__ = ["CONTENT_TYPE_LATEST", "exposition", "observe_grade_run", "observe_request", "sandbox_limits_hit"]
 
 REQUEST_SECONDS = Histogram(
     "assess_http_request_duration_seconds",
@@ -105,12 +104,8 @@ class _QueueDepth:
     """Grade runs by state, counted in the database at scrape time (one indexed GROUP BY)."""
 
     def collect(self) -> Iterator[Metric]:
-        counts = dict(
-            db.session.execute(select(GradeRun.status, func.count()).group_by(GradeRun.status)).all()
-        )
-        family = GaugeMetricFamily(
-            "assess_grade_runs", "Grade runs in the database, by state.", labels=["state"]
-        )
+        counts = dict(db.session.execute(select(GradeRun.status, func.count()).group_by(GradeRun.status)).all())
+        family = GaugeMetricFamily("assess_grade_runs", "Grade runs in the database, by state.", labels=["state"])
         for state in GradeStatus:
             family.add_metric([state.value], counts.get(state.value, 0))
         yield family

@@ -70,9 +70,11 @@ def _refuse_oversized_body() -> Response | tuple[str, int] | None:
     size = request.content_length
     if not limit or size is None or size <= limit:
         return None
-    message = (f"That file is {size / 2**20:.1f} MB; this site accepts uploads up to "
-               f"{current_app.config['UPLOAD_MAX_MB']:g} MB. Clear the notebook's outputs (Kernel, then Restart "
-               "and Clear Output), save it and upload it again.")
+    message = (
+        f"That file is {size / 2**20:.1f} MB; this site accepts uploads up to "
+        f"{current_app.config['UPLOAD_MAX_MB']:g} MB. Clear the notebook's outputs (Kernel, then Restart "
+        "and Clear Output), save it and upload it again."
+    )
     if request.endpoint == "candidate.upload" and request.view_args:
         # Back to the candidate's own page, where the message sits beside the form (nothing was read).
         flash(message, "error")

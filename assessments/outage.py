@@ -24,8 +24,12 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 # PendingRollbackError: the session is used again after its connection died mid-transaction.
-DATABASE_UNAVAILABLE: tuple[type[Exception], ...] = (OperationalError, InterfaceError, PoolTimeout,
-                                                      PendingRollbackError)
+DATABASE_UNAVAILABLE: tuple[type[Exception], ...] = (
+    OperationalError,
+    InterfaceError,
+    PoolTimeout,
+    PendingRollbackError,
+)
 
 # About a minute in all: longer than a restart or a failover, shorter than a grading lease.
 RETRY_DELAYS = (0.5, 1.0, 2.0, 4.0, 8.0, 15.0, 30.0)

@@ -97,10 +97,14 @@ class SqliteStorage(Storage):
         return int(count)
 
     def _row(self, key: str) -> tuple[int, float] | None:
-        return self._connection().execute(
-            "SELECT count, expires_at FROM rate_limit WHERE key = ? AND expires_at > ?",
-            (key, time.time()),
-        ).fetchone()
+        return (
+            self._connection()
+            .execute(
+                "SELECT count, expires_at FROM rate_limit WHERE key = ? AND expires_at > ?",
+                (key, time.time()),
+            )
+            .fetchone()
+        )
 
     def get(self, key: str) -> int:
         row = self._row(key)
@@ -156,8 +160,10 @@ def _invitation_limit_off() -> bool:
 
 def _too_many_invitation_requests(limit: RequestLimit) -> Response:
     seconds = max(1, math.ceil(limit.window.reset_time - time.time()))
-    message = (f"Too many requests for invitation pages came from your network in the last minute. "
-               f"Wait {seconds} seconds, then reload the page; nothing you uploaded is lost.")
+    message = (
+        f"Too many requests for invitation pages came from your network in the last minute. "
+        f"Wait {seconds} seconds, then reload the page; nothing you uploaded is lost."
+    )
     response = make_response(render_template("error.html", title="Please wait a moment", message=message), 429)
     response.headers["Retry-After"] = str(seconds)
     return response

@@ -94,10 +94,7 @@ def _database_unavailable(error: Exception) -> tuple[str, int, dict[str, str]]:
 
 
 def _csrf_error(error: CSRFError) -> tuple[str, int]:
-    message = (
-        "This form has expired or was not sent from this site. Go back, reload the page and "
-        "try again."
-    )
+    message = "This form has expired or was not sent from this site. Go back, reload the page and try again."
     return render_template("error.html", title="Form expired", message=message), 400
 
 
@@ -119,12 +116,8 @@ def init_app(app: Flask) -> None:
         app.register_error_handler(error_class, _database_unavailable)
     # Registered after Flask-SQLAlchemy's, so it runs first (teardowns run in reverse order).
     app.teardown_appcontext(close_session)
-    app.register_error_handler(
-        403, _http_error(403, "Not allowed", "Your account does not have access to this page.")
-    )
-    app.register_error_handler(
-        404, _http_error(404, "Page not found", "There is nothing at this address.")
-    )
+    app.register_error_handler(403, _http_error(403, "Not allowed", "Your account does not have access to this page."))
+    app.register_error_handler(404, _http_error(404, "Page not found", "There is nothing at this address."))
     app.register_error_handler(
         413,
         _http_error(413, "Upload too large", "That file is larger than this site accepts."),

@@ -56,8 +56,9 @@ def running_claims(app) -> list[tuple[int, str]]:
     from assessments.models import GradeRun, GradeStatus
 
     with app.app_context():
-        rows = db.session.execute(select(GradeRun.id, GradeRun.claimed_by)
-                                  .where(GradeRun.status == GradeStatus.RUNNING)).all()
+        rows = db.session.execute(
+            select(GradeRun.id, GradeRun.claimed_by).where(GradeRun.status == GradeStatus.RUNNING)
+        ).all()
         db.session.remove()
     return [(r[0], r[1] or "") for r in rows]
 
@@ -70,8 +71,9 @@ def unfinished_runs(app) -> list[int]:
     from assessments.models import GradeRun, GradeStatus
 
     with app.app_context():
-        ids = db.session.scalars(select(GradeRun.id).where(
-            GradeRun.status.in_([GradeStatus.QUEUED, GradeStatus.RUNNING]))).all()
+        ids = db.session.scalars(
+            select(GradeRun.id).where(GradeRun.status.in_([GradeStatus.QUEUED, GradeStatus.RUNNING]))
+        ).all()
         db.session.remove()
     return list(ids)
 
@@ -79,8 +81,9 @@ def unfinished_runs(app) -> list[int]:
 class ConsumerFault(threading.Thread):
     """Kills consumer 0's process group while it holds a run (once enough runs are done), restarts it."""
 
-    def __init__(self, app, instance, after_done: int, stop: threading.Event,
-                 after: DatabaseFault | None = None) -> None:
+    def __init__(
+        self, app, instance, after_done: int, stop: threading.Event, after: DatabaseFault | None = None
+    ) -> None:
         super().__init__(daemon=True)
         self.app, self.instance, self.after_done, self.stop_event = app, instance, after_done, stop
         self.after = after
@@ -115,8 +118,17 @@ class DatabaseFault(threading.Thread):
     is taken once a run is queued or being graded (or after 30 s).
     """
 
-    def __init__(self, app, backend: str, at: float, seconds: float, *, admin_url: str | None = None,
-                 role: str | None = None, sqlite_path: Path | None = None) -> None:
+    def __init__(
+        self,
+        app,
+        backend: str,
+        at: float,
+        seconds: float,
+        *,
+        admin_url: str | None = None,
+        role: str | None = None,
+        sqlite_path: Path | None = None,
+    ) -> None:
         super().__init__(daemon=True)
         self.app, self.backend, self.at, self.seconds = app, backend, at, seconds
         self.admin_url, self.role, self.sqlite_path = admin_url, role, sqlite_path
@@ -151,9 +163,16 @@ class DatabaseFault(threading.Thread):
                 conn.execute(sa.text(f'ALTER ROLE "{self.role}" CONNECTION LIMIT 0'))
                 self.started_at = time.time()
                 self._catch_runs_in_flight(3.0)
-                self.terminated = conn.scalar(sa.text(
-                    "SELECT count(*) FILTER (WHERE pg_terminate_backend(pid)) FROM pg_stat_activity "
-                    "WHERE usename = :role"), {"role": self.role}) or 0
+                self.terminated = (
+                    conn.scalar(
+                        sa.text(
+                            "SELECT count(*) FILTER (WHERE pg_terminate_backend(pid)) FROM pg_stat_activity "
+                            "WHERE usename = :role"
+                        ),
+                        {"role": self.role},
+                    )
+                    or 0
+                )
                 time.sleep(max(0.0, self.started_at + self.seconds - time.time()))
                 conn.execute(sa.text(f'ALTER ROLE "{self.role}" CONNECTION LIMIT -1'))
                 self.ended_at = time.time()
@@ -187,7 +206,12 @@ class DatabaseFault(threading.Thread):
             return f"could not be injected: {self.failure}"
         if self.started_at is None or self.ended_at is None:
             return "was never injected"
-        what = (f"new connections of the app's role refused and its {self.terminated} open ones terminated"
-                if self.backend == "postgres" else "write lock held on the database file")
-        return (f"{what}, for {self.ended_at - self.started_at:.1f} s; runs queued or being graded then: "
-                f"{self.runs_in_flight or 'none'}")
+        what = (
+            f"new connections of the app's role refused and its {self.terminated} open ones terminated"
+            if self.backend == "postgres"
+            else "write lock held on the database file"
+        )
+        return (
+            f"{what}, for {self.ended_at - self.started_at:.1f} s; runs queued or being graded then: "
+            f"{self.runs_in_flight or 'none'}"
+        )

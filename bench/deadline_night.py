@@ -79,13 +79,22 @@ class Instance:
         log = self.folder / log_name
         self.logs.append(log)
         with log.open("ab") as out:
-            return subprocess.Popen(argv, cwd=ROOT, env=self.env, stdout=out, stderr=subprocess.STDOUT,
-                                    stdin=subprocess.DEVNULL, start_new_session=True)
+            return subprocess.Popen(
+                argv,
+                cwd=ROOT,
+                env=self.env,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,
+            )
 
     def start_consumer(self, index: int) -> subprocess.Popen:
         """Start grading consumer number `index` (replacing a dead one)."""
-        proc = self.spawn([str(BIN / "flask"), "--app", "app", "worker", "--workers", str(self.args.consumer_threads)],
-                          f"consumer-{index}.log")
+        proc = self.spawn(
+            [str(BIN / "flask"), "--app", "app", "worker", "--workers", str(self.args.consumer_threads)],
+            f"consumer-{index}.log",
+        )
         if index < len(self.consumers):
             self.consumers[index] = proc
         else:
@@ -94,11 +103,23 @@ class Instance:
 
     def start(self) -> None:
         """Start gunicorn and the consumers; wait until /readyz answers 200."""
-        self.gunicorn = self.spawn([str(BIN / "gunicorn"), "-c", "python:assessments.gunicorn_conf",
-                                    "--bind", f"127.0.0.1:{self.port}", "--workers", str(self.args.gunicorn_workers),
-                                    "--timeout", "120",
-                                    # the default control socket is shared by every gunicorn of this user
-                                    "--no-control-socket", "app:app"], "gunicorn.log")
+        self.gunicorn = self.spawn(
+            [
+                str(BIN / "gunicorn"),
+                "-c",
+                "python:assessments.gunicorn_conf",
+                "--bind",
+                f"127.0.0.1:{self.port}",
+                "--workers",
+                str(self.args.gunicorn_workers),
+                "--timeout",
+                "120",
+                # the default control socket is shared by every gunicorn of this user
+                "--no-control-socket",
+                "app:app",
+            ],
+            "gunicorn.log",
+        )
         for index in range(self.args.consumers):
             self.start_consumer(index)
         deadline = time.monotonic() + 90
@@ -139,8 +160,12 @@ def prepare(args: argparse.Namespace) -> Instance:
     """A fresh instance folder (and schema or Redis db), its config, tables, cases and people."""
     folder = Path(tempfile.mkdtemp(prefix="deadline-night-"))
     env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL", "SECRET_KEY")}
-    env.update(ASSESS_INSTANCE_PATH=str(folder / "instance"), PROMETHEUS_MULTIPROC_DIR=str(folder / "prometheus"),
-               PYTHONUNBUFFERED="1", OPENBLAS_NUM_THREADS="1")
+    env.update(
+        ASSESS_INSTANCE_PATH=str(folder / "instance"),
+        PROMETHEUS_MULTIPROC_DIR=str(folder / "prometheus"),
+        PYTHONUNBUFFERED="1",
+        OPENBLAS_NUM_THREADS="1",
+    )
     (folder / "prometheus").mkdir()
     (folder / "instance").mkdir()
     config = [
@@ -164,8 +189,10 @@ def prepare(args: argparse.Namespace) -> Instance:
             conn.execute(sa.text(f'CREATE SCHEMA "{name}" AUTHORIZATION "{name}"'))
         engine.dispose()
         instance.schema = instance.role = name
-        env["DATABASE_URL"] = (f"postgresql+psycopg://{name}@127.0.0.1:5432/test"
-                               f"?options=-csearch_path%3D{name}&application_name=deadline-night")
+        env["DATABASE_URL"] = (
+            f"postgresql+psycopg://{name}@127.0.0.1:5432/test"
+            f"?options=-csearch_path%3D{name}&application_name=deadline-night"
+        )
         instance.bench_database_url = f"{POSTGRES_ADMIN_URL}?options=-csearch_path%3D{name}%20-crole%3D{name}"
         env["REDIS_URL"] = f"redis://127.0.0.1:6379/{args.redis_db}"
         redis.Redis.from_url(env["REDIS_URL"]).flushdb()
@@ -197,20 +224,33 @@ def seed(app, n: int, case_slug: str) -> Seeded:
         catalog.sync_cases()
         case = catalog.find_current_case(case_slug)
         admin = accounts.create_user("admin@bench.example", "Bench Admin", Role.ADMIN, STAFF_PASSWORD)
-        interviewers = [accounts.create_user(f"interviewer{i}@bench.example", f"Interviewer {i}", Role.INTERVIEWER,
-                                             STAFF_PASSWORD) for i in range(3)]
+        interviewers = [
+            accounts.create_user(f"interviewer{i}@bench.example", f"Interviewer {i}", Role.INTERVIEWER, STAFF_PASSWORD)
+            for i in range(3)
+        ]
         notebook = release_notebook(catalog.spec_for(case))
         links = []
         for i in range(n):
-            _, token = invitations.invite_candidate(f"Candidate {i}", f"candidate{i}@bench.example", case,
-                                                    due_at=utcnow() + timedelta(hours=2),
-                                                    panel=[interviewers[i % 3]], actor=admin)
+            _, token = invitations.invite_candidate(
+                f"Candidate {i}",
+                f"candidate{i}@bench.example",
+                case,
+                due_at=utcnow() + timedelta(hours=2),
+                panel=[interviewers[i % 3]],
+                actor=admin,
+            )
             mine = nbformat.reads(nbformat.writes(notebook), as_version=4)
             mine.cells.append(nbformat.v4.new_markdown_cell(f"Notes of candidate {i}: {secrets.token_hex(8)}"))
             links.append((token, nbformat.writes(mine).encode()))
-        _, warmup = invitations.invite_candidate("Warm Up", "warmup@bench.example", case,
-                                                 due_at=utcnow() + timedelta(hours=2), panel=[], actor=admin,
-                                                 panel_later=True)
+        _, warmup = invitations.invite_candidate(
+            "Warm Up",
+            "warmup@bench.example",
+            case,
+            due_at=utcnow() + timedelta(hours=2),
+            panel=[],
+            actor=admin,
+            panel_later=True,
+        )
         return Seeded(links, [admin.email] + [u.email for u in interviewers], warmup)
 
 
@@ -219,19 +259,32 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--candidates", type=int, default=200)
     parser.add_argument("--backend", choices=["sqlite", "postgres"], default="sqlite")
-    parser.add_argument("--fault", nargs="?", const="both", choices=["consumer", "database", "both"],
-                        help="inject faults: kill a consumer mid-run, cut the database off, or both (the default)")
-    parser.add_argument("--db-outage", type=float, default=8.0,
-                        help="seconds the database stays cut off (above SQLite's 5 s busy timeout)")
+    parser.add_argument(
+        "--fault",
+        nargs="?",
+        const="both",
+        choices=["consumer", "database", "both"],
+        help="inject faults: kill a consumer mid-run, cut the database off, or both (the default)",
+    )
+    parser.add_argument(
+        "--db-outage",
+        type=float,
+        default=8.0,
+        help="seconds the database stays cut off (above SQLite's 5 s busy timeout)",
+    )
     parser.add_argument("--db-fault-at", type=float, default=0.4, help="when, as a fraction of the upload window")
     parser.add_argument("--case", default="ab-readout")
     parser.add_argument("--upload-window", type=float, default=60.0, help="seconds over which uploads arrive")
     parser.add_argument("--gunicorn-workers", type=int, default=4)
     parser.add_argument("--consumers", type=int, default=2)
     parser.add_argument("--consumer-threads", type=int, default=1, help="grading runs at once per consumer")
-    parser.add_argument("--lease", type=float, default=0.0,
-                        help="GRADE_LEASE_SECONDS for the instance (default: the app's; with --fault: 90, well above "
-                             "the ~10-30 s a release notebook takes here, so no live run is taken over)")
+    parser.add_argument(
+        "--lease",
+        type=float,
+        default=0.0,
+        help="GRADE_LEASE_SECONDS for the instance (default: the app's; with --fault: 90, well above "
+        "the ~10-30 s a release notebook takes here, so no live run is taken over)",
+    )
     parser.add_argument("--redis-db", type=int, default=13)
     parser.add_argument("--max-minutes", type=float, default=30.0, help="give up grading after this long")
     parser.add_argument("--keep", action="store_true", help="keep the instance folder (logs) afterwards")
@@ -241,22 +294,36 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return args
 
 
-def drive(app, instance: Instance,
-          seeded: Seeded) -> tuple[Timeline, ConsumerFault | None, DatabaseFault | None, float]:
+def drive(
+    app, instance: Instance, seeded: Seeded
+) -> tuple[Timeline, ConsumerFault | None, DatabaseFault | None, float]:
     """Candidates upload and staff browse (faults injected as asked); the seconds the uploads took."""
     args = instance.args
     timeline, stop_staff, stop_fault = Timeline(), threading.Event(), threading.Event()
-    staff = [threading.Thread(target=staff_session, args=(instance.port, e, STAFF_PASSWORD, stop_staff, timeline),
-                              daemon=True) for e in seeded.staff]
+    staff = [
+        threading.Thread(
+            target=staff_session, args=(instance.port, e, STAFF_PASSWORD, stop_staff, timeline), daemon=True
+        )
+        for e in seeded.staff
+    ]
     for thread in staff:
         thread.start()
     database = None
     if args.fault in ("database", "both"):
-        database = DatabaseFault(app, args.backend, time.time() + args.db_fault_at * args.upload_window,
-                                 args.db_outage, admin_url=POSTGRES_ADMIN_URL, role=instance.role,
-                                 sqlite_path=instance.folder / "instance" / "assessments.db")
-    consumer = (ConsumerFault(app, instance, max(1, args.candidates // 4), stop_fault, after=database)
-                if args.fault in ("consumer", "both") else None)
+        database = DatabaseFault(
+            app,
+            args.backend,
+            time.time() + args.db_fault_at * args.upload_window,
+            args.db_outage,
+            admin_url=POSTGRES_ADMIN_URL,
+            role=instance.role,
+            sqlite_path=instance.folder / "instance" / "assessments.db",
+        )
+    consumer = (
+        ConsumerFault(app, instance, max(1, args.candidates // 4), stop_fault, after=database)
+        if args.fault in ("consumer", "both")
+        else None
+    )
     for fault in (consumer, database):
         if fault:
             fault.start()
@@ -296,8 +363,10 @@ def clean_up(app, instance: Instance) -> None:
         engine = sa.create_engine(POSTGRES_ADMIN_URL)
         with engine.begin() as conn:
             conn.execute(sa.text(f'DROP SCHEMA "{instance.schema}" CASCADE'))
-            conn.execute(sa.text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = :role"),
-                         {"role": instance.role})
+            conn.execute(
+                sa.text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = :role"),
+                {"role": instance.role},
+            )
             conn.execute(sa.text(f'DROP ROLE "{instance.role}"'))
         engine.dispose()
         redis.Redis.from_url(instance.env["REDIS_URL"]).flushdb()
@@ -327,14 +396,19 @@ def main(argv: list[str] | None = None) -> int:
         seeded = seed(app, args.candidates, args.case)
         instance.start()
         warm_up(instance.port, seeded.warmup_token, args.gunicorn_workers)
-        print(f"{args.candidates} candidates on {args.case}; backend {args.backend}; gunicorn x{args.gunicorn_workers}, "
-              f"{args.consumers} consumers x{args.consumer_threads}; uploads within {args.upload_window:g} s"
-              + (f"; faults: {args.fault}, lease {args.lease:g} s" if args.fault else ""), flush=True)
+        print(
+            f"{args.candidates} candidates on {args.case}; backend {args.backend}; gunicorn x{args.gunicorn_workers}, "
+            f"{args.consumers} consumers x{args.consumer_threads}; uploads within {args.upload_window:g} s"
+            + (f"; faults: {args.fault}, lease {args.lease:g} s" if args.fault else ""),
+            flush=True,
+        )
         timeline, consumer, database, upload_phase = drive(app, instance, seeded)
         problems = report(app, instance, seeded, timeline, upload_phase)
         problems += fault_report(app, instance, timeline, consumer, database)
-        print("\ncorrectness:                 " + ("every upload stored once and graded once" if not problems
-                                                  else f"{len(problems)} problem(s)"))
+        print(
+            "\ncorrectness:                 "
+            + ("every upload stored once and graded once" if not problems else f"{len(problems)} problem(s)")
+        )
         for problem in problems[:20]:
             print(f"  - {problem}")
         ok = not problems

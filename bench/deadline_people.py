@@ -30,8 +30,9 @@ class Browser:
         self.cookies: dict[str, str] = {}
         self.retry_after = 5.0
 
-    def request(self, method: str, path: str, body: bytes | None = None,
-                content_type: str | None = None) -> tuple[int, bytes, float]:
+    def request(
+        self, method: str, path: str, body: bytes | None = None, content_type: str | None = None
+    ) -> tuple[int, bytes, float]:
         """Send one request; the status, body and seconds taken (Retry-After kept on self)."""
         headers = {"Host": f"127.0.0.1:{self.port}"}
         if self.cookies:
@@ -58,10 +59,15 @@ class Browser:
 def multipart(fields: dict[str, str], filename: str, payload: bytes) -> tuple[bytes, str]:
     """A multipart/form-data body with the notebook file and plain fields."""
     boundary = uuid.uuid4().hex
-    parts = [f'--{boundary}\r\nContent-Disposition: form-data; name="{k}"\r\n\r\n{v}\r\n'.encode()
-             for k, v in fields.items()]
-    parts.append(f'--{boundary}\r\nContent-Disposition: form-data; name="notebook"; filename="{filename}"\r\n'
-                 "Content-Type: application/x-ipynb+json\r\n\r\n".encode() + payload + b"\r\n")
+    parts = [
+        f'--{boundary}\r\nContent-Disposition: form-data; name="{k}"\r\n\r\n{v}\r\n'.encode() for k, v in fields.items()
+    ]
+    parts.append(
+        f'--{boundary}\r\nContent-Disposition: form-data; name="notebook"; filename="{filename}"\r\n'
+        "Content-Type: application/x-ipynb+json\r\n\r\n".encode()
+        + payload
+        + b"\r\n"
+    )
     parts.append(f"--{boundary}--\r\n".encode())
     return b"".join(parts), f"multipart/form-data; boundary={boundary}"
 

@@ -25,8 +25,9 @@ def verify(app, instance, uploaded: dict[str, str]) -> list[str]:
     problems = []
     with app.app_context():
         submissions = db.session.scalars(select(Submission)).all()
-        per_invitation = db.session.execute(select(Submission.invitation_id, func.count())
-                                            .group_by(Submission.invitation_id)).all()
+        per_invitation = db.session.execute(
+            select(Submission.invitation_id, func.count()).group_by(Submission.invitation_id)
+        ).all()
         if len(submissions) != len(uploaded):
             problems.append(f"{len(submissions)} submissions stored for {len(uploaded)} uploads")
         if any(count != 1 for _, count in per_invitation):
@@ -62,8 +63,10 @@ def percentiles(values: list[float]) -> str:
     def rank(q: float) -> float:
         return ordered[min(len(ordered) - 1, max(0, int(round(q * len(ordered) + 0.5)) - 1))] * 1000
 
-    return (f"p50 {rank(0.50):7.0f}  p90 {rank(0.90):7.0f}  p99 {rank(0.99):7.0f}  max {ordered[-1] * 1000:7.0f} ms"
-            f"  (n={len(ordered)})")
+    return (
+        f"p50 {rank(0.50):7.0f}  p90 {rank(0.90):7.0f}  p99 {rank(0.99):7.0f}  max {ordered[-1] * 1000:7.0f} ms"
+        f"  (n={len(ordered)})"
+    )
 
 
 def metric_total(text: str, name: str, **labels: str) -> float:
@@ -99,8 +102,9 @@ def report(app, instance, seeded, timeline: Timeline, upload_phase: float) -> li
     leaked = sum(1 for token in uploaded if token in logged)
     if leaked:
         problems.append(f"{leaked} invitation tokens appear in the logs")
-    upload_count = metric_total(metrics_text, "assess_http_request_duration_seconds_count",
-                                endpoint="candidate.upload", status="302")
+    upload_count = metric_total(
+        metrics_text, "assess_http_request_duration_seconds_count", endpoint="candidate.upload", status="302"
+    )
     graded_count = metric_total(metrics_text, "assess_grading_duration_seconds_count")
     if status != 200 or upload_count != len(timeline.uploads):
         problems.append(f"/metrics counted {upload_count:g} uploads, the candidates made {len(timeline.uploads)}")
@@ -116,15 +120,18 @@ def report(app, instance, seeded, timeline: Timeline, upload_phase: float) -> li
     print(f"candidate pages (GET):       {percentiles(timeline.candidate_pages)}")
     print(f"staff pages (dashboards):    {percentiles(timeline.staff_pages)}")
     print(f"upload phase:                {upload_phase:.1f} s for {len(timeline.uploads)} uploads")
-    print(f"all graded:                  {finish - first:.1f} s after the first upload, "
-          f"{finish - (timeline.last_upload or first):.1f} s after the last")
+    print(
+        f"all graded:                  {finish - first:.1f} s after the first upload, "
+        f"{finish - (timeline.last_upload or first):.1f} s after the last"
+    )
     print(f"grade runs:                  {counts}")
     print(f"/metrics (all processes):    {upload_count:g} uploads, {graded_count:g} finished runs")
     return problems
 
 
-def fault_report(app, instance, timeline: Timeline, consumer: ConsumerFault | None,
-                 database: DatabaseFault | None) -> list[str]:
+def fault_report(
+    app, instance, timeline: Timeline, consumer: ConsumerFault | None, database: DatabaseFault | None
+) -> list[str]:
     """Print what each fault did and what people saw; the problems found."""
     from sqlalchemy import select
 
@@ -136,11 +143,14 @@ def fault_report(app, instance, timeline: Timeline, consumer: ConsumerFault | No
         problems.append("the consumer fault was never injected (consumer 0 never held a run after the threshold)")
     elif consumer:
         with app.app_context():
-            attempts = {r.id: (r.status, r.attempts) for r in db.session.scalars(
-                select(GradeRun).where(GradeRun.id.in_(consumer.killed_runs)))}
+            attempts = {
+                r.id: (r.status, r.attempts)
+                for r in db.session.scalars(select(GradeRun).where(GradeRun.id.in_(consumer.killed_runs)))
+            }
             db.session.remove()
-        print(f"consumer fault:              killed consumer 0 holding runs {consumer.killed_runs}; "
-              f"afterwards {attempts}")
+        print(
+            f"consumer fault:              killed consumer 0 holding runs {consumer.killed_runs}; afterwards {attempts}"
+        )
         if any(state != "done" or tries < 2 for state, tries in attempts.values()):
             problems.append("a run held by the killed consumer was not re-graded after its lease")
     if database:
@@ -148,8 +158,10 @@ def fault_report(app, instance, timeline: Timeline, consumer: ConsumerFault | No
         if database.started_at is None or database.ended_at is None:
             problems.append(f"the database fault {database.describe()}")
         with app.app_context():
-            caught = {r.id: (r.status, r.attempts) for r in db.session.scalars(
-                select(GradeRun).where(GradeRun.id.in_(database.runs_in_flight)))}
+            caught = {
+                r.id: (r.status, r.attempts)
+                for r in db.session.scalars(select(GradeRun).where(GradeRun.id.in_(database.runs_in_flight)))
+            }
             db.session.remove()
         print(f"runs caught by the outage:   afterwards (state, attempts) {caught or 'none'}")
         if any(state != "done" or tries != 1 for state, tries in caught.values()):
@@ -158,11 +170,15 @@ def fault_report(app, instance, timeline: Timeline, consumer: ConsumerFault | No
         kinds = [what for _, what in timeline.unavailable]
         near = sum(1 for when, _ in timeline.unavailable if began <= when <= ended + 10)
         through = sum(1 for when in timeline.upload_starts if began <= when <= ended)
-        print(f"answered 503 (try again):    {kinds.count('upload')} uploads, {kinds.count('candidate page')} "
-              f"candidate pages, {kinds.count('staff page')} staff pages ({near} of {len(kinds)} during the "
-              f"outage or within 10 s of its end)")
-        print(f"uploads and the outage:      {timeline.upload_retries} retried by their candidate after a 503, "
-              f"{through} begun during the outage went through; other failed requests: {len(timeline.errors)}")
+        print(
+            f"answered 503 (try again):    {kinds.count('upload')} uploads, {kinds.count('candidate page')} "
+            f"candidate pages, {kinds.count('staff page')} staff pages ({near} of {len(kinds)} during the "
+            f"outage or within 10 s of its end)"
+        )
+        print(
+            f"uploads and the outage:      {timeline.upload_retries} retried by their candidate after a 503, "
+            f"{through} begun during the outage went through; other failed requests: {len(timeline.errors)}"
+        )
     if database or consumer:
         dead = [i for i, proc in enumerate(instance.consumers) if proc.poll() is not None]
         if dead:

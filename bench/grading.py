@@ -55,6 +55,7 @@ def _code_sources(case: CaseSpec) -> list[str]:
 
 # --- ours ---------------------------------------------------------------------------------
 
+
 def _wait_warm(pool: SandboxPool, count: int, seconds: float = 180) -> None:
     """Block until the pool holds `count` sandboxes that have finished warming."""
     give_up = time.monotonic() + seconds
@@ -67,8 +68,9 @@ def _wait_warm(pool: SandboxPool, count: int, seconds: float = 180) -> None:
     raise RuntimeError("the pool did not warm in time")
 
 
-def _ours(case: CaseSpec, runs: int, batch: int, warm: bool,
-          cache: MaterialsCache) -> tuple[list[float], float, list[GradeReport]]:
+def _ours(
+    case: CaseSpec, runs: int, batch: int, warm: bool, cache: MaterialsCache
+) -> tuple[list[float], float, list[GradeReport]]:
     """Latencies, batch seconds and reports; each seed's materials read from the cache, as the app does."""
     notebook = solution_notebook(case)
     workers = os.cpu_count() or 1
@@ -90,9 +92,14 @@ def _ours(case: CaseSpec, runs: int, batch: int, warm: bool,
             _wait_warm(pool, workers)  # the batch arrives at a warm pool, as a deadline rush would
         started = time.monotonic()
         with ThreadPoolExecutor(max_workers=workers) as executor:
-            graded = list(executor.map(lambda seed: grade_notebook(notebook, case, seed, limits=LIMITS, pool=pool,
-                                                                   materials=cache.get(case, seed)),
-                                       range(100, 100 + batch)))
+            graded = list(
+                executor.map(
+                    lambda seed: grade_notebook(
+                        notebook, case, seed, limits=LIMITS, pool=pool, materials=cache.get(case, seed)
+                    ),
+                    range(100, 100 + batch),
+                )
+            )
         elapsed = time.monotonic() - started
         assert all(r.earned == r.possible for r in graded), [r.error for r in graded]
         if pool is not None:
@@ -121,6 +128,7 @@ def _preparation(case: CaseSpec, cache: MaterialsCache, batch: int) -> tuple[flo
 
 # --- the floor: the same cells as a plain script ------------------------------------------
 
+
 def _floor(case: CaseSpec, runs: int) -> tuple[float, float, float]:
     """Median (process wall time, imports, the rest) of the solution's cells run as one plain script."""
     folder = Path(tempfile.mkdtemp(prefix="bench-floor-"))
@@ -128,17 +136,25 @@ def _floor(case: CaseSpec, runs: int) -> tuple[float, float, float]:
         for name, content in data_files(case, SEED).items():
             (folder / name).write_bytes(content)
         sources = _code_sources(case)
-        script = ("import time as _t\n_t0 = _t.perf_counter()\nimport numpy, pandas, scipy.stats\n"
-                  "_t1 = _t.perf_counter()\ndisplay = lambda *a, **k: None\n" + "\n\n".join(sources)
-                  + "\nimport sys\nsys.stderr.write(f'{_t1 - _t0} {_t.perf_counter() - _t1}\\n')\n")
+        script = (
+            "import time as _t\n_t0 = _t.perf_counter()\nimport numpy, pandas, scipy.stats\n"
+            "_t1 = _t.perf_counter()\ndisplay = lambda *a, **k: None\n"
+            + "\n\n".join(sources)
+            + "\nimport sys\nsys.stderr.write(f'{_t1 - _t0} {_t.perf_counter() - _t1}\\n')\n"
+        )
         (folder / "floor.py").write_text(script)
         python = runtime_python(default_runtime_path())
         samples = []
         for _ in range(runs):
             started = time.monotonic()
-            done = subprocess.run([str(python), "-I", "floor.py"], cwd=folder, capture_output=True, text=True,
-                                  check=True, env={"PATH": "/usr/bin:/bin", "OPENBLAS_NUM_THREADS": "1",
-                                                   "OMP_NUM_THREADS": "1", "MPLBACKEND": "Agg"})
+            done = subprocess.run(
+                [str(python), "-I", "floor.py"],
+                cwd=folder,
+                capture_output=True,
+                text=True,
+                check=True,
+                env={"PATH": "/usr/bin:/bin", "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MPLBACKEND": "Agg"},
+            )
             wall = time.monotonic() - started
             imports, rest = (float(x) for x in done.stderr.strip().splitlines()[-1].split())
             samples.append((wall, imports, rest))
@@ -149,14 +165,17 @@ def _floor(case: CaseSpec, runs: int) -> tuple[float, float, float]:
 
 # --- nbgrader -----------------------------------------------------------------------------
 
+
 def _nbgrader_venv(path: Path) -> Path:
     if not (path / "bin" / "nbgrader").exists():
         subprocess.run(["/usr/bin/python3", "-m", "venv", str(path)], check=True)
-    probe = subprocess.run([str(path / "bin" / "python"), "-c", "import nbgrader, pandas, numpy, scipy"], check=False,
-                           capture_output=True)
+    probe = subprocess.run(
+        [str(path / "bin" / "python"), "-c", "import nbgrader, pandas, numpy, scipy"], check=False, capture_output=True
+    )
     if probe.returncode != 0:  # a venv from an earlier version of this bench may lack scipy
-        subprocess.run([str(path / "bin" / "pip"), "install", "-q", "nbgrader>=0.9,<0.10", "pandas", "numpy",
-                        "scipy"], check=True)
+        subprocess.run(
+            [str(path / "bin" / "pip"), "install", "-q", "nbgrader>=0.9,<0.10", "pandas", "numpy", "scipy"], check=True
+        )
     return path
 
 
@@ -167,8 +186,10 @@ def _hidden_test(part, expected) -> str:
     if kind == "number":
         return f"assert abs(float({name}) - {expected!r}) <= max({abs_tol!r}, {rel_tol!r} * abs({expected!r}))"
     if kind == "table":
-        return (f"__key = {expected!r}\nassert set(map(str, {name})) == set(__key)\n"
-                f"assert all(abs(float({name}[k]) - v) <= max({abs_tol!r}, {rel_tol!r} * abs(v)) for k, v in __key.items())")
+        return (
+            f"__key = {expected!r}\nassert set(map(str, {name})) == set(__key)\n"
+            f"assert all(abs(float({name}[k]) - v) <= max({abs_tol!r}, {rel_tol!r} * abs(v)) for k, v in __key.items())"
+        )
     if kind == "boolean":
         return f"assert bool({name}) is {expected!r}"
     if kind == "choice":
@@ -191,15 +212,40 @@ def _nbgrader_notebook(case: CaseSpec, key: dict) -> dict:
         if part is None:
             continue
         entry["source"] = f"### BEGIN SOLUTION\n{source}\n### END SOLUTION"
-        entry["metadata"]["nbgrader"] = {"schema_version": 3, "grade": False, "solution": True, "locked": False,
-                                         "task": False, "grade_id": f"answer_{part.id}"}
-        cells.append({"cell_type": "code", "id": f"t{index}", "outputs": [], "execution_count": None,
-                      "source": f"### BEGIN HIDDEN TESTS\n{_hidden_test(part, key[part.id])}\n### END HIDDEN TESTS",
-                      "metadata": {"nbgrader": {"schema_version": 3, "grade": True, "solution": False,
-                                                "locked": True, "task": False, "points": part.points,
-                                                "grade_id": f"test_{part.id}"}}})
-    return {"cells": cells, "nbformat": 4, "nbformat_minor": 5,
-            "metadata": {"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}}}
+        entry["metadata"]["nbgrader"] = {
+            "schema_version": 3,
+            "grade": False,
+            "solution": True,
+            "locked": False,
+            "task": False,
+            "grade_id": f"answer_{part.id}",
+        }
+        cells.append(
+            {
+                "cell_type": "code",
+                "id": f"t{index}",
+                "outputs": [],
+                "execution_count": None,
+                "source": f"### BEGIN HIDDEN TESTS\n{_hidden_test(part, key[part.id])}\n### END HIDDEN TESTS",
+                "metadata": {
+                    "nbgrader": {
+                        "schema_version": 3,
+                        "grade": True,
+                        "solution": False,
+                        "locked": True,
+                        "task": False,
+                        "points": part.points,
+                        "grade_id": f"test_{part.id}",
+                    }
+                },
+            }
+        )
+    return {
+        "cells": cells,
+        "nbformat": 4,
+        "nbformat_minor": 5,
+        "metadata": {"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}},
+    }
 
 
 def _nbgrader(case: CaseSpec, venv: Path, runs: int, batch: int) -> tuple[list[float], float]:
@@ -211,13 +257,20 @@ def _nbgrader(case: CaseSpec, venv: Path, runs: int, batch: int) -> tuple[list[f
     env.pop("VIRTUAL_ENV", None)
 
     def nbgrader(*args: str) -> None:
-        subprocess.run([str(venv / "bin" / "nbgrader"), *args], cwd=course, env=env, check=True,
-                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        subprocess.run(
+            [str(venv / "bin" / "nbgrader"), *args],
+            cwd=course,
+            env=env,
+            check=True,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
 
     try:
         (course / "nbgrader_config.py").write_text(
             f"c = get_config()\nc.CourseDirectory.root = {str(course)!r}\nc.CourseDirectory.course_id = 'bench'\n"
-            "c.Exchange.root = " + repr(str(course / "exchange")) + "\nc.ExecutePreprocessor.timeout = 180\n")
+            "c.Exchange.root = " + repr(str(course / "exchange")) + "\nc.ExecutePreprocessor.timeout = 180\n"
+        )
         source = course / "source" / "ps1"
         source.mkdir(parents=True)
         (source / "readout.ipynb").write_text(json.dumps(_nbgrader_notebook(case, key)))
@@ -254,6 +307,7 @@ def _nbgrader(case: CaseSpec, venv: Path, runs: int, batch: int) -> tuple[list[f
 
 # --- the report -----------------------------------------------------------------------------
 
+
 def _median(reports: list[GradeReport], field: str) -> float:
     return statistics.median(getattr(r.timings, field) for r in reports)
 
@@ -266,8 +320,10 @@ def _breakdown(name: str, reports: list[GradeReport], preparation: float) -> str
     total = _median(reports, "total")
     other = total - start - execution - scoring - preparation
     first_cell = statistics.median(r.cells[0].seconds for r in reports)
-    return (f"{name:12}{preparation:>9.2f}{start - kernel:>9.2f}{kernel:>8.2f}{execution:>11.2f}{first_cell:>12.2f}"
-            f"{scoring:>9.3f}{other:>8.2f}{total:>8.2f}")
+    return (
+        f"{name:12}{preparation:>9.2f}{start - kernel:>9.2f}{kernel:>8.2f}{execution:>11.2f}{first_cell:>12.2f}"
+        f"{scoring:>9.3f}{other:>8.2f}{total:>8.2f}"
+    )
 
 
 def main() -> int:
@@ -281,12 +337,18 @@ def main() -> int:
     case = load_case(CASE, check_rules=CHECK_RULES)
     if args.size:
         case = dataclasses.replace(case, default_size=args.size)
-    print(f"case {case.slug}, size {case.default_size}, seed {SEED}; cores {os.cpu_count()}; "
-          f"load average at start {os.getloadavg()[0]:.1f}", flush=True)
+    print(
+        f"case {case.slug}, size {case.default_size}, seed {SEED}; cores {os.cpu_count()}; "
+        f"load average at start {os.getloadavg()[0]:.1f}",
+        flush=True,
+    )
     cache = MaterialsCache(Path(tempfile.mkdtemp(prefix="bench-seeds-")))
     built, preparation = _preparation(case, cache, args.batch)
-    print(f"seed materials: built in {built:.2f} s once per candidate (when the bundle is first built), "
-          f"read back in {preparation:.3f} s per grading", flush=True)
+    print(
+        f"seed materials: built in {built:.2f} s once per candidate (when the bundle is first built), "
+        f"read back in {preparation:.3f} s per grading",
+        flush=True,
+    )
     floor = _floor(case, max(3, args.runs // 2 + 1))
     print(f"floor measured: {floor[0]:.2f} s", flush=True)
     cold = _ours(case, args.runs, args.batch, warm=False, cache=cache)
@@ -304,22 +366,32 @@ def main() -> int:
         median, rate = statistics.median(latencies), args.batch / elapsed * 60
         print(f"{name:16}{median:>19.2f}{theirs_median / median:>11.2f}x{rate:>19.1f}{rate / theirs_rate:>11.2f}x")
     print(f"{'floor (script)':16}{floor[0]:>19.2f}{theirs_median / floor[0]:>11.2f}x")
-    print("latency: one submission at a time (warm: arriving at a warm pool); throughput: "
-          f"{args.batch} submissions at once, ours {os.cpu_count()} at a time, nbgrader one class autograde.")
+    print(
+        "latency: one submission at a time (warm: arriving at a warm pool); throughput: "
+        f"{args.batch} submissions at once, ours {os.cpu_count()} at a time, nbgrader one class autograde."
+    )
     print("\nwhere our time goes (medians of the latency runs, seconds):")
-    print(f"{'':12}{'prepare':>9}{'sandbox':>9}{'kernel':>8}{'execution':>11}{'(1st cell)':>12}{'scoring':>9}"
-          f"{'other':>8}{'total':>8}")
+    print(
+        f"{'':12}{'prepare':>9}{'sandbox':>9}{'kernel':>8}{'execution':>11}{'(1st cell)':>12}{'scoring':>9}"
+        f"{'other':>8}{'total':>8}"
+    )
     print(_breakdown("ours cold", cold[2], preparation))
     print(_breakdown("ours warm", warm[2], preparation))
-    print(f"{'floor':12}{'':>9}{'':>9}{'':>8}{floor[1] + floor[2]:>11.2f}{'':>12}{'':>9}"
-          f"{floor[0] - floor[1] - floor[2]:>8.2f}{floor[0]:>8.2f}")
-    print(f"  floor: imports (numpy, pandas, scipy.stats) {floor[1]:.2f} s + cells {floor[2]:.2f} s; 'other' is "
-          "interpreter start and exit.")
-    print("  prepare: reading the seed's kept data files and key (trusted side, measured apart);\n"
-          "  sandbox: bwrap and the runner's own start; kernel: starting it (warm: done before the submission\n"
-          "  arrived; what is left is writing the files in); execution: every cell (the 1st imports the libraries:\n"
-          "  a cold run pays for them, a warm one finds them loaded); other: the runner's start and\n"
-          "  answer read-out, the handover, parsing.")
+    print(
+        f"{'floor':12}{'':>9}{'':>9}{'':>8}{floor[1] + floor[2]:>11.2f}{'':>12}{'':>9}"
+        f"{floor[0] - floor[1] - floor[2]:>8.2f}{floor[0]:>8.2f}"
+    )
+    print(
+        f"  floor: imports (numpy, pandas, scipy.stats) {floor[1]:.2f} s + cells {floor[2]:.2f} s; 'other' is "
+        "interpreter start and exit."
+    )
+    print(
+        "  prepare: reading the seed's kept data files and key (trusted side, measured apart);\n"
+        "  sandbox: bwrap and the runner's own start; kernel: starting it (warm: done before the submission\n"
+        "  arrived; what is left is writing the files in); execution: every cell (the 1st imports the libraries:\n"
+        "  a cold run pays for them, a warm one finds them loaded); other: the runner's start and\n"
+        "  answer read-out, the handover, parsing."
+    )
     return 0
 
 

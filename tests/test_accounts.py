@@ -120,9 +120,7 @@ def test_logins_are_audited(ctx, make_user):
 
 def test_next_parameter_cannot_redirect_off_site(client, auth, make_user):
     make_user("admin", email="n@example.com")
-    response = client.post(
-        "/login?next=//evil.example/steal", data={"email": "n@example.com", "password": PASSWORD}
-    )
+    response = client.post("/login?next=//evil.example/steal", data={"email": "n@example.com", "password": PASSWORD})
     assert response.status_code == 302
     assert response.headers["Location"].endswith("/dashboard")
 
@@ -159,10 +157,16 @@ def test_unknown_email_costs_the_same_argon2_work_as_a_known_one(ctx, make_user,
     # An attacker timing sign-ins must not learn which emails have accounts.
     make_user("admin", email="known@example.com")
     _forget_dummy_hash()  # as in a fresh process: the first sign-in must not differ either
-    first_unknown = _argon2_work(argon2_calls, lambda: accounts.authenticate("nobody@example.com", "guess 1", "198.51.100.1"))
+    first_unknown = _argon2_work(
+        argon2_calls, lambda: accounts.authenticate("nobody@example.com", "guess 1", "198.51.100.1")
+    )
     _forget_dummy_hash()
-    first_known = _argon2_work(argon2_calls, lambda: accounts.authenticate("known@example.com", "guess 1", "198.51.100.2"))
+    first_known = _argon2_work(
+        argon2_calls, lambda: accounts.authenticate("known@example.com", "guess 1", "198.51.100.2")
+    )
     assert first_unknown == first_known
-    unknown = _argon2_work(argon2_calls, lambda: accounts.authenticate("nobody2@example.com", "guess 2", "198.51.100.3"))
+    unknown = _argon2_work(
+        argon2_calls, lambda: accounts.authenticate("nobody2@example.com", "guess 2", "198.51.100.3")
+    )
     known = _argon2_work(argon2_calls, lambda: accounts.authenticate("known@example.com", "guess 2", "198.51.100.4"))
     assert unknown == known == {"hash": 0, "verify": 1}

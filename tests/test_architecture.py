@@ -18,4 +18,3 @@ def test_every_import_contract_is_kept() -> None:
         [str(LINT_IMPORTS), "--no-cache", "--no-logo"], cwd=ROOT, capture_output=True, text=True, timeout=300
     )
     assert done.returncode == 0, f"lint-imports found imports that break the layers:\n{done.stdout}{done.stderr}"
-

@@ -19,9 +19,16 @@ def _submit_scorecard(app, invitation_id: int, user: User) -> None:
         invitation = db.session.get(Invitation, invitation_id)
         rubric = scorecards.rubric_for()
         levels = {d.id: 3 for d in rubric.dimensions}
-        result = ScorecardResult(rubric_slug=rubric.slug, rubric_hash=rubric.content_hash, ratings=levels,
-                                 evidence={d: "Clear SRM reasoning." for d in levels}, red_flags=(),
-                                 takeaways="Solid.", recommendation="yes", is_final=True)
+        result = ScorecardResult(
+            rubric_slug=rubric.slug,
+            rubric_hash=rubric.content_hash,
+            ratings=levels,
+            evidence={d: "Clear SRM reasoning." for d in levels},
+            red_flags=(),
+            takeaways="Solid.",
+            recommendation="yes",
+            is_final=True,
+        )
         scorecards.save_scorecard(invitation, db.session.get(User, user.id), result)
 
 
@@ -78,8 +85,9 @@ def test_an_interviewer_reads_blind_until_their_own_scorecard_is_in(app, client,
     assert NAME in client.get(f"/panels/{invitation_id}/debrief").get_data(as_text=True)
 
 
-def test_admins_always_see_the_name_and_an_unblinded_invitation_shows_it(app, client, auth, make_user,
-                                                                          make_invitation, blind_panel):
+def test_admins_always_see_the_name_and_an_unblinded_invitation_shows_it(
+    app, client, auth, make_user, make_invitation, blind_panel
+):
     invitation_id, iris, code = blind_panel
     _upload_release(app, invitation_id)
     make_user("admin", email="ada@example.com")
@@ -95,8 +103,7 @@ def test_admins_always_see_the_name_and_an_unblinded_invitation_shows_it(app, cl
     dashboard = client.get("/dashboard").get_data(as_text=True)
     assert NAME in dashboard  # the unblinded invitation's row
     with app.app_context():
-        assert blinding.candidate_name(db.session.get(User, iris.id),
-                                       db.session.get(Invitation, open_id)) == NAME
+        assert blinding.candidate_name(db.session.get(User, iris.id), db.session.get(Invitation, open_id)) == NAME
 
 
 def test_codes_are_stable_and_differ_between_invitations(app, make_invitation):
@@ -117,11 +124,19 @@ def test_the_invitation_form_offers_blind_first_read_on_by_default_and_timed(app
     auth.login("boss@example.com")
     form = client.get("/admin/invitations/new").get_data(as_text=True)
     assert re.search(r'<input[^>]*checked[^>]*id="blind_first_read"|<input[^>]*id="blind_first_read"[^>]*checked', form)
-    response = client.post("/admin/invitations/new", data={
-        "name": "Dana Candidate", "email": "dana@example.org", "case": "tiny-hiring",
-        "due_at": (utcnow() + timedelta(days=4)).strftime("%Y-%m-%dT%H:%M"), "timezone": "UTC",
-        "panel": [str(panelist.id)], "timed": "y", "blind_first_read": "y",
-    })
+    response = client.post(
+        "/admin/invitations/new",
+        data={
+            "name": "Dana Candidate",
+            "email": "dana@example.org",
+            "case": "tiny-hiring",
+            "due_at": (utcnow() + timedelta(days=4)).strftime("%Y-%m-%dT%H:%M"),
+            "timezone": "UTC",
+            "panel": [str(panelist.id)],
+            "timed": "y",
+            "blind_first_read": "y",
+        },
+    )
     assert response.status_code == 302
     with app.app_context():
         invitation = db.session.scalars(db.select(Invitation).order_by(Invitation.id.desc())).first()

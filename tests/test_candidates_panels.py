@@ -58,9 +58,13 @@ def test_service_refuses_a_silent_duplicate(app, make_user):
         actor = db.session.get(User, admin.id)
         case = catalog.find_current_case("tiny-hiring")
         due = utcnow() + timedelta(days=3)
-        invitations.invite_candidate("Dana", "dana@example.org", case, due_at=due, panel=[], actor=actor, panel_later=True)
+        invitations.invite_candidate(
+            "Dana", "dana@example.org", case, due_at=due, panel=[], actor=actor, panel_later=True
+        )
         with pytest.raises(CandidateExists):
-            invitations.invite_candidate("Dana", "Dana@example.org", case, due_at=due, panel=[], actor=actor, panel_later=True)
+            invitations.invite_candidate(
+                "Dana", "Dana@example.org", case, due_at=due, panel=[], actor=actor, panel_later=True
+            )
 
 
 def test_no_panel_needs_an_explicit_panel_later(app, client, auth, make_user):
@@ -92,8 +96,16 @@ def test_panel_edited_after_a_scorecard_keeps_the_scorecard(app, client, auth, m
     omar = make_user("interviewer", email="omar@example.com", name="Omar")
     invitation_id, _ = make_invitation(panel=[iris])
     with app.app_context():
-        db.session.add(Scorecard(invitation_id=invitation_id, interviewer_id=iris.id, rubric_slug="r",
-                                 rubric_version="v", status=ScorecardStatus.SUBMITTED, submitted_at=utcnow()))
+        db.session.add(
+            Scorecard(
+                invitation_id=invitation_id,
+                interviewer_id=iris.id,
+                rubric_slug="r",
+                rubric_version="v",
+                status=ScorecardStatus.SUBMITTED,
+                submitted_at=utcnow(),
+            )
+        )
         db.session.commit()
     auth.login("boss@example.com")
     added = client.post(f"/admin/invitations/{invitation_id}/panel", data={"interviewer": str(omar.id)})
@@ -113,8 +125,9 @@ def test_a_mentee_cannot_be_put_on_a_panel(app, make_user, make_invitation):
     mentee = make_user("mentee", email="mia@example.com")
     invitation_id, _ = make_invitation()
     with app.app_context(), pytest.raises(InvalidInput):
-        panels.add_panel_member(db.session.get(Invitation, invitation_id), db.session.get(User, mentee.id),
-                                db.session.get(User, admin.id))
+        panels.add_panel_member(
+            db.session.get(Invitation, invitation_id), db.session.get(User, mentee.id), db.session.get(User, admin.id)
+        )
 
 
 def test_resent_link_is_new_for_the_same_data_and_the_old_one_dies(app, client, auth, make_user, make_invitation):
@@ -140,7 +153,9 @@ def test_resent_link_is_new_for_the_same_data_and_the_old_one_dies(app, client, 
         assert [m.subject.startswith("A new link to Tiny hiring case") for m in mails] == [True]
 
 
-def test_revoke_asks_for_confirmation_and_can_be_undone_until_the_deadline(app, client, auth, make_user, make_invitation):
+def test_revoke_asks_for_confirmation_and_can_be_undone_until_the_deadline(
+    app, client, auth, make_user, make_invitation
+):
     make_user("admin", email="boss@example.com")
     invitation_id, token = make_invitation()
     auth.login("boss@example.com")

@@ -22,10 +22,20 @@ SLUGS = tuple(sorted(path.parent.name for path in (PROJECT_ROOT / "cases").glob(
 
 
 def test_every_case_validates_on_twenty_seeds_through_the_real_pipeline(tmp_path):
-    env = {**os.environ, "ASSESS_INSTANCE_PATH": str(tmp_path / "instance"),
-           "DATABASE_URL": f"sqlite:///{tmp_path / 'unused.db'}"}
-    done = subprocess.run([sys.executable, "-m", "flask", "--app", "app", "cases", "validate"],
-                          cwd=PROJECT_ROOT, env=env, capture_output=True, text=True, timeout=1200, check=False)
+    env = {
+        **os.environ,
+        "ASSESS_INSTANCE_PATH": str(tmp_path / "instance"),
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'unused.db'}",
+    }
+    done = subprocess.run(
+        [sys.executable, "-m", "flask", "--app", "app", "cases", "validate"],
+        cwd=PROJECT_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=1200,
+        check=False,
+    )
     assert done.returncode == 0, done.stdout + done.stderr
     for slug in SLUGS:
         lines = [line for line in done.stdout.splitlines() if line.startswith(f"{slug} ")]

@@ -30,12 +30,32 @@ def test_migrations_build_exactly_the_models(app):
 
 def test_create_user_command(app, runner):
     result = runner.invoke(
-        args=["create-user", "--email", "new@example.com", "--name", "New Person", "--role", "mentor", "--password", "long enough pw"]
+        args=[
+            "create-user",
+            "--email",
+            "new@example.com",
+            "--name",
+            "New Person",
+            "--role",
+            "mentor",
+            "--password",
+            "long enough pw",
+        ]
     )
     assert result.exit_code == 0, result.output
     assert "Created mentor new@example.com" in result.output
     again = runner.invoke(
-        args=["create-user", "--email", "new@example.com", "--name", "X", "--role", "mentor", "--password", "long enough pw"]
+        args=[
+            "create-user",
+            "--email",
+            "new@example.com",
+            "--name",
+            "X",
+            "--role",
+            "mentor",
+            "--password",
+            "long enough pw",
+        ]
     )
     assert again.exit_code != 0
     assert "already exists" in again.output

@@ -34,14 +34,33 @@ def _get(port: int, path: str, headers: dict[str, str] | None = None) -> int:
 def test_gunicorn_error_and_access_logs_are_json_lines_with_request_ids(tmp_path):
     port = _free_port()
     env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL", "LOG_LEVEL")}
-    env.update(ASSESS_INSTANCE_PATH=str(tmp_path / "instance"), SECRET_KEY="gunicorn-test",
-               DATABASE_URL=f"sqlite:///{tmp_path / 'db.sqlite'}", SUBMISSIONS_DIR=str(tmp_path / "store"))
+    env.update(
+        ASSESS_INSTANCE_PATH=str(tmp_path / "instance"),
+        SECRET_KEY="gunicorn-test",
+        DATABASE_URL=f"sqlite:///{tmp_path / 'db.sqlite'}",
+        SUBMISSIONS_DIR=str(tmp_path / "store"),
+    )
     log = tmp_path / "gunicorn.log"
     with log.open("wb") as out:
         server = subprocess.Popen(
-            [sys.executable, "-m", "gunicorn", "-c", "python:assessments.gunicorn_conf", "--bind",
-             f"127.0.0.1:{port}", "--workers", "1", "--no-control-socket", "app:app"],
-            cwd=PROJECT_ROOT, env=env, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+            [
+                sys.executable,
+                "-m",
+                "gunicorn",
+                "-c",
+                "python:assessments.gunicorn_conf",
+                "--bind",
+                f"127.0.0.1:{port}",
+                "--workers",
+                "1",
+                "--no-control-socket",
+                "app:app",
+            ],
+            cwd=PROJECT_ROOT,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
             start_new_session=True,
         )
     token = "tok" + "x" * 40

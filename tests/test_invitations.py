@@ -43,9 +43,7 @@ def test_first_opening_is_recorded(app, client, make_invitation):
     client.get(f"/i/{token}")
     with app.app_context():
         assert db.session.get(Invitation, invitation_id).first_opened_at is not None
-        opened = db.session.scalars(
-            select(AuditEvent).where(AuditEvent.action == "invitation.opened")
-        ).all()
+        opened = db.session.scalars(select(AuditEvent).where(AuditEvent.action == "invitation.opened")).all()
         assert len(opened) == 1
 
 
@@ -201,9 +199,7 @@ def test_revoke_and_extend_through_the_pages(app, client, auth, make_user, make_
     with app.app_context():
         due = db.session.get(Invitation, invitation_id).due_at
     later = (due + timedelta(days=2)).strftime("%Y-%m-%dT%H:%M")
-    response = client.post(
-        f"/admin/invitations/{invitation_id}/extend", data={"due_at": later, "timezone": "UTC"}
-    )
+    response = client.post(f"/admin/invitations/{invitation_id}/extend", data={"due_at": later, "timezone": "UTC"})
     assert response.status_code == 302
     assert "deadline is extended" in client.get(response.headers["Location"]).get_data(as_text=True)
     client.post(f"/admin/invitations/{invitation_id}/revoke", data={"confirm": "y"})
@@ -291,8 +287,11 @@ def test_invite_candidate_commits_candidate_invitation_and_panel_together(app, m
     panelist = make_user("interviewer", email="iris@example.com")
     with app.app_context():
         invitation, token = invitations.invite_candidate(
-            "Dana", " Dana@Example.org ", catalog.find_current_case("tiny-hiring"),
-            due_at=utcnow() + timedelta(days=3), panel=[db.session.get(User, panelist.id)],
+            "Dana",
+            " Dana@Example.org ",
+            catalog.find_current_case("tiny-hiring"),
+            due_at=utcnow() + timedelta(days=3),
+            panel=[db.session.get(User, panelist.id)],
             actor=db.session.get(User, admin.id),
         )
         invitation_id = invitation.id

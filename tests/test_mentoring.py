@@ -65,7 +65,9 @@ def test_admin_pairs_and_unpairs_a_mentor_and_mentee(app, client, auth, make_use
     assert client.post(f"/mentoring/pairs/{pairing_id}/end").status_code == 302
     with app.app_context():
         assert db.session.scalar(select(MentorPairing)) is None
-        actions = [e.action for e in db.session.scalars(select(AuditEvent).where(AuditEvent.object_type == "mentor_pairing"))]
+        actions = [
+            e.action for e in db.session.scalars(select(AuditEvent).where(AuditEvent.object_type == "mentor_pairing"))
+        ]
         assert actions == ["mentoring.paired", "mentoring.unpaired"]
 
 
@@ -118,7 +120,9 @@ def test_mentor_reviews_an_attempt_with_the_rubric_and_the_mentee_reads_it(app, 
     assert "Mira Mentor" in page and "Flagged the leaking feature" in page
 
 
-def test_a_mentoring_review_never_appears_in_the_calibration_report(app, client, auth, make_user, make_invitation, cases):
+def test_a_mentoring_review_never_appears_in_the_calibration_report(
+    app, client, auth, make_user, make_invitation, cases
+):
     admin = make_user("admin")
     interviewer = make_user("interviewer", name="Iris Interviewer")
     mentor, mentee = make_user("mentor", name="Mira Mentor"), make_user("mentee")
@@ -134,7 +138,8 @@ def test_a_mentoring_review_never_appears_in_the_calibration_report(app, client,
         attempt = mentoring.attempt_for(_user(mentor.email), attempt_id)
         dims = mentoring.review_dimensions(attempt, rubric)
         mentoring.save_review(
-            attempt, _user(mentor.email),
+            attempt,
+            _user(mentor.email),
             ScorecardResult(rubric.slug, rubric.content_hash, {d: 4 for d in dims}, {}, (), "", None, True),
         )
         assert len(db.session.scalars(select(Scorecard)).all()) == 2
@@ -171,14 +176,18 @@ def test_progress_shows_trends_per_dimension_and_suggests_the_weakest(app, clien
         assert shown.suggestion is not None and shown.suggestion.dimension_id == "communication"
         # The suggested case is the practice case with the most points on that dimension.
         specs = catalog.case_specs()
-        weight = {slug: sum(p.points for p in specs[slug].parts if "communication" in p.dimensions)
-                  for slug in ("tiny-hiring", REVIEW)}
+        weight = {
+            slug: sum(p.points for p in specs[slug].parts if "communication" in p.dimensions)
+            for slug in ("tiny-hiring", REVIEW)
+        }
         assert shown.suggestion.case.slug == max(weight, key=weight.get)
         suggested = shown.suggestion.case.title
     auth.login(mentee.email)
     page = client.get("/practice/progress").get_data(as_text=True)
     assert "Next suggested exercise" in page and suggested in page
-    figure = json.loads(re.search(r'<script type="application/json" id="figure-progress">(.*?)</script>', page, re.S).group(1))
+    figure = json.loads(
+        re.search(r'<script type="application/json" id="figure-progress">(.*?)</script>', page, re.S).group(1)
+    )
     assert {trace["name"] for trace in figure["data"]} >= {"Evaluation rigor & statistics (auto-graded)"}
     assert "<script>" not in page, "no inline script: the CSP forbids it"
     auth.logout()

@@ -88,8 +88,12 @@ def test_readyz_answers_quickly_when_the_database_never_answers(tmp_path, monkey
         silent.bind(("127.0.0.1", 0))
         silent.listen()
         port = silent.getsockname()[1]
-        app = _bare_app(tmp_path, monkeypatch, SQLALCHEMY_DATABASE_URI=f"postgresql+psycopg://u@127.0.0.1:{port}/x",
-                        READINESS_TIMEOUT_SECONDS=1.0)
+        app = _bare_app(
+            tmp_path,
+            monkeypatch,
+            SQLALCHEMY_DATABASE_URI=f"postgresql+psycopg://u@127.0.0.1:{port}/x",
+            READINESS_TIMEOUT_SECONDS=1.0,
+        )
         started = time.monotonic()
         response = app.test_client().get("/readyz")
         elapsed = time.monotonic() - started
@@ -129,16 +133,22 @@ def test_readyz_can_leave_the_sandbox_to_grading_machines(tmp_path, monkeypatch)
 
 
 def test_postgresql_connections_time_out():
-    options = engine_options("postgresql+psycopg://u@h/db", {"pool_pre_ping": True,
-                                                              "connect_args": {"options": "-csearch_path=s"}}, 5)
+    options = engine_options(
+        "postgresql+psycopg://u@h/db", {"pool_pre_ping": True, "connect_args": {"options": "-csearch_path=s"}}, 5
+    )
     assert options == {"pool_pre_ping": True, "connect_args": {"connect_timeout": 5, "options": "-csearch_path=s"}}
     assert engine_options("sqlite:///x.db", {"pool_pre_ping": True}, 5) == {"pool_pre_ping": True}
 
 
 def test_readyz_is_503_for_a_missing_queue_file_and_an_unwritable_store(tmp_path, monkeypatch):
     (tmp_path / "a-file").write_text("not a folder")
-    app = _bare_app(tmp_path, monkeypatch, HUEY_IMMEDIATE=False, HUEY_SQLITE_PATH=str(tmp_path / "q.db"),
-                    SUBMISSIONS_DIR=str(tmp_path / "a-file" / "store"))
+    app = _bare_app(
+        tmp_path,
+        monkeypatch,
+        HUEY_IMMEDIATE=False,
+        HUEY_SQLITE_PATH=str(tmp_path / "q.db"),
+        SUBMISSIONS_DIR=str(tmp_path / "a-file" / "store"),
+    )
     with app.app_context():
         db.create_all()
     for path in tmp_path.glob("q.db*"):
@@ -216,8 +226,12 @@ def test_sandbox_limit_hits_are_read_from_the_reports_failure_code():
     assert sandbox_limits_hit({"failure": "unreadable-result"}) == set()
     # Words in the message (which quotes the candidate's own output) cannot fake a limit.
     assert sandbox_limits_hit({"failure": None, "error": "took longer than 300 s in total"}) == set()
-    cells = {"cells": [{"index": 1, "status": "timeout", "error": None, "seconds": 30.0},
-                       {"index": 2, "status": "error", "error": "MemoryError: ", "seconds": 0.1}]}
+    cells = {
+        "cells": [
+            {"index": 1, "status": "timeout", "error": None, "seconds": 30.0},
+            {"index": 2, "status": "error", "error": "MemoryError: ", "seconds": 0.1},
+        ]
+    }
     assert sandbox_limits_hit(cells) == {"cell_time", "memory"}
     assert sandbox_limits_hit(None) == set()
 
@@ -263,8 +277,12 @@ def test_redact_path_covers_every_invitation_page():
 def _table_rows(path: Path) -> dict[str, list[tuple]]:
     connection = sqlite3.connect(path)
     try:
-        names = [r[0] for r in connection.execute(
-            "SELECT name FROM sqlite_master WHERE type='table' AND name NOT LIKE 'sqlite_%'")]
+        names = [
+            r[0]
+            for r in connection.execute(
+                "SELECT name FROM sqlite_master WHERE type='table' AND name NOT LIKE 'sqlite_%'"
+            )
+        ]
         return {n: sorted(connection.execute(f'SELECT * FROM "{n}"').fetchall(), key=repr) for n in names}
     finally:
         connection.close()
@@ -349,8 +367,10 @@ def test_oversized_upload_is_refused_with_a_clear_page(app, client, make_invitat
     invitation_id, token = make_invitation()
     # Encoded by hand: werkzeug's own encoder spools big bodies to a file it never closes.
     boundary = "b0undary"
-    body = (f'--{boundary}\r\nContent-Disposition: form-data; name="notebook"; filename="big.ipynb"\r\n'
-            f"Content-Type: application/json\r\n\r\n{{{' ' * (30 * 1024 * 1024)}}}\r\n--{boundary}--\r\n").encode()
+    body = (
+        f'--{boundary}\r\nContent-Disposition: form-data; name="notebook"; filename="big.ipynb"\r\n'
+        f"Content-Type: application/json\r\n\r\n{{{' ' * (30 * 1024 * 1024)}}}\r\n--{boundary}--\r\n"
+    ).encode()
     response = client.post(f"/i/{token}", data=body, content_type=f"multipart/form-data; boundary={boundary}")
     # The candidate lands back on their own page, with the message beside the form.
     assert response.status_code == 303

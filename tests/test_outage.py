@@ -42,8 +42,9 @@ def _queued_run(app, make_invitation) -> int:
 
 def _graded_once(app, run_id: int) -> GradeRun:
     with app.app_context():
-        runs = db.session.scalars(select(GradeRun).where(
-            GradeRun.submission_id == db.session.get(GradeRun, run_id).submission_id)).all()
+        runs = db.session.scalars(
+            select(GradeRun).where(GradeRun.submission_id == db.session.get(GradeRun, run_id).submission_id)
+        ).all()
         assert len(runs) == 1
         db.session.expunge(runs[0])
         return runs[0]
@@ -56,8 +57,11 @@ def test_an_upload_during_an_outage_gets_a_page_asking_to_upload_again(app, clie
         raise _dropped("INSERT INTO submission ...")
 
     monkeypatch.setattr(grading, "accept_submission", database_gone)
-    response = client.post(f"/i/{token}", data={"notebook": (io.BytesIO(_notebook_bytes(app)), "a.ipynb")},
-                           content_type="multipart/form-data")
+    response = client.post(
+        f"/i/{token}",
+        data={"notebook": (io.BytesIO(_notebook_bytes(app)), "a.ipynb")},
+        content_type="multipart/form-data",
+    )
     assert response.status_code == 503
     assert response.headers["Retry-After"] == "5"
     page = response.get_data(as_text=True)
@@ -82,7 +86,8 @@ def test_a_signed_in_page_during_an_outage_renders_without_the_database(app, cli
 
 @pytest.mark.sandbox
 def test_worker_retries_its_claim_and_its_result_while_the_database_is_unavailable(
-        app, make_invitation, monkeypatch, caplog):
+    app, make_invitation, monkeypatch, caplog
+):
     monkeypatch.setattr(outage, "RETRY_DELAYS", (0.01, 0.01, 0.01))
     failures = {"claim_grade_run": 1, "_finish": 1}
 
@@ -149,8 +154,9 @@ def test_worker_reconnects_when_the_server_terminated_its_connections_mid_run(ap
     assert run.earned == run.possible > 0
 
 
-def test_a_session_left_broken_by_a_dropped_connection_also_gets_the_try_again_page(app, client, make_invitation,
-                                                                                     monkeypatch, caplog):
+def test_a_session_left_broken_by_a_dropped_connection_also_gets_the_try_again_page(
+    app, client, make_invitation, monkeypatch, caplog
+):
     from sqlalchemy.exc import PendingRollbackError
 
     _, token = make_invitation()
@@ -159,16 +165,20 @@ def test_a_session_left_broken_by_a_dropped_connection_also_gets_the_try_again_p
         raise PendingRollbackError("Can't reconnect until invalid transaction is rolled back.")
 
     monkeypatch.setattr(grading, "progress", broken_session)
-    client.post(f"/i/{token}", data={"notebook": (io.BytesIO(_notebook_bytes(app)), "a.ipynb")},
-                content_type="multipart/form-data")
+    client.post(
+        f"/i/{token}",
+        data={"notebook": (io.BytesIO(_notebook_bytes(app)), "a.ipynb")},
+        content_type="multipart/form-data",
+    )
     response = client.get(f"/i/{token}/status")
     assert response.status_code == 503 and response.headers["Retry-After"] == "5"
     # Whatever is logged about it names no invitation token.
     assert all(token not in JsonFormatter().format(record) for record in caplog.records)
 
 
-def test_an_unexpected_error_on_a_candidate_page_is_logged_without_the_token(app, client, make_invitation,
-                                                                            monkeypatch, caplog):
+def test_an_unexpected_error_on_a_candidate_page_is_logged_without_the_token(
+    app, client, make_invitation, monkeypatch, caplog
+):
     _, token = make_invitation()
     app.config["PROPAGATE_EXCEPTIONS"] = False
 
@@ -176,8 +186,11 @@ def test_an_unexpected_error_on_a_candidate_page_is_logged_without_the_token(app
         raise RuntimeError("a bug")
 
     monkeypatch.setattr(grading, "progress", bug)
-    client.post(f"/i/{token}", data={"notebook": (io.BytesIO(_notebook_bytes(app)), "a.ipynb")},
-                content_type="multipart/form-data")
+    client.post(
+        f"/i/{token}",
+        data={"notebook": (io.BytesIO(_notebook_bytes(app)), "a.ipynb")},
+        content_type="multipart/form-data",
+    )
     with caplog.at_level(logging.ERROR):
         assert client.get(f"/i/{token}/status").status_code == 500
     lines = [JsonFormatter().format(record) for record in caplog.records if record.levelno >= logging.ERROR]

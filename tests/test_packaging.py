@@ -18,7 +18,8 @@ def test_the_license_is_an_spdx_expression_that_setuptools_keeps_accepting():
     assert isinstance(license, str)
     assert canonicalize_license_expression(license) == license
     # ...and reads an SPDX string only from version 77 on: older ones must not be picked for the build.
-    setuptools = next(Requirement(r) for r in PYPROJECT["build-system"]["requires"]
-                      if Requirement(r).name == "setuptools")
+    setuptools = next(
+        Requirement(r) for r in PYPROJECT["build-system"]["requires"] if Requirement(r).name == "setuptools"
+    )
     assert not setuptools.specifier.contains(Version("76.9"))
     assert setuptools.specifier.contains(Version("77.0"))

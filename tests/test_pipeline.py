@@ -23,19 +23,29 @@ def _total(**filters):
 
 
 def _submit(invitation_id: int, *, at=None, done: bool = False) -> None:
-    submission = Submission(invitation_id=invitation_id, version=1, sha256="0" * 64, size=1, filename="nb.ipynb",
-                            uploaded_at=at or utcnow())
+    submission = Submission(
+        invitation_id=invitation_id, version=1, sha256="0" * 64, size=1, filename="nb.ipynb", uploaded_at=at or utcnow()
+    )
     db.session.add(submission)
     db.session.flush()
     if done:
-        db.session.add(GradeRun(submission_id=submission.id, grader_version="t", case_version="t",
-                                status=GradeStatus.DONE))
+        db.session.add(
+            GradeRun(submission_id=submission.id, grader_version="t", case_version="t", status=GradeStatus.DONE)
+        )
     db.session.commit()
 
 
 def _scorecard(invitation_id: int, user_id: int) -> None:
-    db.session.add(Scorecard(invitation_id=invitation_id, interviewer_id=user_id, rubric_slug="r",
-                             rubric_version="v", status=ScorecardStatus.SUBMITTED, submitted_at=utcnow()))
+    db.session.add(
+        Scorecard(
+            invitation_id=invitation_id,
+            interviewer_id=user_id,
+            rubric_slug="r",
+            rubric_version="v",
+            status=ScorecardStatus.SUBMITTED,
+            submitted_at=utcnow(),
+        )
+    )
     db.session.commit()
 
 
@@ -45,6 +55,7 @@ def test_a_candidate_moves_through_every_stage(app, make_user, make_invitation):
     omar = make_user("interviewer", email="omar@example.com")
     invitation_id, token = make_invitation(panel=[iris, omar])
     with app.app_context():
+
         def stage():
             (row,) = _rows()
             return row.stage_label
@@ -58,8 +69,14 @@ def test_a_candidate_moves_through_every_stage(app, make_user, make_invitation):
         assert stage() == "downloaded"
         _submit(invitation_id)
         assert stage() == "submitted"
-        db.session.add(GradeRun(submission_id=invitation.submissions[0].id, grader_version="t", case_version="t",
-                                status=GradeStatus.DONE))
+        db.session.add(
+            GradeRun(
+                submission_id=invitation.submissions[0].id,
+                grader_version="t",
+                case_version="t",
+                status=GradeStatus.DONE,
+            )
+        )
         db.session.commit()
         assert stage() == "checked"
         _scorecard(invitation_id, iris.id)
@@ -103,8 +120,15 @@ def test_search_filters_and_pages(app, make_user, make_invitation):
         actor = db.session.get(User, admin.id)
         case = catalog.find_current_case("tiny-hiring")
         for i in range(30):
-            invitations.invite_candidate(f"Person {i:02d}", f"person{i}@example.org", case,
-                                         due_at=utcnow() + timedelta(days=3), panel=[], actor=actor, panel_later=True)
+            invitations.invite_candidate(
+                f"Person {i:02d}",
+                f"person{i}@example.org",
+                case,
+                due_at=utcnow() + timedelta(days=3),
+                panel=[],
+                actor=actor,
+                panel_later=True,
+            )
         assert len(_rows(search="casey")) == 2
         assert len(_rows(search="PERSON7@")) == 1
         assert len(_rows(search="100%")) == 0
@@ -129,7 +153,7 @@ def test_the_pipeline_page_filters_and_shows_needs_a_panel(app, client, auth, ma
     auth.login("boss@example.com")
     page = client.get("/admin/invitations").get_data(as_text=True)
     assert "Hiring pipeline" in page and "needs a panel" in page and "Casey Candidate" in page
-    assert "Casey" not in client.get("/admin/invitations?q=nobody").get_data(as_text=True).split("role=\"status\"")[1]
+    assert "Casey" not in client.get("/admin/invitations?q=nobody").get_data(as_text=True).split('role="status"')[1]
     bad = client.get("/admin/invitations?invited_from=yesterday&page=-3")
     assert bad.status_code == 200 and "Casey Candidate" in bad.get_data(as_text=True)
 
@@ -170,7 +194,9 @@ def test_the_debrief_records_the_decision_and_the_pipeline_shows_it(app, client,
     assert client.post(f"/panels/{invitation_id}/decision", data={"outcome": "reject"}).status_code == 403
 
 
-def test_interviewer_dashboard_puts_scorecards_to_write_first_newest_first(app, client, auth, make_user, make_invitation):
+def test_interviewer_dashboard_puts_scorecards_to_write_first_newest_first(
+    app, client, auth, make_user, make_invitation
+):
     iris = make_user("interviewer", email="iris@example.com")
     older_id, _ = make_invitation(panel=[iris])
     newer_id, _ = make_invitation(panel=[iris])
@@ -189,7 +215,9 @@ def test_interviewer_dashboard_puts_scorecards_to_write_first_newest_first(app, 
         assert [a.invitation.id for a in board.past] == [done_id]
     auth.login("iris@example.com")
     page = client.get("/dashboard").get_data(as_text=True)
-    assert page.index("Scorecards waiting for you") < page.index("has not submitted yet") < page.index("Your past panels")
+    assert (
+        page.index("Scorecards waiting for you") < page.index("has not submitted yet") < page.index("Your past panels")
+    )
     assert "Hiring pipeline" not in page
 
 

@@ -236,7 +236,9 @@ def test_asking_for_the_solution_first_is_audited_and_marks_later_attempts(app, 
     assert f"{key['treatment_rate']}" in text, "the solution is for the mentee's own seed"
 
 
-def test_review_solution_explains_defects_and_never_shows_the_author_solution_cells(app, client, auth, make_user, cases):
+def test_review_solution_explains_defects_and_never_shows_the_author_solution_cells(
+    app, client, auth, make_user, cases
+):
     mentee = make_user("mentee")
     auth.login(mentee.email)
     client.post(f"/practice/cases/{REVIEW}/start")
@@ -275,7 +277,9 @@ def test_review_attempt_page_explains_each_planted_defect(app, client, auth, mak
         seed = db.session.scalar(select(Practice)).seed
         planted = _planted(app, seed)
     label, defect = planted[0].split(":")
-    response = client.post(f"/practice/cases/{REVIEW}/review", data={f"defect_{label}": defect, f"note_{label}": "leaks"})
+    response = client.post(
+        f"/practice/cases/{REVIEW}/review", data={f"defect_{label}": defect, f"note_{label}": "leaks"}
+    )
     page = client.get(response.headers["Location"]).get_data(as_text=True)
     assert page.count(">found<") == 1
     assert page.count(">missed<") == len(planted) - 1
@@ -311,8 +315,11 @@ def test_browser_and_notebook_routes_give_the_same_score_for_the_same_flags(app,
         own = db.session.scalar(select(Practice))
         planted = _planted(app, own.seed)
         spec = catalog.case_specs()[REVIEW]
-        clean = next(c.label for c in review.flawed_cells(spec, own.seed)
-                     if c.cell_type == "code" and not any(p.startswith(c.label + ":") for p in planted))
+        clean = next(
+            c.label
+            for c in review.flawed_cells(spec, own.seed)
+            if c.cell_type == "code" and not any(p.startswith(c.label + ":") for p in planted)
+        )
         labels = [planted[0], planted[-1], f"{clean}:eval-on-train"]
         raw = _notebook_with_flags(spec, labels)
     browser = {}
@@ -320,8 +327,11 @@ def test_browser_and_notebook_routes_give_the_same_score_for_the_same_flags(app,
         cell, defect = label.split(":")
         browser[f"defect_{cell}"] = defect
     assert client.post(f"/practice/cases/{REVIEW}/review", data=browser).status_code == 302
-    upload = client.post(f"/practice/cases/{REVIEW}/upload", data={"notebook": (io.BytesIO(raw), "mine.ipynb")},
-                         content_type="multipart/form-data")
+    upload = client.post(
+        f"/practice/cases/{REVIEW}/upload",
+        data={"notebook": (io.BytesIO(raw), "mine.ipynb")},
+        content_type="multipart/form-data",
+    )
     assert upload.status_code == 302
     with app.app_context():
         by_route = {a.route: a for a in db.session.scalars(select(PracticeAttempt))}

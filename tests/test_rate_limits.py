@@ -54,12 +54,27 @@ def test_a_limit_of_zero_turns_it_off(app, client, make_invitation):
 def twin(app: Flask) -> Iterator[Callable[..., Flask]]:
     """Factory: another app process on the same database and instance folder (ASSESS_INSTANCE_PATH)."""
     made: list[Flask] = []
-    keys = ("SQLALCHEMY_DATABASE_URI", "SQLALCHEMY_ENGINE_OPTIONS", "CASES_DIR", "SUBMISSIONS_DIR",
-            "ARGON2_PARAMETERS", "SERVER_NAME")
+    keys = (
+        "SQLALCHEMY_DATABASE_URI",
+        "SQLALCHEMY_ENGINE_OPTIONS",
+        "CASES_DIR",
+        "SUBMISSIONS_DIR",
+        "ARGON2_PARAMETERS",
+        "SERVER_NAME",
+    )
 
     def factory(**config: object) -> Flask:
-        made.append(create_app({"TESTING": True, "SECRET_KEY": "test-secret", "HUEY_IMMEDIATE": True,
-                                **{k: app.config[k] for k in keys}, **config}))
+        made.append(
+            create_app(
+                {
+                    "TESTING": True,
+                    "SECRET_KEY": "test-secret",
+                    "HUEY_IMMEDIATE": True,
+                    **{k: app.config[k] for k in keys},
+                    **config,
+                }
+            )
+        )
         return made[-1]
 
     yield factory
@@ -142,8 +157,10 @@ print(sum(limiter.hit(item, "shared") for _ in range(int(sys.argv[2]))))
 
 def test_processes_sharing_the_file_never_lose_a_count(tmp_path):
     uri = f"sqlite:///{tmp_path / 'limits.db'}"
-    workers = [subprocess.Popen([sys.executable, "-c", COUNTER, uri, "300"], stdout=subprocess.PIPE, text=True)
-               for _ in range(2)]
+    workers = [
+        subprocess.Popen([sys.executable, "-c", COUNTER, uri, "300"], stdout=subprocess.PIPE, text=True)
+        for _ in range(2)
+    ]
     outputs = [worker.communicate(timeout=60)[0] for worker in workers]
     assert all(worker.returncode == 0 for worker in workers)
     assert sum(int(out) for out in outputs) == 600

@@ -36,8 +36,11 @@ REDIS_DB = 15
 
 def _machine_env(database_url: str, redis_url: str, store: Path, home: Path) -> dict[str, str]:
     """The environment of one grading machine: everything it knows comes from here."""
-    env = {k: v for k, v in os.environ.items()
-           if k not in ("DATABASE_URL", "REDIS_URL", "SUBMISSIONS_DIR", "CASES_DIR", "SECRET_KEY")}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in ("DATABASE_URL", "REDIS_URL", "SUBMISSIONS_DIR", "CASES_DIR", "SECRET_KEY")
+    }
     env.update(
         DATABASE_URL=database_url,
         REDIS_URL=redis_url,
@@ -97,13 +100,23 @@ def test_two_grading_machines_share_the_work_and_grade_each_submission_once(app,
             log = home / "worker.log"
             logs.append(log)
             with log.open("wb") as out:
-                machines.append(subprocess.Popen(
-                    [sys.executable, "-m", "flask", "--app", "app", "worker", "--workers", "1"],
-                    cwd=home, env=_machine_env(database_url, redis_url, store, home), stdout=out,
-                    stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True,
-                ))
-        _wait_until(lambda: all("Grading worker started" in p.read_text(errors="replace") for p in logs),
-                    60, "both workers did not start", logs)
+                machines.append(
+                    subprocess.Popen(
+                        [sys.executable, "-m", "flask", "--app", "app", "worker", "--workers", "1"],
+                        cwd=home,
+                        env=_machine_env(database_url, redis_url, store, home),
+                        stdout=out,
+                        stderr=subprocess.STDOUT,
+                        stdin=subprocess.DEVNULL,
+                        start_new_session=True,
+                    )
+                )
+        _wait_until(
+            lambda: all("Grading worker started" in p.read_text(errors="replace") for p in logs),
+            60,
+            "both workers did not start",
+            logs,
+        )
 
         run_ids = []
         for i in range(SUBMISSIONS):

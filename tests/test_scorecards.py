@@ -43,7 +43,9 @@ def _submit(app, invitation_id, user, levels, **kwargs):
     with app.app_context():
         invitation = db.session.get(Invitation, invitation_id)
         rubric = scorecards.rubric_for()
-        return scorecards.save_scorecard(invitation, db.session.get(User, user.id), _result(rubric, levels, **kwargs)).id
+        return scorecards.save_scorecard(
+            invitation, db.session.get(User, user.id), _result(rubric, levels, **kwargs)
+        ).id
 
 
 def test_draft_then_submit_locks_and_amendment_keeps_the_original(app, panel):
@@ -80,9 +82,7 @@ def test_only_panel_members_write_scorecards(app, panel, make_user):
 def _get_routes_for_invitation(app):
     """Every GET route that takes an invitation id: all of them could show panel data."""
     return sorted(
-        rule.rule
-        for rule in app.url_map.iter_rules()
-        if "invitation_id" in rule.arguments and "GET" in rule.methods
+        rule.rule for rule in app.url_map.iter_rules() if "invitation_id" in rule.arguments and "GET" in rule.methods
     )
 
 
@@ -153,8 +153,18 @@ def test_exports_round_trip(app, client, auth, panel):
     assert len(as_json) == len(as_csv) == 4
     for j, c in zip(as_json, as_csv, strict=True):
         assert c["rating"] == ("" if j["rating"] is None else str(j["rating"]))
-        assert {k: v for k, v in c.items() if k != "rating"} == {k: ("" if v is None else str(v)) for k, v in j.items() if k != "rating"}
-    assert set(as_json[0]) == {"candidate", "interviewer", "dimension", "rating", "recommendation", "submitted_at", "rubric_version"}
+        assert {k: v for k, v in c.items() if k != "rating"} == {
+            k: ("" if v is None else str(v)) for k, v in j.items() if k != "rating"
+        }
+    assert set(as_json[0]) == {
+        "candidate",
+        "interviewer",
+        "dimension",
+        "rating",
+        "recommendation",
+        "submitted_at",
+        "rubric_version",
+    }
     assert json.loads(json.dumps(as_json)) == as_json
 
 
@@ -181,7 +191,8 @@ def test_scorecard_page_submits_through_the_form(app, client, auth, panel):
     assert client.get(f"/panels/{invitation_id}/scorecard").status_code == 302
 
 
-ANALYST_RUBRIC = """
+ANALYST_RUBRIC = (
+    """
 slug = "analyst"
 title = "Analyst"
 
@@ -204,8 +215,9 @@ no = "g2"
 yes = "g3"
 strong_yes = "g4"
 no_decision = "g5"
-""" + "".join(
-    f"""
+"""
+    + "".join(
+        f"""
 [[dimensions]]
 id = "{dim}"
 name = "{name}"
@@ -216,12 +228,18 @@ question = "q"
 2 = ["{name}: at."]
 3 = ["{name}: above."]
 """
-    for dim, name in (("evaluation-rigor", "Analysis rigor"), ("communication", "Plain speaking"), ("sql", "SQL fluency"))
-) + """
+        for dim, name in (
+            ("evaluation-rigor", "Analysis rigor"),
+            ("communication", "Plain speaking"),
+            ("sql", "SQL fluency"),
+        )
+    )
+    + """
 [[red_flags]]
 id = "guesses"
 label = "Guesses instead of checking"
 """
+)
 
 ANALYST_KIT = """
 slug = "tiny-hiring"

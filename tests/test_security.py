@@ -22,9 +22,7 @@ def test_form_post_with_csrf_token_is_accepted(app, client, make_user):
     make_user("admin", email="boss@example.com")
     page = client.get("/login").get_data(as_text=True)
     token = page.split('name="csrf_token" type="hidden" value="')[1].split('"')[0]
-    response = client.post(
-        "/login", data={"email": "boss@example.com", "password": PASSWORD, "csrf_token": token}
-    )
+    response = client.post("/login", data={"email": "boss@example.com", "password": PASSWORD, "csrf_token": token})
     assert response.status_code == 302
 
 

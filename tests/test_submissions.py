@@ -28,16 +28,20 @@ def _notebook_bytes(app, solution: bool) -> bytes:
 
 
 def _upload(client, token, data: bytes, name: str = "answers.ipynb"):
-    return client.post(
-        f"/i/{token}", data={"notebook": (io.BytesIO(data), name)}, content_type="multipart/form-data"
-    )
+    return client.post(f"/i/{token}", data={"notebook": (io.BytesIO(data), name)}, content_type="multipart/form-data")
 
 
 def _raw_upload(client, token, data: bytes):
     # Encoded by hand: werkzeug's own encoder spools big bodies to a file it never closes.
     boundary = "b0undary"
-    body = (f'--{boundary}\r\nContent-Disposition: form-data; name="notebook"; filename="big.ipynb"\r\n'
-            "Content-Type: application/json\r\n\r\n").encode() + data + f"\r\n--{boundary}--\r\n".encode()
+    body = (
+        (
+            f'--{boundary}\r\nContent-Disposition: form-data; name="notebook"; filename="big.ipynb"\r\n'
+            "Content-Type: application/json\r\n\r\n"
+        ).encode()
+        + data
+        + f"\r\n--{boundary}--\r\n".encode()
+    )
     return client.post(f"/i/{token}", data=body, content_type=f"multipart/form-data; boundary={boundary}")
 
 
@@ -109,7 +113,7 @@ def test_bad_upload_is_refused_with_a_message_and_keeps_earlier_versions(app, cl
     assert _upload(client, token, good).status_code == 302
     for data, message in [
         (b"PK\x03\x04 not a notebook", "zip"),
-        (b"{\"hello\": 1}", "notebook"),
+        (b'{"hello": 1}', "notebook"),
         (b"\x00\x01\x02", "notebook"),
     ]:
         response = _upload(client, token, data)
@@ -130,10 +134,14 @@ def test_upload_after_deadline_is_refused_or_marked_late(app, client, make_invit
         invitation = db.session.get(Invitation, invitation_id)
         spec_invitation = invitation
         with pytest.raises(UploadRefused, match="deadline has passed"):
-            grading.accept_submission(spec_invitation, "a.ipynb", notebook, now=invitation.due_at + timedelta(minutes=1))
+            grading.accept_submission(
+                spec_invitation, "a.ipynb", notebook, now=invitation.due_at + timedelta(minutes=1)
+            )
         invitation.allow_late = True
         db.session.commit()
-        submission = grading.accept_submission(invitation, "a.ipynb", notebook, now=invitation.due_at + timedelta(minutes=1))
+        submission = grading.accept_submission(
+            invitation, "a.ipynb", notebook, now=invitation.due_at + timedelta(minutes=1)
+        )
         assert submission.is_late
 
 
@@ -177,8 +185,9 @@ def test_claim_is_atomic_and_the_sweep_requeues_lost_runs(app, make_invitation):
         assert "given up" in run.error
 
 
-def test_grade_status_lists_hiring_and_practice_runs_and_regrade_adds_hiring_runs(app, runner, make_invitation,
-                                                                                    make_user):
+def test_grade_status_lists_hiring_and_practice_runs_and_regrade_adds_hiring_runs(
+    app, runner, make_invitation, make_user
+):
     app.extensions["assessments.queue"] = type(app.extensions["assessments.queue"])(
         huey=app.extensions["assessments.queue"].huey, grade=lambda run_id: None
     )
@@ -204,8 +213,12 @@ def test_grade_status_lists_hiring_and_practice_runs_and_regrade_adds_hiring_run
     assert "Queued 1 grading run(s)" in runner.invoke(args=["regrade", "--case", "tiny-hiring"]).output
     with app.app_context():
         assert len(db.session.get(Submission, submission_id).grade_runs) == 2
-        assert db.session.scalar(select(func.count()).select_from(GradeRun)
-                                 .where(GradeRun.practice_attempt_id == attempt_id)) == 1
+        assert (
+            db.session.scalar(
+                select(func.count()).select_from(GradeRun).where(GradeRun.practice_attempt_id == attempt_id)
+            )
+            == 1
+        )
 
 
 def test_staff_page_sanitises_candidate_html(app, client, auth, make_user, make_invitation):
@@ -216,7 +229,11 @@ def test_staff_page_sanitises_candidate_html(app, client, auth, make_user, make_
         notebook = release_notebook(spec)
     notebook.cells.append(nbformat.v4.new_markdown_cell("<script>alert('md')</script> <img src=x onerror=alert(1)>"))
     code = nbformat.v4.new_code_cell("x")
-    code.outputs = [nbformat.v4.new_output("display_data", data={"text/html": "<script>alert('out')</script><b onclick='alert(2)'>bold</b>"})]
+    code.outputs = [
+        nbformat.v4.new_output(
+            "display_data", data={"text/html": "<script>alert('out')</script><b onclick='alert(2)'>bold</b>"}
+        )
+    ]
     notebook.cells.append(code)
     app.config["HUEY_IMMEDIATE"] = False
     app.extensions["assessments.queue"] = type(app.extensions["assessments.queue"])(
@@ -256,9 +273,12 @@ def test_a_notebook_with_a_lone_surrogate_is_refused_at_upload(app, client, make
     assert response.status_code == 400
     assert "contains a broken character" in response.get_data(as_text=True)
     with app.app_context():
-        assert db.session.scalar(
-            select(func.count()).select_from(Submission).where(Submission.invitation_id == invitation_id)
-        ) == 0
+        assert (
+            db.session.scalar(
+                select(func.count()).select_from(Submission).where(Submission.invitation_id == invitation_id)
+            )
+            == 0
+        )
 
 
 @pytest.mark.sandbox
@@ -268,8 +288,10 @@ def test_the_candidate_sees_why_a_notebook_failed_then_that_the_fix_ran(app, cli
     notebook.cells[1].source = 'import pandas as pd\n\nevents = pd.read_csv("data/events.csv")'
     assert _upload(client, token, nbformat.writes(notebook).encode()).status_code == 302
     page = client.get(f"/i/{token}").get_data(as_text=True)
-    assert ("cell 2 raised FileNotFoundError: &#39;data/events.csv&#39; — your data files are next to the "
-            "notebook, see the README; 5 later cells failed too; 0 of 4 answers found") in page
+    assert (
+        "cell 2 raised FileNotFoundError: &#39;data/events.csv&#39; — your data files are next to the "
+        "notebook, see the README; 5 later cells failed too; 0 of 4 answers found"
+    ) in page
     assert _upload(client, token, _notebook_bytes(app, solution=True)).status_code == 302
     page = client.get(f"/i/{token}").get_data(as_text=True)
     assert "ran without errors; 4 of 4 answers found" in page
@@ -321,7 +343,8 @@ def test_the_upload_limit_is_one_number_in_the_hint_intake_and_request_cap(app, 
 
 
 def test_a_timed_invitation_starts_its_clock_at_the_first_download_and_marks_late_versions(
-        app, client, auth, make_user, make_invitation):
+    app, client, auth, make_user, make_invitation
+):
     iris = make_user("interviewer", email="iris@example.com")
     invitation_id, token = make_invitation(timed=True, panel=[iris])
     before = client.get(f"/i/{token}").get_data(as_text=True)
@@ -340,8 +363,12 @@ def test_a_timed_invitation_starts_its_clock_at_the_first_download_and_marks_lat
     with app.app_context():
         invitation = db.session.get(Invitation, invitation_id)
         assert invitation.first_downloaded_at == downloaded
-        on_time = grading.accept_submission(invitation, "a.ipynb", notebook, now=downloaded + timedelta(minutes=limit - 5))
-        late = grading.accept_submission(invitation, "a.ipynb", notebook, now=downloaded + timedelta(minutes=limit + 12))
+        on_time = grading.accept_submission(
+            invitation, "a.ipynb", notebook, now=downloaded + timedelta(minutes=limit - 5)
+        )
+        late = grading.accept_submission(
+            invitation, "a.ipynb", notebook, now=downloaded + timedelta(minutes=limit + 12)
+        )
         assert (on_time.is_late, late.is_late) == (False, True)
         assert grading.version_timing(late).over_limit == timedelta(minutes=12)
         assert grading.version_timing(on_time).since_download == timedelta(minutes=limit - 5)
@@ -364,8 +391,12 @@ def test_an_untimed_invitation_says_it_is_on_the_honour_system(app, client, make
     with app.app_context():
         invitation = db.session.get(Invitation, invitation_id)
         assert invitation.first_downloaded_at is not None  # recorded for the pipeline, but no clock
-        submission = grading.accept_submission(invitation, "a.ipynb", _notebook_bytes(app, solution=False),
-                                               now=invitation.first_downloaded_at + timedelta(days=1))
+        submission = grading.accept_submission(
+            invitation,
+            "a.ipynb",
+            _notebook_bytes(app, solution=False),
+            now=invitation.first_downloaded_at + timedelta(days=1),
+        )
         assert not submission.is_late
 
 

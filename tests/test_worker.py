@@ -30,6 +30,7 @@ from tests.conftest import FIXTURE_CASES
 
 pytestmark = pytest.mark.sandbox
 
+
 def _worker_env(app, instance: Path, redis_url: str | None, lease_seconds: int) -> dict[str, str]:
     url = app.config["SQLALCHEMY_DATABASE_URI"]
     options = app.config["SQLALCHEMY_ENGINE_OPTIONS"].get("connect_args", {}).get("options")
@@ -52,8 +53,12 @@ def _start_worker(env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
     with log.open("ab") as out:  # the child keeps its own copy of the descriptor
         return subprocess.Popen(
             [sys.executable, "-m", "flask", "--app", "app", "worker", "--workers", "2"],
-            cwd=PROJECT_ROOT, env=env, stdout=out, stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL, start_new_session=True,
+            cwd=PROJECT_ROOT,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
         )
 
 

@@ -84,8 +84,11 @@ def _hidden_problems(module: ModuleType, data: Frames, size: int) -> tuple[Frame
     hidden = module.hidden(1, size)
     if problems := _frame_problems(hidden, "hidden"):
         return None, problems
-    problems = [("hidden", f"{stem!r} has the name of a data frame; hidden frames need their own names")
-                for stem in hidden if stem in data]
+    problems = [
+        ("hidden", f"{stem!r} has the name of a data frame; hidden frames need their own names")
+        for stem in hidden
+        if stem in data
+    ]
     if _csvs(module.hidden(1, size)) != _csvs(hidden):
         problems.append(("hidden", f"not deterministic: two calls with seed 1, size {size} differ"))
     return hidden, problems
@@ -95,9 +98,7 @@ def _csvs(frames: Frames) -> dict[str, bytes]:
     return {f"{stem}.csv": frame_csv(frame) for stem, frame in frames.items()}
 
 
-def _key_problems(
-    key: Any, checks: Mapping[str, CheckSpec | None], check_rules: CheckRules
-) -> list[tuple[str, str]]:
+def _key_problems(key: Any, checks: Mapping[str, CheckSpec | None], check_rules: CheckRules) -> list[tuple[str, str]]:
     if not isinstance(key, dict):
         return [("answer_key", f"must return a dict keyed by part id, not {type(key).__name__}")]
     problems = []
@@ -185,8 +186,9 @@ def data_problems(
         problems += _key_problems(key, checks, check_rules)
         if _csvs({**data, **(hidden or {})}) != kept:
             problems.append(("answer_key", "modifies the frames it is given"))
-        elif not problems and (json.dumps(module.answer_key(again, *extra), default=repr)
-                               != json.dumps(key, default=repr)):
+        elif not problems and (
+            json.dumps(module.answer_key(again, *extra), default=repr) != json.dumps(key, default=repr)
+        ):
             problems.append(("answer_key", "not deterministic: the same data gave two different keys"))
         if hasattr(module, "planted"):
             step = "planted"
@@ -200,8 +202,7 @@ def data_problems(
     return problems
 
 
-def data_files(case: CaseSpec, seed: int, size: int | None = None, *,
-               frames: Frames | None = None) -> dict[str, bytes]:
+def data_files(case: CaseSpec, seed: int, size: int | None = None, *, frames: Frames | None = None) -> dict[str, bytes]:
     """The candidate's data files, file name -> bytes: one CSV per generated frame plus extra files.
 
     ``frames``, when given, must be ``case.generate(seed, size)``: the grader passes the frames it
@@ -303,4 +304,3 @@ def build_bundle(case: CaseSpec, seed: int, *, solution: bool = False) -> bytes:
         for name in sorted(files):
             archive.writestr(_zip_entry(f"{case.slug}-{seed}/{name}"), files[name], compresslevel=6)
     return buffer.getvalue()
-

@@ -96,9 +96,7 @@ class CaseSpec:
     answer_key_fn: Callable[..., dict[str, Any]] = field(repr=False, compare=False)
     hidden_fn: Callable[[int, int], Frames] | None = field(default=None, repr=False, compare=False)
     planted_fn: Callable[[int, int], dict[str, Any]] | None = field(default=None, repr=False, compare=False)
-    extra_files_fn: Callable[[int, Frames], dict[str, bytes]] | None = field(
-        default=None, repr=False, compare=False
-    )
+    extra_files_fn: Callable[[int, Frames], dict[str, bytes]] | None = field(default=None, repr=False, compare=False)
     # The author notebook's text as hashed, so a release always matches `content_hash`.
     notebook_json: str = field(default="", repr=False, compare=False)
     # What the case's kind asks the generator for (`content/kinds.py`), by name, e.g. a review
@@ -349,8 +347,9 @@ def _read_parts(
         # Only earlier parts: scoring goes in case order, and no chain can loop.
         for needed in part.rests_on if part is not None else ():
             if not checkable.get(needed, False):
-                findings.add("case.toml", f"{where}.rests_on",
-                             f"{needed!r} is not a checkable part defined before {part_id!r}")
+                findings.add(
+                    "case.toml", f"{where}.rests_on", f"{needed!r} is not a checkable part defined before {part_id!r}"
+                )
         if isinstance(part_id, str):
             if part_id in checkable:
                 findings.add("case.toml", f"{where}.id", f"{part_id!r} is used by an earlier part")

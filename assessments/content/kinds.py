@@ -103,7 +103,9 @@ class ReviewKind(CaseKind):
             if not isinstance(cell, Mapping) or any(f not in cell for f in FLAWED_CELL_FIELDS):
                 found.append(("generator.py", f"flawed_cells[{i}]", f"needs {', '.join(FLAWED_CELL_FIELDS)}"))
             elif cell["defect"] is not None and cell["defect"] not in catalogue:
-                found.append(("generator.py", f"flawed_cells[{i}]", f"defect {cell['defect']!r} is not in DEFECT_CATALOGUE"))
+                found.append(
+                    ("generator.py", f"flawed_cells[{i}]", f"defect {cell['defect']!r} is not in DEFECT_CATALOGUE")
+                )
         return found
 
 

@@ -61,9 +61,7 @@ def _read_questions(
         dims = reader.texts(t, "dimensions", where)
         for j, dim in enumerate(dims, start=1):
             if rubric is not None and dim not in rubric.dimension_ids:
-                reader.problem(
-                    f"{where}.dimensions[{j}]", f"{dim!r} is not a dimension of rubric {rubric.slug!r}"
-                )
+                reader.problem(f"{where}.dimensions[{j}]", f"{dim!r} is not a dimension of rubric {rubric.slug!r}")
             elif rubric is not None and dim not in focus:
                 reader.problem(f"{where}.dimensions[{j}]", f"{dim!r} is not in this kit's focus list")
         minutes = t.get("minutes")
@@ -139,5 +137,4 @@ def load_kits(
     kits_dir = Path(root) / "kits"
     if not kits_dir.is_dir():
         return {}
-    return load_each(sorted(kits_dir.glob("*.toml")),
-                     lambda path: load_kit(path, rubrics, case_slugs=case_slugs))
+    return load_each(sorted(kits_dir.glob("*.toml")), lambda path: load_kit(path, rubrics, case_slugs=case_slugs))

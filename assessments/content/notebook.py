@@ -55,9 +55,7 @@ def _assigned_names(source: str) -> set[str]:
     return names
 
 
-def _cell_role_problems(
-    cell: Mapping[str, Any], where: str, parts: Mapping[str, bool]
-) -> list[tuple[str, str]]:
+def _cell_role_problems(cell: Mapping[str, Any], where: str, parts: Mapping[str, bool]) -> list[tuple[str, str]]:
     """Problems with one cell's `assess` metadata, given part id -> checkable."""
     assess = cell.get("metadata", {}).get("assess")
     if not isinstance(assess, dict):
@@ -125,9 +123,7 @@ def notebook_problems(text: str, parts: Mapping[str, bool]) -> list[tuple[str, s
     for part_id, checkable in parts.items():
         if found.get(part_id, 0) != 1:
             role = "answer code cell" if checkable else "response markdown cell"
-            problems.append(
-                (f"cells (part {part_id!r})", f"needs exactly one {role}, found {found.get(part_id, 0)}")
-            )
+            problems.append((f"cells (part {part_id!r})", f"needs exactly one {role}, found {found.get(part_id, 0)}"))
     return problems
 
 

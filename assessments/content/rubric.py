@@ -173,7 +173,9 @@ def _read_levels(reader: Reader, doc: Mapping[str, Any]) -> tuple[Level, ...]:
     if "levels" in doc:
         top = max([MIN_LEVELS, *levels])
         for missing in sorted(set(range(1, top + 1)) - set(levels)):
-            reader.problem("levels", f"level {missing} is missing; levels are 1, 2, ... with no gap, at least {MIN_LEVELS}")
+            reader.problem(
+                "levels", f"level {missing} is missing; levels are 1, 2, ... with no gap, at least {MIN_LEVELS}"
+            )
     return tuple(levels[v] for v in sorted(levels))
 
 
@@ -239,9 +241,7 @@ def _read_red_flags(reader: Reader, doc: Mapping[str, Any]) -> tuple[RedFlag, ..
         where = entry("red_flags", i, raw.get("id") if isinstance(raw, dict) else None)
         t = reader.table(raw, where, _RED_FLAG_KEYS)
         if t is not None:
-            flags.append(
-                (f"{where}.id", RedFlag(reader.ident(t, "id", where), reader.text(t, "label", where)))
-            )
+            flags.append((f"{where}.id", RedFlag(reader.ident(t, "id", where), reader.text(t, "label", where))))
     reader.unique(((w, f.id) for w, f in flags), "red flag id")
     return tuple(f for _, f in flags)
 

@@ -82,9 +82,7 @@ class Reader:
             return ""
         return value
 
-    def texts(
-        self, table: Mapping[str, Any], key: str, where: str, *, allow_empty: bool = False
-    ) -> tuple[str, ...]:
+    def texts(self, table: Mapping[str, Any], key: str, where: str, *, allow_empty: bool = False) -> tuple[str, ...]:
         if key not in table:
             return ()
         value = table[key]

@@ -20,9 +20,7 @@ def validate_timezone(form: object, field: StringField) -> None:
 
 def timezone_field() -> StringField:
     """The zone in which the person typed a date and time."""
-    return StringField(
-        "Time zone", default="UTC", validators=[DataRequired(), Length(max=64), validate_timezone]
-    )
+    return StringField("Time zone", default="UTC", validators=[DataRequired(), Length(max=64), validate_timezone])
 
 
 def deadline_field(label: str) -> DateTimeLocalField:

@@ -20,10 +20,13 @@ class InvitationForm(FlaskForm):
     panel = MultiCheckboxField("Interview panel", coerce=int)
     panel_later = BooleanField("Panel later: invite now and choose the interviewers afterwards")
     allow_late = BooleanField("Accept late submissions (marked late)")
-    timed = BooleanField("Timed: the time limit runs from the candidate's first download "
-                         "(uploads after it are accepted and marked late)")
-    blind_first_read = BooleanField("Blind first read: interviewers see a candidate code, not the name, "
-                                    "until they submit their scorecard", default=True)
+    timed = BooleanField(
+        "Timed: the time limit runs from the candidate's first download (uploads after it are accepted and marked late)"
+    )
+    blind_first_read = BooleanField(
+        "Blind first read: interviewers see a candidate code, not the name, until they submit their scorecard",
+        default=True,
+    )
     # Shown only once the email turned out to belong to a candidate already.
     add_to_existing = BooleanField("Yes, add this case for the same candidate")
     submit = SubmitField("Create invitation")

@@ -166,9 +166,7 @@ class ScorecardForm(FlaskForm):
             row.rating.errors.append(f"Choose a level from {low} to {high}, or 'Not assessed', for {name}.")
             value = ""
         elif not value and final:
-            row.rating.errors.append(
-                f"Rate {name}, or mark it 'Not assessed' if the interview did not cover it."
-            )
+            row.rating.errors.append(f"Rate {name}, or mark it 'Not assessed' if the interview did not cover it.")
         note = _text(row.evidence)
         self._check_length(row.evidence, f"The evidence for {name}", EVIDENCE_MAX_CHARS)
         if final and value in levels:

@@ -60,8 +60,11 @@ class MaterialsCache:
         try:
             with zipfile.ZipFile(path) as archive:
                 key = json.loads(archive.read(_KEY_ENTRY))
-                files = {name[len(_FILES_PREFIX):]: archive.read(name)
-                         for name in archive.namelist() if name.startswith(_FILES_PREFIX)}
+                files = {
+                    name[len(_FILES_PREFIX) :]: archive.read(name)
+                    for name in archive.namelist()
+                    if name.startswith(_FILES_PREFIX)
+                }
         except FileNotFoundError:
             return None
         except (OSError, KeyError, ValueError, zipfile.BadZipFile) as error:
@@ -75,8 +78,10 @@ class MaterialsCache:
         self.root.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=self.root, prefix=".materials-")
         try:
-            with os.fdopen(fd, "wb") as handle, zipfile.ZipFile(handle, "w", zipfile.ZIP_DEFLATED,
-                                                                compresslevel=1) as archive:
+            with (
+                os.fdopen(fd, "wb") as handle,
+                zipfile.ZipFile(handle, "w", zipfile.ZIP_DEFLATED, compresslevel=1) as archive,
+            ):
                 archive.writestr(_KEY_ENTRY, json.dumps(materials.key, allow_nan=True))
                 for name, data in materials.files.items():
                     archive.writestr(_FILES_PREFIX + name, data)

@@ -38,7 +38,6 @@ log = logging.getLogger(__name__)
 __all__ = ["GRADER_VERSION", "GradeReport", "SandboxLimits", "SandboxPool", "grade_notebook"]
 
 
-
 @dataclass(frozen=True)
 class _Prepared:
     files: dict[str, bytes]
@@ -53,8 +52,9 @@ def _mebibytes(size: int) -> str:
     return f"{size / 1024**2:g} MiB" if size < 1024**3 else f"{size / 1024**3:g} GiB"
 
 
-def _prepare(notebook: nbformat.NotebookNode, case: CaseSpec, files: Mapping[str, bytes],
-             key: Mapping[str, Any]) -> _Prepared:
+def _prepare(
+    notebook: nbformat.NotebookNode, case: CaseSpec, files: Mapping[str, bytes], key: Mapping[str, Any]
+) -> _Prepared:
     """What the sandbox gets: the candidate's data, their notebook without outputs, the names to read.
 
     Function parts are called rather than read: their hidden calls (never their expected outputs)
@@ -89,8 +89,10 @@ def _cell_message(cell: CellResult, limits: SandboxLimits) -> str:
     if cell.status == "timeout":
         return f"was stopped after {limits.cell_seconds:g} s, the limit for one cell"
     if cell.status == "kernel-died":
-        return (f"made the Python kernel die (common causes: more than {_mebibytes(limits.memory_bytes)} of memory, "
-                f"more than {limits.cpu_seconds} s of CPU time, or ending the process)")
+        return (
+            f"made the Python kernel die (common causes: more than {_mebibytes(limits.memory_bytes)} of memory, "
+            f"more than {limits.cpu_seconds} s of CPU time, or ending the process)"
+        )
     if cell.status == "not-run":
         return "did not run (the notebook ran out of time or the kernel had died before it)"
     if cell.error and cell.error.startswith("MemoryError"):
@@ -98,8 +100,14 @@ def _cell_message(cell: CellResult, limits: SandboxLimits) -> str:
     return f"raised {cell.error}" if cell.error else "failed"
 
 
-def _unanswered(part_id: str, kind: str, answer: AnswerRead | None, prepared: _Prepared,
-                cells: Mapping[int, CellResult], limits: SandboxLimits) -> str:
+def _unanswered(
+    part_id: str,
+    kind: str,
+    answer: AnswerRead | None,
+    prepared: _Prepared,
+    cells: Mapping[int, CellResult],
+    limits: SandboxLimits,
+) -> str:
     check_class = get_check_class(kind)
     if answer is not None and answer.state == "unusable":
         return check_class.unusable_message(part_id, answer.reason)
@@ -113,8 +121,15 @@ def _unanswered(part_id: str, kind: str, answer: AnswerRead | None, prepared: _P
     return message + f" (its answer cell is cell {index + 1})."
 
 
-def _score(case: CaseSpec, key: Mapping[str, Any], result: RunnerResult | None, prepared: _Prepared,
-           cells: Mapping[int, CellResult], limits: SandboxLimits, run_error: str | None) -> tuple[CheckResult, ...]:
+def _score(
+    case: CaseSpec,
+    key: Mapping[str, Any],
+    result: RunnerResult | None,
+    prepared: _Prepared,
+    cells: Mapping[int, CellResult],
+    limits: SandboxLimits,
+    run_error: str | None,
+) -> tuple[CheckResult, ...]:
     checks = []
     for part in case.checkable_parts:
         assert part.check is not None
@@ -146,9 +161,14 @@ def rest_on_evidence(case: CaseSpec, checks: list[CheckResult]) -> tuple[CheckRe
         needed = case.part(check.part_id).rests_on
         short = [p for p in needed if p not in settled or settled[p].earned < settled[p].possible]
         if short and check.earned > 0:
-            check = CheckResult(check.part_id, 0.0, check.possible, INCORRECT,
-                                f"{check.message} It counts only when the parts it rests on are right, "
-                                f"and {', '.join(f'`{p}`' for p in short)} {'is' if len(short) == 1 else 'are'} not.")
+            check = CheckResult(
+                check.part_id,
+                0.0,
+                check.possible,
+                INCORRECT,
+                f"{check.message} It counts only when the parts it rests on are right, "
+                f"and {', '.join(f'`{p}`' for p in short)} {'is' if len(short) == 1 else 'are'} not.",
+            )
         settled[check.part_id] = check
     return tuple(settled.values())
 
@@ -160,11 +180,13 @@ def _run_error(run: SandboxRun, limits: SandboxLimits) -> _Failure | None:
     if run.timed_out:
         return RunFailure.WALL_TIME, (
             f"Running your notebook took longer than {limits.wall_seconds:g} s in total and was stopped, so "
-            "nothing could be graded. Make sure it runs from top to bottom well within that time.")
+            "nothing could be graded. Make sure it runs from top to bottom well within that time."
+        )
     if run.output_capped:
         return RunFailure.OUTPUT_CAP, (
             f"Running your notebook sent more than {_mebibytes(limits.output_bytes)} of results to the grader "
-            "and was stopped, so nothing could be graded. Keep answer variables to the values asked for.")
+            "and was stopped, so nothing could be graded. Keep answer variables to the values asked for."
+        )
     return None
 
 
@@ -175,20 +197,24 @@ def _result_error(result: RunnerResult, cells: Mapping[int, CellResult], limits:
             return RunFailure.INTERRUPT_IGNORED, (
                 f"Cell {died.index + 1} ran past the {limits.cell_seconds:g} s limit for one cell and ignored "
                 "the interrupt sent to stop it, so the Python kernel was ended: later cells did not run and no "
-                "answers could be read. Make sure no cell runs that long, and do not catch KeyboardInterrupt.")
+                "answers could be read. Make sure no cell runs that long, and do not catch KeyboardInterrupt."
+            )
         where = f" while running cell {died.index + 1}" if died else ""
         return RunFailure.KERNEL_DIED, (
             f"The Python kernel died{where}, so later cells did not run and no answers could be read. Common "
             f"causes: more than {_mebibytes(limits.memory_bytes)} of memory, more than {limits.cpu_seconds} s "
-            "of CPU time, or code that ends the process.")
+            "of CPU time, or code that ends the process."
+        )
     if result.failure:
         log.error("grading runner failed: %s", result.failure)
         return RunFailure.RUNNER_FAILED, (
-            "The grader failed to run your notebook because of an internal error; the staff have been told.")
+            "The grader failed to run your notebook because of an internal error; the staff have been told."
+        )
     if result.answers_failure:
         return RunFailure.ANSWERS_UNREADABLE, (
             f"Your notebook ran, but its answer variables could not be read afterwards ({result.answers_failure}). "
-            "The last cells may still be running or may have replaced Python internals.")
+            "The last cells may still be running or may have replaced Python internals."
+        )
     return None
 
 
@@ -196,16 +222,24 @@ def _run_warm(pool: SandboxPool, prepared: _Prepared, nonce: str, limits: Sandbo
     """The run in one of the pool's warm sandboxes; None when the cold path must run it instead."""
     # A warm sandbox's process limits were fixed when it started, and its data files are written into
     # its size-capped working folder (a cold run binds them read-only): both must fit.
-    fits = (sum(len(data) for data in prepared.files.values()) <= limits.scratch_bytes // 2
-            and max(len(data) for data in prepared.files.values()) < limits.file_bytes)
+    fits = (
+        sum(len(data) for data in prepared.files.values()) <= limits.scratch_bytes // 2
+        and max(len(data) for data in prepared.files.values()) < limits.file_bytes
+    )
     if pool.limits != limits or not fits:
         return None
     sandbox = pool.take()
     if sandbox is None:
         return None
-    settings = {"nonce": nonce, "notebook": prepared.notebook_name, "answers": prepared.variables,
-                "functions": prepared.functions, "cell_seconds": limits.cell_seconds,
-                "wall_seconds": limits.wall_seconds, "max_answer_bytes": MAX_ANSWER_BYTES}
+    settings = {
+        "nonce": nonce,
+        "notebook": prepared.notebook_name,
+        "answers": prepared.variables,
+        "functions": prepared.functions,
+        "cell_seconds": limits.cell_seconds,
+        "wall_seconds": limits.wall_seconds,
+        "max_answer_bytes": MAX_ANSWER_BYTES,
+    }
     try:
         return sandbox.run(prepared.files, settings)
     except WarmSandboxLost as lost:
@@ -214,9 +248,16 @@ def _run_warm(pool: SandboxPool, prepared: _Prepared, nonce: str, limits: Sandbo
         return None
 
 
-def grade_notebook(notebook: nbformat.NotebookNode, case: CaseSpec, seed: int, *,
-                   limits: SandboxLimits | None = None, size: int | None = None,
-                   pool: SandboxPool | None = None, materials: SeedMaterials | None = None) -> GradeReport:
+def grade_notebook(
+    notebook: nbformat.NotebookNode,
+    case: CaseSpec,
+    seed: int,
+    *,
+    limits: SandboxLimits | None = None,
+    size: int | None = None,
+    pool: SandboxPool | None = None,
+    materials: SeedMaterials | None = None,
+) -> GradeReport:
     """Run the notebook in a sandbox on the candidate's own data and score its answers against the key.
 
     With a pool, the run takes one of its warm sandboxes (when the pool's limits are the run's and
@@ -238,27 +279,45 @@ def grade_notebook(notebook: nbformat.NotebookNode, case: CaseSpec, seed: int, *
     run = _run_warm(pool, prepared, nonce, limits) if pool is not None else None
     warm = run is not None
     if run is None:
-        runner_args = [prepared.notebook_name, "--answers", ",".join(prepared.variables), "--cell-seconds",
-                       f"{limits.cell_seconds:g}", "--wall-seconds", f"{limits.wall_seconds:g}",
-                       "--max-answer-bytes", str(MAX_ANSWER_BYTES)]
+        runner_args = [
+            prepared.notebook_name,
+            "--answers",
+            ",".join(prepared.variables),
+            "--cell-seconds",
+            f"{limits.cell_seconds:g}",
+            "--wall-seconds",
+            f"{limits.wall_seconds:g}",
+            "--max-answer-bytes",
+            str(MAX_ANSWER_BYTES),
+        ]
         # On stdin, not the command line: the kernel can read the runner's command line, not its memory.
         stdin = f"{nonce}\n{json.dumps(prepared.functions)}\n".encode()
-        run = run_in_sandbox(prepared.files, runner_args, limits, stdin=stdin,
-                             result_marker=RESULT_PREFIX + nonce.encode())
+        run = run_in_sandbox(
+            prepared.files, runner_args, limits, stdin=stdin, result_marker=RESULT_PREFIX + nonce.encode()
+        )
     scoring_started = time.monotonic()
     failure = _run_error(run, limits)
     result: RunnerResult | None = None
     if failure is None:
         try:
-            result = parse_runner_output(run.output, nonce, code_cells=prepared.code_cells, answer_names=names,
-                                         max_bytes=limits.output_bytes)
+            result = parse_runner_output(
+                run.output, nonce, code_cells=prepared.code_cells, answer_names=names, max_bytes=limits.output_bytes
+            )
         except RunnerResultInvalid as problem:
-            log.warning("unreadable runner result (%s); exit code %s; output starts %r",
-                        problem, run.exit_code, run.output[:300])
-            failure = RunFailure.UNREADABLE_RESULT, (
-                "The grader could not read the result of running your notebook, so nothing could be graded. "
-                "This happens when the run is cut short (for example by the process limit) or when the "
-                "notebook interferes with the grader; make sure it runs cleanly from top to bottom.")
+            log.warning(
+                "unreadable runner result (%s); exit code %s; output starts %r",
+                problem,
+                run.exit_code,
+                run.output[:300],
+            )
+            failure = (
+                RunFailure.UNREADABLE_RESULT,
+                (
+                    "The grader could not read the result of running your notebook, so nothing could be graded. "
+                    "This happens when the run is cut short (for example by the process limit) or when the "
+                    "notebook interferes with the grader; make sure it runs cleanly from top to bottom."
+                ),
+            )
     cells = {c.index: CellResult(c.index, c.status, c.error, c.seconds) for c in (result.cells if result else ())}
     if result is not None:
         failure = _result_error(result, cells, limits)

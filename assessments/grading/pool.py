@@ -63,8 +63,9 @@ class WarmSandboxLost(RuntimeError):
 class WarmSandbox:
     """One sandbox started ahead of its submission; ``run`` may be called once, then it is gone."""
 
-    def __init__(self, limits: SandboxLimits, runtime: Path, preload: Sequence[str], idle_seconds: float,
-                 startup_seconds: float) -> None:
+    def __init__(
+        self, limits: SandboxLimits, runtime: Path, preload: Sequence[str], idle_seconds: float, startup_seconds: float
+    ) -> None:
         self.limits = limits
         self.created = time.monotonic()
         self.ready_at: float | None = None
@@ -75,15 +76,30 @@ class WarmSandbox:
         self._slot: IO[str] | None = None
         if _is_root():
             self._uid, self._slot = take_slot(wait_seconds=0)
-        runner_args = ["--warm", "--preload", ",".join(preload),
-                       "--warm-idle-seconds", f"{idle_seconds + _RUNNER_IDLE_MARGIN:g}",
-                       "--warm-startup-seconds", f"{startup_seconds:g}", "--max-input-bytes", str(limits.scratch_bytes)]
+        runner_args = [
+            "--warm",
+            "--preload",
+            ",".join(preload),
+            "--warm-idle-seconds",
+            f"{idle_seconds + _RUNNER_IDLE_MARGIN:g}",
+            "--warm-startup-seconds",
+            f"{startup_seconds:g}",
+            "--max-input-bytes",
+            str(limits.scratch_bytes),
+        ]
         try:
             with sandbox_inputs({}) as inputs:
                 argv = sandbox_argv(limits, self._uid, inputs, runtime, runner_command(runtime, runner_args))
                 self._proc: subprocess.Popen[bytes] = subprocess.Popen(
-                    argv, cwd="/", env=_CLEAN_ENV, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                    stderr=subprocess.STDOUT, start_new_session=True, pass_fds=[fd for fd, _ in inputs])
+                    argv,
+                    cwd="/",
+                    env=_CLEAN_ENV,
+                    stdin=subprocess.PIPE,
+                    stdout=subprocess.PIPE,
+                    stderr=subprocess.STDOUT,
+                    start_new_session=True,
+                    pass_fds=[fd for fd, _ in inputs],
+                )
         except BaseException:
             self._release()
             raise
@@ -134,11 +150,18 @@ class WarmSandbox:
             payload = b"".join([len(header).to_bytes(4, "big"), header, *files.values()])
             started = time.monotonic()
             marker = RESULT_PREFIX + str(settings["nonce"]).encode()
-            output, timed_out, capped = exchange(self._proc, payload, self.limits.output_bytes,
-                                                 started + self.limits.wall_seconds + 2.0, marker)
+            output, timed_out, capped = exchange(
+                self._proc, payload, self.limits.output_bytes, started + self.limits.wall_seconds + 2.0, marker
+            )
             finish(self._proc)
-            return SandboxRun(output=output, exit_code=self._proc.returncode, timed_out=timed_out,
-                              output_capped=capped, seconds=time.monotonic() - started, sandboxed=True)
+            return SandboxRun(
+                output=output,
+                exit_code=self._proc.returncode,
+                timed_out=timed_out,
+                output_capped=capped,
+                seconds=time.monotonic() - started,
+                sandboxed=True,
+            )
         finally:
             self.discard()
 
@@ -159,8 +182,16 @@ class WarmSandbox:
 class SandboxPool:
     """Keeps ``size`` warm sandboxes ready; thread-safe; each is handed out once and replaced at once."""
 
-    def __init__(self, size: int, *, limits: SandboxLimits | None = None, preload: Sequence[str] = DEFAULT_PRELOAD,
-                 max_idle_seconds: float = 600.0, startup_seconds: float = 120.0, runtime: Path | None = None) -> None:
+    def __init__(
+        self,
+        size: int,
+        *,
+        limits: SandboxLimits | None = None,
+        preload: Sequence[str] = DEFAULT_PRELOAD,
+        max_idle_seconds: float = 600.0,
+        startup_seconds: float = 120.0,
+        runtime: Path | None = None,
+    ) -> None:
         self.size = max(0, size)
         self.limits = limits or SandboxLimits()
         self.preload = tuple(preload)
@@ -202,8 +233,11 @@ class SandboxPool:
                 self._ready.remove(choice)
                 self.handed_out += 1
             elif self._keeper is not None:
-                log.warning("no warm sandbox within %g s (%s); starting a cold one", wait_seconds,
-                            "the pool is closed" if self._closed else f"{len(self._ready)} waiting, none usable")
+                log.warning(
+                    "no warm sandbox within %g s (%s); starting a cold one",
+                    wait_seconds,
+                    "the pool is closed" if self._closed else f"{len(self._ready)} waiting, none usable",
+                )
             self._changed.notify_all()
         return choice
 

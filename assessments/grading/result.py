@@ -27,8 +27,18 @@ RESULT_PREFIX = protocol.RESULT_PREFIX.encode()
 CELL_STATUSES = frozenset(protocol.CELL_STATUSES)
 ANSWER_STATES = frozenset(protocol.ANSWER_STATES)
 
-_TOP_KEYS = frozenset({"runner", "cells", "answers", "failure", "answers_failure", "kernel_start_seconds",
-                       "execution_seconds", "runner_seconds"})
+_TOP_KEYS = frozenset(
+    {
+        "runner",
+        "cells",
+        "answers",
+        "failure",
+        "answers_failure",
+        "kernel_start_seconds",
+        "execution_seconds",
+        "runner_seconds",
+    }
+)
 _CELL_KEYS = frozenset({"index", "status", "error", "seconds"})
 
 
@@ -121,7 +131,12 @@ def _cells(raw: Any, code_cells: Collection[int]) -> tuple[CellRun, ...]:
             raise RunnerResultInvalid("a cell entry names no code cell of the notebook")
         if status not in CELL_STATUSES:
             raise RunnerResultInvalid("a cell entry has an unknown status")
-        if isinstance(seconds, bool) or not isinstance(seconds, (int, float)) or not math.isfinite(seconds) or seconds < 0:
+        if (
+            isinstance(seconds, bool)
+            or not isinstance(seconds, (int, float))
+            or not math.isfinite(seconds)
+            or seconds < 0
+        ):
             raise RunnerResultInvalid("a cell entry has no valid timing")
         seen[index] = CellRun(index, status, _text(entry.get("error"), "a cell error"), float(seconds))
     return tuple(seen.get(i) or CellRun(i, "not-run", None, 0.0) for i in sorted(code_cells))
@@ -135,7 +150,11 @@ def _answers(raw: Any, names: Collection[str]) -> dict[str, AnswerRead]:
     budget = [MAX_VALUE_NODES]
     answers = {}
     for name, entry in raw.items():
-        if not isinstance(entry, dict) or entry.get("state") not in ANSWER_STATES or set(entry) - {"state", "value", "reason"}:
+        if (
+            not isinstance(entry, dict)
+            or entry.get("state") not in ANSWER_STATES
+            or set(entry) - {"state", "value", "reason"}
+        ):
             raise RunnerResultInvalid(f"answer {name!r} is malformed")
         value = entry.get("value")
         _bounded_value(value, 0, budget)
@@ -143,8 +162,9 @@ def _answers(raw: Any, names: Collection[str]) -> dict[str, AnswerRead]:
     return answers
 
 
-def parse_runner_output(output: bytes, nonce: str, *, code_cells: Collection[int], answer_names: Collection[str],
-                        max_bytes: int) -> RunnerResult:
+def parse_runner_output(
+    output: bytes, nonce: str, *, code_cells: Collection[int], answer_names: Collection[str], max_bytes: int
+) -> RunnerResult:
     """The runner's result from the sandbox's raw output: exactly one line carrying this run's nonce.
 
     :raises RunnerResultInvalid: when there is no such line or it breaks any rule.
@@ -156,7 +176,7 @@ def parse_runner_output(output: bytes, nonce: str, *, code_cells: Collection[int
     if len(lines) != 1:
         raise RunnerResultInvalid("no result line" if not lines else "more than one result line")
     try:
-        document = json.loads(lines[0][len(marker):].decode("utf-8"), parse_constant=_reject_constant)
+        document = json.loads(lines[0][len(marker) :].decode("utf-8"), parse_constant=_reject_constant)
     except (UnicodeDecodeError, ValueError, RecursionError) as error:
         raise RunnerResultInvalid(f"result is not JSON: {type(error).__name__}") from None
     if not isinstance(document, dict) or set(document) - _TOP_KEYS or document.get("runner") != PROTOCOL_VERSION:

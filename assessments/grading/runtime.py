@@ -96,11 +96,15 @@ def runtime_problem(path: Path) -> SandboxProblem | None:
     if problem is None and os.geteuid() == 0:
         private = private_folder(path)
         if private is not None:
-            problem = SandboxProblem("runtime-unreachable", (
-                f"the sandbox runtime at {path} cannot be reached by the sandbox's unprivileged user, because "
-                f"{private} is mode {stat.S_IMODE(private.stat().st_mode):04o} (other users may not enter it); "
-                f"let them enter it (`chmod o+x {private}`), or set {ENV_VAR} to a folder every user can enter "
-                f"{'(or unset it) ' if ENV_VAR in os.environ else ''}and run `make sandbox`"))
+            problem = SandboxProblem(
+                "runtime-unreachable",
+                (
+                    f"the sandbox runtime at {path} cannot be reached by the sandbox's unprivileged user, because "
+                    f"{private} is mode {stat.S_IMODE(private.stat().st_mode):04o} (other users may not enter it); "
+                    f"let them enter it (`chmod o+x {private}`), or set {ENV_VAR} to a folder every user can enter "
+                    f"{'(or unset it) ' if ENV_VAR in os.environ else ''}and run `make sandbox`"
+                ),
+            )
     return problem
 
 
@@ -111,10 +115,14 @@ def _build_problem(path: Path) -> SandboxProblem | None:
         return SandboxProblem("runtime-missing", f"the sandbox runtime is missing at {path}; build it with {build}")
     stamp = path / STAMP_NAME
     if not stamp.exists():
-        return SandboxProblem("runtime-unfinished", f"the sandbox runtime at {path} was never finished; rebuild it with {build}")
+        return SandboxProblem(
+            "runtime-unfinished", f"the sandbox runtime at {path} was never finished; rebuild it with {build}"
+        )
     if stamp.read_text().strip() != requirements_hash():
-        return SandboxProblem("runtime-outdated", f"the sandbox runtime at {path} is out of date with "
-                              f"runtime-requirements.txt; rebuild it with {build}")
+        return SandboxProblem(
+            "runtime-outdated",
+            f"the sandbox runtime at {path} is out of date with runtime-requirements.txt; rebuild it with {build}",
+        )
     return None
 
 

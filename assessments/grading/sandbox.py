@@ -102,9 +102,25 @@ def _is_root() -> bool:
 @lru_cache(maxsize=1)
 def _bwrap_works(bwrap: str) -> SandboxProblem | None:
     """None when bwrap can create its namespaces here (user namespaces may be disabled)."""
-    probe = [bwrap, "--unshare-all", "--die-with-parent", "--ro-bind", "/usr", "/usr",
-             "--symlink", "usr/bin", "/bin", "--symlink", "usr/lib", "/lib", "--symlink", "usr/lib64", "/lib64",
-             "--", "/usr/bin/true"]
+    probe = [
+        bwrap,
+        "--unshare-all",
+        "--die-with-parent",
+        "--ro-bind",
+        "/usr",
+        "/usr",
+        "--symlink",
+        "usr/bin",
+        "/bin",
+        "--symlink",
+        "usr/lib",
+        "/lib",
+        "--symlink",
+        "usr/lib64",
+        "/lib64",
+        "--",
+        "/usr/bin/true",
+    ]
     try:
         result = subprocess.run(probe, env=_CLEAN_ENV, capture_output=True, timeout=20, check=False)
     except (OSError, subprocess.TimeoutExpired) as error:
@@ -123,8 +139,10 @@ def sandbox_problem(runtime: Path | None = None) -> SandboxProblem | None:
     for tool in tools:
         if shutil.which(tool, path="/usr/bin:/bin") is None:
             package = {"bwrap": "bubblewrap", "nice": "coreutils"}.get(tool, "util-linux")
-            return SandboxProblem("tool-missing", f"{tool} is missing: install it with `apt-get install {package}` "
-                                  "(or run `make sandbox` as root)")
+            return SandboxProblem(
+                "tool-missing",
+                f"{tool} is missing: install it with `apt-get install {package}` (or run `make sandbox` as root)",
+            )
     runtime = (runtime or default_runtime_path()).resolve()
     problem = runtime_problem(runtime) or _bwrap_works(shutil.which("bwrap", path="/usr/bin:/bin") or "bwrap")
     if problem:
@@ -146,18 +164,28 @@ def _probe(runtime: Path) -> SandboxProblem | None:
     try:
         with _held_slot(wait_seconds=30) if _is_root() else _no_slot() as uid:
             argv = sandbox_argv(limits, uid, [], runtime, command)
-            result = subprocess.run(argv, env=_CLEAN_ENV, stdin=subprocess.DEVNULL, capture_output=True,
-                                    timeout=60, check=False, start_new_session=True)
+            result = subprocess.run(
+                argv,
+                env=_CLEAN_ENV,
+                stdin=subprocess.DEVNULL,
+                capture_output=True,
+                timeout=60,
+                check=False,
+                start_new_session=True,
+            )
     except (OSError, subprocess.TimeoutExpired, SandboxUnavailable) as error:
         return SandboxProblem("trial-failed", f"a trial sandbox could not start: {error}")
     if result.returncode != 0 or result.stdout.decode(errors="replace").strip() != str(runtime):
         said = (result.stderr or result.stdout).decode(errors="replace").strip()[:300]
-        return SandboxProblem("trial-failed", f"a trial sandbox with the runtime at {runtime} failed "
-                              f"(exit code {result.returncode}): {said}")
+        return SandboxProblem(
+            "trial-failed",
+            f"a trial sandbox with the runtime at {runtime} failed (exit code {result.returncode}): {said}",
+        )
     return None
 
 
 # --- what goes in -------------------------------------------------------------------------
+
 
 def _runner_files() -> dict[str, bytes]:
     """The runner's modules, copied into the sandbox by content."""
@@ -182,7 +210,7 @@ def sandbox_inputs(files: Mapping[str, bytes]) -> Iterator[list[tuple[int, str]]
             opened.append((fd, target))
             view = memoryview(data)
             while view:
-                view = view[os.write(fd, view):]
+                view = view[os.write(fd, view) :]
             os.lseek(fd, 0, os.SEEK_SET)
         yield opened
     finally:
@@ -203,33 +231,70 @@ def _unsafe_folder(files: Mapping[str, bytes]) -> Iterator[Path]:
 
 # --- the command line ---------------------------------------------------------------------
 
+
 def runner_command(runtime: Path, runner_args: Sequence[str]) -> list[str]:
     """The command that starts the in-sandbox runner."""
     return [str(runtime_python(runtime)), "-I", f"{SANDBOX_RUNNER_DIR}/run.py", *runner_args]
 
 
-def sandbox_argv(limits: SandboxLimits, uid: int | None, inputs: Sequence[tuple[int, str]], runtime: Path,
-                 command: Sequence[str]) -> list[str]:
+def sandbox_argv(
+    limits: SandboxLimits, uid: int | None, inputs: Sequence[tuple[int, str]], runtime: Path, command: Sequence[str]
+) -> list[str]:
     """The nice -> prlimit -> setpriv -> bwrap command line running command over these inputs (see sandbox_inputs)."""
     nproc = limits.processes
     if uid is None:
         # Not root: the process limit counts this user's existing processes too.
         nproc += sum(1 for p in Path("/proc").iterdir() if p.name.isdigit() and p.stat().st_uid == os.getuid())
     argv = [
-        "/usr/bin/nice", "-n", str(limits.niceness),
-        "/usr/bin/prlimit", f"--as={limits.memory_bytes}", f"--cpu={limits.cpu_seconds}",
-        f"--nproc={nproc}", f"--fsize={limits.file_bytes}", f"--nofile={limits.open_files}", "--core=0", "--",
+        "/usr/bin/nice",
+        "-n",
+        str(limits.niceness),
+        "/usr/bin/prlimit",
+        f"--as={limits.memory_bytes}",
+        f"--cpu={limits.cpu_seconds}",
+        f"--nproc={nproc}",
+        f"--fsize={limits.file_bytes}",
+        f"--nofile={limits.open_files}",
+        "--core=0",
+        "--",
     ]
     if uid is not None:
         argv += ["/usr/bin/setpriv", f"--reuid={uid}", f"--regid={uid}", "--clear-groups", "--no-new-privs", "--"]
     argv += [
-        "/usr/bin/bwrap", "--unshare-all", "--die-with-parent", "--new-session", "--cap-drop", "ALL",
-        "--ro-bind", "/usr", "/usr", "--symlink", "usr/lib", "/lib", "--symlink", "usr/lib64", "/lib64",
-        "--symlink", "usr/bin", "/bin", "--proc", "/proc", "--dev", "/dev",
-        "--size", str(limits.scratch_bytes), "--tmpfs", "/tmp",
+        "/usr/bin/bwrap",
+        "--unshare-all",
+        "--die-with-parent",
+        "--new-session",
+        "--cap-drop",
+        "ALL",
+        "--ro-bind",
+        "/usr",
+        "/usr",
+        "--symlink",
+        "usr/lib",
+        "/lib",
+        "--symlink",
+        "usr/lib64",
+        "/lib64",
+        "--symlink",
+        "usr/bin",
+        "/bin",
+        "--proc",
+        "/proc",
+        "--dev",
+        "/dev",
+        "--size",
+        str(limits.scratch_bytes),
+        "--tmpfs",
+        "/tmp",
         # Writes go to a size-capped tmpfs; the inputs are copied in read-only.
-        "--size", str(limits.scratch_bytes), "--tmpfs", SANDBOX_WORKDIR,
-        "--ro-bind", str(runtime), str(runtime),
+        "--size",
+        str(limits.scratch_bytes),
+        "--tmpfs",
+        SANDBOX_WORKDIR,
+        "--ro-bind",
+        str(runtime),
+        str(runtime),
     ]
     for fd, target in inputs:
         argv += ["--ro-bind-data", str(fd), target]
@@ -241,11 +306,20 @@ def sandbox_argv(limits: SandboxLimits, uid: int | None, inputs: Sequence[tuple[
 
 def _sandbox_env(runtime: Path) -> dict[str, str]:
     return {
-        "PATH": f"{runtime}/bin:/usr/bin", "HOME": SANDBOX_WORKDIR, "USER": "candidate", "LANG": "C.UTF-8",
-        "JUPYTER_RUNTIME_DIR": "/tmp/jr", "IPYTHONDIR": "/tmp/ipy", "MPLCONFIGDIR": "/tmp/mpl",
-        "JUPYTER_PLATFORM_DIRS": "1", "MPLBACKEND": "Agg", "PYTHONDONTWRITEBYTECODE": "1",
+        "PATH": f"{runtime}/bin:/usr/bin",
+        "HOME": SANDBOX_WORKDIR,
+        "USER": "candidate",
+        "LANG": "C.UTF-8",
+        "JUPYTER_RUNTIME_DIR": "/tmp/jr",
+        "IPYTHONDIR": "/tmp/ipy",
+        "MPLCONFIGDIR": "/tmp/mpl",
+        "JUPYTER_PLATFORM_DIRS": "1",
+        "MPLBACKEND": "Agg",
+        "PYTHONDONTWRITEBYTECODE": "1",
         # One thread per BLAS: fair on shared cores, and thread arenas would eat the memory limit.
-        "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
+        "OPENBLAS_NUM_THREADS": "1",
+        "OMP_NUM_THREADS": "1",
+        "MKL_NUM_THREADS": "1",
     }
 
 
@@ -256,8 +330,14 @@ def _unsafe_argv(runtime: Path, runner_args: Sequence[str]) -> list[str]:
 
 # --- running ------------------------------------------------------------------------------
 
-def exchange(proc: subprocess.Popen[bytes], payload: bytes, output_bytes: int, deadline: float,
-             result_marker: bytes | None = None) -> tuple[bytes, bool, bool]:
+
+def exchange(
+    proc: subprocess.Popen[bytes],
+    payload: bytes,
+    output_bytes: int,
+    deadline: float,
+    result_marker: bytes | None = None,
+) -> tuple[bytes, bool, bool]:
     """Write payload to stdin while reading stdout until exit, the output cap or the deadline.
 
     With result_marker (the result prefix and this run's nonce, which only the runner knows), reading
@@ -314,7 +394,7 @@ def exchange(proc: subprocess.Popen[bytes], payload: bytes, output_bytes: int, d
 def _send(stdin: IO[bytes], pending: memoryview) -> memoryview:
     """Write what the pipe takes now; what is left (nothing once the runner has gone away)."""
     try:
-        return pending[os.write(stdin.fileno(), pending):]
+        return pending[os.write(stdin.fileno(), pending) :]
     except BlockingIOError:
         return pending
     except OSError:
@@ -336,9 +416,15 @@ def kill_group(proc: subprocess.Popen[bytes]) -> None:
         pass
 
 
-def run_in_sandbox(files: Mapping[str, bytes], runner_args: Sequence[str], limits: SandboxLimits,
-                   *, stdin: bytes = b"", runtime: Path | None = None,
-                   result_marker: bytes | None = None) -> SandboxRun:
+def run_in_sandbox(
+    files: Mapping[str, bytes],
+    runner_args: Sequence[str],
+    limits: SandboxLimits,
+    *,
+    stdin: bytes = b"",
+    runtime: Path | None = None,
+    result_marker: bytes | None = None,
+) -> SandboxRun:
     """Run the in-sandbox runner over a scratch folder holding exactly these files, feeding it stdin.
 
     With result_marker, the run ends as soon as a line holding it has arrived (see ``exchange``).
@@ -354,33 +440,63 @@ def run_in_sandbox(files: Mapping[str, bytes], runner_args: Sequence[str], limit
                 f"cannot grade: no sandbox ({problem}). Fix that, or set {UNSAFE_SWITCH}=1 to run candidate "
                 "code WITHOUT isolation (only on a machine that holds nothing worth protecting)."
             )
-        log.warning("GRADING WITHOUT A SANDBOX (%s=1): candidate code runs with this process's access. Reason: %s",
-                    UNSAFE_SWITCH, problem)
+        log.warning(
+            "GRADING WITHOUT A SANDBOX (%s=1): candidate code runs with this process's access. Reason: %s",
+            UNSAFE_SWITCH,
+            problem,
+        )
     with _held_slot(wait_seconds=limits.wall_seconds) if sandboxed and _is_root() else _no_slot() as uid:
         if sandboxed:
             with sandbox_inputs(files) as inputs:
                 argv = sandbox_argv(limits, uid, inputs, runtime, runner_command(runtime, runner_args))
                 return _run(argv, "/", _CLEAN_ENV, [fd for fd, _ in inputs], stdin, limits, result_marker, True)
         with _unsafe_folder(files) as folder:
-            env = {**_CLEAN_ENV, **_sandbox_env(runtime), "HOME": str(folder),
-                   "PATH": f"{Path(_unsafe_argv(runtime, runner_args)[0]).parent}:/usr/bin:/bin",
-                   "JUPYTER_RUNTIME_DIR": str(folder / ".jr")}
+            env = {
+                **_CLEAN_ENV,
+                **_sandbox_env(runtime),
+                "HOME": str(folder),
+                "PATH": f"{Path(_unsafe_argv(runtime, runner_args)[0]).parent}:/usr/bin:/bin",
+                "JUPYTER_RUNTIME_DIR": str(folder / ".jr"),
+            }
             return _run(_unsafe_argv(runtime, runner_args), str(folder), env, [], stdin, limits, result_marker, False)
 
 
-def _run(argv: list[str], cwd: str, env: Mapping[str, str], pass_fds: Sequence[int], stdin: bytes,
-         limits: SandboxLimits, result_marker: bytes | None, sandboxed: bool) -> SandboxRun:
+def _run(
+    argv: list[str],
+    cwd: str,
+    env: Mapping[str, str],
+    pass_fds: Sequence[int],
+    stdin: bytes,
+    limits: SandboxLimits,
+    result_marker: bytes | None,
+    sandboxed: bool,
+) -> SandboxRun:
     started = time.monotonic()
-    proc = subprocess.Popen(argv, cwd=cwd, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, start_new_session=True, pass_fds=tuple(pass_fds))
+    proc = subprocess.Popen(
+        argv,
+        cwd=cwd,
+        env=env,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+        pass_fds=tuple(pass_fds),
+    )
     try:
         # The runner stops itself before this deadline.
-        output, timed_out, capped = exchange(proc, stdin, limits.output_bytes, started + limits.wall_seconds + 2.0,
-                                             result_marker)
+        output, timed_out, capped = exchange(
+            proc, stdin, limits.output_bytes, started + limits.wall_seconds + 2.0, result_marker
+        )
     finally:
         finish(proc)
-    return SandboxRun(output=output, exit_code=proc.returncode, timed_out=timed_out, output_capped=capped,
-                      seconds=time.monotonic() - started, sandboxed=sandboxed)
+    return SandboxRun(
+        output=output,
+        exit_code=proc.returncode,
+        timed_out=timed_out,
+        output_capped=capped,
+        seconds=time.monotonic() - started,
+        sandboxed=sandboxed,
+    )
 
 
 def finish(proc: subprocess.Popen[bytes]) -> None:

@@ -34,9 +34,7 @@ class GradeRun(db.Model):
     or a practice attempt's (exactly one run per notebook attempt)."""
 
     __tablename__ = "grade_run"
-    __table_args__ = (
-        CheckConstraint("(submission_id IS NULL) <> (practice_attempt_id IS NULL)", name="one_subject"),
-    )
+    __table_args__ = (CheckConstraint("(submission_id IS NULL) <> (practice_attempt_id IS NULL)", name="one_subject"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     submission_id: Mapped[int | None] = mapped_column(ForeignKey("submission.id"), index=True)

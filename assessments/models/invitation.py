@@ -54,12 +54,10 @@ class Invitation(db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"))
 
-    candidate: Mapped["Candidate"] = relationship(back_populates="invitations")  # noqa: F821
-    case: Mapped["Case"] = relationship()  # noqa: F821
-    panel: Mapped[list["PanelMember"]] = relationship(
-        back_populates="invitation", order_by="PanelMember.id"
-    )
-    submissions: Mapped[list["Submission"]] = relationship(  # noqa: F821
+    candidate: Mapped[Candidate] = relationship(back_populates="invitations")  # noqa: F821
+    case: Mapped[Case] = relationship()  # noqa: F821
+    panel: Mapped[list[PanelMember]] = relationship(back_populates="invitation", order_by="PanelMember.id")
+    submissions: Mapped[list[Submission]] = relationship(  # noqa: F821
         back_populates="invitation", order_by="Submission.version"
     )
 
@@ -85,6 +83,6 @@ class PanelMember(db.Model):
     added_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     invitation: Mapped[Invitation] = relationship(back_populates="panel")
-    interviewer: Mapped["User"] = relationship()  # noqa: F821
+    interviewer: Mapped[User] = relationship()  # noqa: F821
 
     __table_args__ = (db.UniqueConstraint("invitation_id", "interviewer_id"),)

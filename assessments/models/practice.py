@@ -46,9 +46,7 @@ class Practice(db.Model):
 
     mentee: Mapped[User] = relationship()  # noqa: F821
     case: Mapped[Case] = relationship()  # noqa: F821
-    attempts: Mapped[list[PracticeAttempt]] = relationship(
-        back_populates="practice", order_by="PracticeAttempt.number"
-    )
+    attempts: Mapped[list[PracticeAttempt]] = relationship(back_populates="practice", order_by="PracticeAttempt.number")
 
 
 class UnlockReason(StrEnum):

@@ -31,11 +31,7 @@ class Scorecard(db.Model):
     """One interviewer's assessment of an invitation (or a mentor's of a practice attempt) against a rubric."""
 
     __tablename__ = "scorecard"
-    __table_args__ = (
-        CheckConstraint(
-            "(invitation_id IS NULL) <> (practice_attempt_id IS NULL)", name="one_subject"
-        ),
-    )
+    __table_args__ = (CheckConstraint("(invitation_id IS NULL) <> (practice_attempt_id IS NULL)", name="one_subject"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     # Exactly one of these is set: a hiring scorecard rates an invitation, a mentoring review

@@ -60,9 +60,7 @@ def create_user(email: str, display_name: str, role: str, password: str) -> User
         raise InvalidInput(f"The password must be at least {MIN_PASSWORD_LENGTH} characters long.")
     if db.session.scalar(select(User).where(User.email == email)):
         raise InvalidInput(f"An account with the email {email} already exists.")
-    user = User(
-        email=email, display_name=display_name.strip(), role=role, password_hash=_hasher().hash(password)
-    )
+    user = User(email=email, display_name=display_name.strip(), role=role, password_hash=_hasher().hash(password))
     db.session.add(user)
     db.session.flush()
     record_event(None, "user.created", "user", user.id, email=email, role=role)
@@ -133,9 +131,7 @@ def _check_throttle(keys: list[str], now: datetime) -> None:
                     "failed attempts. Wait, or ask an administrator to reset your password."
                 )
             else:
-                message = (
-                    f"Too many failed sign-in attempts for {what}. Try again in {wait} second(s)."
-                )
+                message = f"Too many failed sign-in attempts for {what}. Try again in {wait} second(s)."
             raise LoginThrottled(message, retry_after=wait)
 
 

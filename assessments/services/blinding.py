@@ -22,8 +22,9 @@ CODE_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"  # no 0/O or 1/I/L to misread
 def candidate_code(invitation: Invitation) -> str:
     """A stable code for the candidate of this invitation that says nothing about who they are."""
     # Keyed by the site's secret: a code cannot be turned back into an invitation id by anyone else.
-    digest = hmac.new(current_app.config["SECRET_KEY"].encode(), f"invitation:{invitation.id}".encode(),
-                      hashlib.sha256).digest()
+    digest = hmac.new(
+        current_app.config["SECRET_KEY"].encode(), f"invitation:{invitation.id}".encode(), hashlib.sha256
+    ).digest()
     return "Candidate " + "".join(CODE_ALPHABET[b % len(CODE_ALPHABET)] for b in digest[:5])
 
 

@@ -50,9 +50,7 @@ def sync_cases() -> list[Case]:
     """Record the current version of every case; a changed folder adds a new row."""
     rows = []
     for slug, spec in sorted(case_specs().items()):
-        row = db.session.scalar(
-            select(Case).where(Case.slug == slug, Case.content_hash == spec.content_hash)
-        )
+        row = db.session.scalar(select(Case).where(Case.slug == slug, Case.content_hash == spec.content_hash))
         if row is None:
             row = Case(slug=slug, content_hash=spec.content_hash)
             _copy_metadata(spec, row)
@@ -109,7 +107,9 @@ def spec_for(case: Case) -> CaseSpec:
         log.error(
             "version %s of case %r is no longer on disk (on disk: %s); restore it from git to "
             "serve the invitations and practice attempts made with it",
-            case.content_hash[:12], case.slug, spec.content_hash[:12] if spec else "no such case",
+            case.content_hash[:12],
+            case.slug,
+            spec.content_hash[:12] if spec else "no such case",
         )
         raise CaseUnavailable(
             "This case is temporarily unavailable; the team running it has been notified. "

@@ -63,9 +63,7 @@ def seed_demo() -> list[DemoLink]:
     """Create whatever of the demo is missing; return every demo candidate's link."""
     users = {}
     for email, name, role in DEMO_USERS:
-        users[email] = accounts.find_user_by_email(email) or accounts.create_user(
-            email, name, role, DEMO_PASSWORD
-        )
+        users[email] = accounts.find_user_by_email(email) or accounts.create_user(email, name, role, DEMO_PASSWORD)
     admin = users["admin@example.com"]
     interviewers = [u for u in users.values() if u.role == Role.INTERVIEWER]
     live_panel = interviewers[:4]

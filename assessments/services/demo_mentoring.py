@@ -60,12 +60,19 @@ def _review_history(mentee: User, now: datetime) -> PracticeAttempt:
         return done[0]
     spec = catalog.spec_for(own.case)
     # The demo plays a mentee who found some defects: it reads the plan as the author would.
-    planted = [review.ReviewFlag(f.label, f.defect, "Spotted while reading the cell.")
-               for f in review.planted_flags(spec, own.seed)]
-    clean = next(c for c in review.flawed_cells(spec, own.seed)
-                 if c.cell_type == "code" and c.label not in {p.label for p in planted})
+    planted = [
+        review.ReviewFlag(f.label, f.defect, "Spotted while reading the cell.")
+        for f in review.planted_flags(spec, own.seed)
+    ]
+    clean = next(
+        c
+        for c in review.flawed_cells(spec, own.seed)
+        if c.cell_type == "code" and c.label not in {p.label for p in planted}
+    )
     wrong = review.ReviewFlag(clean.label, "eval-on-train", "The evaluation looked suspicious.")
-    first = done[0] if done else practice.submit_review_attempt(own, [*planted[:2], wrong], now=now - timedelta(days=21))
+    first = (
+        done[0] if done else practice.submit_review_attempt(own, [*planted[:2], wrong], now=now - timedelta(days=21))
+    )
     practice.submit_review_attempt(own, planted[:-1], now=now - timedelta(days=14))
     return first
 

@@ -48,8 +48,10 @@ log = logging.getLogger(__name__)
 
 MAX_ATTEMPTS = 3
 
-GAVE_UP = ("Grading stopped before finishing several times (the worker running it died), so it was given up. "
-           "An admin can regrade it.")
+GAVE_UP = (
+    "Grading stopped before finishing several times (the worker running it died), so it was given up. "
+    "An admin can regrade it."
+)
 
 
 def lease() -> timedelta:
@@ -77,8 +79,12 @@ def store_notebook(case: Case, filename: str, raw: bytes) -> StoredNotebook:
     :raises UploadRefused: for a file that is not this case's notebook (the message says why).
     """
     try:
-        parse_submission(raw, case_slug=case.slug, case_version=case.content_hash,
-                         max_bytes=upload_max_bytes(current_app.config["UPLOAD_MAX_MB"]))
+        parse_submission(
+            raw,
+            case_slug=case.slug,
+            case_version=case.content_hash,
+            max_bytes=upload_max_bytes(current_app.config["UPLOAD_MAX_MB"]),
+        )
     except SubmissionRejected as error:
         raise UploadRefused(str(error)) from error
     return StoredNotebook(
@@ -189,9 +195,7 @@ def run_grade(run_id: int, worker: str) -> None:
     except Exception as error:  # a broken case or store must not take the worker down
         log.exception("grade run %s failed", run_id)
         message = f"The grader failed: {error}"
-        retry_while_unavailable(
-            lambda: _finish_claimed(run_id, worker, None, message), f"recording grade run {run_id}"
-        )
+        retry_while_unavailable(lambda: _finish_claimed(run_id, worker, None, message), f"recording grade run {run_id}")
         return
     retry_while_unavailable(
         lambda: _finish_claimed(run_id, worker, report, report.error), f"recording grade run {run_id}"

@@ -39,7 +39,6 @@ class SubmissionGrading(grade_runs.GradedWork):
         """Nothing to carry over: the run is the submission's grade (progress reads the newest run)."""
 
 
-
 @dataclass(frozen=True)
 class GradingProgress:
     """What a person sees of a submission's grading: a state and, for staff, the report."""
@@ -49,9 +48,7 @@ class GradingProgress:
     error: str | None
 
 
-def accept_submission(
-    invitation: Invitation, filename: str, raw: bytes, now: datetime | None = None
-) -> Submission:
+def accept_submission(invitation: Invitation, filename: str, raw: bytes, now: datetime | None = None) -> Submission:
     """Check, store and record an uploaded notebook as a new version, then queue its grading.
 
     The bytes are stored and the row committed before anything is graded: nothing is lost even
@@ -78,10 +75,7 @@ def accept_submission(
     late = late or over_time
     stored = grade_runs.store_notebook(invitation.case, filename, raw)
     version = (
-        db.session.scalar(
-            select(func.max(Submission.version)).where(Submission.invitation_id == invitation.id)
-        )
-        or 0
+        db.session.scalar(select(func.max(Submission.version)).where(Submission.invitation_id == invitation.id)) or 0
     ) + 1
     submission = Submission(
         invitation=invitation,
@@ -95,7 +89,12 @@ def accept_submission(
     db.session.add(submission)
     db.session.flush()
     record_event(
-        None, "submission.accepted", "submission", submission.id, version=version, late=late,
+        None,
+        "submission.accepted",
+        "submission",
+        submission.id,
+        version=version,
+        late=late,
         over_time=over_time,
     )
     run = grade_runs.new_grade_run(invitation.case, submission=submission)
@@ -156,9 +155,7 @@ def request_grading(submission: Submission, actor: User | None = None) -> GradeR
 
 def regrade_case(slug: str, actor: User | None = None) -> int:
     """Queue a new run for every submission of every version of a case; returns how many."""
-    submissions = db.session.scalars(
-        select(Submission).join(Invitation).join(Case).where(Case.slug == slug)
-    ).all()
+    submissions = db.session.scalars(select(Submission).join(Invitation).join(Case).where(Case.slug == slug)).all()
     return sum(1 for s in submissions if request_grading(s, actor) is not None)
 
 

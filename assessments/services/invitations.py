@@ -114,9 +114,18 @@ def invite_candidate(
         db.session.flush()
         record_event(actor, "candidate.created", "candidate", candidate.id, email=candidate.email)
     invitation, token = _add_invitation(
-        candidate, case, opens_at=opens_at, due_at=due_at, panel=panel, actor=actor,
-        time_limit_minutes=time_limit_minutes, allow_late=allow_late, seed=seed, token=token,
-        timed=timed, blind_first_read=blind_first_read,
+        candidate,
+        case,
+        opens_at=opens_at,
+        due_at=due_at,
+        panel=panel,
+        actor=actor,
+        time_limit_minutes=time_limit_minutes,
+        allow_late=allow_late,
+        seed=seed,
+        token=token,
+        timed=timed,
+        blind_first_read=blind_first_read,
     )
     if notify:
         _queue_invitation_mail(invitation, token, actor)
@@ -148,9 +157,18 @@ def issue_invitation(
     opens_at = opens_at or utcnow()
     _check_invitation(case, opens_at=opens_at, due_at=due_at, panel=panel, panel_later=panel_later)
     invitation, token = _add_invitation(
-        candidate, case, opens_at=opens_at, due_at=due_at, panel=panel, actor=actor,
-        time_limit_minutes=time_limit_minutes, allow_late=allow_late, seed=seed, token=token,
-        timed=timed, blind_first_read=blind_first_read,
+        candidate,
+        case,
+        opens_at=opens_at,
+        due_at=due_at,
+        panel=panel,
+        actor=actor,
+        time_limit_minutes=time_limit_minutes,
+        allow_late=allow_late,
+        seed=seed,
+        token=token,
+        timed=timed,
+        blind_first_read=blind_first_read,
     )
     db.session.commit()
     return invitation, token
@@ -265,8 +283,16 @@ def invite_from_script(
     if existing is None and not (name or "").strip():
         raise InvalidInput(f"{email} is not a candidate yet: give their name with --name.")
     invitation, token = invite_candidate(
-        existing.name if existing else name or "", email, case, due_at=due_at, panel=panel, actor=None,
-        timed=timed, panel_later=not panel, add_to_existing=True, notify=notify,
+        existing.name if existing else name or "",
+        email,
+        case,
+        due_at=due_at,
+        panel=panel,
+        actor=None,
+        timed=timed,
+        panel_later=not panel,
+        add_to_existing=True,
+        notify=notify,
     )
     return invitation, token, existing is not None
 
@@ -302,9 +328,7 @@ def open_invitation(token: str, now: datetime | None = None) -> Invitation:
     now = now or utcnow()
     if not token or len(token) > 100:
         raise InvitationUnavailable(UNAVAILABLE)
-    invitation = db.session.scalar(
-        select(Invitation).where(Invitation.token_hash == hash_token(token))
-    )
+    invitation = db.session.scalar(select(Invitation).where(Invitation.token_hash == hash_token(token)))
     if invitation is None:
         raise InvitationUnavailable(UNAVAILABLE)
     state = invitation.state(now)
@@ -312,8 +336,7 @@ def open_invitation(token: str, now: datetime | None = None) -> Invitation:
         raise InvitationWithdrawn(WITHDRAWN)
     if state == LinkState.NOT_OPEN:
         raise InvitationUnavailable(
-            f"This invitation opens on {invitation.opens_at:%d %B %Y at %H:%M} UTC. "
-            "Come back then."
+            f"This invitation opens on {invitation.opens_at:%d %B %Y at %H:%M} UTC. Come back then."
         )
     if invitation.first_opened_at is None:
         invitation.first_opened_at = now

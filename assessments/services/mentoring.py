@@ -62,8 +62,14 @@ def end_pairing(pairing_id: int, actor: User) -> None:
     pairing = db.session.get(MentorPairing, pairing_id)
     if pairing is None:
         raise NotFound("No such pairing.")
-    record_event(actor, "mentoring.unpaired", "mentor_pairing", pairing.id,
-                 mentor=pairing.mentor.email, mentee=pairing.mentee.email)
+    record_event(
+        actor,
+        "mentoring.unpaired",
+        "mentor_pairing",
+        pairing.id,
+        mentor=pairing.mentor.email,
+        mentee=pairing.mentee.email,
+    )
     db.session.delete(pairing)
     db.session.commit()
 
@@ -102,9 +108,12 @@ def mentees_of(mentor: User) -> list[User]:
 
 def is_mentor_of(mentor: User, mentee_id: int) -> bool:
     """True when the mentor is paired with the mentee."""
-    return db.session.scalar(
-        select(MentorPairing.id).where(MentorPairing.mentor_id == mentor.id, MentorPairing.mentee_id == mentee_id)
-    ) is not None
+    return (
+        db.session.scalar(
+            select(MentorPairing.id).where(MentorPairing.mentor_id == mentor.id, MentorPairing.mentee_id == mentee_id)
+        )
+        is not None
+    )
 
 
 def mentee_for(mentor: User, mentee_id: int) -> User:

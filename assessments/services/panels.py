@@ -81,8 +81,12 @@ def remove_panel_member(invitation: Invitation, interviewer: User, actor: User) 
     submitted = has_submitted(invitation, interviewer)
     db.session.delete(member)
     record_event(
-        actor, "panel.member_removed", "invitation", invitation.id,
-        interviewer_id=interviewer.id, scorecard_kept=submitted,
+        actor,
+        "panel.member_removed",
+        "invitation",
+        invitation.id,
+        interviewer_id=interviewer.id,
+        scorecard_kept=submitted,
     )
     db.session.commit()
     return submitted
@@ -92,11 +96,13 @@ def has_submitted(invitation: Invitation, interviewer: User) -> bool:
     """True when the interviewer has submitted a scorecard for this invitation."""
     return (
         db.session.scalar(
-            select(Scorecard.id).where(
+            select(Scorecard.id)
+            .where(
                 Scorecard.invitation_id == invitation.id,
                 Scorecard.interviewer_id == interviewer.id,
                 Scorecard.status == ScorecardStatus.SUBMITTED,
-            ).limit(1)
+            )
+            .limit(1)
         )
         is not None
     )

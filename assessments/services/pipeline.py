@@ -297,7 +297,8 @@ def case_choices() -> list[tuple[str, str]]:
     """Every case that has an invitation, as (slug, title), for the filter."""
     # Every case that has an invitation, by slug (a case has one row per content version).
     rows = db.session.execute(
-        select(Case.slug, func.max(Case.title)).where(exists(select(Invitation.id).where(Invitation.case_id == Case.id)))
+        select(Case.slug, func.max(Case.title))
+        .where(exists(select(Invitation.id).where(Invitation.case_id == Case.id)))
         .group_by(Case.slug)
         .order_by(Case.slug)
     ).all()

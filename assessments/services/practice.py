@@ -41,8 +41,10 @@ from assessments.services.audit import record_event
 from assessments.storage import submission_store
 
 NOT_PRACTICE = "There is no practice case called {slug!r}."
-NOT_GRADED = ("The grader could not grade this attempt (a problem on our side, not in your notebook), so it "
-              "does not count towards your limits. Try again later.")
+NOT_GRADED = (
+    "The grader could not grade this attempt (a problem on our side, not in your notebook), so it "
+    "does not count towards your limits. Try again later."
+)
 
 
 class PracticeLimited(DomainError):
@@ -132,9 +134,7 @@ def practice_catalogue(mentee: User) -> list[CatalogueEntry]:
 
 def own_practice(mentee: User, case: Case) -> Practice | None:
     """The mentee's practice of this case version, if they started it."""
-    return db.session.scalar(
-        select(Practice).where(Practice.mentee_id == mentee.id, Practice.case_id == case.id)
-    )
+    return db.session.scalar(select(Practice).where(Practice.mentee_id == mentee.id, Practice.case_id == case.id))
 
 
 def start_practice(mentee: User, slug: str, seed: int | None = None) -> Practice:
@@ -272,8 +272,7 @@ class AttemptGrading(grade_runs.GradedWork):
         """The attempt's stored upload, its practice's case version and seed."""
         attempt = run.practice_attempt
         assert attempt is not None and attempt.sha256 is not None
-        return grade_runs.NotebookToGrade(case=attempt.practice.case, sha256=attempt.sha256,
-                                          seed=attempt.practice.seed)
+        return grade_runs.NotebookToGrade(case=attempt.practice.case, sha256=attempt.sha256, seed=attempt.practice.seed)
 
     def finished(self, run: GradeRun) -> None:
         """A graded run becomes the attempt's feedback; a failed one leaves an attempt that does not count."""
@@ -287,9 +286,14 @@ class AttemptGrading(grade_runs.GradedWork):
             attempt.graded_at = run.finished_at
 
 
-
-def _set_outcome(attempt: PracticeAttempt, results: dict[str, Any] | None, earned: float | None, possible: float | None,
-                 error: str | None, at: datetime) -> None:
+def _set_outcome(
+    attempt: PracticeAttempt,
+    results: dict[str, Any] | None,
+    earned: float | None,
+    possible: float | None,
+    error: str | None,
+    at: datetime,
+) -> None:
     """Record a graded attempt; the first graded attempt opens the solution (audited)."""
     attempt.status = AttemptStatus.DONE
     attempt.results = results
@@ -301,8 +305,14 @@ def _set_outcome(attempt: PracticeAttempt, results: dict[str, Any] | None, earne
     if practice.solution_unlocked_at is None:
         practice.solution_unlocked_at = at
         practice.solution_unlock_reason = UnlockReason.GRADED_ATTEMPT
-        record_event(practice.mentee, "practice.solution_unlocked", "practice", practice.id,
-                     reason=UnlockReason.GRADED_ATTEMPT, attempt_id=attempt.id)
+        record_event(
+            practice.mentee,
+            "practice.solution_unlocked",
+            "practice",
+            practice.id,
+            reason=UnlockReason.GRADED_ATTEMPT,
+            attempt_id=attempt.id,
+        )
 
 
 def submit_review_attempt(

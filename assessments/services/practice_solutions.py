@@ -57,6 +57,9 @@ def solution_for(practice: Practice, attempt: PracticeAttempt | None = None) -> 
             cell.execution_count = None
     key = spec.key_for_seed(practice.seed)
     # Function and holdout parts have long keys (hidden inputs, holdout labels): a summary is shown.
-    expected = {part.id: shown_key(part.check.kind, part.check.params, key[part.id])
-                for part in spec.checkable_parts if part.check is not None}
+    expected = {
+        part.id: shown_key(part.check.kind, part.check.params, key[part.id])
+        for part in spec.checkable_parts
+        if part.check is not None
+    }
     return Solution(None, notebook, expected)

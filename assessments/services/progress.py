@@ -100,15 +100,33 @@ def evidence_for(mentee: User, rubric: Rubric) -> list[Evidence]:
             except KeyError:
                 continue
             for dimension in dimensions:
-                points.append(Evidence(attempt.submitted_at, dimension, max(0.0, check.earned / check.possible),
-                                       "auto", case.title, attempt.id, attempt.after_solution))
+                points.append(
+                    Evidence(
+                        attempt.submitted_at,
+                        dimension,
+                        max(0.0, check.earned / check.possible),
+                        "auto",
+                        case.title,
+                        attempt.id,
+                        attempt.after_solution,
+                    )
+                )
     for review in mentoring.mentoring_reviews_of(mentee):
         attempt = review.practice_attempt
         assert attempt is not None and review.submitted_at is not None
         for rating in review.ratings:
             if rating.level is not None:
-                points.append(Evidence(review.submitted_at, rating.dimension_id, _scale(rating.level, rubric),
-                                       "mentor", attempt.practice.case.title, attempt.id, level=rating.level))
+                points.append(
+                    Evidence(
+                        review.submitted_at,
+                        rating.dimension_id,
+                        _scale(rating.level, rubric),
+                        "mentor",
+                        attempt.practice.case.title,
+                        attempt.id,
+                        level=rating.level,
+                    )
+                )
     return sorted(points, key=lambda p: p.at)
 
 
@@ -163,13 +181,15 @@ def mentee_progress(mentee: User) -> Progress:
 def evidence_frame(rows: list[DimensionProgress]) -> pd.DataFrame:
     """Every point of evidence of these rows, one per line, for `charts.progress_figure`."""
     points = [point for row in rows for point in (*row.auto, *row.mentor)]
-    return pd.DataFrame({
-        "dimension": pd.Series([p.dimension for p in points], dtype=object),
-        "source": pd.Series([p.source for p in points], dtype=object),
-        "at": pd.Series([p.at.isoformat() for p in points], dtype=object),
-        "value": pd.Series([p.value for p in points], dtype=float),
-        "case_title": pd.Series([p.case_title for p in points], dtype=object),
-        # Object, not float: a mentor's level stays the integer it was (auto points have none).
-        "level": pd.Series([p.level for p in points], dtype=object),
-        "after_solution": pd.Series([p.after_solution for p in points], dtype=bool),
-    })
+    return pd.DataFrame(
+        {
+            "dimension": pd.Series([p.dimension for p in points], dtype=object),
+            "source": pd.Series([p.source for p in points], dtype=object),
+            "at": pd.Series([p.at.isoformat() for p in points], dtype=object),
+            "value": pd.Series([p.value for p in points], dtype=float),
+            "case_title": pd.Series([p.case_title for p in points], dtype=object),
+            # Object, not float: a mentor's level stays the integer it was (auto points have none).
+            "level": pd.Series([p.level for p in points], dtype=object),
+            "after_solution": pd.Series([p.after_solution for p in points], dtype=bool),
+        }
+    )

@@ -51,9 +51,7 @@ def check_queue() -> str:
         if isinstance(huey, RedisHuey):
             import redis
 
-            client = redis.Redis.from_url(
-                current_app.config["REDIS_URL"], socket_connect_timeout=2, socket_timeout=2
-            )
+            client = redis.Redis.from_url(current_app.config["REDIS_URL"], socket_connect_timeout=2, socket_timeout=2)
             try:
                 client.ping()
             finally:

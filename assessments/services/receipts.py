@@ -86,11 +86,15 @@ def _failure_text(failure: RunFailure, cells: tuple[CellResult, ...]) -> str:
     died = next((c for c in cells if c.status == "kernel-died"), None)
     where = f" while running cell {died.index + 1}" if died else ""
     if failure == RunFailure.KERNEL_DIED:
-        return (f"the Python kernel died{where} (too much memory or CPU time, or code that ends the process), "
-                "so later cells did not run")
+        return (
+            f"the Python kernel died{where} (too much memory or CPU time, or code that ends the process), "
+            "so later cells did not run"
+        )
     if failure == RunFailure.INTERRUPT_IGNORED:
         cell = f"cell {died.index + 1}" if died else "a cell"
-        return f"{cell} ran past the time limit for one cell and did not stop when interrupted, so later cells did not run"
+        return (
+            f"{cell} ran past the time limit for one cell and did not stop when interrupted, so later cells did not run"
+        )
     if failure == RunFailure.WALL_TIME:
         return "the notebook took longer than the time allowed for a whole run and was stopped"
     if failure == RunFailure.OUTPUT_CAP:

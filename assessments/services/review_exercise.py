@@ -223,10 +223,7 @@ def flags_from_notebook(notebook: nbformat.NotebookNode, part_id: str) -> list[R
         except SyntaxError:
             return None
         for node in tree.body:
-            if (
-                isinstance(node, ast.Assign)
-                and any(isinstance(t, ast.Name) and t.id == part_id for t in node.targets)
-            ):
+            if isinstance(node, ast.Assign) and any(isinstance(t, ast.Name) and t.id == part_id for t in node.targets):
                 try:
                     value = ast.literal_eval(node.value)
                 except ValueError:

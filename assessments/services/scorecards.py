@@ -171,9 +171,7 @@ def save_scorecard(invitation: Invitation, user: User, result: ScorecardResult) 
     require_panel_member(user, invitation)
     scorecard = own_scorecard(invitation, user)
     if scorecard is not None and scorecard.status == ScorecardStatus.SUBMITTED:
-        raise ScorecardLocked(
-            "You have already submitted this scorecard. To change it, amend it and give a reason."
-        )
+        raise ScorecardLocked("You have already submitted this scorecard. To change it, amend it and give a reason.")
     if scorecard is None:
         scorecard = Scorecard(invitation_id=invitation.id, interviewer_id=user.id, purpose=ScorecardPurpose.HIRING)
         db.session.add(scorecard)
@@ -185,9 +183,7 @@ def save_scorecard(invitation: Invitation, user: User, result: ScorecardResult) 
     return scorecard
 
 
-def amend_scorecard(
-    invitation: Invitation, user: User, result: ScorecardResult, reason: str
-) -> Scorecard:
+def amend_scorecard(invitation: Invitation, user: User, result: ScorecardResult, reason: str) -> Scorecard:
     """Record a change to a submitted scorecard as a new row beside the original.
 
     :raises InvalidInput: without a reason, or when the amendment is not a complete scorecard.

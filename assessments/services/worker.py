@@ -38,5 +38,4 @@ def consume(workers: int) -> None:
     """Take grading tasks from the queue, `workers` at once, until the process is stopped."""
     from huey.consumer import Consumer  # only a worker process needs the consumer
 
-    Consumer(grading_queue().huey, workers=workers, worker_type="thread", periodic=True,
-             check_worker_health=True).run()
+    Consumer(grading_queue().huey, workers=workers, worker_type="thread", periodic=True, check_worker_health=True).run()

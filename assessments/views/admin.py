@@ -201,7 +201,9 @@ def invitation_revoke(invitation_id: int) -> Response:
     form = RevokeForm()
     if form.validate_on_submit():
         invitations.revoke_invitation(invitation, current_user)
-        flash("The link is revoked. Submissions already made are kept; you can undo this until the deadline.", "success")
+        flash(
+            "The link is revoked. Submissions already made are kept; you can undo this until the deadline.", "success"
+        )
     else:
         for errors in form.errors.values():
             for message in errors:
@@ -217,9 +219,7 @@ def invitation_extend(invitation_id: int) -> Response:
     form = ExtendForm()
     if form.validate_on_submit():
         try:
-            invitations.extend_invitation(
-                invitation, to_utc(form.due_at.data, form.timezone.data), current_user
-            )
+            invitations.extend_invitation(invitation, to_utc(form.due_at.data, form.timezone.data), current_user)
         except InvalidInput as error:
             flash(error.message, "error")
         else:

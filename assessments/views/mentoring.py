@@ -33,10 +33,18 @@ def mentee(mentee_id: int) -> Response:
     person = mentoring.mentee_for(current_user, mentee_id)
     attempts = mentoring.attempts_of(person)
     reviewed = {a.id for a in attempts if mentoring.own_review(a, current_user) is not None}
-    return allow_chart_styles(make_response(render_template(
-        "mentoring/mentee.html", mentee=person, attempts=attempts, reviewed=reviewed,
-        progress=progress.mentee_progress(person), mentor_view=True,
-    )))
+    return allow_chart_styles(
+        make_response(
+            render_template(
+                "mentoring/mentee.html",
+                mentee=person,
+                attempts=attempts,
+                reviewed=reviewed,
+                progress=progress.mentee_progress(person),
+                mentor_view=True,
+            )
+        )
+    )
 
 
 @bp.get("/attempts/<int:attempt_id>")
@@ -57,7 +65,9 @@ def review(attempt_id: int) -> Response | tuple[str, int]:
         return redirect(url_for("mentoring.attempt", attempt_id=own.id))
     rubric = mentoring.review_rubric(own, existing)
     form = build_scorecard_form(
-        rubric, mentoring.review_dimensions(own, rubric), data=scorecards.as_result(existing) if existing else None,
+        rubric,
+        mentoring.review_dimensions(own, rubric),
+        data=scorecards.as_result(existing) if existing else None,
         recommend=False,
     )
     if form.validate_on_submit():
@@ -69,7 +79,10 @@ def review(attempt_id: int) -> Response | tuple[str, int]:
         flash("Draft saved. Only you can see it.", "success")
         return redirect(url_for("mentoring.review", attempt_id=own.id))
     return render_template(
-        "mentoring/review.html", attempt=own, form=form, rubric=rubric,
+        "mentoring/review.html",
+        attempt=own,
+        form=form,
+        rubric=rubric,
     ), 400 if form.is_submitted() else 200
 
 
@@ -97,7 +110,10 @@ def pairs() -> Response | tuple[str, int]:
             flash(f"{mentor.display_name} now mentors {mentee.display_name}.", "success")
             return redirect(url_for("mentoring.pairs"))
     return render_template(
-        "mentoring/pairs.html", form=form, pairings=mentoring.list_pairings(), end_form=EndPairingForm(),
+        "mentoring/pairs.html",
+        form=form,
+        pairings=mentoring.list_pairings(),
+        end_form=EndPairingForm(),
     ), 400 if form.is_submitted() else 200
 
 

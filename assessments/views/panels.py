@@ -12,7 +12,7 @@ from assessments.errors import InvalidInput
 from assessments.forms.amendment import AmendmentReasonForm
 from assessments.forms.pipeline import DecisionForm
 from assessments.forms.scorecard import build_scorecard_form
-from assessments.models import ScorecardStatus
+from assessments.models import Invitation, ScorecardStatus
 from assessments.permissions import Capability, requires
 from assessments.services import decisions, invitations, panels, scorecards
 from assessments.services.scorecards import EXPORT_COLUMNS
@@ -20,7 +20,7 @@ from assessments.services.scorecards import EXPORT_COLUMNS
 bp = Blueprint("panels", __name__, url_prefix="/panels")
 
 
-def _context(invitation_id: int):
+def _context(invitation_id: int) -> Invitation:
     invitation = invitations.get_invitation(invitation_id)
     panels.require_staff_access(current_user, invitation)
     return invitation

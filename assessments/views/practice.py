@@ -127,8 +127,14 @@ def review_exercise(slug: str) -> Response | tuple[str, int]:
             return redirect(url_for("practice.attempt", attempt_id=attempt.id))
     status = 429 if limited else (400 if form.is_submitted() else 200)
     return render_template(
-        "practice/review.html", case=own.case, spec=spec, cells=cells, catalogue=catalogue, form=form,
-        limited=limited, next_at=practice.next_attempt_at(own),
+        "practice/review.html",
+        case=own.case,
+        spec=spec,
+        cells=cells,
+        catalogue=catalogue,
+        form=form,
+        limited=limited,
+        next_at=practice.next_attempt_at(own),
     ), status
 
 
@@ -150,7 +156,9 @@ def solution(slug: str) -> tuple[str, int]:
     own = practice.require_practice(current_user, slug)
     model = practice_solutions.solution_for(own)
     return render_template(
-        "practice/solution.html", practice=own, solution=model,
+        "practice/solution.html",
+        practice=own,
+        solution=model,
         solution_html=render_notebook(model.notebook) if model and model.notebook else None,
     ), 200 if model else 403
 
@@ -183,6 +191,10 @@ def attempt_page(own: PracticeAttempt, *, viewer: str, own_review: Scorecard | N
 @requires(Capability.PRACTISE)
 def progress_page() -> Response:
     """Per dimension, the trend of auto-graded scores and mentor ratings; the next exercise."""
-    return allow_chart_styles(make_response(render_template(
-        "practice/progress.html", progress=progress.mentee_progress(current_user), mentor_view=False
-    )))
+    return allow_chart_styles(
+        make_response(
+            render_template(
+                "practice/progress.html", progress=progress.mentee_progress(current_user), mentor_view=False
+            )
+        )
+    )

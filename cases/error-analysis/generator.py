@@ -137,9 +137,7 @@ def generate(seed: int, size: int) -> dict[str, pd.DataFrame]:
     model_logit = np.log(calibrated / (1.0 - calibrated)) + rng.normal(0.0, 0.35, size=n)
     weak = language == plan["weak_language"]
     # Few training examples in this language: the model sees less of the risk and scores it low.
-    model_logit[weak] = (
-        0.8 * model_logit[weak] + 0.2 * plan["intercept"] - plan["weak_language_logit_shift"]
-    )
+    model_logit[weak] = 0.8 * model_logit[weak] + 0.2 * plan["intercept"] - plan["weak_language_logit_shift"]
     model = _sigmoid(model_logit)
     # Listings combine the text score with the category's prior by noisy-OR: no listing scores
     # below the prior, so harmless listings crowd a narrow band of low scores above their rate.
@@ -197,9 +195,10 @@ def planted(seed: int, size: int) -> dict[str, Any]:
     frame = generate(seed, size)["predictions"]
     score, label = frame["score"].to_numpy(), frame["label"].to_numpy()
     flagged = score >= THRESHOLD
-    recall = pd.Series(flagged & (label == 1)).groupby(frame["language"]).sum() / pd.Series(label).groupby(
-        frame["language"]
-    ).sum()
+    recall = (
+        pd.Series(flagged & (label == 1)).groupby(frame["language"]).sum()
+        / pd.Series(label).groupby(frame["language"]).sum()
+    )
     high = score >= 0.7
     audited = frame[frame["audit_label"].notna()]
     disagreement = _audit_disagreement(frame)
@@ -212,7 +211,8 @@ def planted(seed: int, size: int) -> dict[str, Any]:
         "overconfidence_gap_at_score_0_7_plus": float(score[high].mean() - label[high].mean()),
         "overconfidence_gap_at_score_0_7_plus_on_audit": float(
             audited["score"].to_numpy()[high_audited].mean()
-            - audited["audit_label"].to_numpy(dtype=float)[high_audited].mean()),
+            - audited["audit_label"].to_numpy(dtype=float)[high_audited].mean()
+        ),
         "leaky_feature_auc": _rank_auc(frame[plan["leaky_feature"]].to_numpy(dtype=float), label),
         "model_auc": _rank_auc(score, label),
         "noisy_source_audit_disagreement": float(disagreement[plan["noisy_source"]]),
@@ -297,8 +297,17 @@ def hidden(seed: int, size: int) -> dict[str, pd.DataFrame]:
     frames = []
     for call, (n, bins, kind) in enumerate(ECE_CALL_CASES):
         score, label = _ece_case(rng, n, bins or ECE_BINS, kind)
-        frames.append(pd.DataFrame({"call": call, "n_bins": bins or ECE_BINS, "pass_n_bins": int(bins is not None),
-                                    "score": score, "label": label}))
+        frames.append(
+            pd.DataFrame(
+                {
+                    "call": call,
+                    "n_bins": bins or ECE_BINS,
+                    "pass_n_bins": int(bins is not None),
+                    "score": score,
+                    "label": label,
+                }
+            )
+        )
     return {"ece_calls": pd.concat(frames, ignore_index=True)}
 
 

@@ -326,16 +326,28 @@ segments["significant"] = segments["q_value"] < 0.05"""
 _SEGMENTS_RAW = 'segments["significant"] = segments["p_value"] < 0.05  # roll out here first'
 
 _OPTIONAL_CELLS: dict[str, tuple[str, str, str]] = {
-    "churn-by-month": ("code", "Churn rate by month and plan", """\
+    "churn-by-month": (
+        "code",
+        "Churn rate by month and plan",
+        """\
 (customers.assign(month=customers["snapshot_date"].dt.strftime("%Y-%m"))
     .pivot_table(index="month", columns="plan", values="churned", aggfunc="mean")
-    .round(3))"""),
-    "calls-vs-churn": ("code", "Retention calls and churn", """\
+    .round(3))""",
+    ),
+    "calls-vs-churn": (
+        "code",
+        "Retention calls and churn",
+        """\
 # Descriptive only: how often churners and renewers had a retention call.
-customers.groupby("churned")["retention_call_logged"].agg(["mean", "size"]).round(3)"""),
-    "daily-assignments": ("code", "Daily assignments", """\
+customers.groupby("churned")["retention_call_logged"].agg(["mean", "size"]).round(3)""",
+    ),
+    "daily-assignments": (
+        "code",
+        "Daily assignments",
+        """\
 daily = experiment.groupby([experiment["assigned_date"].dt.date, "arm"]).size().unstack()
-daily.describe().round(1)"""),
+daily.describe().round(1)""",
+    ),
 }
 
 
@@ -351,8 +363,12 @@ def _section_cells(plan: Plan) -> tuple[list[tuple], list[tuple]]:
         return [(kind, title, source, None)] if key in plan.optional_cells else []
 
     model = [
-        ("markdown", "Part 1: churn model",
-         "Logistic regression on the snapshot features; evaluated for the care team's calling capacity.", None),
+        (
+            "markdown",
+            "Part 1: churn model",
+            "Logistic regression on the snapshot features; evaluated for the care team's calling capacity.",
+            None,
+        ),
         *optional("churn-by-month"),
         *optional("calls-vs-churn"),
         home("target-leakage", _FEATURES.format(leak=""), _FEATURES.format(leak='"retention_call_logged", ')),
@@ -367,10 +383,14 @@ def _section_cells(plan: Plan) -> tuple[list[tuple], list[tuple]]:
         *optional("daily-assignments"),
         home("ignored-srm", _SRM_CHECKED, _SRM_IGNORED),
         home("peeking", _READOUT.format(choose=_READOUT_FIXED), _READOUT.format(choose=_READOUT_PEEKING)),
-        home("survivorship-bias", _REVENUE.format(choose=_REVENUE_ALL, frame="experiment"),
-             _REVENUE.format(choose=_REVENUE_RENEWERS, frame="renewers")),
-        home("multiple-comparisons", _SEGMENTS.format(decide=_SEGMENTS_ADJUSTED),
-             _SEGMENTS.format(decide=_SEGMENTS_RAW)),
+        home(
+            "survivorship-bias",
+            _REVENUE.format(choose=_REVENUE_ALL, frame="experiment"),
+            _REVENUE.format(choose=_REVENUE_RENEWERS, frame="renewers"),
+        ),
+        home(
+            "multiple-comparisons", _SEGMENTS.format(decide=_SEGMENTS_ADJUSTED), _SEGMENTS.format(decide=_SEGMENTS_RAW)
+        ),
     ]
     return model, experiment
 
@@ -379,9 +399,11 @@ def _cells_for_token(token: int) -> list[dict[str, object]]:
     plan = plan_for_token(token)
     model, experiment = _section_cells(plan)
     body = [*model, *experiment] if plan.model_first else [*experiment, *model]
-    summary = ("Recommendations for the steering meeting: hand care a monthly list of the top 20% by "
-               "churn score from next quarter, and decide the offer's rollout from the readout and the "
-               "segment table above.")
+    summary = (
+        "Recommendations for the steering meeting: hand care a monthly list of the top 20% by "
+        "churn score from next quarter, and decide the offer's rollout from the readout and the "
+        "segment table above."
+    )
     ordered = [
         ("markdown", "Churn model and renewal-offer test: Q2 review", _INTRO, None),
         ("markdown", "Data", _DATA, None),
@@ -394,14 +416,16 @@ def _cells_for_token(token: int) -> list[dict[str, object]]:
         label = f"C{position}"
         heading = ("#" if position == 1 else "##") if cell_type == "markdown" else "#"
         digest = hashlib.sha256(f"review-leakage:{token}:{position}".encode()).hexdigest()
-        cells.append({
-            "label": label,
-            "cell_type": cell_type,
-            "title": title,
-            "source": f"{heading} [{label}] {title}\n{source}",
-            "defect": defect,
-            "id": digest[:12],
-        })
+        cells.append(
+            {
+                "label": label,
+                "cell_type": cell_type,
+                "title": title,
+                "source": f"{heading} [{label}] {title}\n{source}",
+                "defect": defect,
+                "id": digest[:12],
+            }
+        )
     return cells
 
 
@@ -426,23 +450,33 @@ def _customers(rng: np.random.Generator, token: int, n: int) -> pd.DataFrame:
     tickets = rng.poisson(0.5 + 0.9 * (engagement < 0.7))
     discount = (rng.random(n) < 0.2).astype(int)
     after_change = month_index >= PRICE_CHANGE_MONTH
-    logit = (-2.0 + 0.5 * (plan == 0) - 0.4 * (plan == 2) - 0.02 * tenure - 0.07 * (logins - 12)
-             + 0.35 * tickets + 0.4 * discount + 0.9 * (after_change & (plan == 0)))
+    logit = (
+        -2.0
+        + 0.5 * (plan == 0)
+        - 0.4 * (plan == 2)
+        - 0.02 * tenure
+        - 0.07 * (logins - 12)
+        + 0.35 * tickets
+        + 0.4 * discount
+        + 0.9 * (after_change & (plan == 0))
+    )
     churned = (rng.random(n) < 1 / (1 + np.exp(-logit))).astype(int)
     called = (rng.random(n) < np.where(churned == 1, 0.55, 0.04)).astype(int)
-    return pd.DataFrame({
-        "customer_id": token + np.arange(n),
-        "snapshot_date": MONTHS[month_index],
-        "plan": np.asarray(PLANS)[plan],
-        "region": rng.choice(REGIONS, size=n),
-        "tenure_months": tenure,
-        "monthly_spend": spend,
-        "logins_30d": logins,
-        "support_tickets_90d": tickets,
-        "discount_used": discount,
-        "retention_call_logged": called,
-        "churned": churned,
-    })
+    return pd.DataFrame(
+        {
+            "customer_id": token + np.arange(n),
+            "snapshot_date": MONTHS[month_index],
+            "plan": np.asarray(PLANS)[plan],
+            "region": rng.choice(REGIONS, size=n),
+            "tenure_months": tenure,
+            "monthly_spend": spend,
+            "logins_30d": logins,
+            "support_tickets_90d": tickets,
+            "discount_used": discount,
+            "retention_call_logged": called,
+            "churned": churned,
+        }
+    )
 
 
 def _experiment(rng: np.random.Generator, n: int, srm: bool) -> pd.DataFrame:
@@ -457,16 +491,18 @@ def _experiment(rng: np.random.Generator, n: int, srm: bool) -> pd.DataFrame:
     renewed = (rng.random(n) < renew_p).astype(int)
     months_paid = 6.0 - 0.2 * treated
     revenue = renewed * np.asarray(PLAN_PRICE)[plan] * months_paid * rng.lognormal(0.0, 0.2, size=n)
-    frame = pd.DataFrame({
-        # Distinct ids: one per bucket of seven, in shuffled order.
-        "customer_id": 1_000_000 + 7 * rng.permutation(n) + rng.integers(0, 7, size=n),
-        "assigned_date": TEST_DATES[day],
-        "arm": np.where(treated, "treatment", "control"),
-        "region": rng.choice(REGIONS, size=n),
-        "plan": np.asarray(PLANS)[plan],
-        "renewed": renewed,
-        "revenue_6m": np.round(revenue, 2),
-    })
+    frame = pd.DataFrame(
+        {
+            # Distinct ids: one per bucket of seven, in shuffled order.
+            "customer_id": 1_000_000 + 7 * rng.permutation(n) + rng.integers(0, 7, size=n),
+            "assigned_date": TEST_DATES[day],
+            "arm": np.where(treated, "treatment", "control"),
+            "region": rng.choice(REGIONS, size=n),
+            "plan": np.asarray(PLANS)[plan],
+            "renewed": renewed,
+            "revenue_6m": np.round(revenue, 2),
+        }
+    )
     if srm:
         # The offer page failed on old app versions, and those sessions (mostly customers on their
         # way out) were never logged: the treatment loses users, and not at random.

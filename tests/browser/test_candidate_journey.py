@@ -24,7 +24,9 @@ from tests.conftest import PASSWORD
 pytestmark = [pytest.mark.browser, pytest.mark.sandbox]
 
 
-def test_candidate_downloads_uploads_and_staff_see_the_grade(app, live_server, page: Page, make_user, make_invitation, tmp_path, screenshot):
+def test_candidate_downloads_uploads_and_staff_see_the_grade(
+    app, live_server, page: Page, make_user, make_invitation, tmp_path, screenshot
+):
     iris = make_user("interviewer", email="iris@example.com", name="Iris Interviewer")
     invitation_id, token = make_invitation(panel=[iris])
     # A worker in a thread, as `flask worker` would run beside the app.
@@ -70,7 +72,8 @@ def test_candidate_downloads_uploads_and_staff_see_the_grade(app, live_server, p
     expect(page.get_by_text("Received version 1")).to_be_visible()
     expect(page.locator(".grading-state[data-version='1']")).to_contain_text(
         "cell 2 raised FileNotFoundError: 'data/events.csv' — your data files are next to the notebook, see the README",
-        timeout=90000)
+        timeout=90000,
+    )
     expect(page.locator(".grading-state[data-version='1']")).to_contain_text("0 of 4 answers found")
     screenshot("candidate-cell-error")
 
@@ -81,7 +84,9 @@ def test_candidate_downloads_uploads_and_staff_see_the_grade(app, live_server, p
     expect(page.get_by_text("Received version 2")).to_be_visible()
     screenshot("candidate-receipt")
     # Live status: the page updates itself when the worker finishes; no score is shown.
-    expect(page.locator(".grading-state[data-version='2']")).to_have_text("ran without errors; 4 of 4 answers found", timeout=90000)
+    expect(page.locator(".grading-state[data-version='2']")).to_have_text(
+        "ran without errors; 4 of 4 answers found", timeout=90000
+    )
     expect(page.get_by_text("points")).to_have_count(0)
     page.screenshot(path=str(ARTIFACTS / "candidate-checked.png"), full_page=True)
 
@@ -91,7 +96,9 @@ def test_candidate_downloads_uploads_and_staff_see_the_grade(app, live_server, p
     interviewer.get_by_label("Email").fill("iris@example.com")
     interviewer.get_by_label("Password").fill(PASSWORD)
     interviewer.get_by_role("button", name="Sign in").click()
-    interviewer.get_by_role("link", name=re.compile(r"^Version 2 by Candidate [A-Z2-9]{5}$")).click()  # blind first read
+    interviewer.get_by_role(
+        "link", name=re.compile(r"^Version 2 by Candidate [A-Z2-9]{5}$")
+    ).click()  # blind first read
     expect(interviewer.locator(".score")).to_contain_text("5 of 5 points")
     expect(interviewer.locator(".check-correct").first).to_be_visible()
     expect(interviewer.locator(".notebook")).to_contain_text("treatment_rate")
@@ -118,8 +125,9 @@ def test_candidate_downloads_uploads_and_staff_see_the_grade(app, live_server, p
     assert not any(worker.is_alive() for worker in workers)
 
 
-def test_a_timed_case_says_when_the_clock_starts_and_shows_the_time_left(live_server, page: Page, make_invitation,
-                                                                        screenshot):
+def test_a_timed_case_says_when_the_clock_starts_and_shows_the_time_left(
+    live_server, page: Page, make_invitation, screenshot
+):
     _, token = make_invitation(timed=True)
     page.goto(f"{live_server}/i/{token}")
     expect(page.locator(".clock")).to_contain_text("Your clock starts when you first download the bundle")

@@ -14,9 +14,7 @@ from tests.browser.conftest import ARTIFACTS
 pytestmark = pytest.mark.browser
 
 
-def test_admin_invites_and_candidate_sees_brief_and_deadline(
-    live_server, page: Page, make_user, screenshot, browser
-):
+def test_admin_invites_and_candidate_sees_brief_and_deadline(live_server, page: Page, make_user, screenshot, browser):
     make_user("admin", email="boss@example.com", name="Bea Boss")
     make_user("interviewer", email="iris@example.com", name="Iris Interviewer")
 

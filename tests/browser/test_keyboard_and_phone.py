@@ -75,6 +75,8 @@ def test_pages_fit_a_phone(live_server, browser, make_user, make_invitation, pat
         expect(page.get_by_role("heading", name="Hello")).to_be_visible()
     page.goto(live_server + path.format(token=token, invitation_id=invitation_id))
     overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
-    page.screenshot(path=f"test-artifacts/phone{path.replace('/', '-').replace('{', '').replace('}', '')}.png", full_page=True)
+    page.screenshot(
+        path=f"test-artifacts/phone{path.replace('/', '-').replace('{', '').replace('}', '')}.png", full_page=True
+    )
     context.close()
     assert overflow <= 1, f"{path} is {overflow}px wider than a phone screen"

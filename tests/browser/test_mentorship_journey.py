@@ -44,8 +44,11 @@ def test_mentee_reviews_in_the_browser_and_the_mentor_sees_the_attempt(
         seed = db.session.query(Practice).one().seed
         planted = _planted(app, seed)
         spec = catalog.case_specs()[REVIEW]
-        clean = next(c.label for c in review.flawed_cells(spec, seed)
-                     if c.cell_type == "code" and not any(p.startswith(c.label + ":") for p in planted))
+        clean = next(
+            c.label
+            for c in review.flawed_cells(spec, seed)
+            if c.cell_type == "code" and not any(p.startswith(c.label + ":") for p in planted)
+        )
     found_label, found_defect = planted[0].split(":")
     page.get_by_label(f"Defect in {found_label}", exact=True).select_option(found_defect)
     page.get_by_label(f"Why (cell {found_label})").fill("This is the step that goes wrong.")

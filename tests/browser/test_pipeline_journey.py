@@ -69,8 +69,16 @@ def test_admin_runs_the_pipeline_and_edits_a_panel(app, live_server, page: Page,
     # Iris submits a scorecard on the first invitation; removing her keeps it and says so.
     invitation_id = int(invitation_url.rsplit("/", 1)[1])
     with app.app_context():
-        db.session.add(Scorecard(invitation_id=invitation_id, interviewer_id=iris.id, rubric_slug="r",
-                                 rubric_version="v", status=ScorecardStatus.SUBMITTED, submitted_at=utcnow()))
+        db.session.add(
+            Scorecard(
+                invitation_id=invitation_id,
+                interviewer_id=iris.id,
+                rubric_slug="r",
+                rubric_version="v",
+                status=ScorecardStatus.SUBMITTED,
+                submitted_at=utcnow(),
+            )
+        )
         db.session.commit()
     page.goto(invitation_url)
     expect(page.get_by_text("scorecard submitted")).to_be_visible()

@@ -33,9 +33,16 @@ def test_interviewer_scores_and_sees_the_debrief(app, live_server, page: Page, m
         scorecards.save_scorecard(
             invitation,
             db.session.get(User, ivan.id),
-            ScorecardResult(rubric.slug, rubric.content_hash, {d: 2 for d in focus},
-                            {d: "Missed the guardrail entirely in the write-up." for d in focus},
-                            (), "Weak readout.", "no", True),
+            ScorecardResult(
+                rubric.slug,
+                rubric.content_hash,
+                {d: 2 for d in focus},
+                {d: "Missed the guardrail entirely in the write-up." for d in focus},
+                (),
+                "Weak readout.",
+                "no",
+                True,
+            ),
         )
 
     page.goto(f"{live_server}/login")

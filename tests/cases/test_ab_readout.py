@@ -167,8 +167,12 @@ def test_each_kind_of_srm_shows_where_it_was_planted(study: list) -> None:
 
 def test_novelty_shows_as_an_early_lift_well_above_the_late_one(study: list) -> None:
     clean = [(p, k) for p, k, _ in study if not p["srm"]["present"]]
-    gaps_planted = [k["early_late_lift"]["early"] - k["early_late_lift"]["late"] for p, k in clean if p["novelty"]["present"]]
-    gaps_absent = [k["early_late_lift"]["early"] - k["early_late_lift"]["late"] for p, k in clean if not p["novelty"]["present"]]
+    gaps_planted = [
+        k["early_late_lift"]["early"] - k["early_late_lift"]["late"] for p, k in clean if p["novelty"]["present"]
+    ]
+    gaps_absent = [
+        k["early_late_lift"]["early"] - k["early_late_lift"]["late"] for p, k in clean if not p["novelty"]["present"]
+    ]
     assert len(gaps_planted) >= 6 and len(gaps_absent) >= 6
     assert min(gaps_planted) > 0.06
     assert np.mean(gaps_planted) - np.mean(gaps_absent) > 0.1
@@ -305,7 +309,9 @@ def test_author_notebook_reproduces_the_key(
             frame.to_csv(folder / f"{stem}.csv", index=False)
         cells.append(nbformat.v4.new_code_cell(f"%reset -f\nimport os\nos.chdir({str(folder)!r})"))
         cells.extend(nbformat.v4.new_code_cell(c.source) for c in author.cells if c.cell_type == "code")
-        cells.append(nbformat.v4.new_code_cell(f"import json\nprint(json.dumps({{k: globals()[k] for k in {answer_ids!r}}}))"))
+        cells.append(
+            nbformat.v4.new_code_cell(f"import json\nprint(json.dumps({{k: globals()[k] for k in {answer_ids!r}}}))")
+        )
     run = nbformat.v4.new_notebook(cells=cells, metadata=author.metadata)
     NotebookClient(run, kernel_name="python3", timeout=120).execute()
     dumps = [c for c in run.cells if c.source.startswith("import json\nprint(json.dumps(")]
@@ -351,8 +357,10 @@ def test_symmetric_intervals_miss_the_key_on_every_seed_while_four_digits_pass(s
 def test_the_per_platform_srm_rule_changes_the_answer_on_a_good_share_of_seeds(study: list, parts: dict) -> None:
     # Before: no seed planted an SRM on one platform only, so testing all users alone was always right.
     all_users_only = [key["srm_pvalues"]["all"] < 0.001 for _, key, _ in study]
-    wrong = sum(earned(parts, "srm_present", guess, key["srm_present"]) == 0
-                for guess, (_, key, _) in zip(all_users_only, study, strict=True))
+    wrong = sum(
+        earned(parts, "srm_present", guess, key["srm_present"]) == 0
+        for guess, (_, key, _) in zip(all_users_only, study, strict=True)
+    )
     assert wrong >= 0.15 * len(study)
     # And the platform p-values an all-users-only notebook cannot give are part of the answer.
     assert all(set(key["srm_pvalues"]) == {"all", *PLATFORMS} for _, key, _ in study)
@@ -363,8 +371,10 @@ def test_p_values_are_checked_relative_to_their_size(study: list, parts: dict) -
     tiny = 0
     for _, key, _ in study:
         pvalues = [("guardrail_pvalue", key["guardrail_pvalue"], lambda v: v)]
-        pvalues += [("srm_pvalues", p, lambda v, name=name, srm=key["srm_pvalues"]: {**srm, name: v})
-                    for name, p in key["srm_pvalues"].items()]
+        pvalues += [
+            ("srm_pvalues", p, lambda v, name=name, srm=key["srm_pvalues"]: {**srm, name: v})
+            for name, p in key["srm_pvalues"].items()
+        ]
         for part_id, p, answer in pvalues:
             expected = key[part_id]
             assert earned(parts, part_id, answer(float(f"{p:.4g}")), expected) == 1
@@ -379,8 +389,12 @@ def test_guessing_the_judgment_parts_earns_nothing_without_their_evidence(study:
     from assessments.grading.pipeline import rest_on_evidence
     from assessments.grading.report import CheckResult
 
-    judgment = {"srm_present": (True, False), "guardrail_regressed": (True, False),
-                "reversed_country": ("none", "US", "DE"), "decision": ("ship", "iterate", "stop")}
+    judgment = {
+        "srm_present": (True, False),
+        "guardrail_regressed": (True, False),
+        "reversed_country": ("none", "US", "DE"),
+        "decision": ("ship", "iterate", "stop"),
+    }
     points = {p.id: p.points for p in case.checkable_parts}
     for guess in itertools.product(*judgment.values()):
         shares = []
@@ -389,7 +403,9 @@ def test_guessing_the_judgment_parts_earns_nothing_without_their_evidence(study:
             for part in case.checkable_parts:
                 value = dict(zip(judgment, guess, strict=True)).get(part.id)
                 share = earned(parts, part.id, value, key[part.id]) if value is not None else 0.0
-                checks.append(CheckResult(part.id, share * part.points, part.points, "correct" if share else "incorrect", ""))
+                checks.append(
+                    CheckResult(part.id, share * part.points, part.points, "correct" if share else "incorrect", "")
+                )
             shares.append(sum(c.earned for c in rest_on_evidence(case, checks)) / sum(points.values()))
         assert max(shares) == 0, guess
     # Without the evidence rule each guess would still be right by chance: no constant decision is
@@ -472,8 +488,11 @@ def corpus_reports(case: Any) -> dict[str, dict[int, Any]]:
 
     problem = sandbox_problem()
     if problem is not None:
-        pytest.fail(f"the grading sandbox is unavailable: {problem}. Run `make test` (it installs bubblewrap "
-                    "and builds the sandbox runtime) and try again.", pytrace=False)
+        pytest.fail(
+            f"the grading sandbox is unavailable: {problem}. Run `make test` (it installs bubblewrap "
+            "and builds the sandbox runtime) and try again.",
+            pytrace=False,
+        )
     notebooks = {path.stem: corpus_notebook(case, path) for path in sorted(CARELESS.glob("*.cells"))}
     materials = {seed: build_materials(case, seed, None) for seed in CORPUS_SEEDS}
     jobs = [(name, seed) for name in notebooks for seed in CORPUS_SEEDS]
@@ -481,8 +500,14 @@ def corpus_reports(case: Any) -> dict[str, dict[int, Any]]:
     sandboxes = SandboxPool(2)
     try:
         with ThreadPoolExecutor(max_workers=2) as threads:
-            reports = list(threads.map(lambda job: grade_notebook(
-                notebooks[job[0]], case, job[1], materials=materials[job[1]], pool=sandboxes), jobs))
+            reports = list(
+                threads.map(
+                    lambda job: grade_notebook(
+                        notebooks[job[0]], case, job[1], materials=materials[job[1]], pool=sandboxes
+                    ),
+                    jobs,
+                )
+            )
     finally:
         sandboxes.close()
     graded: dict[str, dict[int, Any]] = {}

@@ -129,9 +129,7 @@ def test_generation_and_key_are_fast(generator: ModuleType) -> None:
 # Planted failures, measured independently
 
 
-def test_planted_language_has_by_far_the_lowest_recall(
-    generator: ModuleType, seeds_data: dict, plans: dict
-) -> None:
+def test_planted_language_has_by_far_the_lowest_recall(generator: ModuleType, seeds_data: dict, plans: dict) -> None:
     for seed, frame in seeds_data.items():
         weak = plans[seed]["weak_language"]
         recall = {lang: r for lang, (_, r, _) in confusion_by_language(frame).items()}
@@ -176,9 +174,12 @@ def test_no_score_sits_on_an_interior_tenth_so_every_bin_edge_convention_agrees(
         score, y = frame["score"].to_numpy(), frame["label"].to_numpy()
         # pandas' default right-closed bins and numpy's histogram give the brief's value exactly.
         right_closed = pd.cut(frame["score"], np.linspace(0, 1, 11), include_lowest=True)
-        table = frame.groupby(right_closed, observed=True).agg(n=("score", "size"), s=("score", "mean"), y=("label", "mean"))
+        table = frame.groupby(right_closed, observed=True).agg(
+            n=("score", "size"), s=("score", "mean"), y=("label", "mean")
+        )
         assert float((table.n * (table.s - table.y).abs()).sum() / len(frame)) == pytest.approx(
-            histogram_ece(score, y), abs=1e-12)
+            histogram_ece(score, y), abs=1e-12
+        )
 
 
 def test_planted_label_source_disagrees_with_the_audit_far_more_often(
@@ -209,9 +210,7 @@ def test_the_noisy_source_agrees_with_the_model_less_often_than_an_honest_one_di
 # The key against independent computations
 
 
-def test_answer_key_matches_independent_computations(
-    generator: ModuleType, seeds_data: dict, plans: dict
-) -> None:
+def test_answer_key_matches_independent_computations(generator: ModuleType, seeds_data: dict, plans: dict) -> None:
     for seed in (0, 3, 7):
         frame = seeds_data[seed]
         key = generator.answer_key({"predictions": frame}, generator.hidden(seed, SIZE))
@@ -314,7 +313,9 @@ def passes(check: dict, got: object, want: object) -> bool:
     kind = check["kind"]
     if kind == "function":
         outputs = want["expected"]
-        return len(got) == len(outputs) and all(abs(g - w) <= check["abs_tol"] for g, w in zip(got, outputs, strict=True))
+        return len(got) == len(outputs) and all(
+            abs(g - w) <= check["abs_tol"] for g, w in zip(got, outputs, strict=True)
+        )
     if kind == "number":
         tol = max(check.get("abs_tol", 0.0), check.get("rel_tol", 0.0) * abs(want))
         return isinstance(got, (int, float)) and abs(got - want) <= tol
@@ -326,8 +327,9 @@ def passes(check: dict, got: object, want: object) -> bool:
     raise AssertionError(kind)
 
 
-def run_author_notebook(runs: dict[int, dict[str, pd.DataFrame]], workdir: Path, names: list[str],
-                        calls: dict[int, dict[str, list]]) -> dict:
+def run_author_notebook(
+    runs: dict[int, dict[str, pd.DataFrame]], workdir: Path, names: list[str], calls: dict[int, dict[str, list]]
+) -> dict:
     """Run the notebook once per dataset in one kernel (one start-up); seed -> answer variables.
 
     A function part's answer is its outputs on that seed's hidden calls (``calls``: seed -> name -> calls).
@@ -342,10 +344,12 @@ def run_author_notebook(runs: dict[int, dict[str, pd.DataFrame]], workdir: Path,
             (folder / f"{stem}.csv").write_bytes(frame_csv(frame))
         cells.append(nbformat.v4.new_code_cell(f"import os\nos.chdir({str(folder)!r})"))
         cells.extend(nbformat.from_dict(dict(c)) for c in code)
-        dump = (f"import json\nanswers = {{n: globals()[n] for n in {names!r}}}\n"
-                f"for name, each in {calls[seed]!r}.items():\n"
-                "    answers[name] = [globals()[name](*c['args'], **c['kwargs']) for c in each]\n"
-                "print(json.dumps(answers))")
+        dump = (
+            f"import json\nanswers = {{n: globals()[n] for n in {names!r}}}\n"
+            f"for name, each in {calls[seed]!r}.items():\n"
+            "    answers[name] = [globals()[name](*c['args'], **c['kwargs']) for c in each]\n"
+            "print(json.dumps(answers))"
+        )
         dumps[seed] = nbformat.v4.new_code_cell(dump)
         cells.append(dumps[seed])
     nb.cells = cells
@@ -403,8 +407,11 @@ def earns() -> object:
 
 
 def binned_ece(score: np.ndarray, label: np.ndarray, bin_index: np.ndarray, weighted: bool = True) -> float:
-    table = pd.DataFrame({"s": score, "y": label, "b": bin_index}).groupby("b").agg(
-        n=("s", "size"), s=("s", "mean"), y=("y", "mean"))
+    table = (
+        pd.DataFrame({"s": score, "y": label, "b": bin_index})
+        .groupby("b")
+        .agg(n=("s", "size"), s=("s", "mean"), y=("y", "mean"))
+    )
     gaps = (table.s - table.y).abs()
     return float((gaps * table.n).sum() / table.n.sum()) if weighted else float(gaps.mean())
 
@@ -419,8 +426,11 @@ def test_ece_rejects_other_binnings_and_constant_guesses(trap_runs: dict, earns)
             "quantile bins (10)": binned_ece(score, y, pd.qcut(score, 10, labels=False, duplicates="drop")),
             "quantile bins (15)": binned_ece(score, y, pd.qcut(score, 15, labels=False, duplicates="drop")),
             "unweighted mean over bins": binned_ece(score, y, np.minimum(np.floor(score * 10), 9), weighted=False),
-            "audit labels": binned_ece(audited["score"].to_numpy(), audited["audit_label"].to_numpy(dtype=float),
-                                       np.minimum(np.floor(audited["score"].to_numpy() * 10), 9)),
+            "audit labels": binned_ece(
+                audited["score"].to_numpy(),
+                audited["audit_label"].to_numpy(dtype=float),
+                np.minimum(np.floor(audited["score"].to_numpy() * 10), 9),
+            ),
             "median ECE over seeds": float(np.median(eces)),
             "mean ECE over seeds": float(np.mean(eces)),
         }
@@ -435,20 +445,27 @@ def test_ece_rejects_other_binnings_and_constant_guesses(trap_runs: dict, earns)
 
 
 def test_noisiest_label_source_needs_the_audit(trap_runs: dict, earns) -> None:
-    passed = {"model flag disagreement": 0, "model disagreement without the policy team": 0,
-              "mean |score - label|": 0, "lowest positive rate": 0, "model disagreement as the table": 0}
+    passed = {
+        "model flag disagreement": 0,
+        "model disagreement without the policy team": 0,
+        "mean |score - label|": 0,
+        "lowest positive rate": 0,
+        "model disagreement as the table": 0,
+    }
     for frame, key in trap_runs.values():
         flagged = (frame["score"] >= 0.5).astype(int)
         with_model = (flagged != frame["label"]).groupby(frame["label_source"]).mean()
         passed["model flag disagreement"] += earns("noisiest_label_source", str(with_model.idxmax()), key)
         passed["model disagreement without the policy team"] += earns(
-            "noisiest_label_source", str(with_model.drop("policy_team").idxmax()), key)
+            "noisiest_label_source", str(with_model.drop("policy_team").idxmax()), key
+        )
         gap = (frame["score"] - frame["label"]).abs().groupby(frame["label_source"]).mean()
         passed["mean |score - label|"] += earns("noisiest_label_source", str(gap.idxmax()), key)
         positive_rate = frame.groupby("label_source")["label"].mean()
         passed["lowest positive rate"] += earns("noisiest_label_source", str(positive_rate.idxmin()), key)
         passed["model disagreement as the table"] += earns(
-            "audit_disagreement_by_source", {k: float(v) for k, v in with_model.items()}, key)
+            "audit_disagreement_by_source", {k: float(v) for k, v in with_model.items()}, key
+        )
     # Before the rework the model-agreement shortcut found the noisy source on 40/40 seeds.
     assert passed["model flag disagreement"] == 0 and passed["mean |score - label|"] == 0, passed
     assert passed["model disagreement without the policy team"] <= 2, passed
@@ -457,8 +474,9 @@ def test_noisiest_label_source_needs_the_audit(trap_runs: dict, earns) -> None:
     assert passed["lowest positive rate"] <= 18, passed
 
 
-def test_threshold_from_another_split_or_a_constant_does_not_pass(generator: ModuleType, trap_runs: dict,
-                                                                   earns) -> None:
+def test_threshold_from_another_split_or_a_constant_does_not_pass(
+    generator: ModuleType, trap_runs: dict, earns
+) -> None:
     thresholds = [key["threshold_for_precision"] for _, key in trap_runs.values()]
     passed: dict[str, int] = {}
     for frame, key in trap_runs.values():
@@ -470,11 +488,13 @@ def test_threshold_from_another_split_or_a_constant_does_not_pass(generator: Mod
             "audit labels": (audited, "audit_label"),
         }
         for name, (rows, column) in subsets.items():
-            value = generator.threshold_for_precision(rows["score"].to_numpy(), rows[column].to_numpy(dtype=int),
-                                                      generator.TARGET_PRECISION)
+            value = generator.threshold_for_precision(
+                rows["score"].to_numpy(), rows[column].to_numpy(dtype=int), generator.TARGET_PRECISION
+            )
             passed[name] = passed.get(name, 0) + earns("threshold_for_precision", value, key)
         passed["median over seeds"] = passed.get("median over seeds", 0) + earns(
-            "threshold_for_precision", float(np.median(thresholds)), key)
+            "threshold_for_precision", float(np.median(thresholds)), key
+        )
     assert max(passed.values()) <= 1, passed
 
 
@@ -508,7 +528,7 @@ def corpus_entry(path: Path) -> tuple[dict[str, str], list[str], dict[str, str]]
     for line in path.read_text().splitlines():
         if line.startswith("# %%"):
             current = []
-            target = line[len("# %%"):].split()
+            target = line[len("# %%") :].split()
             if target and target[0] == "answer":
                 answers[target[1]] = current
             else:
@@ -551,7 +571,9 @@ def test_corpus_files_are_well_formed(case_toml: dict) -> None:
         if header["kind"] == "correct":
             assert set(answers) == parts, path.name
         compile("\n".join(answers.values()), path.name, "exec")
-    assert sum(k == "careless" for k in kinds.values()) >= 3 and "correct" in kinds.values() and "guess" in kinds.values()
+    assert (
+        sum(k == "careless" for k in kinds.values()) >= 3 and "correct" in kinds.values() and "guess" in kinds.values()
+    )
 
 
 @pytest.fixture(scope="module")
@@ -567,14 +589,19 @@ def corpus_reports() -> dict[str, dict[int, object]]:
 
     problem = sandbox_problem()
     if problem is not None:
-        pytest.fail(f"the grading sandbox is unavailable: {problem}. Run `make test` (it installs bubblewrap "
-                    "and builds the sandbox runtime) and try again.", pytrace=False)
+        pytest.fail(
+            f"the grading sandbox is unavailable: {problem}. Run `make test` (it installs bubblewrap "
+            "and builds the sandbox runtime) and try again.",
+            pytrace=False,
+        )
     case = load_case(CASE, check_rules=CHECK_RULES)
     notebooks = {path.stem: corpus_notebook(case, path) for path in sorted(CARELESS.glob("*.cells"))}
     materials = {seed: build_materials(case, seed, None) for seed in CORPUS_SEEDS}
     jobs = [(name, seed) for name in notebooks for seed in CORPUS_SEEDS]
     with ThreadPoolExecutor(max_workers=2) as pool:
-        reports = pool.map(lambda job: grade_notebook(notebooks[job[0]], case, job[1], materials=materials[job[1]]), jobs)
+        reports = pool.map(
+            lambda job: grade_notebook(notebooks[job[0]], case, job[1], materials=materials[job[1]]), jobs
+        )
         graded: dict[str, dict[int, object]] = {}
         for (name, seed), report in zip(jobs, reports, strict=True):
             assert report.error is None, (name, seed, report.error)

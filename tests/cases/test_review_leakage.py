@@ -85,9 +85,7 @@ def test_same_seed_gives_the_same_bytes(generator: ModuleType) -> None:
     assert generator.extra_files(3, generator.generate(3, SIZE)) != other
 
 
-def test_seeds_plant_different_defects_in_different_cells(
-    generator: ModuleType, keys: dict[int, list[str]]
-) -> None:
+def test_seeds_plant_different_defects_in_different_cells(generator: ModuleType, keys: dict[int, list[str]]) -> None:
     subsets = {tuple(sorted(label.split(":")[1] for label in key)) for key in keys.values()}
     assert len({tuple(key) for key in keys.values()}) >= 45
     assert len(subsets) >= 25
@@ -105,9 +103,7 @@ def test_seeds_plant_different_defects_in_different_cells(
     assert all(len(cells) >= 3 for cells in cells_of.values()), cells_of
 
 
-def test_key_matches_planted_and_survives_a_csv_round_trip(
-    generator: ModuleType, keys: dict[int, list[str]]
-) -> None:
+def test_key_matches_planted_and_survives_a_csv_round_trip(generator: ModuleType, keys: dict[int, list[str]]) -> None:
     for seed in (0, 7, 19):
         data = generator.generate(seed, SIZE)
         assert generator.planted(seed, SIZE)["flagged_defects"] == keys[seed]

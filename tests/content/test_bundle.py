@@ -323,8 +323,9 @@ def test_hidden_frames_never_reach_the_bundle(case: CaseSpec) -> None:
                 joined_rows += len(rows)
                 for column in [c for c in secret.columns if c != key]:
                     values = rows[f"{column} (hidden)" if column in public.columns else column].to_numpy()
-                    copies = [c for c in public.columns
-                              if c != key and len(rows) and (rows[c].to_numpy() == values).all()]
+                    copies = [
+                        c for c in public.columns if c != key and len(rows) and (rows[c].to_numpy() == values).all()
+                    ]
                     assert not copies, f"{name} column(s) {copies} hold the hidden {stem}.{column}"
     if case.slug == "product-design":
         assert joined_rows == len(hidden["holdout_labels"]), "the holdout file shares the labels' ids"

@@ -17,9 +17,9 @@ FIXTURE = Path(__file__).parent / "fixtures" / "minimal-case"
 CASES_ROOT = Path(__file__).parents[2] / "cases"
 # What the catalogue checks parts against: every dimension of the rubrics on disk.
 RUBRIC_DIMENSIONS = {d for r in load_rubrics(CASES_ROOT.parent / "rubrics").values() for d in r.dimension_ids}
-CASE_FOLDERS = sorted(
-    p for p in CASES_ROOT.iterdir() if p.is_dir() and p.name[0] not in "._"
-) if CASES_ROOT.is_dir() else []
+CASE_FOLDERS = (
+    sorted(p for p in CASES_ROOT.iterdir() if p.is_dir() and p.name[0] not in "._") if CASES_ROOT.is_dir() else []
+)
 
 
 @pytest.mark.parametrize("folder", CASE_FOLDERS, ids=[p.name for p in CASE_FOLDERS])
@@ -50,7 +50,9 @@ def test_the_fixture_case_loads_with_its_parts_and_generator() -> None:
 
 
 def test_a_part_can_rest_on_earlier_checkable_parts(case_dir: Path) -> None:
-    _edit(case_dir, "case.toml", 'id = "best_channel"', 'id = "best_channel"\nrests_on = ["treatment_rate", "better_arm"]')
+    _edit(
+        case_dir, "case.toml", 'id = "best_channel"', 'id = "best_channel"\nrests_on = ["treatment_rate", "better_arm"]'
+    )
     case = load_case(case_dir, check_rules=CHECK_RULES)
     assert case.part("best_channel").rests_on == ("treatment_rate", "better_arm")
     assert case.part("better_arm").rests_on == ()
@@ -101,7 +103,12 @@ def _assert_named(problems: list[CaseProblem], file: str, field: str, words: str
 
 
 TOML_BREAKAGES = {
-    "unknown top-level key": ('effort = "10-20 minutes"', 'effort = "10-20 minutes"\ncolour = "red"', "colour", "unknown key"),
+    "unknown top-level key": (
+        'effort = "10-20 minutes"',
+        'effort = "10-20 minutes"\ncolour = "red"',
+        "colour",
+        "unknown key",
+    ),
     "unknown part key": ('id = "treatment_rate"', 'id = "treatment_rate"\nhint = "x"', "parts[0].hint", "unknown key"),
     "missing title": ('title = "Minimal case: a two-arm conversion test"\n', "", "title", "missing"),
     "time limit as a string": ("time_limit_minutes = 20", 'time_limit_minutes = "20"', "time_limit_minutes", "integer"),
@@ -120,18 +127,39 @@ TOML_BREAKAGES = {
     "unknown check kind": ('kind = "number"', 'kind = "regex"', "parts[0].check", "regex"),
     "unknown check parameter": ('kind = "number"', 'kind = "number"\ntolerance = 1', "parts[0].check", "'tolerance'"),
     "choice without options": ('options = ["control", "treatment"]\n', "", "parts[1].check", "options"),
-    "unknown dimension": ('dimensions = ["communication"]', 'dimensions = ["charisma"]', "parts[4].dimensions", "charisma"),
+    "unknown dimension": (
+        'dimensions = ["communication"]',
+        'dimensions = ["charisma"]',
+        "parts[4].dimensions",
+        "charisma",
+    ),
     "guidance with unknown key": ("weak = ", "meh = 1\nweak = ", "parts[4].guidance.meh", "unknown key"),
     "written part without guidance": ("[parts.guidance]\n", "[parts.unused]\n", "parts[4].unused", "unknown key"),
     "toml syntax error": ("points = 2", "points = ", "(syntax)", "line"),
-    "rests on a later part": ('id = "better_arm"', 'id = "better_arm"\nrests_on = ["arm_rates"]', "parts[1].rests_on",
-                              "'arm_rates' is not a checkable part defined before 'better_arm'"),
-    "rests on itself": ('id = "better_arm"', 'id = "better_arm"\nrests_on = ["better_arm"]', "parts[1].rests_on",
-                        "defined before"),
-    "rests_on as a string": ('id = "better_arm"', 'id = "better_arm"\nrests_on = "treatment_rate"', "parts[1].rests_on",
-                             "array of strings"),
-    "written part rests on": ('id = "recommendation"', 'id = "recommendation"\nrests_on = ["treatment_rate"]',
-                              "parts[4].rests_on", "only a checkable part"),
+    "rests on a later part": (
+        'id = "better_arm"',
+        'id = "better_arm"\nrests_on = ["arm_rates"]',
+        "parts[1].rests_on",
+        "'arm_rates' is not a checkable part defined before 'better_arm'",
+    ),
+    "rests on itself": (
+        'id = "better_arm"',
+        'id = "better_arm"\nrests_on = ["better_arm"]',
+        "parts[1].rests_on",
+        "defined before",
+    ),
+    "rests_on as a string": (
+        'id = "better_arm"',
+        'id = "better_arm"\nrests_on = "treatment_rate"',
+        "parts[1].rests_on",
+        "array of strings",
+    ),
+    "written part rests on": (
+        'id = "recommendation"',
+        'id = "recommendation"\nrests_on = ["treatment_rate"]',
+        "parts[4].rests_on",
+        "only a checkable part",
+    ),
 }
 
 
@@ -218,15 +246,45 @@ def test_a_notebook_that_is_not_json_is_named(case_dir: Path) -> None:
 
 GENERATOR_BREAKAGES = {
     "missing answer_key": ("def answer_key(", "def answer_keys(", "answer_key", "missing"),
-    "import fails": ("CHANNELS = (", 'raise RuntimeError("no data today")\nCHANNELS = (', "(import)", "RuntimeError: no data today"),
+    "import fails": (
+        "CHANNELS = (",
+        'raise RuntimeError("no data today")\nCHANNELS = (',
+        "(import)",
+        "RuntimeError: no data today",
+    ),
     "syntax error": ("def planted(", "def planted((", "(import)", "SyntaxError"),
-    "not deterministic": ("rng = np.random.default_rng(seed)", "rng = np.random.default_rng()", "generate", "not deterministic"),
-    "ignores the seed": ("rng = np.random.default_rng(seed)", "rng = np.random.default_rng(0)", "generate", "ignores its seed"),
+    "not deterministic": (
+        "rng = np.random.default_rng(seed)",
+        "rng = np.random.default_rng()",
+        "generate",
+        "not deterministic",
+    ),
+    "ignores the seed": (
+        "rng = np.random.default_rng(seed)",
+        "rng = np.random.default_rng(0)",
+        "generate",
+        "ignores its seed",
+    ),
     "generate raises": ("lift = 0.02", "lift = 1 / 0", "generate", "ZeroDivisionError"),
     "key lacks a checkable part": ('"best_channel": str(by_channel.idxmax()),', "", "answer_key", "'best_channel'"),
-    "key value not JSON": ('"treatment_rate": float(rates["treatment"])', '"treatment_rate": rates', "answer_key", "JSON"),
-    "key value NaN": ('"treatment_rate": float(rates["treatment"])', '"treatment_rate": float("nan")', "answer_key", "JSON"),
-    "key modifies the data": ('    events = data["events"]\n', '    events = data["events"]\n    events["x"] = 1\n', "answer_key", "modifies"),
+    "key value not JSON": (
+        '"treatment_rate": float(rates["treatment"])',
+        '"treatment_rate": rates',
+        "answer_key",
+        "JSON",
+    ),
+    "key value NaN": (
+        '"treatment_rate": float(rates["treatment"])',
+        '"treatment_rate": float("nan")',
+        "answer_key",
+        "JSON",
+    ),
+    "key modifies the data": (
+        '    events = data["events"]\n',
+        '    events = data["events"]\n    events["x"] = 1\n',
+        "answer_key",
+        "modifies",
+    ),
 }
 
 
@@ -257,7 +315,9 @@ def test_every_problem_is_reported_not_only_the_first(case_dir: Path) -> None:
     } <= fields
     lines = str(caught.value).splitlines()
     assert len(lines) == len(caught.value.problems)
-    assert "minimal-case/case.toml: kind: 'quiz' is not one of product-design, ab-readout, error-analysis, review" in lines
+    assert (
+        "minimal-case/case.toml: kind: 'quiz' is not one of product-design, ab-readout, error-analysis, review" in lines
+    )
 
 
 def test_dimension_ids_can_be_supplied_by_the_rubric(case_dir: Path) -> None:
@@ -327,23 +387,48 @@ def test_a_case_with_hidden_frames_computes_its_key_from_them(model_dir: Path) -
 
 
 HIDDEN_BREAKAGES = {
-    "hidden not a function": ("def hidden(seed: int, size: int)", "hidden = 1\ndef _unused(seed: int, size: int)",
-                              "hidden", "must be a function"),
-    "hidden not deterministic": ("rng = np.random.default_rng([seed, 2])", "rng = np.random.default_rng()",
-                                 "hidden", "not deterministic"),
-    "hidden stem clashes with data": ('return {"holdout_labels": _holdout(seed)[["id", "label"]], "calls": calls}',
-                                      'return {"holdout": _holdout(seed)[["id", "label"]], "calls": calls}',
-                                      "hidden", "name of a data frame"),
-    "hidden returns no frames": ('return {"holdout_labels": _holdout(seed)[["id", "label"]], "calls": calls}',
-                                 "return [calls]", "hidden", "dict of file stem"),
-    "key modifies hidden frames": ("    calls, expected = [], []\n",
-                                   '    hidden["calls"]["value"] += 1\n    calls, expected = [], []\n',
-                                   "answer_key", "modifies"),
-    "holdout labels of one class": ('"labels": [int(v) for v in labels.loc[data["holdout"]["id"]]]},',
-                                    '"labels": [1 for v in labels.loc[data["holdout"]["id"]]]},',
-                                    "answer_key", "both classes"),
-    "expected output not finite": ("expected.append(sum(values) * factor)", 'expected.append(float("inf"))',
-                                   "answer_key", "JSON"),
+    "hidden not a function": (
+        "def hidden(seed: int, size: int)",
+        "hidden = 1\ndef _unused(seed: int, size: int)",
+        "hidden",
+        "must be a function",
+    ),
+    "hidden not deterministic": (
+        "rng = np.random.default_rng([seed, 2])",
+        "rng = np.random.default_rng()",
+        "hidden",
+        "not deterministic",
+    ),
+    "hidden stem clashes with data": (
+        'return {"holdout_labels": _holdout(seed)[["id", "label"]], "calls": calls}',
+        'return {"holdout": _holdout(seed)[["id", "label"]], "calls": calls}',
+        "hidden",
+        "name of a data frame",
+    ),
+    "hidden returns no frames": (
+        'return {"holdout_labels": _holdout(seed)[["id", "label"]], "calls": calls}',
+        "return [calls]",
+        "hidden",
+        "dict of file stem",
+    ),
+    "key modifies hidden frames": (
+        "    calls, expected = [], []\n",
+        '    hidden["calls"]["value"] += 1\n    calls, expected = [], []\n',
+        "answer_key",
+        "modifies",
+    ),
+    "holdout labels of one class": (
+        '"labels": [int(v) for v in labels.loc[data["holdout"]["id"]]]},',
+        '"labels": [1 for v in labels.loc[data["holdout"]["id"]]]},',
+        "answer_key",
+        "both classes",
+    ),
+    "expected output not finite": (
+        "expected.append(sum(values) * factor)",
+        'expected.append(float("inf"))',
+        "answer_key",
+        "JSON",
+    ),
 }
 
 
@@ -404,12 +489,27 @@ def review_dir(tmp_path: Path) -> Path:
 
 
 REVIEW_BREAKAGES = {
-    "no flawed_cells": ("def flawed_cells(seed: int)", "def _cells(seed: int)", "generator.py", "flawed_cells",
-                        "missing: a 'review' case's generator defines it"),
-    "catalogue entry without a fix": ('"how_to_fix": "Keep only features known at the snapshot date', '"how_to": "',
-                                      "generator.py", "DEFECT_CATALOGUE['target-leakage']", "how_to_fix"),
-    "a second checkable part": ("[parts.guidance]", '[parts.check]\nkind = "boolean"\n[parts.guidance]',
-                                "case.toml", "parts", "exactly one checkable part"),
+    "no flawed_cells": (
+        "def flawed_cells(seed: int)",
+        "def _cells(seed: int)",
+        "generator.py",
+        "flawed_cells",
+        "missing: a 'review' case's generator defines it",
+    ),
+    "catalogue entry without a fix": (
+        '"how_to_fix": "Keep only features known at the snapshot date',
+        '"how_to": "',
+        "generator.py",
+        "DEFECT_CATALOGUE['target-leakage']",
+        "how_to_fix",
+    ),
+    "a second checkable part": (
+        "[parts.guidance]",
+        '[parts.check]\nkind = "boolean"\n[parts.guidance]',
+        "case.toml",
+        "parts",
+        "exactly one checkable part",
+    ),
 }
 
 

@@ -126,9 +126,7 @@ def mini(tmp_path: Path) -> dict[str, Rubric]:
     return {"mini": load_rubric(write(tmp_path / "mini.toml", MINIMAL_RUBRIC))}
 
 
-def broken_kit(
-    tmp_path: Path, rubrics: dict[str, Rubric], old: str, new: str, **kwargs
-) -> pytest.ExceptionInfo:
+def broken_kit(tmp_path: Path, rubrics: dict[str, Rubric], old: str, new: str, **kwargs) -> pytest.ExceptionInfo:
     assert old in MINIMAL_KIT, old
     write(tmp_path / "kits" / "general.toml", MINIMAL_KIT.replace(old, new, 1))
     with pytest.raises(RubricFormatError) as exc:
@@ -223,8 +221,12 @@ def test_minimal_rubric_used_below_is_valid(mini):
         ("value = 4", "value = 11", "levels[#4].value", "not a level"),
         ("value = 4", "value = 7", "levels", "level 4 is missing"),
         ("value = 4", "value = 3", "levels[#4].value", "duplicate level 3"),
-        ('[recommendations]\nstrong_no = "g1"\nno = "g2"\nyes = "g3"\nstrong_yes = "g4"\nno_decision = "g5"', "",
-         "recommendations", "missing"),
+        (
+            '[recommendations]\nstrong_no = "g1"\nno = "g2"\nyes = "g3"\nstrong_yes = "g4"\nno_decision = "g5"',
+            "",
+            "recommendations",
+            "missing",
+        ),
         ('no_decision = "g5"', "", "recommendations.no_decision", "missing"),
         (
             'no_decision = "g5"',

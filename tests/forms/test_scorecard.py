@@ -195,9 +195,7 @@ def test_pressing_both_buttons_is_refused(app, rubric):
 
 
 def test_saved_draft_redisplays_in_a_new_form(app, rubric):
-    saved = post(
-        app, rubric, draft(rating_craft="na", rating_communication="3", red_flags=["condescending"])
-    ).result()
+    saved = post(app, rubric, draft(rating_craft="na", rating_communication="3", red_flags=["condescending"])).result()
     with app.test_request_context():
         form = build_scorecard_form(rubric, FOCUS, data=saved)
         assert form.rating_craft.data == "na"

@@ -21,8 +21,15 @@ FIXTURE_CASE = Path(__file__).parent / "fixtures" / "tiny-sums"
 SEED = 7
 
 # Small limits keep the suite fast on two shared cores; each is still far above what the fixture needs.
-TEST_LIMITS = SandboxLimits(wall_seconds=40, cell_seconds=4, cpu_seconds=40, memory_bytes=2 * 1024**3,
-                            file_bytes=16 * 1024**2, output_bytes=1024**2, scratch_bytes=64 * 1024**2)
+TEST_LIMITS = SandboxLimits(
+    wall_seconds=40,
+    cell_seconds=4,
+    cpu_seconds=40,
+    memory_bytes=2 * 1024**3,
+    file_bytes=16 * 1024**2,
+    output_bytes=1024**2,
+    scratch_bytes=64 * 1024**2,
+)
 
 
 @pytest.fixture(scope="session")
@@ -63,8 +70,11 @@ def sandbox() -> SandboxLimits:
     """Gate for sandbox tests: FAILS (never skips) when no sandbox can be had; yields the test limits."""
     problem = sandbox_problem()
     if problem is not None:
-        pytest.fail(f"the grading sandbox is unavailable: {problem}. Run `make test` (it installs bubblewrap "
-                    "and builds the sandbox runtime) and try again.", pytrace=False)
+        pytest.fail(
+            f"the grading sandbox is unavailable: {problem}. Run `make test` (it installs bubblewrap "
+            "and builds the sandbox runtime) and try again.",
+            pytrace=False,
+        )
     return TEST_LIMITS
 
 
@@ -79,8 +89,9 @@ def grade(request: pytest.FixtureRequest, case: CaseSpec, sandbox: SandboxLimits
     return lambda notebook: grade_cold_or_warm(request.param, notebook, case, sandbox)
 
 
-def grade_cold_or_warm(mode: str, notebook: nbformat.NotebookNode, case: CaseSpec,
-                       limits: SandboxLimits) -> GradeReport:
+def grade_cold_or_warm(
+    mode: str, notebook: nbformat.NotebookNode, case: CaseSpec, limits: SandboxLimits
+) -> GradeReport:
     """grade_notebook in a cold sandbox ("cold") or in a warm one from a fresh pool of one ("warm")."""
     if mode == "cold":
         return grade_notebook(notebook, case, SEED, limits=limits)

@@ -36,7 +36,9 @@ def _with_source(notebook, index: int, source: str):
 def test_a_clean_run_says_it_ran_and_counts_the_answers(case, solved, sandbox) -> None:
     report = grade_notebook(solved(), case, SEED, limits=sandbox)
     outcome = _outcome(report)
-    assert outcome.text == f"ran without errors; {len(case.checkable_parts)} of {len(case.checkable_parts)} answers found"
+    assert (
+        outcome.text == f"ran without errors; {len(case.checkable_parts)} of {len(case.checkable_parts)} answers found"
+    )
     assert outcome.ran_clean is True
 
 
@@ -70,8 +72,10 @@ def test_a_name_error_asks_for_a_run_from_top_to_bottom(case, solved, sandbox) -
     notebook.cells.insert(2, nbformat.v4.new_code_cell("rows = rows_cleaned"))
     report = grade_notebook(notebook, case, SEED, limits=sandbox)
     text = _outcome(report).text
-    assert text.startswith("cell 3 raised NameError: name 'rows_cleaned' is not defined — run the notebook from top "
-                           "to bottom in a fresh kernel")
+    assert text.startswith(
+        "cell 3 raised NameError: name 'rows_cleaned' is not defined — run the notebook from top "
+        "to bottom in a fresh kernel"
+    )
     # The cells after it still ran on the earlier `rows`, so their answers were found.
     assert text.endswith("5 of 5 answers found")
 
@@ -83,8 +87,10 @@ def test_a_cell_that_runs_too_long_is_named(case, solved, sandbox) -> None:
     notebook = _with_source(notebook, index, "import time\ntime.sleep(60)\nflagged = []")
     report = grade_notebook(notebook, case, SEED, limits=sandbox)
     text = _outcome(report).text
-    assert text == (f"cell {index + 1} ran past the time limit for one cell and was stopped; 4 of 5 answers found "
-                    "(not found: flagged)")
+    assert text == (
+        f"cell {index + 1} ran past the time limit for one cell and was stopped; 4 of 5 answers found "
+        "(not found: flagged)"
+    )
 
 
 @pytest.mark.sandbox
@@ -102,15 +108,27 @@ def test_a_dead_kernel_says_where_it_died(case, solved, sandbox) -> None:
 def test_waiting_and_our_own_failures_never_blame_the_candidate() -> None:
     assert candidate_outcome(GradingProgress("queued", None, None)).text == "received, waiting to be checked"
     assert candidate_outcome(GradingProgress("running", None, None)).text == "being checked"
-    report = GradeReport("1.0", "x", "h", 1, 0.0, 3.0, (), (CellResult(0, "ok", None, 0.1),), Timings(),
-                         error="internal", failure=RunFailure.RUNNER_FAILED)
+    report = GradeReport(
+        "1.0",
+        "x",
+        "h",
+        1,
+        0.0,
+        3.0,
+        (),
+        (CellResult(0, "ok", None, 0.1),),
+        Timings(),
+        error="internal",
+        failure=RunFailure.RUNNER_FAILED,
+    )
     assert "staff will review" in candidate_outcome(GradingProgress("done", report, "internal")).text
     assert "staff will review" in candidate_outcome(GradingProgress("failed", None, "gave up")).text
 
 
 def test_a_long_error_is_cut_short() -> None:
-    report = GradeReport("1.0", "x", "h", 1, 0.0, 0.0, (), (CellResult(4, "error", "ValueError: " + "x" * 900, 0.1),),
-                         Timings())
+    report = GradeReport(
+        "1.0", "x", "h", 1, 0.0, 0.0, (), (CellResult(4, "error", "ValueError: " + "x" * 900, 0.1),), Timings()
+    )
     text = candidate_outcome(GradingProgress("done", report, None)).text
     assert text.startswith("cell 5 raised ValueError: xxx")
     assert len(text) < 300

@@ -73,6 +73,7 @@ def test_key_problems_catch_a_generator_returning_the_wrong_type() -> None:
 
 # --- number --------------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize(
     ("value", "status"),
     [
@@ -105,8 +106,13 @@ def test_number_refuses_values_that_are_not_finite_numbers(value: object) -> Non
 
 
 def test_none_is_a_missing_answer_for_every_kind() -> None:
-    for kind, params, expected in [("number", {}, 1.0), ("choice", {"options": ["a"]}, "a"),
-                                   ("boolean", {}, True), ("labels", {}, ["a"]), ("table", {}, {"a": 1.0})]:
+    for kind, params, expected in [
+        ("number", {}, 1.0),
+        ("choice", {"options": ["a"]}, "a"),
+        ("boolean", {}, True),
+        ("labels", {}, ["a"]),
+        ("table", {}, {"a": 1.0}),
+    ]:
         outcome = score_check(kind, params, None, expected, 3)
         assert (outcome.status, outcome.earned, outcome.possible) == ("missing", 0, 3)
 
@@ -125,6 +131,7 @@ def test_messages_do_not_reveal_the_expected_value() -> None:
 
 # --- choice and boolean --------------------------------------------------------------------
 
+
 def test_choice_ignores_case_and_surrounding_spaces() -> None:
     params = {"options": ["Ship", "Hold"]}
     assert score_check("choice", params, "  hold\n", "Hold", 1).status == "correct"
@@ -138,12 +145,15 @@ def test_choice_outside_the_options_is_invalid_and_lists_them() -> None:
     assert score_check("choice", {"options": ["ship", "hold"]}, 1, "hold", 1).status == "invalid"
 
 
-@pytest.mark.parametrize(("value", "status"), [(True, "correct"), (False, "incorrect"), (1, "invalid"), ("True", "invalid")])
+@pytest.mark.parametrize(
+    ("value", "status"), [(True, "correct"), (False, "incorrect"), (1, "invalid"), ("True", "invalid")]
+)
 def test_boolean_accepts_only_true_or_false(value: object, status: str) -> None:
     assert score_check("boolean", {}, value, True, 1).status == status
 
 
 # --- labels --------------------------------------------------------------------------------
+
 
 def test_labels_give_credit_by_items_found_minus_false_flags() -> None:
     key = ["leakage", "wrong_split", "srm_ignored", "multiple_comparisons"]
@@ -167,12 +177,17 @@ def test_labels_refuse_values_that_are_not_bounded_lists_of_strings(value: objec
 
 # --- table ---------------------------------------------------------------------------------
 
+
 def test_table_gives_credit_by_share_of_entries_right() -> None:
     key = {"mobile": 0.031, "desktop": 0.042, "tablet": 0.027, "tv": 0.011}
     given = {"Mobile": 0.0311, "desktop": 0.05, "tablet": math.nan, "extra": 1.0}
     outcome = score_check("table", {"abs_tol": 5e-4}, given, key, 2)
     assert (outcome.status, outcome.earned) == ("partial", 0.5)  # 1 of 4 right
-    assert "'desktop'" in outcome.message and "'tablet'" in outcome.message and "1 expected entry missing" in outcome.message
+    assert (
+        "'desktop'" in outcome.message
+        and "'tablet'" in outcome.message
+        and "1 expected entry missing" in outcome.message
+    )
     assert score_check("table", {"rel_tol": 0.01}, {k: v * 1.005 for k, v in key.items()}, key, 2).earned == 2
 
 

@@ -17,10 +17,12 @@ from assessments.grading.checks import (
     shown_key,
 )
 
-CALLS = [{"args": [[0.25, 0.75], [0, 1]], "kwargs": {}},
-         {"args": [[0.125, 0.625, 0.875], [1, 0, 1]], "kwargs": {"n_bins": 5}},
-         {"args": [[0.5], [1]], "kwargs": {"n_bins": 2}},
-         {"args": [[0.0, 1.0], [0, 1]], "kwargs": {}}]
+CALLS = [
+    {"args": [[0.25, 0.75], [0, 1]], "kwargs": {}},
+    {"args": [[0.125, 0.625, 0.875], [1, 0, 1]], "kwargs": {"n_bins": 5}},
+    {"args": [[0.5], [1]], "kwargs": {"n_bins": 2}},
+    {"args": [[0.0, 1.0], [0, 1]], "kwargs": {}},
+]
 EXPECTED = [0.2513579, 0.4471911, 0.5208333, 0.0036422]
 KEY = {"calls": CALLS, "expected": EXPECTED}
 PARAMS = {"abs_tol": 1e-6, "call_seconds": 1.0}
@@ -132,9 +134,12 @@ def test_the_same_failure_on_several_cases_is_said_once() -> None:
 def test_messages_show_no_expected_value_no_input_and_no_text_the_candidate_chose() -> None:
     # The exception's name and the unusable reason are made by the candidate's code: they could
     # carry the hidden inputs out, so only built-in exception names and fixed words are shown.
-    results = [{"state": "error", "reason": "Leak_0_25_0_75: [0.25, 0.75]"},
-               {"state": "unusable", "reason": "a value of type Leak_0_125_0_625"},
-               ok(0.1234), ok(-1.0)]
+    results = [
+        {"state": "error", "reason": "Leak_0_25_0_75: [0.25, 0.75]"},
+        {"state": "unusable", "reason": "a value of type Leak_0_125_0_625"},
+        ok(0.1234),
+        ok(-1.0),
+    ]
     message = score(results).message
     assert "raised an exception" in message and "Leak" not in message
     for number in EXPECTED + [0.25, 0.75, 0.125, 0.625, 0.875]:

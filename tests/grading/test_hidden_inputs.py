@@ -43,8 +43,9 @@ def key(model_case: CaseSpec) -> dict:
     return model_case.key_for_seed(SEED)
 
 
-def _notebook(case: CaseSpec, *, function: str | None = None, predictions: str | None = None,
-              extra: tuple[str, ...] = ()) -> nbformat.NotebookNode:
+def _notebook(
+    case: CaseSpec, *, function: str | None = None, predictions: str | None = None, extra: tuple[str, ...] = ()
+) -> nbformat.NotebookNode:
     """The author's notebook, with the function or predictions answer cell replaced and cells appended."""
     notebook = copy.deepcopy(solution_notebook(case))
     for cell in notebook.cells:
@@ -71,6 +72,7 @@ def _holdout_auc(case: CaseSpec, scores: list[float]) -> float:
 
 # --- full marks and the release notebook --------------------------------------------------
 
+
 def test_a_correct_function_and_holdout_scores_earn_every_point(model_case, grade) -> None:
     report = grade(_notebook(model_case))
     assert report.error is None and report.earned == report.possible == 7, report.checks
@@ -88,6 +90,7 @@ def test_the_release_notebook_earns_nothing(model_case, sandbox) -> None:
 
 
 # --- a wrong, broken or endless function costs only its own part ---------------------------
+
 
 def test_a_wrong_function_gets_partial_credit_and_each_failure_named(model_case, sandbox) -> None:
     broken = """
@@ -111,8 +114,10 @@ def scaled_sum(values, factor=1.0):
 
 @pytest.mark.parametrize(
     ("source", "status", "words"),
-    [("scaled_sum = 3", "invalid", "`scaled_sum` is not a function"),
-     ("pass", "missing", "`scaled_sum` was never defined")],
+    [
+        ("scaled_sum = 3", "invalid", "`scaled_sum` is not a function"),
+        ("pass", "missing", "`scaled_sum` was never defined"),
+    ],
 )
 def test_a_missing_or_uncallable_function_is_said_so(model_case, sandbox, source, status, words) -> None:
     report = grade_notebook(_notebook(model_case, function=source), model_case, SEED, limits=sandbox)
@@ -134,16 +139,21 @@ def test_an_endless_function_is_stopped_call_by_call_and_the_rest_is_graded(mode
     [
         # Swallows the timer's exceptions and the runner's interrupts: the ones that land outside its
         # `try` stop a call, and the step's own limit ends the rest (how many of each varies).
-        ("def scaled_sum(values, factor=1.0):\n    while True:\n        try:\n            while True:\n"
-         "                pass\n        except BaseException:\n            pass\n",
-         "0 of 4 passed; case"),
-        ("import os\ndef scaled_sum(values, factor=1.0):\n    if factor != 1.0:\n        os._exit(3)\n"
-         "    return sum(values) * factor\n",
-         "case 2 made the Python kernel die (for example by using too much memory); cases 3, 4 were not run"),
+        (
+            "def scaled_sum(values, factor=1.0):\n    while True:\n        try:\n            while True:\n"
+            "                pass\n        except BaseException:\n            pass\n",
+            "0 of 4 passed; case",
+        ),
+        (
+            "import os\ndef scaled_sum(values, factor=1.0):\n    if factor != 1.0:\n        os._exit(3)\n"
+            "    return sum(values) * factor\n",
+            "case 2 made the Python kernel die (for example by using too much memory); cases 3, 4 were not run",
+        ),
     ],
 )
-def test_a_function_that_hangs_the_kernel_or_kills_it_costs_only_its_own_part(model_case, sandbox, function,
-                                                                             words) -> None:
+def test_a_function_that_hangs_the_kernel_or_kills_it_costs_only_its_own_part(
+    model_case, sandbox, function, words
+) -> None:
     report = grade_notebook(_notebook(model_case, function=function), model_case, SEED, limits=sandbox)
     assert report.error is None, report.error
     assert words in report.check("scaled_sum").message
@@ -152,6 +162,7 @@ def test_a_function_that_hangs_the_kernel_or_kills_it_costs_only_its_own_part(mo
 
 
 # --- nothing secret is in the sandbox -----------------------------------------------------
+
 
 def _cheat(targets: set[str]) -> str:
     """A scaled_sum that never computes: it returns an expected output if it can find one anywhere.
@@ -204,8 +215,9 @@ def test_a_function_searching_for_the_expected_outputs_finds_none(model_case, ke
     assert check.earned == 0 and "cases 1, 2, 3, 4 returned a wrong value" in check.message, check.message
     # Control: the same search finds an expected output the notebook itself keeps in memory.
     planted = f"planted = [{key['scaled_sum']['expected'][1]!r}]"
-    control = grade_notebook(_notebook(model_case, function=_cheat(targets), extra=(planted,)), model_case, SEED,
-                             limits=sandbox)
+    control = grade_notebook(
+        _notebook(model_case, function=_cheat(targets), extra=(planted,)), model_case, SEED, limits=sandbox
+    )
     assert control.check("scaled_sum").earned == 1.0, control.check("scaled_sum").message
 
 
@@ -249,16 +261,21 @@ def test_a_notebook_hunting_for_the_holdout_labels_finds_none(model_case, grade,
 
 # --- predictions by band ------------------------------------------------------------------
 
+
 def test_holdout_scores_earn_the_band_their_auc_reaches(model_case, sandbox) -> None:
     holdout = model_case.generate(SEED)["holdout"]
     rng = np.random.default_rng(3)
     # Noisier scores, computed here: the first noise level whose AUC falls in the middle band.
-    noisy = next(scores for scale in (0.8, 1.0, 1.2, 1.5, 2.0)
-                 for scores in [(holdout["x"] + scale * rng.normal(size=len(holdout))).round(6).tolist()]
-                 if 0.76 <= _holdout_auc(model_case, scores) < 0.88)
+    noisy = next(
+        scores
+        for scale in (0.8, 1.0, 1.2, 1.5, 2.0)
+        for scores in [(holdout["x"] + scale * rng.normal(size=len(holdout))).round(6).tolist()]
+        if 0.76 <= _holdout_auc(model_case, scores) < 0.88
+    )
     by_id = dict(zip(holdout["id"], noisy, strict=True))
-    report = grade_notebook(_notebook(model_case, predictions=f"holdout_predictions = {by_id!r}"), model_case,
-                            SEED, limits=sandbox)
+    report = grade_notebook(
+        _notebook(model_case, predictions=f"holdout_predictions = {by_id!r}"), model_case, SEED, limits=sandbox
+    )
     check = report.check("holdout_predictions")
     assert (check.earned, check.status) == (1.0, "partial"), check.message
     assert f"{_holdout_auc(model_case, noisy):.3f}" in check.message and "reaches ≥ 0.75" in check.message

@@ -91,7 +91,9 @@ def test_absurd_nesting_is_refused_not_crashing() -> None:
 
 
 def test_an_unknown_format_version_is_refused() -> None:
-    assert "version 5" in _rejected(json.dumps({"cells": [], "nbformat": 5, "nbformat_minor": 0, "metadata": {}}).encode())
+    assert "version 5" in _rejected(
+        json.dumps({"cells": [], "nbformat": 5, "nbformat_minor": 0, "metadata": {}}).encode()
+    )
 
 
 def test_a_damaged_notebook_structure_is_refused(released: nbformat.NotebookNode) -> None:
@@ -101,14 +103,30 @@ def test_a_damaged_notebook_structure_is_refused(released: nbformat.NotebookNode
 
 
 def _v3_notebook(metadata: dict) -> bytes:
-    return json.dumps({
-        "nbformat": 3, "nbformat_minor": 0, "metadata": metadata,
-        "worksheets": [{"cells": [
-            {"cell_type": "markdown", "metadata": {}, "source": "# old"},
-            {"cell_type": "code", "language": "python", "input": "total = 1.5", "outputs": [], "metadata": {},
-             "collapsed": False, "prompt_number": 1},
-        ], "metadata": {}}],
-    }).encode()
+    return json.dumps(
+        {
+            "nbformat": 3,
+            "nbformat_minor": 0,
+            "metadata": metadata,
+            "worksheets": [
+                {
+                    "cells": [
+                        {"cell_type": "markdown", "metadata": {}, "source": "# old"},
+                        {
+                            "cell_type": "code",
+                            "language": "python",
+                            "input": "total = 1.5",
+                            "outputs": [],
+                            "metadata": {},
+                            "collapsed": False,
+                            "prompt_number": 1,
+                        },
+                    ],
+                    "metadata": {},
+                }
+            ],
+        }
+    ).encode()
 
 
 def test_an_nbformat_v3_notebook_is_upgraded_to_v4() -> None:
@@ -120,8 +138,10 @@ def test_an_nbformat_v3_notebook_is_upgraded_to_v4() -> None:
 
 def test_ten_thousand_cells_are_refused_with_the_limit(released: nbformat.NotebookNode) -> None:
     document = json.loads(_bytes(released))
-    document["cells"] = [{"cell_type": "code", "id": f"c{i}", "metadata": {}, "source": "x = 1", "outputs": [],
-                          "execution_count": None} for i in range(10_000)]
+    document["cells"] = [
+        {"cell_type": "code", "id": f"c{i}", "metadata": {}, "source": "x = 1", "outputs": [], "execution_count": None}
+        for i in range(10_000)
+    ]
     started = time.monotonic()
     message = _rejected(json.dumps(document).encode())
     assert time.monotonic() - started < 1

@@ -39,9 +39,12 @@ def test_partial_and_invalid_answers_get_partial_credit_and_clear_messages(case,
     first = sorted(wrong_mean)[0]
     wrong_mean[first] += 1.0
     flags = list(key["flagged"])[:-1] + ["not-a-row"] if key["flagged"] else ["not-a-row"]
-    released.cells.append(nbformat.v4.new_code_cell(
-        f"import pandas as pd\ntotal = {key['total']!r} + 1e-7\ntop_group = pd.DataFrame()\n"
-        f"has_negative = {key['has_negative']!r}\nflagged = {flags!r}\ngroup_means = {wrong_mean!r}\n"))
+    released.cells.append(
+        nbformat.v4.new_code_cell(
+            f"import pandas as pd\ntotal = {key['total']!r} + 1e-7\ntop_group = pd.DataFrame()\n"
+            f"has_negative = {key['has_negative']!r}\nflagged = {flags!r}\ngroup_means = {wrong_mean!r}\n"
+        )
+    )
     report = grade_notebook(released, case, SEED, limits=sandbox)
     assert report.check("total").status == "correct"  # within abs_tol 1e-6
     assert report.check("top_group").status == "invalid" and "DataFrame" in report.check("top_group").message
@@ -55,8 +58,10 @@ def test_partial_and_invalid_answers_get_partial_credit_and_clear_messages(case,
 @pytest.mark.sandbox
 def test_two_notebooks_graded_at_once_are_both_graded_in_full(case, solved, sandbox) -> None:
     reports = []
-    threads = [threading.Thread(target=lambda: reports.append(grade_notebook(solved(), case, SEED, limits=sandbox)))
-               for _ in range(2)]
+    threads = [
+        threading.Thread(target=lambda: reports.append(grade_notebook(solved(), case, SEED, limits=sandbox)))
+        for _ in range(2)
+    ]
     for thread in threads:
         thread.start()
     for thread in threads:
@@ -64,7 +69,9 @@ def test_two_notebooks_graded_at_once_are_both_graded_in_full(case, solved, sand
     assert [r.earned for r in reports] == [9, 9]
 
 
-def test_without_a_sandbox_grading_refuses_unless_the_operator_allows_it(case, solved, monkeypatch, tmp_path, caplog) -> None:
+def test_without_a_sandbox_grading_refuses_unless_the_operator_allows_it(
+    case, solved, monkeypatch, tmp_path, caplog
+) -> None:
     monkeypatch.setenv("ASSESS_SANDBOX_VENV", str(tmp_path / "no-runtime"))
     monkeypatch.delenv("ASSESS_UNSAFE_NO_SANDBOX", raising=False)
     with pytest.raises(SandboxUnavailable, match="ASSESS_UNSAFE_NO_SANDBOX=1"):
@@ -88,7 +95,7 @@ def test_notebook_features_work_as_in_jupyter(case, solved, sandbox) -> None:
     ]
     report = grade_notebook(solved(*features), case, SEED, limits=sandbox)
     assert (report.earned, report.error) == (9, None), report
-    assert [c.status for c in report.cells[-len(features):]] == ["ok"] * len(features), report.cells
+    assert [c.status for c in report.cells[-len(features) :]] == ["ok"] * len(features), report.cells
 
 
 def test_a_part_resting_on_others_counts_only_when_they_earn_full_marks(tmp_path) -> None:
@@ -109,8 +116,16 @@ def test_a_part_resting_on_others_counts_only_when_they_earn_full_marks(tmp_path
     case = load_case(folder, check_rules=CHECK_RULES)
 
     def graded(**earned: float) -> dict[str, CheckResult]:
-        checks = [CheckResult(p.id, earned.get(p.id, p.points), p.points, "correct" if earned.get(p.id, p.points) == p.points
-                              else "partial", "Checked.") for p in case.checkable_parts]
+        checks = [
+            CheckResult(
+                p.id,
+                earned.get(p.id, p.points),
+                p.points,
+                "correct" if earned.get(p.id, p.points) == p.points else "partial",
+                "Checked.",
+            )
+            for p in case.checkable_parts
+        ]
         return {c.part_id: c for c in rest_on_evidence(case, checks)}
 
     everything = graded()

@@ -68,8 +68,13 @@ def test_a_warm_sandbox_past_its_idle_cap_is_discarded_unused(sandbox) -> None:
 @pytest.mark.sandbox
 def test_a_warm_sandbox_that_never_gets_a_submission_ends_itself(sandbox) -> None:
     # The runner's own cap (idle + a margin) is the backstop when the pool is gone: here about 1 s.
-    warm = WarmSandbox(sandbox, default_runtime_path().resolve(), (), idle_seconds=-pool_module._RUNNER_IDLE_MARGIN + 1,
-                       startup_seconds=60)
+    warm = WarmSandbox(
+        sandbox,
+        default_runtime_path().resolve(),
+        (),
+        idle_seconds=-pool_module._RUNNER_IDLE_MARGIN + 1,
+        startup_seconds=60,
+    )
     try:
         assert warm.ready(wait_seconds=60), "the warm sandbox never became ready"
         assert _wait_for(lambda: warm._proc.poll() is not None, 20)

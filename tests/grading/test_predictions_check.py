@@ -20,6 +20,7 @@ AUC = {"metric": "roc_auc", "bands": [[0.9, 1.0], [0.7, 0.5], [0.6, 0.25]]}
 
 # --- the metrics against published worked examples -------------------------------------------
 
+
 def test_roc_auc_of_the_scikit_learn_documentation_example() -> None:
     # scikit-learn's `auc` docstring: y = [1, 1, 2, 2] (2 positive), scores [0.1, 0.4, 0.35, 0.8] -> 0.75.
     assert roc_auc([0, 0, 1, 1], [0.1, 0.4, 0.35, 0.8]) == 0.75
@@ -55,6 +56,7 @@ def test_the_metrics_agree_with_scikit_learn_on_random_data_with_ties() -> None:
 
 
 # --- parameters and keys ----------------------------------------------------------------------
+
 
 @pytest.mark.parametrize(
     ("params", "fragment"),
@@ -102,6 +104,7 @@ def test_key_problems_catch_a_generator_returning_a_bad_holdout(params: dict, ke
 
 
 # --- scoring ----------------------------------------------------------------------------------
+
 
 def _scores_with_auc(target_pairs_right: int) -> list[float]:
     """Scores for LABELS whose AUC is target_pairs_right / 16 (4 positives x 4 negatives)."""

@@ -18,18 +18,27 @@ def _line(document: object, nonce: str = NONCE) -> bytes:
 
 
 def _document(**changes: object) -> dict:
-    document = {"runner": PROTOCOL_VERSION, "cells": [{"index": 1, "status": "ok", "error": None, "seconds": 0.1},
-                                       {"index": 3, "status": "error", "error": "KeyError: 'x'", "seconds": 0.2}],
-                "answers": {"total": {"state": "ok", "value": 1.5}, "flagged": {"state": "undefined"}},
-                "failure": None, "answers_failure": None, "kernel_start_seconds": 1.0,
-                "execution_seconds": 0.3, "runner_seconds": 2.0}
+    document = {
+        "runner": PROTOCOL_VERSION,
+        "cells": [
+            {"index": 1, "status": "ok", "error": None, "seconds": 0.1},
+            {"index": 3, "status": "error", "error": "KeyError: 'x'", "seconds": 0.2},
+        ],
+        "answers": {"total": {"state": "ok", "value": 1.5}, "flagged": {"state": "undefined"}},
+        "failure": None,
+        "answers_failure": None,
+        "kernel_start_seconds": 1.0,
+        "execution_seconds": 0.3,
+        "runner_seconds": 2.0,
+    }
     document.update(changes)
     return document
 
 
 def _parse(output: bytes):
-    return parse_runner_output(output, NONCE, code_cells=(1, 3, 4), answer_names=("total", "flagged"),
-                               max_bytes=1024 * 1024)
+    return parse_runner_output(
+        output, NONCE, code_cells=(1, 3, 4), answer_names=("total", "flagged"), max_bytes=1024 * 1024
+    )
 
 
 def test_a_well_formed_result_is_read_and_unlisted_cells_count_as_not_run() -> None:
@@ -91,10 +100,16 @@ def test_nan_survives_parsing_so_the_check_can_refuse_it_by_name() -> None:
 
 def test_grade_report_round_trips_through_json() -> None:
     report = GradeReport(
-        grader_version="1.0", case_slug="tiny-sums", case_version="abc", seed=7, earned=2.5, possible=9.0,
+        grader_version="1.0",
+        case_slug="tiny-sums",
+        case_version="abc",
+        seed=7,
+        earned=2.5,
+        possible=9.0,
         checks=(CheckResult("total", 2.0, 2.0, "correct", "ok"), CheckResult("flagged", 0.5, 2.0, "partial", "m")),
         cells=(CellResult(1, "ok", None, 0.1), CellResult(3, "timeout", "stopped after 4 s", 4.0)),
-        timings=Timings(sandbox_start=1.0, execution=4.1, scoring=0.01, total=5.2), error=None,
+        timings=Timings(sandbox_start=1.0, execution=4.1, scoring=0.01, total=5.2),
+        error=None,
     )
     again = GradeReport.from_dict(json.loads(json.dumps(report.to_dict())))
     assert again == report

@@ -48,6 +48,7 @@ def _kill_cells_ok(report: GradeReport, count: int) -> None:
 
 # --- network -----------------------------------------------------------------------------
 
+
 def test_no_network_neither_the_hosts_loopback_nor_a_route_out(solved, grade) -> None:
     server = socket.socket()
     server.bind(("127.0.0.1", 0))
@@ -82,6 +83,7 @@ except OSError:
 
 # --- reading what is not the candidate's ------------------------------------------------------
 
+
 def test_cannot_read_secrets_the_app_other_candidates_or_the_key(solved, grade, tmp_path, monkeypatch) -> None:
     secret = "s3cr3t-" + os.urandom(8).hex()
     monkeypatch.setenv("ASSESS_TEST_SECRET", secret)
@@ -93,9 +95,16 @@ def test_cannot_read_secrets_the_app_other_candidates_or_the_key(solved, grade, 
     (other_run / "rows.csv").write_text(secret)
     os.chmod(other_run, 0o755)
     project = Path(__file__).resolve().parents[2]
-    paths = [str(instance / "app.db"), str(other_run / "other.ipynb"), str(other_run / "rows.csv"),
-             str(FIXTURE_CASE / "generator.py"), str(project / "assessments" / "grading" / "pipeline.py"),
-             str(project / "instance"), "/etc/shadow", "/root/.pyenv"]
+    paths = [
+        str(instance / "app.db"),
+        str(other_run / "other.ipynb"),
+        str(other_run / "rows.csv"),
+        str(FIXTURE_CASE / "generator.py"),
+        str(project / "assessments" / "grading" / "pipeline.py"),
+        str(project / "instance"),
+        "/etc/shadow",
+        "/root/.pyenv",
+    ]
     attack = f"""
 import glob, os
 secret_seen = any({secret!r} in v for v in os.environ.values())
@@ -161,9 +170,14 @@ if found:
 
 # --- writing ----------------------------------------------------------------------------
 
+
 def test_writes_outside_the_scratch_folder_do_not_reach_the_host(case, solved, sandbox, tmp_path) -> None:
-    targets = [tmp_path / "pwned.txt", RUNNER_DIR / "pwned.txt", default_runtime_path() / "pwned.txt",
-               Path("/usr/pwned.txt")]
+    targets = [
+        tmp_path / "pwned.txt",
+        RUNNER_DIR / "pwned.txt",
+        default_runtime_path() / "pwned.txt",
+        Path("/usr/pwned.txt"),
+    ]
     attack = f"""
 import os
 for path in {[str(t) for t in targets]!r}:
@@ -195,6 +209,7 @@ with open("big.bin", "wb") as handle:
 
 
 # --- resources --------------------------------------------------------------------------
+
 
 def test_graded_code_runs_below_the_web_servers_priority_and_cannot_raise_it(case, solved, sandbox) -> None:
     probe = """
@@ -262,7 +277,11 @@ def test_allocating_eight_gibibytes_fails_only_that_cell(case, solved, sandbox) 
 def test_an_infinite_loop_and_a_failing_cell_fail_only_themselves(case, solved, sandbox) -> None:
     notebook = solved(before_answers=("while True:\n    pass", "1 / 0"))
     loop = next(i for i, c in enumerate(notebook.cells) if c.source.startswith("while True"))
-    answer = {c.metadata["assess"]["answer"]: i for i, c in enumerate(notebook.cells) if "answer" in c.metadata.get("assess", {})}
+    answer = {
+        c.metadata["assess"]["answer"]: i
+        for i, c in enumerate(notebook.cells)
+        if "answer" in c.metadata.get("assess", {})
+    }
     notebook.cells[answer["flagged"]].source = "flagged = rows.loc[rows['value'] > 2, 'identifier'].tolist()"
     report = _grade(notebook, case, sandbox)
     assert report.error is None, report.error
@@ -322,6 +341,7 @@ def test_a_dying_kernel_is_reported_in_words(case, solved, sandbox) -> None:
 
 # --- tampering with the comparison or the result -----------------------------------------
 
+
 def test_monkeypatching_equality_or_numpy_does_not_fool_scoring(case, released, sandbox) -> None:
     attack = """
 import math, numpy, pandas
@@ -353,8 +373,13 @@ group_means = LiarDict({"a": 123.0})
     released.cells.append(nbformat.v4.new_code_cell(attack))
     report = _grade(released, case, sandbox)
     by_part = {c.part_id: c.status for c in report.checks}
-    assert by_part == {"total": "incorrect", "top_group": "invalid", "has_negative": "invalid",
-                       "flagged": "incorrect", "group_means": "incorrect"}
+    assert by_part == {
+        "total": "incorrect",
+        "top_group": "invalid",
+        "has_negative": "invalid",
+        "flagged": "incorrect",
+        "group_means": "incorrect",
+    }
     assert report.earned == 0
 
 
@@ -385,6 +410,7 @@ for nonce in ("", "0" * 32):
 
 # --- formats ----------------------------------------------------------------------------
 
+
 def test_an_nbformat_v3_upload_is_upgraded_and_graded(case, solved, sandbox) -> None:
     from assessments.grading.intake import parse_submission
 
@@ -399,8 +425,10 @@ def test_the_runtime_holds_no_app_and_no_heavy_optional_imports(sandbox) -> None
     import subprocess
 
     python = default_runtime_path() / "bin" / "python"
-    probe = ("import importlib.util as u; "
-             "print([m for m in ('assessments', 'flask', 'sqlalchemy', 'rfc3987_syntax', 'rfc3339_validator', 'webcolors') "
-             "if u.find_spec(m)])")
+    probe = (
+        "import importlib.util as u; "
+        "print([m for m in ('assessments', 'flask', 'sqlalchemy', 'rfc3987_syntax', 'rfc3339_validator', 'webcolors') "
+        "if u.find_spec(m)])"
+    )
     found = subprocess.run([str(python), "-I", "-c", probe], capture_output=True, text=True, check=True, cwd="/")
     assert found.stdout.strip() == "[]"

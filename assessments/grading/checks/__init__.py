@@ -34,9 +34,24 @@ from assessments.grading.checks.predictions import PredictionsCheck
 from assessments.grading.checks.table import TableCheck
 
 __all__ = [
-    "CHECK_CLASSES", "CHECK_RULES", "CORRECT", "INCORRECT", "INVALID", "MISSING", "PARTIAL", "STATUSES",
-    "BaseCheck", "CheckOutcome", "KeyValueProblem", "UnknownCheckKind", "check_key_problems",
-    "check_param_problems", "get_check_class", "sandbox_request", "score_check", "shown_key",
+    "CHECK_CLASSES",
+    "CHECK_RULES",
+    "CORRECT",
+    "INCORRECT",
+    "INVALID",
+    "MISSING",
+    "PARTIAL",
+    "STATUSES",
+    "BaseCheck",
+    "CheckOutcome",
+    "KeyValueProblem",
+    "UnknownCheckKind",
+    "check_key_problems",
+    "check_param_problems",
+    "get_check_class",
+    "sandbox_request",
+    "score_check",
+    "shown_key",
 ]
 
 CHECK_CLASSES: dict[str, type[BaseCheck]] = {

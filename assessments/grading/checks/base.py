@@ -157,8 +157,10 @@ class BaseCheck:
     @classmethod
     def unusable_message(cls, part_id: str, reason: str | None) -> str:
         """The message for an answer the sandbox could not turn into plain JSON."""
-        return (f"`{part_id}` holds {reason or 'a value the grader cannot read'}; "
-                "assign the kind of value the question asks for.")
+        return (
+            f"`{part_id}` holds {reason or 'a value the grader cannot read'}; "
+            "assign the kind of value the question asks for."
+        )
 
     @classmethod
     def shown_key(cls, expected: Any, params: Mapping[str, Any]) -> Any:
@@ -175,7 +177,9 @@ class BaseCheck:
         if problems:
             raise KeyValueProblem("; ".join(problems))
         if value is None:
-            return CheckOutcome(0.0, points, MISSING, f"No answer: the variable was unset or None; expected {cls.expects}.")
+            return CheckOutcome(
+                0.0, points, MISSING, f"No answer: the variable was unset or None; expected {cls.expects}."
+            )
         return cls._score(value, expected, params, points)
 
     @classmethod

@@ -39,7 +39,9 @@ class NumberCheck(ToleranceCheck):
         number = finite_float(value)
         if number is None:
             if is_number(value):
-                return invalid(points, f"Expected a finite number; got {describe(value)} (NaN and infinity are not answers).")
+                return invalid(
+                    points, f"Expected a finite number; got {describe(value)} (NaN and infinity are not answers)."
+                )
             return invalid(points, f"Expected a number (int or float); got {describe(value)}.")
         checked = f"Checked as a number, accepted {tolerance_words(abs_tol, rel_tol)} of the key"
         if within(number, float(expected), abs_tol, rel_tol):
@@ -88,8 +90,12 @@ class ChoiceCheck(BaseCheck):
         if normalise_text(value) not in {normalise_text(o) for o in options}:
             return invalid(points, f"{describe(value)} is not one of the options: {listed}.")
         if normalise_text(value) == normalise_text(expected):
-            return outcome(points, 1.0, f"Checked your choice among {len(options)} options: {describe(value)} is right.")
-        return outcome(points, 0.0, f"Checked your choice among {len(options)} options: {describe(value)} is not the right one.")
+            return outcome(
+                points, 1.0, f"Checked your choice among {len(options)} options: {describe(value)} is right."
+            )
+        return outcome(
+            points, 0.0, f"Checked your choice among {len(options)} options: {describe(value)} is not the right one."
+        )
 
 
 class BooleanCheck(BaseCheck):

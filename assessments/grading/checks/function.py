@@ -62,9 +62,13 @@ def _calls_problems(calls: Any) -> list[str]:
     if not isinstance(calls, list) or not 1 <= len(calls) <= MAX_CALLS:
         return [f"function key 'calls' must be a list of 1 to {MAX_CALLS} argument sets"]
     for index, call in enumerate(calls):
-        if (not isinstance(call, dict) or set(call) - {"args", "kwargs"} or not isinstance(call.get("args", []), list)
-                or not isinstance(call.get("kwargs", {}), dict)
-                or not all(isinstance(k, str) and k.isidentifier() for k in call.get("kwargs", {}))):
+        if (
+            not isinstance(call, dict)
+            or set(call) - {"args", "kwargs"}
+            or not isinstance(call.get("args", []), list)
+            or not isinstance(call.get("kwargs", {}), dict)
+            or not all(isinstance(k, str) and k.isidentifier() for k in call.get("kwargs", {}))
+        ):
             return [f"function key call {index + 1} must be {{'args': [...], 'kwargs': {{name: value}}}}"]
     try:
         size = len(json.dumps(calls, allow_nan=False))
@@ -150,8 +154,9 @@ class FunctionCheck(ToleranceCheck):
         if "call_seconds" in params:
             seconds = finite_float(params["call_seconds"])
             if seconds is None or not 0 < seconds <= MAX_CALL_SECONDS:
-                problems.append(f"call_seconds must be a number in (0, {MAX_CALL_SECONDS:g}], "
-                                f"got {params['call_seconds']!r}")
+                problems.append(
+                    f"call_seconds must be a number in (0, {MAX_CALL_SECONDS:g}], got {params['call_seconds']!r}"
+                )
         return problems
 
     @classmethod
@@ -171,8 +176,9 @@ class FunctionCheck(ToleranceCheck):
                 return [f"function key output {index + 1} is {problem}"]
         seconds = float(params.get("call_seconds", DEFAULT_CALL_SECONDS))
         if len(outputs) * seconds > MAX_FUNCTION_SECONDS:
-            return [f"{len(outputs)} calls of {seconds:g} s exceed the {MAX_FUNCTION_SECONDS:g} s "
-                    "a function part may take"]
+            return [
+                f"{len(outputs)} calls of {seconds:g} s exceed the {MAX_FUNCTION_SECONDS:g} s a function part may take"
+            ]
         return []
 
     @classmethod
@@ -194,20 +200,27 @@ class FunctionCheck(ToleranceCheck):
     def _score(cls, value: Any, expected: Any, params: Mapping[str, Any], points: float) -> CheckOutcome:
         wanted = expected["expected"]
         total = len(wanted)
-        if (not isinstance(value, list) or len(value) != total
-                or not all(isinstance(e, dict) and e.get("state") in CALL_STATES for e in value)):
+        if (
+            not isinstance(value, list)
+            or len(value) != total
+            or not all(isinstance(e, dict) and e.get("state") in CALL_STATES for e in value)
+        ):
             return invalid(points, "The grader could not read the results of calling your function.")
         problems = [_call_problem(entry, want, params) for entry, want in zip(value, wanted, strict=True)]
         failed = [(index, problem) for index, problem in enumerate(problems) if problem]
         abs_tol, rel_tol = tolerances(params)
         seconds = float(params.get("call_seconds", DEFAULT_CALL_SECONDS))
-        words = (f"Called your function on {total} hidden cases (each limited to {seconds:g} s; numbers accepted "
-                 f"{tolerance_words(abs_tol, rel_tol)} of the key): {total - len(failed)} of {total} passed")
+        words = (
+            f"Called your function on {total} hidden cases (each limited to {seconds:g} s; numbers accepted "
+            f"{tolerance_words(abs_tol, rel_tol)} of the key): {total - len(failed)} of {total} passed"
+        )
         cases_by_problem: dict[str, list[str]] = {}
         for index, problem in failed:
             cases_by_problem.setdefault(problem, []).append(str(index + 1))
-        details = [f"case {cases[0]} {problem}" if len(cases) == 1 else f"cases {', '.join(cases)} {_plural(problem)}"
-                   for problem, cases in cases_by_problem.items()]
+        details = [
+            f"case {cases[0]} {problem}" if len(cases) == 1 else f"cases {', '.join(cases)} {_plural(problem)}"
+            for problem, cases in cases_by_problem.items()
+        ]
         if details:
             words += "; " + "; ".join(details)
         return outcome(points, (total - len(failed)) / total, words + ".")

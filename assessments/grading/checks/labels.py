@@ -43,7 +43,9 @@ class LabelsCheck(BaseCheck):
         if "false_flag_penalty" in params:
             penalty = finite_float(params["false_flag_penalty"])
             if penalty is None or penalty < 0:
-                problems.append(f"false_flag_penalty must be a finite number >= 0, got {params['false_flag_penalty']!r}")
+                problems.append(
+                    f"false_flag_penalty must be a finite number >= 0, got {params['false_flag_penalty']!r}"
+                )
         return problems
 
     @classmethod

@@ -70,11 +70,15 @@ def _aligned(value: Any, ids: list[str]) -> tuple[list[Any] | None, str]:
         missing = sum(1 for key in ids if key not in value)
         unknown = len(value) - (n - missing)
         if missing or unknown:
-            return None, (f"Expected a dict keyed by the holdout's {n} ids: {missing} of them are missing and "
-                          f"{unknown} of your keys are not holdout ids.")
+            return None, (
+                f"Expected a dict keyed by the holdout's {n} ids: {missing} of them are missing and "
+                f"{unknown} of your keys are not holdout ids."
+            )
         return [value[key] for key in ids], ""
-    return None, (f"Expected a list of {n} predictions in the holdout file's row order, or a dict id -> prediction "
-                  f"(a pandas Series works too); got {describe(value)}.")
+    return None, (
+        f"Expected a list of {n} predictions in the holdout file's row order, or a dict id -> prediction "
+        f"(a pandas Series works too); got {describe(value)}."
+    )
 
 
 class PredictionsCheck(BaseCheck):
@@ -127,14 +131,19 @@ class PredictionsCheck(BaseCheck):
             return invalid(points, reason)
         rejected = [index for index, p in enumerate(predictions) if not metric.accepts(p)]
         if rejected:
-            return invalid(points, f"{len(rejected)} of your {len(predictions)} predictions are not "
-                                   f"{metric.predictions_are} (the first is row {rejected[0] + 1} of the holdout).")
+            return invalid(
+                points,
+                f"{len(rejected)} of your {len(predictions)} predictions are not "
+                f"{metric.predictions_are} (the first is row {rejected[0] + 1} of the holdout).",
+            )
         achieved = metric.compute(expected["labels"], predictions)
         fraction, threshold = _reached(achieved, metric, bands)
         sign = "≥" if metric.higher_is_better else "≤"
         listed = ", ".join(f"{sign} {t:g}: {f:.0%}" for t, f in bands)
-        words = (f"Scored your {len(predictions)} predictions by {metric.label} against the holdout's labels (which "
-                 f"are not in your files): {achieved:.3f}. Bands ({listed} of the points): ")
+        words = (
+            f"Scored your {len(predictions)} predictions by {metric.label} against the holdout's labels (which "
+            f"are not in your files): {achieved:.3f}. Bands ({listed} of the points): "
+        )
         if threshold is None:
             words += "below the last band, no points."
         else:

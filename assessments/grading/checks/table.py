@@ -74,11 +74,18 @@ class TableCheck(ToleranceCheck):
                 right += 1
             else:
                 wrong.append(name)
-        words = [f"Checked {len(expected)} entries, each accepted {tolerance_words(abs_tol, rel_tol)} of the key: {right} right"]
+        words = [
+            f"Checked {len(expected)} entries, each accepted {tolerance_words(abs_tol, rel_tol)} of the key: {right} right"
+        ]
         if wrong:
-            words.append(f"outside the tolerance: {', '.join(map(repr, wrong[:10]))}" + (" …" if len(wrong) > 10 else ""))
+            words.append(
+                f"outside the tolerance: {', '.join(map(repr, wrong[:10]))}" + (" …" if len(wrong) > 10 else "")
+            )
         if not_numbers:
-            words.append(f"not a finite number: {', '.join(map(repr, not_numbers[:10]))}" + (" …" if len(not_numbers) > 10 else ""))
+            words.append(
+                f"not a finite number: {', '.join(map(repr, not_numbers[:10]))}"
+                + (" …" if len(not_numbers) > 10 else "")
+            )
         if absent:
             words.append(f"{absent} expected entr{'y' if absent == 1 else 'ies'} missing from your dict")
         if not params.get("partial_credit", True) and right < len(expected):

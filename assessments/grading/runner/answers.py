@@ -10,10 +10,12 @@ per argument set, each call under its own time limit, and every result goes thro
 function, then one entry per call, written as each call ends, so a run cut short keeps what it had.
 """
 
+
 def __assess_collect(names, path, max_items, max_chars, max_depth, max_bytes, calls=None, call_seconds=1.0):
     """Write {name: {"state": ok|undefined|unusable, "value"|"reason": ...}} as JSON to path (see above for calls)."""
     import json as _json
     import sys as _sys
+
     _np = _sys.modules.get("numpy")
     _pd = _sys.modules.get("pandas")
     namespace = globals()
@@ -98,6 +100,7 @@ def __assess_collect(names, path, max_items, max_chars, max_depth, max_bytes, ca
                 return {"state": "unusable", "reason": str(error)[:200]}
 
         with open(path, "w") as out:
+
             def write(entry):
                 out.write(_json.dumps(entry, allow_nan=True) + "\n")
                 out.flush()

@@ -40,12 +40,19 @@ def function_requests(raw: Any) -> list[dict[str, Any]]:
         if not isinstance(request, dict) or set(request) != {"name", "calls", "call_seconds"}:
             raise ValueError("malformed function request")
         name, calls, seconds = request["name"], request["calls"], request["call_seconds"]
-        if (not isinstance(name, str) or not IDENTIFIER.match(name) or not isinstance(calls, list)
-                or not 1 <= len(calls) <= MAX_CALLS
-                or not all(isinstance(c, dict) and isinstance(c.get("args", []), list)
-                           and isinstance(c.get("kwargs", {}), dict) for c in calls)
-                or isinstance(seconds, bool) or not isinstance(seconds, (int, float))
-                or not 0 < seconds <= MAX_CALL_SECONDS):
+        if (
+            not isinstance(name, str)
+            or not IDENTIFIER.match(name)
+            or not isinstance(calls, list)
+            or not 1 <= len(calls) <= MAX_CALLS
+            or not all(
+                isinstance(c, dict) and isinstance(c.get("args", []), list) and isinstance(c.get("kwargs", {}), dict)
+                for c in calls
+            )
+            or isinstance(seconds, bool)
+            or not isinstance(seconds, (int, float))
+            or not 0 < seconds <= MAX_CALL_SECONDS
+        ):
             raise ValueError("malformed function request")
         requests.append({"name": name, "calls": calls, "call_seconds": float(seconds)})
     return requests
@@ -75,7 +82,7 @@ def _read_calls(path: str, count: int, max_bytes: int) -> tuple[dict | None, lis
     except ValueError:
         return None, []
     entries = []
-    for line in lines[1:count + 1]:
+    for line in lines[1 : count + 1]:
         try:
             entry = json.loads(line)
         except ValueError:
@@ -95,8 +102,13 @@ def _padded(entries: list[dict], count: int, step_status: str) -> list[dict]:
     return entries + [{"state": stopped}] + [{"state": "not-run"}] * (missing - 1)
 
 
-def call_functions(kernel: Any, requests: list[dict[str, Any]], answers_path: str, max_answer_bytes: int,
-                   time_left: Callable[[], float]) -> dict[str, dict[str, Any]]:
+def call_functions(
+    kernel: Any,
+    requests: list[dict[str, Any]],
+    answers_path: str,
+    max_answer_bytes: int,
+    time_left: Callable[[], float],
+) -> dict[str, dict[str, Any]]:
     """Each function part's answer, keyed by part id, from one kernel step per part (answers.py with calls)."""
     answers: dict[str, dict[str, Any]] = {}
     if not requests:
@@ -112,9 +124,11 @@ def call_functions(kernel: Any, requests: list[dict[str, Any]], answers_path: st
         per_call_bytes = max(1024, max_answer_bytes // count)
         # An unguessable path: the notebook cannot plant a file there in advance.
         path = f"/tmp/.assess-calls-{secrets.token_hex(16)}.jsonl"
-        source = (f"{answers_source}\n__assess_collect([{name!r}], {path!r}, 10000, 10000, 6, {per_call_bytes}, "
-                  f"__import__('json').loads({json.dumps(calls)!r}), {request['call_seconds']!r})\n"
-                  "del __assess_collect\n")
+        source = (
+            f"{answers_source}\n__assess_collect([{name!r}], {path!r}, 10000, 10000, 6, {per_call_bytes}, "
+            f"__import__('json').loads({json.dumps(calls)!r}), {request['call_seconds']!r})\n"
+            "del __assess_collect\n"
+        )
         status, _ = kernel.execute(source, budget)
         header, entries = _read_calls(path, count, per_call_bytes)
         function = header.get("function") if header else "ok"

@@ -81,7 +81,7 @@ def _reply(fd: int, reply: dict) -> None:
     line = (json.dumps(reply) + "\n").encode()
     view = memoryview(line)
     while view:
-        view = view[os.write(fd, view):]
+        view = view[os.write(fd, view) :]
 
 
 def _short_error(error: BaseException) -> str:
@@ -147,8 +147,11 @@ def main() -> int:
             return 0
         error = _run_cell(shell, str(command.get("source", "")))
         _drain(command_fd)
-        reply = {"id": command.get("id"), "status": "ok" if error is None else "error",
-                 "error": None if error is None else _short_error(error)}
+        reply = {
+            "id": command.get("id"),
+            "status": "ok" if error is None else "error",
+            "error": None if error is None else _short_error(error),
+        }
         _reply(reply_fd, reply)
 
 

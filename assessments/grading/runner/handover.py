@@ -54,10 +54,13 @@ def receive_submission(fd: int, args: argparse.Namespace) -> str:
     deadline = time.monotonic() + 60  # the grader sends everything at once
     header = json.loads(read_exactly(fd, length, deadline))
     files = [(str(name), int(size)) for name, size in header["files"]]
-    if (any(not FILE_NAME.match(name) or size < 0 for name, size in files)
-            or sum(size for _, size in files) > args.max_input_bytes or header["notebook"] not in dict(files)
-            or not all(IDENTIFIER.match(name) for name in header["answers"])
-            or not NONCE.match(str(header["nonce"]))):
+    if (
+        any(not FILE_NAME.match(name) or size < 0 for name, size in files)
+        or sum(size for _, size in files) > args.max_input_bytes
+        or header["notebook"] not in dict(files)
+        or not all(IDENTIFIER.match(name) for name in header["answers"])
+        or not NONCE.match(str(header["nonce"]))
+    ):
         raise ValueError("malformed submission header")
     for name, size in files:
         data = read_exactly(fd, size, deadline)
@@ -65,7 +68,7 @@ def receive_submission(fd: int, args: argparse.Namespace) -> str:
         try:
             view = memoryview(data)
             while view:
-                view = view[os.write(out, view):]
+                view = view[os.write(out, view) :]
         finally:
             os.close(out)
     args.notebook = header["notebook"]

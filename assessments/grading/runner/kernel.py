@@ -98,8 +98,12 @@ class Kernel:
         try:
             self._proc = subprocess.Popen(
                 [sys.executable, "-I", EXECUTOR, str(command_read), str(reply_write), ",".join(preload)],
-                stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                pass_fds=(command_read, reply_write), start_new_session=True)
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+                pass_fds=(command_read, reply_write),
+                start_new_session=True,
+            )
         finally:
             os.close(command_read)
             os.close(reply_write)
@@ -148,7 +152,7 @@ class Kernel:
             if not select.select([], [self._commands], [], remaining)[1]:
                 continue
             try:
-                view = view[os.write(self._commands, view):]
+                view = view[os.write(self._commands, view) :]
             except BlockingIOError:
                 continue
             except OSError:
@@ -239,7 +243,10 @@ def _parse_reply(line: bytes) -> dict | None:
         reply = json.loads(line)
     except ValueError:
         return None
-    if not isinstance(reply, dict) or not isinstance(reply.get("id"), int) or reply.get("status") not in (
-            "ok", "error", "ready"):
+    if (
+        not isinstance(reply, dict)
+        or not isinstance(reply.get("id"), int)
+        or reply.get("status") not in ("ok", "error", "ready")
+    ):
         return None
     return reply

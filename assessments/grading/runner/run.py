@@ -73,8 +73,9 @@ def _run(args: argparse.Namespace, started: float, emit) -> None:  # noqa: ANN00
         kernel.kill()
 
 
-def _execute(kernel: Kernel, cells: list[tuple[int, str]], args: argparse.Namespace, started: float,
-             result: dict) -> None:
+def _execute(
+    kernel: Kernel, cells: list[tuple[int, str]], args: argparse.Namespace, started: float, result: dict
+) -> None:
     """Run every code cell in the kernel, one after another whatever each does, then read the answers."""
     deadline = started + args.wall_seconds - ANSWER_RESERVE_SECONDS - reserve_seconds(args.functions)
     executing = time.monotonic()
@@ -87,21 +88,30 @@ def _execute(kernel: Kernel, cells: list[tuple[int, str]], args: argparse.Namesp
         cell_started = time.monotonic()
         status, error = kernel.execute(source, limit)
         if status == "timeout" and kernel.dead:
-            status, error = "kernel-died", f"stopped after {limit:.0f} s; it ignored the interrupt, so its kernel was ended"
+            status, error = (
+                "kernel-died",
+                f"stopped after {limit:.0f} s; it ignored the interrupt, so its kernel was ended",
+            )
         elif status == "timeout":
             error = f"stopped after {limit:.0f} s"
         elif status == "kernel-died":
             error = "the Python kernel died (it crashed or was killed)"
-        result["cells"].append({"index": index, "status": status, "error": error,
-                                "seconds": round(time.monotonic() - cell_started, 3)})
+        result["cells"].append(
+            {"index": index, "status": status, "error": error, "seconds": round(time.monotonic() - cell_started, 3)}
+        )
     result["execution_seconds"] = round(time.monotonic() - executing, 3)
     if kernel.dead:
         result["failure"] = "kernel-died"
     else:
         answers, result["answers_failure"] = _collect_answers(kernel, args, started)
         # After the answers, so a function that hangs or kills the kernel costs only its own part.
-        called = call_functions(kernel, args.functions, ANSWERS_SOURCE, args.max_answer_bytes,
-                                lambda: started + args.wall_seconds - time.monotonic() - 0.5)
+        called = call_functions(
+            kernel,
+            args.functions,
+            ANSWERS_SOURCE,
+            args.max_answer_bytes,
+            lambda: started + args.wall_seconds - time.monotonic() - 0.5,
+        )
         result["answers"] = {**answers, **called} if isinstance(answers, dict) else answers
 
 
@@ -113,8 +123,10 @@ def _collect_answers(kernel: Kernel, args: argparse.Namespace, started: float) -
     path = f"/tmp/.assess-answers-{secrets.token_hex(16)}.json"
     with open(ANSWERS_SOURCE, encoding="utf-8") as handle:
         source = handle.read()
-    source += (f"\n__assess_collect({names!r}, {path!r}, 10000, 10000, 6, {int(args.max_answer_bytes)})\n"
-               "del __assess_collect\n")
+    source += (
+        f"\n__assess_collect({names!r}, {path!r}, 10000, 10000, 6, {int(args.max_answer_bytes)})\n"
+        "del __assess_collect\n"
+    )
     remaining = started + args.wall_seconds - time.monotonic() - 0.5
     status, error = kernel.execute(source, max(0.5, min(ANSWER_RESERVE_SECONDS, remaining)))
     if status != "ok":
@@ -143,6 +155,7 @@ def _make_undumpable() -> None:
 
 # --- warm mode: start the kernel and import the usual libraries before the submission arrives ----
 
+
 def _warm(args: argparse.Namespace, result_fd: int, submission_fd: int, emit) -> None:  # noqa: ANN001
     """Start the kernel, import the preload modules in it, say so, then run the submission when it comes."""
     preload = [name for name in args.preload.split(",") if MODULE_NAME.match(name)]
@@ -165,8 +178,12 @@ def _warm(args: argparse.Namespace, result_fd: int, submission_fd: int, emit) ->
 
 
 def _runner_error(error: Exception) -> dict:
-    return {"runner": PROTOCOL_VERSION, "cells": [], "answers": {},
-            "failure": f"runner-error: {type(error).__name__}: {str(error)[:200]}"}
+    return {
+        "runner": PROTOCOL_VERSION,
+        "cells": [],
+        "answers": {},
+        "failure": f"runner-error: {type(error).__name__}: {str(error)[:200]}",
+    }
 
 
 def main() -> int:
@@ -223,7 +240,7 @@ class _Emitter:
         line = f"{RESULT_PREFIX}{self.nonce} {json.dumps(result, allow_nan=True)}\n".encode()
         view = memoryview(line)
         while view:
-            view = view[os.write(self.fd, view):]
+            view = view[os.write(self.fd, view) :]
 
 
 if __name__ == "__main__":
