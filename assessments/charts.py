@@ -41,23 +41,32 @@ def leniency_figure(leniency: pd.DataFrame) -> go.Figure:
             y=labels,
             mode="markers",
             marker={"size": 10, "color": ["#b3261e" if w else "#2454c5" for w in overall["min_n_warning"]]},
-            error_x={"type": "data", "symmetric": False, "visible": True,
-                     "array": overall["ci_high"] - overall["effect"],
-                     "arrayminus": overall["effect"] - overall["ci_low"]},
+            error_x={
+                "type": "data",
+                "symmetric": False,
+                "visible": True,
+                "array": overall["ci_high"] - overall["effect"],
+                "arrayminus": overall["effect"] - overall["ci_low"],
+            },
             customdata=overall[["n_candidates", "stands_out"]],
             hovertemplate="%{y}: %{x:+.2f} levels<br>stands out: %{customdata[1]}<extra>shrunken</extra>",
             name="shrunken (random effects)",
         )
     )
     figure.add_scatter(
-        x=overall["fixed_effect"], y=labels, mode="markers", name="least squares",
+        x=overall["fixed_effect"],
+        y=labels,
+        mode="markers",
+        name="least squares",
         marker={"size": 8, "symbol": "circle-open", "color": "#555555"},
         hovertemplate="%{y}: %{x:+.2f} levels<extra>least squares</extra>",
     )
     figure.add_vline(x=0, line_dash="dot", line_color="#888")
     figure.update_layout(
-        title=(f"Rater leniency<br><sup>adjusted for candidates seen · {len(overall)} interviewers · "
-               f"n = {int(overall['n_candidates'].sum())} scorecards (red: fewer than 10 candidates)</sup>"),
+        title=(
+            f"Rater leniency<br><sup>adjusted for candidates seen · {len(overall)} interviewers · "
+            f"n = {int(overall['n_candidates'].sum())} scorecards (red: fewer than 10 candidates)</sup>"
+        ),
         xaxis_title="levels above (+) or below (−) the weighted average interviewer",
         **_LAYOUT,
     )
@@ -139,11 +148,14 @@ def recommendation_figure(shares: pd.DataFrame) -> go.Figure:
     scale = columns[:-1]
     frame = shares.sort_values(scale[-1]) if scale else shares
     figure = go.Figure()
-    colours = [*_scale_colours(len(scale)), _NO_DECISION_COLOUR][-len(columns):] if columns else []
+    colours = [*_scale_colours(len(scale)), _NO_DECISION_COLOUR][-len(columns) :] if columns else []
     for column, colour in zip(columns, colours, strict=True):
         figure.add_bar(
-            x=frame[column], y=frame["interviewer"], orientation="h",
-            name=column.removeprefix("share_").replace("_", " "), marker_color=colour,
+            x=frame[column],
+            y=frame["interviewer"],
+            orientation="h",
+            name=column.removeprefix("share_").replace("_", " "),
+            marker_color=colour,
         )
     figure.update_layout(
         barmode="stack",
@@ -186,20 +198,26 @@ def progress_figure(evidence: pd.DataFrame, dimensions: Mapping[str, str]) -> go
         auto, mentor = points[points["source"] == "auto"], points[points["source"] == "mentor"]
         if len(auto):
             figure.add_scatter(
-                x=auto["at"].tolist(), y=auto["value"].tolist(), mode="lines+markers",
-                name=f"{name} (auto-graded)", line={"color": colour}, legendgroup=dimension,
+                x=auto["at"].tolist(),
+                y=auto["value"].tolist(),
+                mode="lines+markers",
+                name=f"{name} (auto-graded)",
+                line={"color": colour},
+                legendgroup=dimension,
                 marker={"symbol": ["circle-open" if after else "circle" for after in auto["after_solution"]]},
                 customdata=auto["case_title"].tolist(),
                 hovertemplate="%{customdata}<br>%{y:.0%} of the points<extra>" + name + "</extra>",
             )
         if len(mentor):
             figure.add_scatter(
-                x=mentor["at"].tolist(), y=mentor["value"].tolist(), mode="markers",
-                name=f"{name} (mentor)", legendgroup=dimension,
+                x=mentor["at"].tolist(),
+                y=mentor["value"].tolist(),
+                mode="markers",
+                name=f"{name} (mentor)",
+                legendgroup=dimension,
                 marker={"symbol": "diamond", "size": 12, "color": colour},
                 customdata=[list(point) for point in zip(mentor["case_title"], mentor["level"], strict=True)],
-                hovertemplate="%{customdata[0]}<br>mentor rating: level %{customdata[1]}"
-                f"<extra>{name}</extra>",
+                hovertemplate=f"%{{customdata[0]}}<br>mentor rating: level %{{customdata[1]}}<extra>{name}</extra>",
             )
     figure.update_layout(
         title=f"Progress per dimension (n = {len(evidence)} points of evidence)",

@@ -67,9 +67,16 @@ def _deadline(_ctx: click.Context, _param: click.Parameter, value: str) -> datet
 @with_appcontext
 @click.argument("email")
 @click.option("--case", "case_slug", required=True, help="The hiring case's slug (its folder under cases/).")
-@click.option("--deadline", required=True, callback=_deadline, metavar="ISO8601",
-              help="e.g. 2027-01-15T17:00+01:00; UTC when no offset is given.")
-@click.option("--panel", default="", metavar="EMAIL,EMAIL", help="Interviewers' emails; leave out to add the panel later.")
+@click.option(
+    "--deadline",
+    required=True,
+    callback=_deadline,
+    metavar="ISO8601",
+    help="e.g. 2027-01-15T17:00+01:00; UTC when no offset is given.",
+)
+@click.option(
+    "--panel", default="", metavar="EMAIL,EMAIL", help="Interviewers' emails; leave out to add the panel later."
+)
 @click.option("--timed", is_flag=True, help="Enforce the case's time limit from the first download.")
 @click.option("--name", help="The candidate's name (needed for someone not yet a candidate).")
 def invite_command(email: str, case_slug: str, deadline: datetime, panel: str, timed: bool, name: str | None) -> None:
@@ -77,18 +84,25 @@ def invite_command(email: str, case_slug: str, deadline: datetime, panel: str, t
     notify = outbox.mail_configured()
     try:
         invitation, token, existed = invitations.invite_from_script(
-            email, case_slug, due_at=deadline, panel_emails=[e.strip() for e in panel.split(",") if e.strip()],
-            name=name, timed=timed, notify=notify,
+            email,
+            case_slug,
+            due_at=deadline,
+            panel_emails=[e.strip() for e in panel.split(",") if e.strip()],
+            name=name,
+            timed=timed,
+            notify=notify,
         )
     except DomainError as error:
         raise click.ClickException(error.message) from error
     candidate = invitation.candidate
     if existed:
         click.echo(f"{candidate.email} is already a candidate ({candidate.name}): added this case for them.")
-    click.echo(f"Invited {candidate.name} <{candidate.email}> to {invitation.case.title}, "
-               f"due {invitation.due_at:%Y-%m-%d %H:%M} UTC{', timed' if timed else ''}.")
+    click.echo(
+        f"Invited {candidate.name} <{candidate.email}> to {invitation.case.title}, "
+        f"due {invitation.due_at:%Y-%m-%d %H:%M} UTC{', timed' if timed else ''}."
+    )
     if not invitation.panel:
-        click.echo("No panel yet: the invitation shows as \"needs a panel\" until you add one.")
+        click.echo('No panel yet: the invitation shows as "needs a panel" until you add one.')
     click.echo(outbox.absolute_url("candidate.invitation", token=token))
     click.echo(f"Mailed to {candidate.email}." if notify else "MAIL_URL is not set: send the link yourself.", err=True)
 
@@ -103,14 +117,28 @@ class InputFileError(click.ClickException):
 
 
 @calibration_group.command("report")
-@click.option("--from", "source", type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              help="A long-format CSV: candidate,interviewer,dimension,rating (blank = missing).")
-@click.option("--scale", metavar="MIN..MAX",
-              help="The CSV's rating scale, e.g. 1..5; read from the data (and said so) if left out.")
-@click.option("--alpha-level", type=click.Choice(calibration.ALPHA_LEVELS), default="ordinal",
-              show_default=True, help="Krippendorff's alpha metric.")
+@click.option(
+    "--from",
+    "source",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="A long-format CSV: candidate,interviewer,dimension,rating (blank = missing).",
+)
+@click.option(
+    "--scale",
+    metavar="MIN..MAX",
+    help="The CSV's rating scale, e.g. 1..5; read from the data (and said so) if left out.",
+)
+@click.option(
+    "--alpha-level",
+    type=click.Choice(calibration.ALPHA_LEVELS),
+    default="ordinal",
+    show_default=True,
+    help="Krippendorff's alpha metric.",
+)
 @click.option("--format", "fmt", type=click.Choice(["json", "csv", "html"]), default="json", show_default=True)
-@click.option("--out", type=click.Path(dir_okay=False, writable=True, path_type=Path), help="Write here instead of stdout.")
+@click.option(
+    "--out", type=click.Path(dir_okay=False, writable=True, path_type=Path), help="Write here instead of stdout."
+)
 def calibration_report_command(
     source: Path | None, scale: str | None, alpha_level: str, fmt: str, out: Path | None
 ) -> None:

@@ -60,9 +60,12 @@ ROOT = Path(__file__).resolve().parent.parent
 FLASK = [str(Path(sys.executable).with_name("flask")), "--app", "app", "calibration", "report"]
 Result = TypeVar("Result")
 PARTS = {
-    "base_rate": ["problem-framing"], "metric_choice": ["evaluation-rigor", "modeling"],
-    "srm_pvalue": ["evaluation-rigor"], "leaky_feature": ["modeling", "responsible-ai"],
-    "monitoring_plan": ["production-ml"], "recommendation": ["communication", "problem-framing"],
+    "base_rate": ["problem-framing"],
+    "metric_choice": ["evaluation-rigor", "modeling"],
+    "srm_pvalue": ["evaluation-rigor"],
+    "leaky_feature": ["modeling", "responsible-ai"],
+    "monitoring_plan": ["production-ml"],
+    "recommendation": ["communication", "problem-framing"],
 }
 
 
@@ -72,18 +75,24 @@ def simulate_auto_grades(ratings: pd.DataFrame, seed: int) -> tuple[pd.DataFrame
     strength = ratings.groupby("candidate", sort=False)["rating"].mean()
     candidates = strength.index.to_numpy()
     z = ((strength - strength.mean()) / strength.std()).to_numpy()
-    parts = pd.DataFrame({
-        "candidate": np.tile(candidates, len(PARTS)),
-        "part": np.repeat(list(PARTS), candidates.size),
-        "score_fraction": 1 / (1 + np.exp(-(np.tile(z, len(PARTS))
-                                            + rng.normal(0, 1, candidates.size * len(PARTS))))),
-    })
+    parts = pd.DataFrame(
+        {
+            "candidate": np.tile(candidates, len(PARTS)),
+            "part": np.repeat(list(PARTS), candidates.size),
+            "score_fraction": 1
+            / (1 + np.exp(-(np.tile(z, len(PARTS)) + rng.normal(0, 1, candidates.size * len(PARTS))))),
+        }
+    )
     names = [f"check_{i}" for i in range(8)] + ["inverted_key", "always_passes"]
     scores = [(z + rng.normal(0, 1, z.size) > 0).astype(float) for _ in range(8)]
     scores += [(z + rng.normal(0, 1, z.size) < 0).astype(float), np.ones(z.size)]
-    checks = pd.DataFrame({"candidate": np.tile(candidates, len(names)),
-                           "check": np.repeat(names, candidates.size),
-                           "score_fraction": np.concatenate(scores)})
+    checks = pd.DataFrame(
+        {
+            "candidate": np.tile(candidates, len(names)),
+            "check": np.repeat(names, candidates.size),
+            "score_fraction": np.concatenate(scores),
+        }
+    )
     return parts, checks
 
 
@@ -104,8 +113,9 @@ def naive_alpha(ratings: pd.DataFrame, n_boot: int, seed: int) -> tuple[dict[str
         points[dimension] = krippendorff.alpha(matrix, level_of_measurement="ordinal")
         start = time.process_time()
         for _ in range(n_boot):
-            krippendorff.alpha(matrix[:, rng.integers(0, matrix.shape[1], matrix.shape[1])],
-                               level_of_measurement="ordinal")
+            krippendorff.alpha(
+                matrix[:, rng.integers(0, matrix.shape[1], matrix.shape[1])], level_of_measurement="ordinal"
+            )
         boot_seconds += time.process_time() - start
     return points, boot_seconds
 
@@ -149,8 +159,7 @@ def _lsqr_effects(frame: pd.DataFrame, unit_columns: list[str]) -> pd.Series:
     cols = np.r_[unit, k + rater[rater != m - 1], k + np.tile(np.arange(m - 1), last.size)]
     vals = np.r_[np.ones(n), np.ones((rater != m - 1).sum()), -np.ones(last.size * (m - 1))]
     design = sp.csr_matrix((vals, (rows, cols)), shape=(n, k + m - 1))
-    effects = lsqr(design, frame["rating"].to_numpy(float), atol=1e-10, btol=1e-10,
-                   iter_lim=5000)[0][k:]
+    effects = lsqr(design, frame["rating"].to_numpy(float), atol=1e-10, btol=1e-10, iter_lim=5000)[0][k:]
     return pd.Series(np.r_[effects, -effects.sum()], index=np.asarray(raters))
 
 
@@ -179,7 +188,8 @@ def naive_small_stages(ratings: pd.DataFrame, scorecards: pd.DataFrame) -> dict[
         for choice in group["recommendation"]:
             counts[choice] += 1
     spreads = present.groupby(["candidate", "dimension"])["rating"].agg(
-        lambda values: (values.max() - values.min(), values.std()))
+        lambda values: (values.max() - values.min(), values.std())
+    )
     top = sorted(spreads.items(), key=lambda item: (-item[1][0], -item[1][1]))[:20]
     return {"top_range": top[0][1][0], "mean_i": float(np.mean(list(means.values())))}
 
@@ -206,28 +216,37 @@ def naive_autograde(ratings: pd.DataFrame, parts: pd.DataFrame, checks: pd.DataF
 
 def naive_stages(args: argparse.Namespace) -> None:
     """Each statistics stage on 100,000 scorecards, fast and the obvious way, with the ratio."""
-    (ratings, _), simulate_seconds = timed(lambda: simulate_panel(
-        args.seed, n_candidates=33_334, n_interviewers=200, raters_per_candidate=3,
-        missing_rate=0.03))
+    (ratings, _), simulate_seconds = timed(
+        lambda: simulate_panel(
+            args.seed, n_candidates=33_334, n_interviewers=200, raters_per_candidate=3, missing_rate=0.03
+        )
+    )
     scorecards = simulate_scorecards(ratings, seed=args.seed)
     parts, checks = simulate_auto_grades(ratings, seed=args.seed)
-    print(f"simulated {len(scorecards):,} scorecards, {len(ratings):,} ratings, "
-          f"{ratings['interviewer'].nunique()} interviewers in {simulate_seconds:.1f}s; "
-          f"BLAS threads: {os.environ['OPENBLAS_NUM_THREADS']}")
+    print(
+        f"simulated {len(scorecards):,} scorecards, {len(ratings):,} ratings, "
+        f"{ratings['interviewer'].nunique()} interviewers in {simulate_seconds:.1f}s; "
+        f"BLAS threads: {os.environ['OPENBLAS_NUM_THREADS']}"
+    )
 
     wall_start = time.perf_counter()
-    report, cpu = timed(lambda: calibration_report(
-        ratings, scorecards, auto_scores=parts, part_dimensions=PARTS, check_scores=checks,
-        n_boot=args.boot, seed=args.seed))
+    report, cpu = timed(
+        lambda: calibration_report(
+            ratings,
+            scorecards,
+            auto_scores=parts,
+            part_dimensions=PARTS,
+            check_scores=checks,
+            n_boot=args.boot,
+            seed=args.seed,
+        )
+    )
     total = time.perf_counter() - wall_start
 
     scale = args.boot / max(args.naive_boot, 1)
-    print(f"fast report: {total:.2f} s wall, {cpu:.2f} s CPU; now the naive path (minutes)",
-          flush=True)
-    (alpha_points, alpha_boot), alpha_seconds = timed(
-        lambda: naive_alpha(ratings, args.naive_boot, args.seed))
-    (icc_points, icc_boot), icc_seconds = timed(
-        lambda: naive_icc(ratings, args.naive_boot, args.seed))
+    print(f"fast report: {total:.2f} s wall, {cpu:.2f} s CPU; now the naive path (minutes)", flush=True)
+    (alpha_points, alpha_boot), alpha_seconds = timed(lambda: naive_alpha(ratings, args.naive_boot, args.seed))
+    (icc_points, icc_boot), icc_seconds = timed(lambda: naive_icc(ratings, args.naive_boot, args.seed))
     lsqr_effects, leniency_seconds = timed(lambda: naive_leniency(ratings))
     _, small_seconds = timed(lambda: naive_small_stages(ratings, scorecards))
     _, auto_seconds = timed(lambda: naive_autograde(ratings, parts, checks))
@@ -235,16 +254,26 @@ def naive_stages(args: argparse.Namespace) -> None:
     fast = report.cpu_seconds
     rows = [
         ("code ratings", fast["code ratings"], 0.0, "(naive stages work on the frame)"),
-        ("alpha + bootstrap", fast["alpha"], alpha_seconds + alpha_boot * (scale - 1),
-         f"naive bootstrap: {args.naive_boot} resamples, scaled x{scale:.0f}"),
-        ("ICC + bootstrap", fast["icc"], icc_seconds + icc_boot * (scale - 1),
-         f"naive bootstrap: {args.naive_boot} resamples, scaled x{scale:.0f}"),
+        (
+            "alpha + bootstrap",
+            fast["alpha"],
+            alpha_seconds + alpha_boot * (scale - 1),
+            f"naive bootstrap: {args.naive_boot} resamples, scaled x{scale:.0f}",
+        ),
+        (
+            "ICC + bootstrap",
+            fast["icc"],
+            icc_seconds + icc_boot * (scale - 1),
+            f"naive bootstrap: {args.naive_boot} resamples, scaled x{scale:.0f}",
+        ),
         ("leniency (+ SEs)", fast["leniency"], leniency_seconds, "naive: lsqr, no SEs"),
-        ("distribution, shares, agenda",
-         fast["rating distribution"] + fast["recommendation shares"] + fast["disagreements"],
-         small_seconds, ""),
-        ("auto-grade + items", fast["auto-grade agreement"] + fast["item analysis"],
-         auto_seconds, ""),
+        (
+            "distribution, shares, agenda",
+            fast["rating distribution"] + fast["recommendation shares"] + fast["disagreements"],
+            small_seconds,
+            "",
+        ),
+        ("auto-grade + items", fast["auto-grade agreement"] + fast["item analysis"], auto_seconds, ""),
     ]
     print("\nCPU seconds of this process (wall time swings with the other work on the machine)")
     print(f"{'stage':32s} {'fast s':>8s} {'naive s':>9s} {'ratio':>7s}  note")
@@ -252,29 +281,33 @@ def naive_stages(args: argparse.Namespace) -> None:
         ratio = f"{naive_seconds / fast_seconds:7.0f}" if naive_seconds else "      -"
         print(f"{stage:32s} {fast_seconds:8.3f} {naive_seconds:9.2f} {ratio}  {note}")
     naive_total = sum(row[2] for row in rows)
-    print(f"{'whole report':32s} {cpu:8.3f} {naive_total:9.2f} {naive_total / cpu:7.0f}  "
-          f"bootstrap: {args.boot} resamples per dimension and statistic")
+    print(
+        f"{'whole report':32s} {cpu:8.3f} {naive_total:9.2f} {naive_total / cpu:7.0f}  "
+        f"bootstrap: {args.boot} resamples per dimension and statistic"
+    )
 
     # the two paths must agree, or the speed means nothing
-    alpha_gap = max(abs(report.alpha.set_index("dimension").loc[d, "alpha"] - v)
-                    for d, v in alpha_points.items())
+    alpha_gap = max(abs(report.alpha.set_index("dimension").loc[d, "alpha"] - v) for d, v in alpha_points.items())
     icc = report.icc[report.icc["form"] == "ICC(2,1)"].set_index("dimension")["icc"]
     icc_gap = max(abs(icc.loc[d] - v) for d, v in icc_points.items())
     # least squares identifies differences between raters: compare both centred
     leniency = report.leniency.set_index(["dimension", "interviewer"])["fixed_effect"]
-    lsqr_gap = max(float((leniency.loc[d].loc[s.index] - leniency.loc[d].loc[s.index].mean()
-                          - s).abs().max())
-                   for d, s in lsqr_effects.items())
-    print(f"\nagreement with the naive path: alpha {alpha_gap:.1e}, ICC(2,1) {icc_gap:.1e}, "
-          f"leniency vs lsqr {lsqr_gap:.1e}")
-    print(f"whole report: wall {total:.2f} s, CPU {cpu:.2f} s; load average "
-          f"{os.getloadavg()[0]:.1f}")
+    lsqr_gap = max(
+        float((leniency.loc[d].loc[s.index] - leniency.loc[d].loc[s.index].mean() - s).abs().max())
+        for d, s in lsqr_effects.items()
+    )
+    print(
+        f"\nagreement with the naive path: alpha {alpha_gap:.1e}, ICC(2,1) {icc_gap:.1e}, "
+        f"leniency vs lsqr {lsqr_gap:.1e}"
+    )
+    print(f"whole report: wall {total:.2f} s, CPU {cpu:.2f} s; load average {os.getloadavg()[0]:.1f}")
 
 
 def write_export(n_scorecards: int, path: Path, seed: int) -> int:
     """A simulated ATS export of `n_scorecards` x 8 dimensions; returns its rows."""
-    ratings, _ = simulate_panel(seed, n_candidates=-(-n_scorecards // 3), n_interviewers=200,
-                                raters_per_candidate=3, missing_rate=0.03)
+    ratings, _ = simulate_panel(
+        seed, n_candidates=-(-n_scorecards // 3), n_interviewers=200, raters_per_candidate=3, missing_rate=0.03
+    )
     text = ratings["rating"].map({1.0: "1", 2.0: "2", 3.0: "3", 4.0: "4"}).fillna("")
     ratings.assign(rating=text).to_csv(path, index=False)
     return len(ratings)
@@ -282,17 +315,18 @@ def write_export(n_scorecards: int, path: Path, seed: int) -> int:
 
 # Started from a small helper: a child forked from this (large) process would count the pages it
 # shared before exec in its peak RSS.
-PEAK_HELPER = ("import resource, subprocess, sys; subprocess.run(sys.argv[1:], check=True, "
-               "stdout=subprocess.DEVNULL); "
-               "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)")
+PEAK_HELPER = (
+    "import resource, subprocess, sys; subprocess.run(sys.argv[1:], check=True, "
+    "stdout=subprocess.DEVNULL); "
+    "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)"
+)
 
 
 def child(command: list[str]) -> tuple[float, float, float]:
     """Wall s, CPU s and peak RSS (MB) of one child process (it must exit 0)."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
-    done = subprocess.run([sys.executable, "-c", PEAK_HELPER, *command], cwd=ROOT,
-                          capture_output=True, text=True)
+    done = subprocess.run([sys.executable, "-c", PEAK_HELPER, *command], cwd=ROOT, capture_output=True, text=True)
     if done.returncode:
         raise SystemExit(f"{' '.join(command)} exited {done.returncode}:\n{done.stderr}")
     wall = time.perf_counter() - start
@@ -307,13 +341,16 @@ def in_process(path: Path, n_boot: int) -> dict[str, float]:
     imported = read_ratings_csv(path, scale=parse_scale("1..4"))
     parsed = time.process_time()
     empty = pd.DataFrame(columns=["candidate", "interviewer", "recommendation"])
-    report = calibration_report(imported.coded(), empty, levels=imported.scale.levels,
-                                n_boot=n_boot)
+    report = calibration_report(imported.coded(), empty, levels=imported.scale.levels, n_boot=n_boot)
     computed = time.process_time()
     report_to_json(report)
     done = time.process_time()
-    return {"parse": parsed - start, "stats": computed - parsed, "json": done - computed,
-            **{f"  {stage}": seconds for stage, seconds in report.cpu_seconds.items()}}
+    return {
+        "parse": parsed - start,
+        "stats": computed - parsed,
+        "json": done - computed,
+        **{f"  {stage}": seconds for stage, seconds in report.cpu_seconds.items()},
+    }
 
 
 def sweep(sizes: list[int], n_boot: int, seed: int) -> None:
@@ -327,13 +364,17 @@ def sweep(sizes: list[int], n_boot: int, seed: int) -> None:
             path = Path(folder) / f"ratings-{size}.csv"
             start = time.perf_counter()
             rows = write_export(size, path, seed)
-            print(f"\n{size:,} scorecards: {rows:,} rows, {path.stat().st_size / 1e6:.0f} MB "
-                  f"(written in {time.perf_counter() - start:.0f} s)", flush=True)
+            print(
+                f"\n{size:,} scorecards: {rows:,} rows, {path.stat().st_size / 1e6:.0f} MB "
+                f"(written in {time.perf_counter() - start:.0f} s)",
+                flush=True,
+            )
             start = time.process_time()
             pd.read_csv(path)
             baseline = time.process_time() - start
-            wall, cpu, rss = child([*FLASK, "--from", str(path), "--scale", "1..4",
-                                    "--out", str(Path(folder) / "report.json")])
+            wall, cpu, rss = child(
+                [*FLASK, "--from", str(path), "--scale", "1..4", "--out", str(Path(folder) / "report.json")]
+            )
             alone = in_process(path, n_boot)
             table = [
                 ("baseline: pandas.read_csv", baseline, ""),
@@ -355,8 +396,9 @@ def main() -> None:
     parser.add_argument("--sizes", type=int, nargs="+", default=[100_000, 1_000_000])
     parser.add_argument("--boot", type=int, default=500, help="bootstrap resamples (as the CLI)")
     parser.add_argument("--seed", type=int, default=7)
-    parser.add_argument("--naive-stages", action="store_true",
-                        help="the per-stage fast vs naive table at 100,000 scorecards instead")
+    parser.add_argument(
+        "--naive-stages", action="store_true", help="the per-stage fast vs naive table at 100,000 scorecards instead"
+    )
     parser.add_argument("--naive-boot", type=int, default=5, help="resamples timed naively")
     args = parser.parse_args()
     if args.naive_stages:

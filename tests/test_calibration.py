@@ -39,8 +39,14 @@ def _card(app, invitation_id, user, level_by_dim, rec="yes"):
     with app.app_context():
         rubric = scorecards.rubric_for()
         result = ScorecardResult(
-            rubric.slug, rubric.content_hash, level_by_dim,
-            {d: "Said something specific about it." for d in level_by_dim}, (), "", rec, True,
+            rubric.slug,
+            rubric.content_hash,
+            level_by_dim,
+            {d: "Said something specific about it." for d in level_by_dim},
+            (),
+            "",
+            rec,
+            True,
         )
         scorecards.save_scorecard(db.session.get(Invitation, invitation_id), db.session.get(User, user.id), result)
 
@@ -48,13 +54,21 @@ def _card(app, invitation_id, user, level_by_dim, rec="yes"):
 @pytest.fixture
 def panels(app, make_user, make_invitation):
     """Six candidates, three raters each; 'Lenny' rates everyone two levels up."""
-    raters = [make_user("interviewer", email=f"r{i}@example.com", name=name) for i, name in enumerate(["Lenny", "Hana", "Omar"])]
+    raters = [
+        make_user("interviewer", email=f"r{i}@example.com", name=name)
+        for i, name in enumerate(["Lenny", "Hana", "Omar"])
+    ]
     invitations = [make_invitation(panel=raters)[0] for _ in range(6)]
     for number, invitation_id in enumerate(invitations):
         base = 1 + number % 2
         for rater in raters:
             bump = 2 if rater.display_name == "Lenny" else 0
-            _card(app, invitation_id, rater, {"evaluation-rigor": min(4, base + bump), "communication": min(4, base + bump)})
+            _card(
+                app,
+                invitation_id,
+                rater,
+                {"evaluation-rigor": min(4, base + bump), "communication": min(4, base + bump)},
+            )
     return invitations, raters
 
 
@@ -62,9 +76,17 @@ def test_report_uses_current_hiring_scorecards_only(app, panels):
     invitations, (lenny, hana, _) = panels
     with app.app_context():
         # A mentoring review with extreme ratings must never enter hiring calibration.
-        review = Scorecard(invitation_id=invitations[0], interviewer_id=hana.id, purpose="mentoring",
-                           rubric_slug="lead-ml-scientist", rubric_version="x", status=ScorecardStatus.SUBMITTED,
-                           recommendation="strong_no", red_flags=[], submitted_at=utcnow())
+        review = Scorecard(
+            invitation_id=invitations[0],
+            interviewer_id=hana.id,
+            purpose="mentoring",
+            rubric_slug="lead-ml-scientist",
+            rubric_version="x",
+            status=ScorecardStatus.SUBMITTED,
+            recommendation="strong_no",
+            red_flags=[],
+            submitted_at=utcnow(),
+        )
         review.ratings.append(Rating(dimension_id="evaluation-rigor", level=1, evidence="mentoring"))
         db.session.add(review)
         db.session.commit()
@@ -81,8 +103,16 @@ def test_amendment_replaces_the_original_in_calibration(app, panels):
     with app.app_context():
         invitation = db.session.get(Invitation, invitations[0])
         rubric = scorecards.rubric_for()
-        result = ScorecardResult(rubric.slug, rubric.content_hash, {"evaluation-rigor": 1, "communication": 1},
-                                 {"evaluation-rigor": "re-read", "communication": "re-read"}, (), "", "no", True)
+        result = ScorecardResult(
+            rubric.slug,
+            rubric.content_hash,
+            {"evaluation-rigor": 1, "communication": 1},
+            {"evaluation-rigor": "re-read", "communication": "re-read"},
+            (),
+            "",
+            "no",
+            True,
+        )
         scorecards.amend_scorecard(invitation, db.session.get(User, lenny.id), result, "Too generous")
         ratings, cards, _ = calibration.hiring_frames(calibration.CalibrationFilters())
         assert len(cards) == 18
@@ -94,11 +124,29 @@ def _auto_grade(app, invitation_id: int, fraction: float) -> None:
     """A finished grade run for the invitation's first version, without the sandbox."""
     with app.app_context():
         invitation = db.session.get(Invitation, invitation_id)
-        report = GradeReport("test", "tiny-hiring", invitation.case.content_hash, invitation.seed, fraction, 1.0,
-                             (CheckResult("treatment_rate", fraction, 1.0, "partial", "checked"),), (), Timings())
+        report = GradeReport(
+            "test",
+            "tiny-hiring",
+            invitation.case.content_hash,
+            invitation.seed,
+            fraction,
+            1.0,
+            (CheckResult("treatment_rate", fraction, 1.0, "partial", "checked"),),
+            (),
+            Timings(),
+        )
         submission = Submission(invitation=invitation, version=1, sha256="0" * 64, size=1, filename="a.ipynb")
-        db.session.add(GradeRun(submission=submission, grader_version="test", case_version="x",
-                                status=GradeStatus.DONE, results=report.to_dict(), earned=fraction, possible=1.0))
+        db.session.add(
+            GradeRun(
+                submission=submission,
+                grader_version="test",
+                case_version="x",
+                status=GradeStatus.DONE,
+                results=report.to_dict(),
+                earned=fraction,
+                possible=1.0,
+            )
+        )
         db.session.commit()
 
 
@@ -117,8 +165,7 @@ def test_filters_apply_to_the_auto_grades_beside_the_ratings(app, make_user, mak
         auto, _ = calibration.auto_grade_frames(by_zoe)
         assert set(auto.candidate) == set(ratings.candidate) == {f"Casey Candidate (#{hers})"}
         # Dates select scorecards too: only candidates rated in the range keep their auto-grades.
-        old = db.session.scalars(
-            select(Scorecard).where(Scorecard.invitation_id.in_(invitations[:2]))).all()
+        old = db.session.scalars(select(Scorecard).where(Scorecard.invitation_id.in_(invitations[:2]))).all()
         for scorecard in old:
             scorecard.submitted_at = scorecard.submitted_at - timedelta(days=30)
         db.session.commit()
@@ -137,7 +184,7 @@ def test_report_page_and_exports(app, client, auth, panels, make_user):
     assert "n = 6 candidates" in page and "few candidates" in page
     assert "widened for 3 interviewers compared (Bonferroni" in page
     assert "Generalizability study per dimension from every rating" in page
-    assert "data-figure=\"leniency\"" in page
+    assert 'data-figure="leniency"' in page
     assert "<script>" not in page  # figures travel as JSON data blocks, drawn by /static/charts.js
     assert 'type="application/json" id="figure-leniency"' in page
     session = client.get("/calibration/session").get_data(as_text=True)
@@ -188,12 +235,18 @@ def test_cli_report_from_csv(runner, tmp_path):
     ("content", "message"),
     [
         ("candidate,interviewer,rating\nc1,a,3\n", "Line 1: the header lacks the column(s) dimension"),
-        ("candidate,interviewer,dimension,rating\nc1,a,x,3\nc1,a,x,three\n",
-         "Line 3, column 4 (rating): 'three' is not a number"),
-        ("candidate,interviewer,dimension,rating\nc1,a,x,3\nc1,a,x,2.5\n",
-         "Line 3, column 4 (rating): '2.5' is not a whole number"),
-        ("candidate,interviewer,dimension,rating\nc1,a,x,3\nc2,a,x,7\n",
-         "Line 3, column 4 (rating): 7 is outside the scale 1..5"),
+        (
+            "candidate,interviewer,dimension,rating\nc1,a,x,3\nc1,a,x,three\n",
+            "Line 3, column 4 (rating): 'three' is not a number",
+        ),
+        (
+            "candidate,interviewer,dimension,rating\nc1,a,x,3\nc1,a,x,2.5\n",
+            "Line 3, column 4 (rating): '2.5' is not a whole number",
+        ),
+        (
+            "candidate,interviewer,dimension,rating\nc1,a,x,3\nc2,a,x,7\n",
+            "Line 3, column 4 (rating): 7 is outside the scale 1..5",
+        ),
         ("candidate,interviewer,dimension,rating\nc1,a,x,3\nc1,A,x,2\n", "Line 3: duplicate of line 2"),
         ("candidate,interviewer,dimension,rating\nc1,,x,3\n", "Line 2, column 2 (interviewer): blank"),
         ("candidate,interviewer,dimension,rating\nc1,Smith, Jo,x,3\n", "Line 2: expected 4 fields"),
@@ -255,12 +308,18 @@ def test_cli_reads_the_scale_from_the_data_and_says_so(runner, tmp_path):
 @pytest.mark.parametrize("level", ["nominal", "ordinal", "interval", "ratio"])
 def test_krippendorff_2011_example_through_the_cli(runner, tmp_path, level):
     path = tmp_path / "krippendorff-2011.csv"
-    path.write_text(_export([
-        f"unit {unit + 1},observer {observer + 1},value,{'' if value != value else int(value)}"
-        for observer, line in enumerate(KRIPPENDORFF_2011) for unit, value in enumerate(line)
-    ]))
-    result = runner.invoke(args=["calibration", "report", "--from", str(path), "--scale", "1..5",
-                                 "--alpha-level", level])
+    path.write_text(
+        _export(
+            [
+                f"unit {unit + 1},observer {observer + 1},value,{'' if value != value else int(value)}"
+                for observer, line in enumerate(KRIPPENDORFF_2011)
+                for unit, value in enumerate(line)
+            ]
+        )
+    )
+    result = runner.invoke(
+        args=["calibration", "report", "--from", str(path), "--scale", "1..5", "--alpha-level", level]
+    )
     assert result.exit_code == 0, result.output
     alpha = json.loads(result.stdout)["alpha"][0]
     assert round(alpha["alpha"], 3) == KRIPPENDORFF_PUBLISHED[level]
@@ -269,10 +328,15 @@ def test_krippendorff_2011_example_through_the_cli(runner, tmp_path, level):
 
 def test_shrout_fleiss_1979_example_through_the_cli(runner, tmp_path):
     path = tmp_path / "shrout-fleiss-1979.csv"
-    path.write_text(_export([
-        f"target {target + 1},judge {judge + 1},overall,{value}"
-        for target, line in enumerate(SHROUT_FLEISS) for judge, value in enumerate(line)
-    ]))
+    path.write_text(
+        _export(
+            [
+                f"target {target + 1},judge {judge + 1},overall,{value}"
+                for target, line in enumerate(SHROUT_FLEISS)
+                for judge, value in enumerate(line)
+            ]
+        )
+    )
     result = runner.invoke(args=["calibration", "report", "--from", str(path), "--scale", "1..10"])
     assert result.exit_code == 0, result.output
     icc = {row["form"]: row for row in json.loads(result.stdout)["icc"]}
@@ -285,8 +349,9 @@ def test_html_export_of_a_csv_says_where_the_ratings_came_from(runner, tmp_path)
     path = tmp_path / "ratings.csv"
     path.write_text(_export([f"c{c},{r},x,{1 + (c + r) % 5}" for c in range(8) for r in range(3)]))
     out = tmp_path / "report.html"
-    result = runner.invoke(args=["calibration", "report", "--from", str(path), "--scale", "1..5",
-                                 "--format", "html", "--out", str(out)])
+    result = runner.invoke(
+        args=["calibration", "report", "--from", str(path), "--scale", "1..5", "--format", "html", "--out", str(out)]
+    )
     assert result.exit_code == 0, result.output
     assert "Source: ratings.csv (ratings on the scale 1..5)." in out.read_text()
     assert "CalibrationFilters(" not in out.read_text()

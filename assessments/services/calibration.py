@@ -166,9 +166,7 @@ def auto_grade_frames(
 ) -> tuple[pd.DataFrame, dict[str, tuple[str, ...]]]:
     """Per candidate and checked part, the newest auto-grade's score fraction; and part → dimensions."""
     query = (
-        select(Invitation)
-        .join(Case)
-        .options(selectinload(Invitation.submissions).selectinload(Submission.grade_runs))
+        select(Invitation).join(Case).options(selectinload(Invitation.submissions).selectinload(Submission.grade_runs))
     )
     if filters.case:
         query = query.where(Case.slug == filters.case)
@@ -211,8 +209,14 @@ def headlines(report: CalibrationReport) -> Headlines:
     alpha = report.alpha.dropna(subset=["alpha"])
     alpha = alpha[~alpha["min_n_warning"]]
     worst = alpha.loc[alpha["alpha"].idxmin()] if len(alpha) else None
-    rule = (f"named only when the 95% interval, widened for {compared} interviewers compared "
-            f"(Bonferroni, z = {overall['z_corrected'].iloc[0]:.2f}), excludes 0") if compared else ""
+    rule = (
+        (
+            f"named only when the 95% interval, widened for {compared} interviewers compared "
+            f"(Bonferroni, z = {overall['z_corrected'].iloc[0]:.2f}), excludes 0"
+        )
+        if compared
+        else ""
+    )
 
     def interval(row: pd.Series | None) -> tuple[float, float] | None:
         return None if row is None else (float(row["ci_low"]), float(row["ci_high"]))
@@ -310,13 +314,20 @@ def view_from_csv(
     coded, rating_scale, notes = imported.coded(), imported.scale, imported.notes
     del imported  # the frame of names is not needed past here: a million scorecards' worth
     report = calibration_report(
-        coded, empty, n_boot=n_boot, levels=rating_scale.levels,
+        coded,
+        empty,
+        n_boot=n_boot,
+        levels=rating_scale.levels,
         alpha_level=alpha_level,
     )
     name = source.name if isinstance(source, Path) else "an imported CSV"
     return CalibrationView(
-        report, headlines(report), {}, CalibrationFilters(),
-        source=f"{name} (ratings on the scale {rating_scale})", notes=notes,
+        report,
+        headlines(report),
+        {},
+        CalibrationFilters(),
+        source=f"{name} (ratings on the scale {rating_scale})",
+        notes=notes,
     )
 
 
@@ -369,8 +380,12 @@ def dimension_names() -> dict[str, str]:
 def export_json(view: CalibrationView) -> str:
     """The whole report and its headlines as one JSON document."""
     return json.dumps(
-        {**report_to_json(view.report), "headlines": asdict(view.headlines),
-         "source": view.source, "notes": list(view.notes)},
+        {
+            **report_to_json(view.report),
+            "headlines": asdict(view.headlines),
+            "source": view.source,
+            "notes": list(view.notes),
+        },
         indent=1,
     )
 
@@ -378,7 +393,10 @@ def export_json(view: CalibrationView) -> str:
 def export_html(view: CalibrationView) -> str:
     """The report as one self-contained HTML file (plotly.js inlined), for the page's download and the CLI."""
     return render_template(
-        "calibration/export.html", view=view, figures=charts.report_figures(view.report),
+        "calibration/export.html",
+        view=view,
+        figures=charts.report_figures(view.report),
         filters_text=describe_filters(view),
-        dimension_names=dimension_names(), plotly_js=Markup(charts.PLOTLY_JS.read_text()),
+        dimension_names=dimension_names(),
+        plotly_js=Markup(charts.PLOTLY_JS.read_text()),
     )

@@ -29,6 +29,7 @@ from assessments.models import (
 )
 from assessments.models.types import utcnow
 from assessments.services import invitations, scorecards
+from assessments.stats.ratings import DEFAULT_MIN_N
 from assessments.stats.simulation import simulate_panel, simulate_scorecards
 
 HISTORY_SEED = 7
@@ -46,8 +47,9 @@ class PlantedStory:
 
 
 def _simulate(n_interviewers: int, dimensions: list[str]) -> tuple[pd.DataFrame, pd.DataFrame]:
-    # The first seed from HISTORY_SEED whose most lenient rater stands clearly apart, so the
-    # demo tells one story rather than a near tie.
+    # The first seed from HISTORY_SEED whose most lenient rater stands clearly apart and saw
+    # enough candidates for the report to name them, so the demo tells one story rather than a
+    # near tie or a rater known from two interviews.
     seed = HISTORY_SEED
     while True:
         ratings, truth = simulate_panel(
@@ -60,7 +62,9 @@ def _simulate(n_interviewers: int, dimensions: list[str]) -> tuple[pd.DataFrame,
             noise_sd=0.45,
         )
         top = np.sort(truth["leniency"].to_numpy())[::-1]
-        if top[0] - top[1] > 0.35:
+        lenient = truth["interviewer"].iloc[int(truth["leniency"].to_numpy().argmax())]
+        seen = ratings.loc[ratings["interviewer"] == lenient, "candidate"].nunique()
+        if top[0] - top[1] > 0.35 and seen >= DEFAULT_MIN_N.rater_candidates:
             break
         seed += 1
     rng = np.random.default_rng(seed)
@@ -113,9 +117,7 @@ def seed_history(interviewers: list[User], admin: User, cases: list[Case]) -> in
         db.session.add_all([candidate, invitation])
         invitations_by_candidate[label] = invitation
     db.session.flush()
-    recommendation = {
-        (row.candidate, row.interviewer): row.recommendation for row in recommendations.itertuples()
-    }
+    recommendation = {(row.candidate, row.interviewer): row.recommendation for row in recommendations.itertuples()}
     for (candidate_label, interviewer_label), rows in grouped:
         invitation = invitations_by_candidate[candidate_label]
         interviewer = by_label[interviewer_label]
@@ -135,9 +137,7 @@ def seed_history(interviewers: list[User], admin: User, cases: list[Case]) -> in
         for row in rows.itertuples():
             level = None if np.isnan(row.rating) else int(row.rating)
             anchor = rubric.dimension(row.dimension).anchors[level][0] if level else ""
-            card.ratings.append(
-                Rating(dimension_id=row.dimension, level=level, evidence=f"Observed: {anchor}")
-            )
+            card.ratings.append(Rating(dimension_id=row.dimension, level=level, evidence=f"Observed: {anchor}"))
         db.session.add(card)
     db.session.commit()
     return len(recommendations)

@@ -27,8 +27,17 @@ from assessments.stats.ratings import (
 Level = Literal["nominal", "ordinal", "interval", "ratio"]
 LEVELS: tuple[Level, ...] = ("nominal", "ordinal", "interval", "ratio")
 ALPHA_COLUMNS = [
-    "dimension", "level", "alpha", "ci_low", "ci_high", "n_units", "n_raters", "n_values",
-    "n_boot", "min_n_warning", "note",
+    "dimension",
+    "level",
+    "alpha",
+    "ci_low",
+    "ci_high",
+    "n_units",
+    "n_raters",
+    "n_values",
+    "n_boot",
+    "min_n_warning",
+    "note",
 ]
 
 
@@ -55,9 +64,7 @@ def _squared_differences(level: Level, values: np.ndarray, marginals: np.ndarray
     return np.broadcast_to(delta, marginals.shape[:-1] + delta.shape)
 
 
-def alpha_from_coincidences(
-    coincidences: np.ndarray, values: np.ndarray, level: Level
-) -> np.ndarray:
+def alpha_from_coincidences(coincidences: np.ndarray, values: np.ndarray, level: Level) -> np.ndarray:
     """Alpha from coincidence matrices (..., V, V): 1 - (n - 1) sum(o d) / sum(n_c n_k d)."""
     marginals = coincidences.sum(axis=-1)
     total = marginals.sum(axis=-1)
@@ -79,9 +86,7 @@ def unit_coincidences(value_counts: np.ndarray) -> np.ndarray:
         return np.where(pairable[:, None, None] > 0, outer / pairable[:, None, None], 0.0)
 
 
-def bootstrap_alpha(
-    value_counts: np.ndarray, values: np.ndarray, level: Level, n_boot: int, seed: int
-) -> np.ndarray:
+def bootstrap_alpha(value_counts: np.ndarray, values: np.ndarray, level: Level, n_boot: int, seed: int) -> np.ndarray:
     """Alpha on `n_boot` resamples of the units (rows of `value_counts`), seeded."""
     # one integer key per value-count profile: a 1-D unique is far faster than unique(axis=0)
     base = int(value_counts.max()) + 1
@@ -99,9 +104,17 @@ def bootstrap_alpha(
 
 def _empty_row(dimension: object, level: Level, note: str, **counts: int) -> dict[str, object]:
     row: dict[str, object] = {
-        "dimension": dimension, "level": level, "alpha": np.nan, "ci_low": np.nan,
-        "ci_high": np.nan, "n_units": 0, "n_raters": 0, "n_values": 0, "n_boot": 0,
-        "min_n_warning": True, "note": note,
+        "dimension": dimension,
+        "level": level,
+        "alpha": np.nan,
+        "ci_low": np.nan,
+        "ci_high": np.nan,
+        "n_units": 0,
+        "n_raters": 0,
+        "n_values": 0,
+        "n_boot": 0,
+        "min_n_warning": True,
+        "note": note,
     }
     row.update(counts)
     return row
@@ -125,37 +138,30 @@ def _dimension_alpha(
     values = np.asarray(levels, dtype=np.float64)
     value_index = rating.astype(np.int64) - levels[0]
     n_candidates = int(candidate.max()) + 1 if candidate.size else 0
-    counts = np.bincount(
-        candidate * values.size + value_index, minlength=n_candidates * values.size
-    )
+    counts = np.bincount(candidate * values.size + value_index, minlength=n_candidates * values.size)
     counts = counts.reshape(n_candidates, values.size)
     pairable = counts.sum(axis=1) >= 2
     counts = counts[pairable]
     n_units = int(pairable.sum())
     n_values = int(counts.sum())
-    n_raters = (
-        int(np.count_nonzero(np.bincount(interviewer[pairable[candidate]])))
-        if candidate.size else 0
-    )
+    n_raters = int(np.count_nonzero(np.bincount(interviewer[pairable[candidate]]))) if candidate.size else 0
     sizes = {"n_units": n_units, "n_raters": n_raters, "n_values": n_values}
     if n_units == 0:
         return _empty_row(dimension, level, "no candidate has two or more ratings", **sizes)
     if n_units == 1:
         # one unit's disagreement is all there is: alpha (and any resample of one unit) says
         # nothing about reliability
-        return _empty_row(dimension, level,
-                          "only one candidate has two or more ratings: alpha undefined", **sizes)
+        return _empty_row(dimension, level, "only one candidate has two or more ratings: alpha undefined", **sizes)
     present = counts.sum(axis=0) > 0
     if present.sum() < 2:
         return _empty_row(
-            dimension, level,
+            dimension,
+            level,
             "all pairable ratings are identical: expected disagreement is zero, alpha undefined",
             **sizes,
         )
     counts, values = counts[:, present], values[present]
-    point = float(
-        krippendorff.alpha(value_counts=counts, value_domain=values, level_of_measurement=level)
-    )
+    point = float(krippendorff.alpha(value_counts=counts, value_domain=values, level_of_measurement=level))
     low = high = np.nan
     if n_boot > 0:
         samples = bootstrap_alpha(counts, values, level, n_boot, seed)
@@ -163,10 +169,15 @@ def _dimension_alpha(
         low, high = float(low_[0]), float(high_[0])
     warn = n_units < min_n.alpha_units or n_values < min_n.alpha_values
     return {
-        "dimension": dimension, "level": level, "alpha": point, "ci_low": low, "ci_high": high,
-        **sizes, "n_boot": n_boot, "min_n_warning": warn,
-        "note": f"fewer than {min_n.alpha_units} candidates or {min_n.alpha_values} ratings"
-        if warn else "",
+        "dimension": dimension,
+        "level": level,
+        "alpha": point,
+        "ci_low": low,
+        "ci_high": high,
+        **sizes,
+        "n_boot": n_boot,
+        "min_n_warning": warn,
+        "note": f"fewer than {min_n.alpha_units} candidates or {min_n.alpha_values} ratings" if warn else "",
     }
 
 
@@ -198,9 +209,16 @@ def krippendorff_alpha(
         candidate, interviewer, rating = coded.for_dimension(code)
         rows.append(
             _dimension_alpha(
-                dimension, candidate, interviewer, rating, level=level, levels=coded.levels,
+                dimension,
+                candidate,
+                interviewer,
+                rating,
+                level=level,
+                levels=coded.levels,
                 n_boot=n_boot,
-                seed=seed + code, confidence=confidence, min_n=min_n,
+                seed=seed + code,
+                confidence=confidence,
+                min_n=min_n,
             )
         )
     return pd.DataFrame(rows, columns=ALPHA_COLUMNS)

@@ -17,13 +17,34 @@ from assessments.stats.ratings import (
 )
 
 AGREEMENT_COLUMNS = [
-    "part", "dimension", "n", "pearson_r", "pearson_ci_low", "pearson_ci_high", "pearson_p",
-    "spearman_rho", "spearman_ci_low", "spearman_ci_high", "spearman_p", "min_n_warning", "note",
+    "part",
+    "dimension",
+    "n",
+    "pearson_r",
+    "pearson_ci_low",
+    "pearson_ci_high",
+    "pearson_p",
+    "spearman_rho",
+    "spearman_ci_low",
+    "spearman_ci_high",
+    "spearman_p",
+    "min_n_warning",
+    "note",
 ]
 ITEM_COLUMNS = [
-    "item", "n", "difficulty", "difficulty_low", "difficulty_high", "mean_score",
-    "point_biserial", "discrimination", "discrimination_low", "discrimination_high", "flag",
-    "min_n_warning", "note",
+    "item",
+    "n",
+    "difficulty",
+    "difficulty_low",
+    "difficulty_high",
+    "mean_score",
+    "point_biserial",
+    "discrimination",
+    "discrimination_low",
+    "discrimination_high",
+    "flag",
+    "min_n_warning",
+    "note",
 ]
 
 
@@ -65,8 +86,9 @@ def auto_grade_agreement(
     cell = coded.dimension * n_candidates + coded.candidate
     size = coded.dimensions.size * n_candidates
     with np.errstate(divide="ignore", invalid="ignore"):
-        human = (np.bincount(cell, weights=coded.rating, minlength=size)
-                 / np.bincount(cell, minlength=size)).reshape(coded.dimensions.size, n_candidates)
+        human = (np.bincount(cell, weights=coded.rating, minlength=size) / np.bincount(cell, minlength=size)).reshape(
+            coded.dimensions.size, n_candidates
+        )
     dimension_row = {dimension: row for row, dimension in enumerate(coded.dimensions)}
     # the auto side on the same candidate codes; candidates nobody rated cannot pair, so drop them
     candidate = pd.Index(coded.candidates).get_indexer(auto_scores["candidate"])
@@ -76,8 +98,10 @@ def auto_grade_agreement(
     auto_cell = part[known] * n_candidates + candidate[known]
     auto_size = len(parts) * n_candidates
     with np.errstate(divide="ignore", invalid="ignore"):
-        auto = (np.bincount(auto_cell, weights=fraction[known], minlength=auto_size)
-                / np.bincount(auto_cell, minlength=auto_size)).reshape(len(parts), n_candidates)
+        auto = (
+            np.bincount(auto_cell, weights=fraction[known], minlength=auto_size)
+            / np.bincount(auto_cell, minlength=auto_size)
+        ).reshape(len(parts), n_candidates)
     part_row = {label: row for row, label in enumerate(parts)}
     rows = []
     for part_label, dimensions in part_dimensions.items():
@@ -95,18 +119,21 @@ def auto_grade_agreement(
             constant = n > 0 and (pairs["auto"].nunique() < 2 or pairs["human"].nunique() < 2)
             if n < 3 or constant:
                 row.update({column: np.nan for column in AGREEMENT_COLUMNS[3:11]})
-                row["note"] = ("a side does not vary: correlation undefined" if constant
-                               else "fewer than 3 candidates with both a score and a rating")
+                row["note"] = (
+                    "a side does not vary: correlation undefined"
+                    if constant
+                    else "fewer than 3 candidates with both a score and a rating"
+                )
             else:
                 pearson = stats.pearsonr(pairs["auto"], pairs["human"])
                 spearman = stats.spearmanr(pairs["auto"], pairs["human"])
                 r, rho = float(pearson.statistic), float(spearman.statistic)
                 row["pearson_r"], row["pearson_p"] = r, float(pearson.pvalue)
-                row["pearson_ci_low"], row["pearson_ci_high"] = _fisher_interval(
-                    r, n, confidence, 1.0)
+                row["pearson_ci_low"], row["pearson_ci_high"] = _fisher_interval(r, n, confidence, 1.0)
                 row["spearman_rho"], row["spearman_p"] = rho, float(spearman.pvalue)
                 row["spearman_ci_low"], row["spearman_ci_high"] = _fisher_interval(
-                    rho, n, confidence, float(np.sqrt(1.06)))
+                    rho, n, confidence, float(np.sqrt(1.06))
+                )
                 row["note"] = ""
             row["min_n_warning"] = n < min_n.correlation_pairs
             if row["min_n_warning"] and not row["note"]:
@@ -168,8 +195,10 @@ def item_analysis(
     score_values = scores.to_numpy(dtype=np.float64)
     known = ~np.isnan(score_values)
     with np.errstate(divide="ignore", invalid="ignore"):
-        values = (np.bincount(cell[known], weights=score_values[known], minlength=size)
-                  / np.bincount(cell[known], minlength=size)).reshape(n_candidates, len(items))
+        values = (
+            np.bincount(cell[known], weights=score_values[known], minlength=size)
+            / np.bincount(cell[known], minlength=size)
+        ).reshape(n_candidates, len(items))
     total = np.nansum(values, axis=1)
     judged = max(int(((~np.isnan(values)).sum(axis=0) >= min_n.item_candidates).sum()), 1)
     corrected = 1.0 - (1.0 - confidence) / judged
@@ -195,18 +224,30 @@ def item_analysis(
         if n == 0:
             note = "undefined: no candidate has this item"
         elif not np.isfinite(discrimination):
-            note = ("discrimination undefined: the item or the rest score does not vary"
-                    if n >= 3 else "discrimination undefined: fewer than 3 candidates")
+            note = (
+                "discrimination undefined: the item or the rest score does not vary"
+                if n >= 3
+                else "discrimination undefined: fewer than 3 candidates"
+            )
         elif not enough:
             note = f"fewer than {min_n.item_candidates} candidates: not flagged"
         else:
             note = ""
         rows.append(
-            {"item": item_label, "n": n, "difficulty": difficulty,
-             "difficulty_low": difficulty_low, "difficulty_high": difficulty_high,
-             "mean_score": float(score.mean()) if n else np.nan,
-             "point_biserial": _correlation(full, rest), "discrimination": discrimination,
-             "discrimination_low": low, "discrimination_high": high,
-             "flag": flag, "min_n_warning": not enough, "note": note}
+            {
+                "item": item_label,
+                "n": n,
+                "difficulty": difficulty,
+                "difficulty_low": difficulty_low,
+                "difficulty_high": difficulty_high,
+                "mean_score": float(score.mean()) if n else np.nan,
+                "point_biserial": _correlation(full, rest),
+                "discrimination": discrimination,
+                "discrimination_low": low,
+                "discrimination_high": high,
+                "flag": flag,
+                "min_n_warning": not enough,
+                "note": note,
+            }
         )
     return pd.DataFrame(rows, columns=ITEM_COLUMNS)

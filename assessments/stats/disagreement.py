@@ -13,8 +13,17 @@ from assessments.stats.ratings import (
 )
 
 DISAGREEMENT_COLUMNS = [
-    "candidate", "dimension", "n_raters", "low", "high", "range", "sd", "mean", "raters",
-    "ratings_given", "min_n_warning",
+    "candidate",
+    "dimension",
+    "n_raters",
+    "low",
+    "high",
+    "range",
+    "sd",
+    "mean",
+    "raters",
+    "ratings_given",
+    "min_n_warning",
 ]
 
 
@@ -62,8 +71,12 @@ def top_disagreements(
             {
                 "candidate": coded.candidates[index // n_dimensions],
                 "dimension": coded.dimensions[index % n_dimensions],
-                "n_raters": int(n[index]), "low": low[index], "high": high[index],
-                "range": spread[index], "sd": sd[index], "mean": mean[index],
+                "n_raters": int(n[index]),
+                "low": low[index],
+                "high": high[index],
+                "range": spread[index],
+                "sd": sd[index],
+                "mean": mean[index],
                 "raters": tuple(coded.interviewers[coded.interviewer[members]].tolist()),
                 "ratings_given": tuple(int(value) for value in coded.rating[members]),
                 "min_n_warning": bool(n[index] < min_n.cell_raters),

@@ -44,9 +44,23 @@ from assessments.stats.ratings import (
 )
 
 G_COLUMNS = [
-    "dimension", "var_candidate", "var_rater", "var_residual", "g_one", "g_one_low",
-    "g_one_high", "panel_size", "g_panel", "g_panel_low", "g_panel_high", "n_candidates",
-    "n_raters", "n_ratings", "n_boot", "min_n_warning", "note",
+    "dimension",
+    "var_candidate",
+    "var_rater",
+    "var_residual",
+    "g_one",
+    "g_one_low",
+    "g_one_high",
+    "panel_size",
+    "g_panel",
+    "g_panel_low",
+    "g_panel_high",
+    "n_candidates",
+    "n_raters",
+    "n_ratings",
+    "n_boot",
+    "min_n_warning",
+    "note",
 ]
 # candidate draws per block of resamples above which SSC | b comes from its normal
 # approximation (checked against full resamples of the ratings at 400 candidates)
@@ -61,12 +75,10 @@ class _Design:
         self.k = int(candidate.max()) + 1
         self.m = int(rater.max()) + 1
         self.n = candidate.size
-        self.incidence = sp.csr_matrix((np.ones(self.n), (candidate, rater)),
-                                       shape=(self.k, self.m))
+        self.incidence = sp.csr_matrix((np.ones(self.n), (candidate, rater)), shape=(self.k, self.m))
         self.per_candidate = np.asarray(self.incidence.sum(axis=1)).ravel()
         self.per_rater = np.asarray(self.incidence.sum(axis=0)).ravel()
-        inverse = np.divide(1.0, self.per_candidate, out=np.zeros(self.k),
-                            where=self.per_candidate > 0)
+        inverse = np.divide(1.0, self.per_candidate, out=np.zeros(self.k), where=self.per_candidate > 0)
         self.inverse = inverse
         scaled = sp.diags(inverse) @ self.incidence
         system = np.diag(self.per_rater) - (self.incidence.T @ scaled).toarray()
@@ -95,9 +107,9 @@ class _Design:
         """(var_candidate, var_rater, var_residual) per column of y (n x B), untruncated."""
         y = y.reshape(self.n, -1)
         candidate_sum = np.column_stack(
-            [np.bincount(self.candidate, weights=column, minlength=self.k) for column in y.T])
-        rater_sum = np.column_stack(
-            [np.bincount(self.rater, weights=column, minlength=self.m) for column in y.T])
+            [np.bincount(self.candidate, weights=column, minlength=self.k) for column in y.T]
+        )
+        rater_sum = np.column_stack([np.bincount(self.rater, weights=column, minlength=self.m) for column in y.T])
         total = y.sum(axis=0)
         yky = (y**2).sum(axis=0) - (candidate_sum**2 * self.inverse[:, None]).sum(axis=0)
         rhs = rater_sum - self.incidence.T @ (candidate_sum * self.inverse[:, None])
@@ -107,14 +119,12 @@ class _Design:
             residual = (yky - rater_ss) / residual_dof
             rater = (rater_ss - self.rank * residual) / self.trace
             candidate_ss = (candidate_sum**2 * self.inverse[:, None]).sum(axis=0) - total**2 / self.n
-            candidate = ((candidate_ss - (self.k_used - 1) * residual
-                          - (self.k_used - self.sum_rater_sq / self.n) * rater)
-                         / (self.n - self.sum_candidate_sq / self.n))
+            candidate = (
+                candidate_ss - (self.k_used - 1) * residual - (self.k_used - self.sum_rater_sq / self.n) * rater
+            ) / (self.n - self.sum_candidate_sq / self.n)
         return np.vstack([candidate, rater, residual])
 
-    def bootstrap_components(
-        self, variances: np.ndarray, n_boot: int, rng: np.random.Generator
-    ) -> np.ndarray:
+    def bootstrap_components(self, variances: np.ndarray, n_boot: int, rng: np.random.Generator) -> np.ndarray:
         """(3, n_boot) components re-estimated from data redrawn under the fitted model.
 
         The three quadratic forms are drawn from their joint distribution on this design
@@ -127,8 +137,9 @@ class _Design:
         """
         candidate_var, rater_var, residual_var = np.clip(variances, 0.0, None)
         b = rng.normal(0.0, np.sqrt(rater_var), (self.m, n_boot))
-        z = (self.mu[:, None] * (self.vectors.T @ b)
-             + np.sqrt(self.mu * residual_var)[:, None] * rng.normal(0.0, 1.0, (self.m, n_boot)))
+        z = self.mu[:, None] * (self.vectors.T @ b) + np.sqrt(self.mu * residual_var)[:, None] * rng.normal(
+            0.0, 1.0, (self.m, n_boot)
+        )
         positive = self.mu > 1e-9 * max(float(self.mu.max(initial=0.0)), 1.0)
         rater_ss = (z[positive] ** 2 / self.mu[positive, None]).sum(axis=0)
         residual_dof = self.n - self.k_used - self.rank
@@ -142,29 +153,35 @@ class _Design:
             x = rng.normal(0.0, 1.0, (d.size, n_boot)) * np.sqrt(s2)[:, None]
             x_total = d @ x
             cross = np.einsum("cb,cb->b", x, self.used_incidence @ b)  # sum_c n_c x_c mean_c(b)
-            candidate_ss = ((d[:, None] * x**2).sum(axis=0) + spread_b + 2 * cross
-                            - (x_total**2 + 2 * x_total * b_total) / n)
+            candidate_ss = (
+                (d[:, None] * x**2).sum(axis=0) + spread_b + 2 * cross - (x_total**2 + 2 * x_total * b_total) / n
+            )
         else:
             a, e = candidate_var, residual_var
             mean_x = a * n + e * d.size - (a * self.sum_candidate_sq + e * n) / n
-            trace_sq = (a**2 * self.sum_candidate_sq + 2 * a * e * n + e**2 * d.size
-                        - 2 * (a**2 * self.sum_candidate_cube + 2 * a * e * self.sum_candidate_sq
-                               + e**2 * n) / n
-                        + (a * self.sum_candidate_sq + e * n) ** 2 / n**2)
+            trace_sq = (
+                a**2 * self.sum_candidate_sq
+                + 2 * a * e * n
+                + e**2 * d.size
+                - 2 * (a**2 * self.sum_candidate_cube + 2 * a * e * self.sum_candidate_sq + e**2 * n) / n
+                + (a * self.sum_candidate_sq + e * n) ** 2 / n**2
+            )
             # (A beta)' S (A beta) with S = diag(a + e / n_c): m x m forms in b
             weighted = a * self.cooccurrence + e * self.within
             h = a * self.rater_panel_sum + e * self.per_rater
             mean_b = b_total / n
-            quad = (np.einsum("rb,rb->b", b, weighted @ b) - 2 * mean_b * (h @ b)
-                    + mean_b**2 * (a * self.sum_candidate_sq + e * n))
+            quad = (
+                np.einsum("rb,rb->b", b, weighted @ b)
+                - 2 * mean_b * (h @ b)
+                + mean_b**2 * (a * self.sum_candidate_sq + e * n)
+            )
             variance = 2 * trace_sq + 4 * quad
-            candidate_ss = (mean_x + spread_b
-                            + np.sqrt(np.clip(variance, 0.0, None)) * rng.normal(0.0, 1.0, n_boot))
+            candidate_ss = mean_x + spread_b + np.sqrt(np.clip(variance, 0.0, None)) * rng.normal(0.0, 1.0, n_boot)
         residual = sse / residual_dof
         rater = (rater_ss - self.rank * residual) / self.trace
-        candidate = ((candidate_ss - (self.k_used - 1) * residual
-                      - (self.k_used - self.sum_rater_sq / n) * rater)
-                     / (n - self.sum_candidate_sq / n))
+        candidate = (candidate_ss - (self.k_used - 1) * residual - (self.k_used - self.sum_rater_sq / n) * rater) / (
+            n - self.sum_candidate_sq / n
+        )
         return np.vstack([candidate, rater, residual])
 
 
@@ -179,16 +196,30 @@ def g_coefficients(components: np.ndarray, panel: float) -> tuple[np.ndarray, np
 
 
 def _dimension_g(
-    dimension: object, candidate: np.ndarray, rater: np.ndarray, rating: np.ndarray, *,
-    n_boot: int, seed: int, confidence: float, min_n: MinN,
+    dimension: object,
+    candidate: np.ndarray,
+    rater: np.ndarray,
+    rating: np.ndarray,
+    *,
+    n_boot: int,
+    seed: int,
+    confidence: float,
+    min_n: MinN,
 ) -> dict[str, object]:
     row: dict[str, object] = {column: np.nan for column in G_COLUMNS}
     # dense codes keep the design's matrices as small as the dimension
     candidate, candidates = pd.factorize(candidate)
     rater, raters = pd.factorize(rater)
     n_candidates, n_raters = len(candidates), len(raters)
-    row.update(dimension=dimension, n_candidates=n_candidates, n_raters=n_raters,
-               n_ratings=int(rating.size), n_boot=0, min_n_warning=True, note="")
+    row.update(
+        dimension=dimension,
+        n_candidates=n_candidates,
+        n_raters=n_raters,
+        n_ratings=int(rating.size),
+        n_boot=0,
+        min_n_warning=True,
+        note="",
+    )
     if n_raters < 2 or rating.size - n_candidates < 2:
         row["note"] = "fewer than two interviewers or no candidate rated twice: G undefined"
         return row
@@ -201,9 +232,14 @@ def _dimension_g(
         row["note"] = "ratings do not vary: G undefined"
         return row
     one, many = g_coefficients(components[:, None], design.panel)
-    row.update(var_candidate=components[0], var_rater=components[1],
-               var_residual=components[2], g_one=float(one[0]), g_panel=float(many[0]),
-               panel_size=design.panel)
+    row.update(
+        var_candidate=components[0],
+        var_rater=components[1],
+        var_residual=components[2],
+        g_one=float(one[0]),
+        g_panel=float(many[0]),
+        panel_size=design.panel,
+    )
     notes = []
     if (components < 0).any():
         notes.append("a negative variance estimate was set to 0")
@@ -217,10 +253,8 @@ def _dimension_g(
             block_one, block_many = g_coefficients(replicate, design.panel)
             ones.append(block_one)
             manys.append(block_many)
-        low, high = percentile_interval(
-            np.column_stack([np.concatenate(ones), np.concatenate(manys)]), confidence)
-        row.update(g_one_low=low[0], g_one_high=high[0], g_panel_low=low[1],
-                   g_panel_high=high[1], n_boot=boot)
+        low, high = percentile_interval(np.column_stack([np.concatenate(ones), np.concatenate(manys)]), confidence)
+        row.update(g_one_low=low[0], g_one_high=high[0], g_panel_low=low[1], g_panel_high=high[1], n_boot=boot)
     warn = n_candidates < min_n.icc_units or n_raters < min_n.icc_raters
     if warn:
         notes.append(f"fewer than {min_n.icc_units} candidates or {min_n.icc_raters} raters")
@@ -248,6 +282,9 @@ def g_study(
     rows = []
     for code, dimension in enumerate(coded.dimensions):
         candidate, rater, rating = coded.for_dimension(code)
-        rows.append(_dimension_g(dimension, candidate, rater, rating, n_boot=n_boot,
-                                 seed=seed + code, confidence=confidence, min_n=min_n))
+        rows.append(
+            _dimension_g(
+                dimension, candidate, rater, rating, n_boot=n_boot, seed=seed + code, confidence=confidence, min_n=min_n
+            )
+        )
     return pd.DataFrame(rows, columns=G_COLUMNS)

@@ -29,14 +29,27 @@ from assessments.stats.ratings import (
 
 ICC_FORMS = ("ICC(1,1)", "ICC(2,1)", "ICC(3,1)", "ICC(1,k)", "ICC(2,k)", "ICC(3,k)")
 ICC_COLUMNS = [
-    "dimension", "form", "icc", "ci_low", "ci_high", "n_units", "n_raters", "raters",
-    "n_boot", "min_n_warning", "note",
+    "dimension",
+    "form",
+    "icc",
+    "ci_low",
+    "ci_high",
+    "n_units",
+    "n_raters",
+    "raters",
+    "n_boot",
+    "min_n_warning",
+    "note",
 ]
 
 
 def _icc_from_sums(
-    n: int, k: int, sum_squares: np.ndarray, row_squares: np.ndarray,
-    column_squares: np.ndarray, total: np.ndarray,
+    n: int,
+    k: int,
+    sum_squares: np.ndarray,
+    row_squares: np.ndarray,
+    column_squares: np.ndarray,
+    total: np.ndarray,
 ) -> np.ndarray:
     """The six forms (last axis) from the matrix sums; any leading axes are resamples."""
     correction = total**2 / (n * k)
@@ -66,8 +79,12 @@ def _icc_from_sums(
 def _icc_matrix(matrix: np.ndarray) -> np.ndarray:
     n, k = matrix.shape
     return _icc_from_sums(
-        n, k, (matrix**2).sum(), (matrix.sum(axis=1) ** 2).sum(),
-        (matrix.sum(axis=0) ** 2).sum(), matrix.sum(),
+        n,
+        k,
+        (matrix**2).sum(),
+        (matrix.sum(axis=1) ** 2).sum(),
+        (matrix.sum(axis=0) ** 2).sum(),
+        matrix.sum(),
     )
 
 
@@ -77,8 +94,12 @@ def weighted_icc(rows: np.ndarray, weights: np.ndarray) -> np.ndarray:
     row_sums = rows.sum(axis=1)
     column_sums = weights @ rows
     return _icc_from_sums(
-        n, k, weights @ (rows**2).sum(axis=1), weights @ row_sums**2,
-        (column_sums**2).sum(axis=1), weights @ row_sums,
+        n,
+        k,
+        weights @ (rows**2).sum(axis=1),
+        weights @ row_sums**2,
+        (column_sums**2).sum(axis=1),
+        weights @ row_sums,
     )
 
 
@@ -91,9 +112,7 @@ def bootstrap_icc(matrix: np.ndarray, n_boot: int, seed: int) -> np.ndarray:
     return weighted_icc(rows, weights)
 
 
-def shrout_fleiss_icc(
-    matrix: ArrayLike, *, n_boot: int = 0, seed: int = 0, confidence: float = 0.95
-) -> pd.DataFrame:
+def shrout_fleiss_icc(matrix: ArrayLike, *, n_boot: int = 0, seed: int = 0, confidence: float = 0.95) -> pd.DataFrame:
     """The six Shrout & Fleiss ICC forms of a complete targets x judges matrix.
 
     :raises ValueError: the matrix is not 2-D, has missing cells, or has < 2 rows or columns.
@@ -109,8 +128,12 @@ def shrout_fleiss_icc(
         low, high = percentile_interval(bootstrap_icc(values, n_boot, seed), confidence)
     return pd.DataFrame(
         {
-            "form": ICC_FORMS, "icc": point, "ci_low": low, "ci_high": high,
-            "n_units": values.shape[0], "n_raters": values.shape[1],
+            "form": ICC_FORMS,
+            "icc": point,
+            "ci_low": low,
+            "ci_high": high,
+            "n_units": values.shape[0],
+            "n_raters": values.shape[1],
         }
     )
 
@@ -120,9 +143,7 @@ def complete_block(candidate: np.ndarray, interviewer: np.ndarray) -> tuple[np.n
     if candidate.size == 0:
         return np.empty(0, np.int64), np.empty(0, np.int64)
     n_candidates, n_raters = int(candidate.max()) + 1, int(interviewer.max()) + 1
-    incidence = sp.csr_matrix(
-        (np.ones(candidate.size), (candidate, interviewer)), shape=(n_candidates, n_raters)
-    )
+    incidence = sp.csr_matrix((np.ones(candidate.size), (candidate, interviewer)), shape=(n_candidates, n_raters))
     shared = (incidence.T @ incidence).toarray()
     np.fill_diagonal(shared, 0)
     if shared.max() < 2:
@@ -145,8 +166,11 @@ def complete_block(candidate: np.ndarray, interviewer: np.ndarray) -> tuple[np.n
 
 
 def _block_matrix(
-    candidate: np.ndarray, interviewer: np.ndarray, rating: np.ndarray,
-    units: np.ndarray, raters: np.ndarray,
+    candidate: np.ndarray,
+    interviewer: np.ndarray,
+    rating: np.ndarray,
+    units: np.ndarray,
+    raters: np.ndarray,
 ) -> np.ndarray:
     unit_position = np.full(int(candidate.max()) + 1, -1)
     unit_position[units] = np.arange(units.size)
@@ -179,13 +203,26 @@ def icc_by_dimension(
     for code, dimension in enumerate(coded.dimensions):
         candidate, interviewer, rating = coded.for_dimension(code)
         units, raters = complete_block(candidate, interviewer)
-        base = {"dimension": dimension, "n_units": int(units.size), "n_raters": int(raters.size),
-                "raters": tuple(coded.interviewers[raters].tolist()), "n_boot": 0}
+        base = {
+            "dimension": dimension,
+            "n_units": int(units.size),
+            "n_raters": int(raters.size),
+            "raters": tuple(coded.interviewers[raters].tolist()),
+            "n_boot": 0,
+        }
         if units.size < 2:
             for form in ICC_FORMS:
-                rows.append({**base, "form": form, "icc": np.nan, "ci_low": np.nan,
-                             "ci_high": np.nan, "min_n_warning": True,
-                             "note": "no two interviewers rated two or more candidates in common"})
+                rows.append(
+                    {
+                        **base,
+                        "form": form,
+                        "icc": np.nan,
+                        "ci_low": np.nan,
+                        "ci_high": np.nan,
+                        "min_n_warning": True,
+                        "note": "no two interviewers rated two or more candidates in common",
+                    }
+                )
             continue
         matrix = _block_matrix(candidate, interviewer, rating, units, raters)
         point = _icc_matrix(matrix)
@@ -194,11 +231,21 @@ def icc_by_dimension(
             low, high = percentile_interval(bootstrap_icc(matrix, n_boot, seed + code), confidence)
             base["n_boot"] = n_boot
         warn = units.size < min_n.icc_units or raters.size < min_n.icc_raters
-        note = (f"complete block has fewer than {min_n.icc_units} candidates or "
-                f"{min_n.icc_raters} raters") if warn else ""
+        note = (
+            (f"complete block has fewer than {min_n.icc_units} candidates or {min_n.icc_raters} raters") if warn else ""
+        )
         if np.isnan(point).all():
             note = "ratings in the complete block do not vary: ICC undefined"
         for index, form in enumerate(ICC_FORMS):
-            rows.append({**base, "form": form, "icc": point[index], "ci_low": low[index],
-                         "ci_high": high[index], "min_n_warning": warn, "note": note})
+            rows.append(
+                {
+                    **base,
+                    "form": form,
+                    "icc": point[index],
+                    "ci_low": low[index],
+                    "ci_high": high[index],
+                    "min_n_warning": warn,
+                    "note": note,
+                }
+            )
     return pd.DataFrame(rows, columns=ICC_COLUMNS)

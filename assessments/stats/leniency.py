@@ -25,18 +25,42 @@ from assessments.stats.ratings import (
 )
 
 LENIENCY_COLUMNS = [
-    "interviewer", "dimension", "effect", "se", "ci_low", "ci_high", "stands_out",
-    "fixed_effect", "fixed_se", "n_candidates", "n_ratings", "naive_deviation",
-    "reference_weight", "group_size", "rater_sd", "residual_sd", "z_corrected",
-    "min_n_warning", "note",
+    "interviewer",
+    "dimension",
+    "effect",
+    "se",
+    "ci_low",
+    "ci_high",
+    "stands_out",
+    "fixed_effect",
+    "fixed_se",
+    "n_candidates",
+    "n_ratings",
+    "naive_deviation",
+    "reference_weight",
+    "group_size",
+    "rater_sd",
+    "residual_sd",
+    "z_corrected",
+    "min_n_warning",
+    "note",
 ]
-REFERENCE = ("0 = the average interviewer, each weighted by the information their scorecards "
-             "carry (candidates they shared with other interviewers)")
+REFERENCE = (
+    "0 = the average interviewer, each weighted by the information their scorecards "
+    "carry (candidates they shared with other interviewers)"
+)
 
 
 def _leniency_rows(
-    label: object, unit: np.ndarray, rater: np.ndarray, y: np.ndarray, n_ratings: np.ndarray,
-    interviewers: np.ndarray, min_n: MinN, naive: np.ndarray, confidence: float,
+    label: object,
+    unit: np.ndarray,
+    rater: np.ndarray,
+    y: np.ndarray,
+    n_ratings: np.ndarray,
+    interviewers: np.ndarray,
+    min_n: MinN,
+    naive: np.ndarray,
+    confidence: float,
 ) -> pd.DataFrame:
     n_raters = interviewers.size
     fit = fit_rater_effects(unit, rater, y, n_raters)
@@ -49,26 +73,35 @@ def _leniency_rows(
     stands_out = linked & (np.abs(fit.effect) > z_corrected * fit.se) & (fit.se > 0)
     # a rater whose effect is exactly estimated (no noise at all) stands out when it is not zero
     stands_out |= linked & (fit.se == 0) & (np.abs(fit.effect) > 1e-9)
-    groups = np.unique(fit.group_size[linked]).size > 1 or (
-        compared > fit.group_size[linked].max(initial=0)
-    )
+    groups = np.unique(fit.group_size[linked]).size > 1 or (compared > fit.group_size[linked].max(initial=0))
     small = fit.n < min_n.rater_candidates
     notes = [
         np.where(isolated, "shares no candidate with another interviewer", ""),
-        np.where(linked & groups,
-                 "compared only within its group of interviewers who share candidates", ""),
+        np.where(linked & groups, "compared only within its group of interviewers who share candidates", ""),
         np.where(small, f"fewer than {min_n.rater_candidates} candidates", ""),
     ]
     note = ["; ".join(part for part in parts if part) for parts in zip(*notes, strict=True)]
     frame = pd.DataFrame(
         {
-            "interviewer": interviewers, "dimension": label, "effect": fit.effect, "se": fit.se,
-            "ci_low": fit.effect - half, "ci_high": fit.effect + half, "stands_out": stands_out,
-            "fixed_effect": fit.fixed_effect, "fixed_se": fit.fixed_se, "n_candidates": fit.n,
-            "n_ratings": n_ratings, "naive_deviation": naive,
-            "reference_weight": fit.reference_weight, "group_size": fit.group_size,
-            "rater_sd": fit.rater_sd, "residual_sd": fit.residual_sd, "z_corrected": z_corrected,
-            "min_n_warning": small, "note": note,
+            "interviewer": interviewers,
+            "dimension": label,
+            "effect": fit.effect,
+            "se": fit.se,
+            "ci_low": fit.effect - half,
+            "ci_high": fit.effect + half,
+            "stands_out": stands_out,
+            "fixed_effect": fit.fixed_effect,
+            "fixed_se": fit.fixed_se,
+            "n_candidates": fit.n,
+            "n_ratings": n_ratings,
+            "naive_deviation": naive,
+            "reference_weight": fit.reference_weight,
+            "group_size": fit.group_size,
+            "rater_sd": fit.rater_sd,
+            "residual_sd": fit.residual_sd,
+            "z_corrected": z_corrected,
+            "min_n_warning": small,
+            "note": note,
         }
     )
     return frame[rated]
@@ -91,7 +124,9 @@ def scorecard_means(coded: CodedRatings) -> tuple[np.ndarray, np.ndarray, np.nda
 
 
 def rater_leniency(
-    ratings: pd.DataFrame | CodedRatings, *, min_n: MinN = DEFAULT_MIN_N,
+    ratings: pd.DataFrame | CodedRatings,
+    *,
+    min_n: MinN = DEFAULT_MIN_N,
     confidence: float = 0.95,
 ) -> pd.DataFrame:
     """Each interviewer's leniency overall and per dimension, adjusted for the candidates they saw.
@@ -114,16 +149,29 @@ def rater_leniency(
         candidate, interviewer, mean, per_card = scorecard_means(coded)
         n_ratings = np.bincount(coded.interviewer, minlength=n_raters)
         naive = _naive(coded.interviewer, coded.rating, n_raters)
-        frames.append(_leniency_rows(OVERALL, candidate, interviewer, mean, n_ratings,
-                                     coded.interviewers, min_n, naive, confidence))
+        frames.append(
+            _leniency_rows(
+                OVERALL, candidate, interviewer, mean, n_ratings, coded.interviewers, min_n, naive, confidence
+            )
+        )
     for code, dimension in enumerate(coded.dimensions):
         candidate, interviewer, rating = coded.for_dimension(code)
         if rating.size == 0:
             continue
         n_ratings = np.bincount(interviewer, minlength=n_raters)
-        frames.append(_leniency_rows(dimension, candidate, interviewer, rating, n_ratings,
-                                     coded.interviewers, min_n,
-                                     _naive(interviewer, rating, n_raters), confidence))
+        frames.append(
+            _leniency_rows(
+                dimension,
+                candidate,
+                interviewer,
+                rating,
+                n_ratings,
+                coded.interviewers,
+                min_n,
+                _naive(interviewer, rating, n_raters),
+                confidence,
+            )
+        )
     if not frames:
         return pd.DataFrame(columns=LENIENCY_COLUMNS)
     return pd.concat(frames, ignore_index=True)[LENIENCY_COLUMNS]
@@ -140,8 +188,10 @@ def standout_raters(leniency: pd.DataFrame) -> tuple[pd.Series | None, pd.Series
     overall = overall.dropna(subset=["effect"])
     lenient = overall[overall["effect"] > 0]
     severe = overall[overall["effect"] < 0]
-    return (lenient.loc[lenient["effect"].idxmax()] if len(lenient) else None,
-            severe.loc[severe["effect"].idxmin()] if len(severe) else None)
+    return (
+        lenient.loc[lenient["effect"].idxmax()] if len(lenient) else None,
+        severe.loc[severe["effect"].idxmin()] if len(severe) else None,
+    )
 
 
 def _naive(rater: np.ndarray, y: np.ndarray, n_raters: int) -> np.ndarray:
@@ -150,9 +200,7 @@ def _naive(rater: np.ndarray, y: np.ndarray, n_raters: int) -> np.ndarray:
     return mean - (y.mean() if y.size else np.nan)
 
 
-def naive_leniency(
-    ratings: pd.DataFrame | CodedRatings, *, min_n: MinN = DEFAULT_MIN_N
-) -> pd.DataFrame:
+def naive_leniency(ratings: pd.DataFrame | CodedRatings, *, min_n: MinN = DEFAULT_MIN_N) -> pd.DataFrame:
     """Each interviewer's mean rating minus the grand mean, per dimension and overall (unadjusted).
 
     :raises CalibrationInputError: the ratings frame breaks the input conventions.
@@ -169,9 +217,15 @@ def naive_leniency(
         n = np.bincount(rater, minlength=n_raters)
         mean = np.bincount(rater, weights=y, minlength=n_raters) / np.maximum(n, 1)
         deviation = mean - (y.mean() if y.size else np.nan)
-        frame = pd.DataFrame({"interviewer": coded.interviewers, "dimension": label,
-                              "deviation": deviation, "n": n,
-                              "min_n_warning": n < min_n.rater_ratings})
+        frame = pd.DataFrame(
+            {
+                "interviewer": coded.interviewers,
+                "dimension": label,
+                "deviation": deviation,
+                "n": n,
+                "min_n_warning": n < min_n.rater_ratings,
+            }
+        )
         frames.append(frame[n > 0])
     if not frames:
         return pd.DataFrame(columns=["interviewer", "dimension", "deviation", "n", "min_n_warning"])
@@ -179,7 +233,9 @@ def naive_leniency(
 
 
 def rating_distribution(
-    ratings: pd.DataFrame | CodedRatings, *, by_dimension: bool = False,
+    ratings: pd.DataFrame | CodedRatings,
+    *,
+    by_dimension: bool = False,
     min_n: MinN = DEFAULT_MIN_N,
 ) -> pd.DataFrame:
     """Each interviewer's share of each rating level (`share_1`..`share_N`) and mean, overall or per dimension.
@@ -197,8 +253,7 @@ def rating_distribution(
     shares = counts / np.maximum(n, 1)[:, None]
     frame = pd.DataFrame(shares, columns=[f"share_{level}" for level in coded.levels])
     frame.insert(0, "interviewer", np.repeat(coded.interviewers, n_groups))
-    frame.insert(1, "dimension", np.tile(coded.dimensions, coded.interviewers.size)
-                 if by_dimension else OVERALL)
+    frame.insert(1, "dimension", np.tile(coded.dimensions, coded.interviewers.size) if by_dimension else OVERALL)
     frame["mean"] = (shares * np.array(coded.levels)).sum(axis=1)
     frame["n"] = n
     frame["min_n_warning"] = n < min_n.rater_ratings
@@ -206,7 +261,9 @@ def rating_distribution(
 
 
 def recommendation_shares(
-    scorecards: pd.DataFrame, *, recommendations: tuple[str, ...] = RECOMMENDATIONS,
+    scorecards: pd.DataFrame,
+    *,
+    recommendations: tuple[str, ...] = RECOMMENDATIONS,
     min_n: MinN = DEFAULT_MIN_N,
 ) -> pd.DataFrame:
     """Each interviewer's share of each recommendation (columns `share_<id>` in the order given),
@@ -217,12 +274,12 @@ def recommendation_shares(
     frame = check_scorecards(scorecards, recommendations=recommendations)
     interviewer, interviewers = pd.factorize(frame["interviewer"])
     choice = pd.Categorical(frame["recommendation"], categories=recommendations).codes
-    counts = np.bincount(interviewer * len(recommendations) + choice,
-                         minlength=len(interviewers) * len(recommendations))
+    counts = np.bincount(
+        interviewer * len(recommendations) + choice, minlength=len(interviewers) * len(recommendations)
+    )
     counts = counts.reshape(-1, len(recommendations))
     n = counts.sum(axis=1)
-    result = pd.DataFrame(counts / np.maximum(n, 1)[:, None],
-                          columns=[f"share_{choice}" for choice in recommendations])
+    result = pd.DataFrame(counts / np.maximum(n, 1)[:, None], columns=[f"share_{choice}" for choice in recommendations])
     result.insert(0, "interviewer", np.asarray(interviewers, dtype=object))
     result["n"] = n
     result["min_n_warning"] = n < min_n.rater_ratings

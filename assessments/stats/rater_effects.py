@@ -67,8 +67,7 @@ def _groups(system: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 def _reference_matrix(weight: np.ndarray, group: np.ndarray) -> np.ndarray:
     """R with (R b)_r = the weighted mean of b over r's group (weights normalised per group)."""
     totals = np.bincount(group, weights=weight)
-    normalised = np.divide(weight, totals[group], out=np.zeros_like(weight),
-                           where=totals[group] > 0)
+    normalised = np.divide(weight, totals[group], out=np.zeros_like(weight), where=totals[group] > 0)
     same = group[:, None] == group[None, :]
     return same * normalised[None, :]
 
@@ -87,15 +86,14 @@ def reml_criterion(log_lambda: float, mu: np.ndarray, z: np.ndarray, yky: float,
     return dof * np.log(q) - mu.size * log_lambda + float(np.sum(np.log(mu + lam)))
 
 
-def _criterion_on_grid(
-    grid: np.ndarray, mu: np.ndarray, z: np.ndarray, yky: float, dof: int
-) -> np.ndarray:
+def _criterion_on_grid(grid: np.ndarray, mu: np.ndarray, z: np.ndarray, yky: float, dof: int) -> np.ndarray:
     """`reml_criterion` at every log lambda of `grid` in one matrix product."""
     lam = np.exp(grid)
     q = yky - (z**2) @ (1.0 / (mu[:, None] + lam[None, :]))
     with np.errstate(divide="ignore", invalid="ignore"):
-        values = (dof * np.log(np.where(q > 0, q, np.nan)) - mu.size * grid
-                  + np.log(mu[:, None] + lam[None, :]).sum(axis=0))
+        values = (
+            dof * np.log(np.where(q > 0, q, np.nan)) - mu.size * grid + np.log(mu[:, None] + lam[None, :]).sum(axis=0)
+        )
     return np.where(q > 0, values, -np.inf if dof > 0 else np.inf)
 
 
@@ -112,14 +110,11 @@ def reml_lambda(mu: np.ndarray, z: np.ndarray, yky: float, dof: int) -> float:
     if best == grid.size - 1:
         return np.inf  # sigma_r^2 at (or indistinguishable from) zero
     low, high = grid[max(best - 1, 0)], grid[min(best + 1, grid.size - 1)]
-    result = optimize.minimize_scalar(criterion, bounds=(low, high), method="bounded",
-                                      options={"xatol": 1e-6})
+    result = optimize.minimize_scalar(criterion, bounds=(low, high), method="bounded", options={"xatol": 1e-6})
     return float(np.exp(result.x))
 
 
-def fit_rater_effects(
-    unit: np.ndarray, rater: np.ndarray, y: np.ndarray, n_raters: int
-) -> RaterFit:
+def fit_rater_effects(unit: np.ndarray, rater: np.ndarray, y: np.ndarray, n_raters: int) -> RaterFit:
     """Shrunken and fixed rater effects in y ~ unit (fixed) + rater (random), one y per cell.
 
     `unit` and `rater` are integer codes (a unit is a candidate); raters without data, or who
@@ -178,25 +173,30 @@ def fit_rater_effects(
         effect, variance = integrated_effects(mu, vectors, z, yky, dof, contrast[:, active])
     se = np.sqrt(np.clip(variance, 0.0, None))
     fixed_effect = contrast @ fixed
-    fixed_se = np.sqrt(np.clip(_contrast_variance(contrast, pseudo_inverse), 0.0, None)
-                       * fixed_sigma2)
+    fixed_se = np.sqrt(np.clip(_contrast_variance(contrast, pseudo_inverse), 0.0, None) * fixed_sigma2)
     nan = np.full(n_raters, np.nan)
     total = np.bincount(group, weights=np.where(linked, information, 0.0))
-    weight = np.divide(np.where(linked, information, 0.0), total[group], out=np.zeros(n_raters),
-                       where=total[group] > 0)
+    weight = np.divide(np.where(linked, information, 0.0), total[group], out=np.zeros(n_raters), where=total[group] > 0)
     return RaterFit(
-        effect=np.where(linked, effect, nan), se=np.where(linked, se, nan),
+        effect=np.where(linked, effect, nan),
+        se=np.where(linked, se, nan),
         fixed_effect=np.where(linked, fixed_effect, nan),
         fixed_se=np.where(linked, fixed_se, nan),
-        reference_weight=weight, group_size=np.where(per_rater > 0, group_size, 0),
-        n=per_rater.astype(np.int64), rater_sd=rater_sd,
+        reference_weight=weight,
+        group_size=np.where(per_rater > 0, group_size, 0),
+        n=per_rater.astype(np.int64),
+        rater_sd=rater_sd,
         residual_sd=float(np.sqrt(sigma2)) if np.isfinite(sigma2) else np.nan,
         fixed_residual_sd=float(np.sqrt(fixed_sigma2)) if np.isfinite(fixed_sigma2) else np.nan,
     )
 
 
 def integrated_effects(
-    mu: np.ndarray, vectors: np.ndarray, z: np.ndarray, yky: float, dof: int,
+    mu: np.ndarray,
+    vectors: np.ndarray,
+    z: np.ndarray,
+    yky: float,
+    dof: int,
     contrast: np.ndarray,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Effects and their variances averaged over lambda's REML likelihood, not plugged in.

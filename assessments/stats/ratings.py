@@ -95,9 +95,7 @@ class CodedRatings:
 
 def _require_columns(frame: pd.DataFrame, columns: tuple[str, ...], what: str) -> None:
     if not isinstance(frame, pd.DataFrame):
-        raise CalibrationInputError(
-            f"{what} must be a pandas DataFrame, got {type(frame).__name__}"
-        )
+        raise CalibrationInputError(f"{what} must be a pandas DataFrame, got {type(frame).__name__}")
     missing = [column for column in columns if column not in frame.columns]
     if missing:
         raise CalibrationInputError(f"{what} is missing the column(s) {', '.join(missing)}")
@@ -122,15 +120,11 @@ def _numeric_ratings(series: pd.Series, levels: tuple[int, ...]) -> np.ndarray:
     present = values[~np.isnan(values)]
     if present.size and not np.isin(present, levels).all():
         bad = np.unique(present[~np.isin(present, levels)])[:5]
-        raise CalibrationInputError(
-            f"ratings must be whole numbers {levels[0]}..{levels[-1]}; found {bad.tolist()}"
-        )
+        raise CalibrationInputError(f"ratings must be whole numbers {levels[0]}..{levels[-1]}; found {bad.tolist()}")
     return values
 
 
-def code_ratings(
-    ratings: pd.DataFrame | CodedRatings, *, levels: tuple[int, ...] = RATING_LEVELS
-) -> CodedRatings:
+def code_ratings(ratings: pd.DataFrame | CodedRatings, *, levels: tuple[int, ...] = RATING_LEVELS) -> CodedRatings:
     """Validate a ratings frame and code it as integers (a CodedRatings passes through).
 
     `levels` are the allowed ratings: consecutive integers (the rubric's 1..4 by default; an
@@ -157,13 +151,17 @@ def code_ratings(
             "an interviewer rated the same candidate twice on one dimension; pass one rating per "
             "(candidate, interviewer, dimension), e.g. the latest amendment"
         )
-    return coded_from_codes(candidate, candidates, interviewer, interviewers, dimension,
-                            dimensions, rating, levels)
+    return coded_from_codes(candidate, candidates, interviewer, interviewers, dimension, dimensions, rating, levels)
 
 
 def coded_from_codes(
-    candidate: np.ndarray, candidates: np.ndarray, interviewer: np.ndarray,
-    interviewers: np.ndarray, dimension: np.ndarray, dimensions: np.ndarray, rating: np.ndarray,
+    candidate: np.ndarray,
+    candidates: np.ndarray,
+    interviewer: np.ndarray,
+    interviewers: np.ndarray,
+    dimension: np.ndarray,
+    dimensions: np.ndarray,
+    rating: np.ndarray,
     levels: tuple[int, ...],
 ) -> CodedRatings:
     """CodedRatings from integer codes the caller has already validated (one rating per cell,
@@ -188,9 +186,7 @@ def coded_from_codes(
     )
 
 
-def check_scorecards(
-    scorecards: pd.DataFrame, *, recommendations: tuple[str, ...] = RECOMMENDATIONS
-) -> pd.DataFrame:
+def check_scorecards(scorecards: pd.DataFrame, *, recommendations: tuple[str, ...] = RECOMMENDATIONS) -> pd.DataFrame:
     """Validate a scorecards frame and return its three columns.
 
     :raises CalibrationInputError: a column is missing or a recommendation is not one of

@@ -70,9 +70,7 @@ def parse_scale(text: str) -> RatingScale:
     """
     match = _SCALE.match(text or "")
     if not match:
-        raise CalibrationInputError(
-            f"The scale must be written MIN..MAX with whole numbers, e.g. 1..5; got {text!r}."
-        )
+        raise CalibrationInputError(f"The scale must be written MIN..MAX with whole numbers, e.g. 1..5; got {text!r}.")
     low, high = int(match.group(1)), int(match.group(2))
     if low >= high:
         raise CalibrationInputError(f"The scale {text!r} must go from a lower to a higher number.")
@@ -97,10 +95,14 @@ class ImportedRatings:
         """
         columns = {name: self.ratings[name].cat for name in IDENTIFIER_COLUMNS}
         return coded_from_codes(
-            columns["candidate"].codes.to_numpy(), columns["candidate"].categories.to_numpy(),
-            columns["interviewer"].codes.to_numpy(), columns["interviewer"].categories.to_numpy(),
-            columns["dimension"].codes.to_numpy(), columns["dimension"].categories.to_numpy(),
-            self.ratings["rating"].to_numpy(np.float64), self.scale.levels,
+            columns["candidate"].codes.to_numpy(),
+            columns["candidate"].categories.to_numpy(),
+            columns["interviewer"].codes.to_numpy(),
+            columns["interviewer"].categories.to_numpy(),
+            columns["dimension"].codes.to_numpy(),
+            columns["dimension"].categories.to_numpy(),
+            self.ratings["rating"].to_numpy(np.float64),
+            self.scale.levels,
         )
 
 
@@ -202,8 +204,7 @@ def _sniff_encoding(head: bytes) -> tuple[str, str | None]:
 
 
 def _split_header(line: str, delimiter: str) -> list[str]:
-    return [cell.strip().strip('"').strip().lstrip("\ufeff").casefold()
-            for cell in line.split(delimiter)]
+    return [cell.strip().strip('"').strip().lstrip("\ufeff").casefold() for cell in line.split(delimiter)]
 
 
 def _sniff_delimiter(first_line: str) -> tuple[str, list[str]]:
@@ -287,8 +288,7 @@ def read_ratings_csv(
         notes.append(encoding_note)
     first_line = head.decode(encoding, errors="replace").splitlines()[0] if head.strip() else ""
     if not first_line.strip():
-        raise CalibrationInputError("The CSV is empty; expected a header line "
-                                    f"{','.join(REQUIRED_COLUMNS)}.")
+        raise CalibrationInputError(f"The CSV is empty; expected a header line {','.join(REQUIRED_COLUMNS)}.")
     delimiter, header = _sniff_delimiter(first_line)
     missing = [column for column in REQUIRED_COLUMNS if column not in header]
     if missing:
@@ -308,9 +308,16 @@ def read_ratings_csv(
     try:
         reader = pd.read_csv(
             path if path is not None else io.BytesIO(data or b""),
-            sep=delimiter, header=None, skiprows=1, dtype=str, na_filter=False,
-            keep_default_na=False, skip_blank_lines=False, encoding=encoding,
-            chunksize=chunk_rows, engine="c",
+            sep=delimiter,
+            header=None,
+            skiprows=1,
+            dtype=str,
+            na_filter=False,
+            keep_default_na=False,
+            skip_blank_lines=False,
+            encoding=encoding,
+            chunksize=chunk_rows,
+            engine="c",
         )
         first_row = 0
         for chunk in reader:
@@ -325,9 +332,12 @@ def read_ratings_csv(
         found = _FIELD_COUNT.search(str(error))
         if found:
             expected, line, saw = found.groups()
-            problems.add(int(line), f"Line {line}: expected {expected} fields "
-                         f"({DELIMITERS[delimiter]}-separated), found {saw}; is a name holding "
-                         "the delimiter without quotes?")
+            problems.add(
+                int(line),
+                f"Line {line}: expected {expected} fields "
+                f"({DELIMITERS[delimiter]}-separated), found {saw}; is a name holding "
+                "the delimiter without quotes?",
+            )
             problems.raise_if_any()
         raise CalibrationInputError(f"The CSV could not be parsed: {error}") from None
 
@@ -345,9 +355,7 @@ def read_ratings_csv(
         if names[column].merged:
             shown = "; ".join(f"{a!r} = {b!r}" for a, b in names[column].merged)
             notes.append(f"{column} names matched ignoring case and Unicode form: {shown}")
-    frame = pd.DataFrame(
-        {column: names[column].categorical(codes[column]) for column in IDENTIFIER_COLUMNS}
-    )
+    frame = pd.DataFrame({column: names[column].categorical(codes[column]) for column in IDENTIFIER_COLUMNS})
     frame["rating"] = rating
     return ImportedRatings(frame, scale, tuple(notes))
 
@@ -368,12 +376,17 @@ def _code_chunk(
         # pandas sizes rows by the first data line: fields past the header's are an error
         extra = (chunk.iloc[:, n_fields:].to_numpy(dtype=object) != "").any(axis=1)
         for row in np.flatnonzero(extra)[:MAX_PROBLEMS]:
-            problems.add(int(lines[row]), f"Line {lines[row]}: expected {n_fields} fields "
-                         f"({DELIMITERS[delimiter]}-separated, as the header), found more; is "
-                         "a name holding the delimiter without quotes?")
+            problems.add(
+                int(lines[row]),
+                f"Line {lines[row]}: expected {n_fields} fields "
+                f"({DELIMITERS[delimiter]}-separated, as the header), found more; is "
+                "a name holding the delimiter without quotes?",
+            )
         problems.count += max(0, int(extra.sum()) - MAX_PROBLEMS)
-    raw = {column: chunk.iloc[:, position].to_numpy(dtype=object)
-           for column, position in zip(REQUIRED_COLUMNS, positions, strict=True)}
+    raw = {
+        column: chunk.iloc[:, position].to_numpy(dtype=object)
+        for column, position in zip(REQUIRED_COLUMNS, positions, strict=True)
+    }
     local, uniques = pd.factorize(raw["rating"])
     parsed = np.empty(len(uniques), dtype=np.float64)
     bad = np.zeros(len(uniques), dtype=bool)
@@ -394,14 +407,19 @@ def _code_chunk(
     for column in IDENTIFIER_COLUMNS:
         empty_line &= coded[column] < 0
     for row in np.flatnonzero(bad[local] & ~empty_line)[:MAX_PROBLEMS]:
-        problems.add(int(lines[row]), f"Line {lines[row]}, column {positions[3] + 1} (rating): "
-                     f"{rating_values[uniques[local[row]]]}.")
+        problems.add(
+            int(lines[row]),
+            f"Line {lines[row]}, column {positions[3] + 1} (rating): {rating_values[uniques[local[row]]]}.",
+        )
     problems.count += max(0, int((bad[local] & ~empty_line).sum()) - MAX_PROBLEMS)
     for column, position in zip(IDENTIFIER_COLUMNS, positions, strict=False):
         blank = (coded[column] < 0) & ~empty_line
         for row in np.flatnonzero(blank)[:MAX_PROBLEMS]:
-            problems.add(int(lines[row]), f"Line {lines[row]}, column {position + 1} ({column}): "
-                         "blank; candidate, interviewer and dimension must be filled in.")
+            problems.add(
+                int(lines[row]),
+                f"Line {lines[row]}, column {position + 1} ({column}): "
+                "blank; candidate, interviewer and dimension must be filled in.",
+            )
         problems.count += max(0, int(blank.sum()) - MAX_PROBLEMS)
     keep = ~blank_name & ~bad[local]
     for column in IDENTIFIER_COLUMNS:
@@ -411,8 +429,12 @@ def _code_chunk(
 
 
 def _check_scale(
-    scale: RatingScale | None, rating: np.ndarray, lines: np.ndarray, column: int,
-    problems: _Problems, notes: list[str],
+    scale: RatingScale | None,
+    rating: np.ndarray,
+    lines: np.ndarray,
+    column: int,
+    problems: _Problems,
+    notes: list[str],
 ) -> RatingScale:
     present = ~np.isnan(rating)
     if scale is None:
@@ -422,27 +444,33 @@ def _check_scale(
         if high == low:
             high = low + 1
         if high - low + 1 > MAX_LEVELS:
-            problems.add(0, f"The ratings run from {low} to {high}: more than {MAX_LEVELS} levels. "
-                         "Pass the scale (MIN..MAX) to find the ratings that are off it.")
+            problems.add(
+                0,
+                f"The ratings run from {low} to {high}: more than {MAX_LEVELS} levels. "
+                "Pass the scale (MIN..MAX) to find the ratings that are off it.",
+            )
             return DEFAULT_SCALE
-        notes.append(f"scale {low}..{high} read from the data (lowest and highest rating found); "
-                     "pass the scale (--scale MIN..MAX) to check ratings against your rubric")
+        notes.append(
+            f"scale {low}..{high} read from the data (lowest and highest rating found); "
+            "pass the scale (--scale MIN..MAX) to check ratings against your rubric"
+        )
         return RatingScale(low, high, from_data=True)
     off = present & ((rating < scale.low) | (rating > scale.high))
     for row in np.flatnonzero(off)[:MAX_PROBLEMS]:
-        problems.add(int(lines[row]), f"Line {lines[row]}, column {column} (rating): {rating[row]:g} is "
-                     f"outside the scale {scale}.")
+        problems.add(
+            int(lines[row]),
+            f"Line {lines[row]}, column {column} (rating): {rating[row]:g} is outside the scale {scale}.",
+        )
     problems.count += max(0, int(off.sum()) - MAX_PROBLEMS)
     return scale
 
 
-def _check_duplicates(
-    codes: dict[str, np.ndarray], names: dict[str, _Names], problems: _Problems
-) -> None:
+def _check_duplicates(codes: dict[str, np.ndarray], names: dict[str, _Names], problems: _Problems) -> None:
     n_interviewers = max(len(names["interviewer"].shown), 1)
     n_dimensions = max(len(names["dimension"].shown), 1)
-    key = ((codes["candidate"].astype(np.int64) * n_interviewers + codes["interviewer"])
-           * n_dimensions + codes["dimension"])
+    key = (codes["candidate"].astype(np.int64) * n_interviewers + codes["interviewer"]) * n_dimensions + codes[
+        "dimension"
+    ]
     order = np.argsort(key, kind="stable")
     key = key[order]
     repeated = np.flatnonzero(key[1:] == key[:-1]) + 1
@@ -454,6 +482,9 @@ def _check_duplicates(
     lines = codes["line"]
     for position, first in zip(repeated[:MAX_PROBLEMS], run_start[:MAX_PROBLEMS], strict=True):
         line, original = int(lines[order[position]]), int(lines[order[first]])
-        problems.add(line, f"Line {line}: duplicate of line {original} (same candidate, "
-                     "interviewer and dimension, names matched ignoring case).")
+        problems.add(
+            line,
+            f"Line {line}: duplicate of line {original} (same candidate, "
+            "interviewer and dimension, names matched ignoring case).",
+        )
     problems.count += max(0, repeated.size - MAX_PROBLEMS)

@@ -61,8 +61,15 @@ class CalibrationReport:
 
 
 FRAME_FIELDS = (
-    "alpha", "icc", "generalizability", "leniency", "rating_distribution",
-    "recommendation_shares", "disagreements", "auto_agreement", "item_analysis",
+    "alpha",
+    "icc",
+    "generalizability",
+    "leniency",
+    "rating_distribution",
+    "recommendation_shares",
+    "disagreements",
+    "auto_agreement",
+    "item_analysis",
 )
 
 
@@ -105,29 +112,44 @@ def calibration_report(
     # which tripled the CPU time at 100,000 scorecards on a busy two-core machine
     with threadpool_limits(limits=1, user_api="blas"):
         coded = timed("code ratings", lambda: code_ratings(ratings, levels=levels))
-        alpha = timed("alpha", lambda: krippendorff_alpha(
-            coded, level=alpha_level, n_boot=n_boot, seed=seed, min_n=min_n))
+        alpha = timed(
+            "alpha", lambda: krippendorff_alpha(coded, level=alpha_level, n_boot=n_boot, seed=seed, min_n=min_n)
+        )
         icc = timed("icc", lambda: icc_by_dimension(coded, n_boot=n_boot, seed=seed, min_n=min_n))
         g = timed("g study", lambda: g_study(coded, n_boot=n_boot, seed=seed, min_n=min_n))
         leniency = timed("leniency", lambda: rater_leniency(coded, min_n=min_n))
         distribution = timed("rating distribution", lambda: rating_distribution(coded, min_n=min_n))
-        shares = timed("recommendation shares", lambda: recommendation_shares(
-            scorecards, recommendations=recommendations, min_n=min_n))
-        disagreements = timed(
-            "disagreements", lambda: top_disagreements(coded, top_n=top_n, min_n=min_n))
+        shares = timed(
+            "recommendation shares",
+            lambda: recommendation_shares(scorecards, recommendations=recommendations, min_n=min_n),
+        )
+        disagreements = timed("disagreements", lambda: top_disagreements(coded, top_n=top_n, min_n=min_n))
         agreement = pd.DataFrame(columns=AGREEMENT_COLUMNS)
         if auto_scores is not None and part_dimensions is not None:
-            agreement = timed("auto-grade agreement", lambda: auto_grade_agreement(
-                auto_scores, part_dimensions, coded, min_n=min_n))
+            agreement = timed(
+                "auto-grade agreement", lambda: auto_grade_agreement(auto_scores, part_dimensions, coded, min_n=min_n)
+            )
         items = pd.DataFrame(columns=ITEM_COLUMNS)
         if check_scores is not None:
             items = timed("item analysis", lambda: item_analysis(check_scores, min_n=min_n))
     return CalibrationReport(
-        alpha=alpha, icc=icc, leniency=leniency, rating_distribution=distribution,
-        recommendation_shares=shares, disagreements=disagreements, auto_agreement=agreement,
-        item_analysis=items, n_ratings=coded.n_ratings, n_missing_ratings=coded.n_missing,
-        n_scorecards=len(scorecards), alpha_level=alpha_level, n_boot=n_boot, seed=seed,
-        seconds=seconds, cpu_seconds=cpu_seconds, levels=tuple(coded.levels),
+        alpha=alpha,
+        icc=icc,
+        leniency=leniency,
+        rating_distribution=distribution,
+        recommendation_shares=shares,
+        disagreements=disagreements,
+        auto_agreement=agreement,
+        item_analysis=items,
+        n_ratings=coded.n_ratings,
+        n_missing_ratings=coded.n_missing,
+        n_scorecards=len(scorecards),
+        alpha_level=alpha_level,
+        n_boot=n_boot,
+        seed=seed,
+        seconds=seconds,
+        cpu_seconds=cpu_seconds,
+        levels=tuple(coded.levels),
         generalizability=g,
     )
 

@@ -16,14 +16,18 @@ import pandas as pd
 from assessments.stats.ratings import RECOMMENDATIONS
 
 DEFAULT_DIMENSIONS = (
-    "problem-framing", "modeling", "evaluation-rigor", "production-ml",
-    "communication", "leadership", "craft", "responsible-ai",
+    "problem-framing",
+    "modeling",
+    "evaluation-rigor",
+    "production-ml",
+    "communication",
+    "leadership",
+    "craft",
+    "responsible-ai",
 )
 
 
-def _assign_panels(
-    rng: np.random.Generator, strong: np.ndarray, final_round: np.ndarray, size: int
-) -> np.ndarray:
+def _assign_panels(rng: np.random.Generator, strong: np.ndarray, final_round: np.ndarray, size: int) -> np.ndarray:
     """(n_candidates, size) interviewer codes, drawn uniformly from each eligible pool."""
     keys = rng.random((strong.size, final_round.size))
     # final-round interviewers are ineligible for candidates who are not strong
@@ -81,13 +85,11 @@ def simulate_panel(
     candidate = np.repeat(np.arange(n_candidates), raters_per_candidate * n_dimensions)
     interviewer = np.repeat(panels.ravel(), n_dimensions)
     dimension = np.tile(np.arange(n_dimensions), n_candidates * raters_per_candidate)
-    latent = (centre + ability[candidate, dimension] + leniency[interviewer]
-              + rng.normal(0.0, noise_sd, candidate.size))
+    latent = centre + ability[candidate, dimension] + leniency[interviewer] + rng.normal(0.0, noise_sd, candidate.size)
     missing = rng.random(latent.size) < missing_rate
     if halo_sd > 0:
         # drawn last, so panels without a halo are the same as before it existed
-        latent += np.repeat(rng.normal(0.0, halo_sd, n_candidates * raters_per_candidate),
-                            n_dimensions)
+        latent += np.repeat(rng.normal(0.0, halo_sd, n_candidates * raters_per_candidate), n_dimensions)
     rating = np.clip(np.rint(latent), *scale)
     rating[missing] = np.nan
 
@@ -102,15 +104,11 @@ def simulate_panel(
             "rating": rating,
         }
     )
-    truth = pd.DataFrame(
-        {"interviewer": interviewer_ids, "leniency": leniency, "final_round": final_round}
-    )
+    truth = pd.DataFrame({"interviewer": interviewer_ids, "leniency": leniency, "final_round": final_round})
     return ratings, truth
 
 
-def simulate_scorecards(
-    ratings: pd.DataFrame, seed: int, no_decision_rate: float = 0.05
-) -> pd.DataFrame:
+def simulate_scorecards(ratings: pd.DataFrame, seed: int, no_decision_rate: float = 0.05) -> pd.DataFrame:
     """One scorecard per (candidate, interviewer), its recommendation from the mean rating.
 
     Mean < 1.75 is strong_no, < 2.5 no, < 3.25 yes, else strong_yes; `no_decision_rate` of the

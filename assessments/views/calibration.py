@@ -39,10 +39,18 @@ def report() -> Response:
     """The report: headlines, leniency, reliability, distributions, agreement with auto-grades."""
     form, filters = _filters()
     view = calibration.build_calibration(filters)
-    return allow_chart_styles(make_response(render_template(
-        "calibration/report.html", form=form, view=view, figures=charts.report_figures(view.report),
-        dimension_names=calibration.dimension_names(), query=request.query_string.decode(),
-    )))
+    return allow_chart_styles(
+        make_response(
+            render_template(
+                "calibration/report.html",
+                form=form,
+                view=view,
+                figures=charts.report_figures(view.report),
+                dimension_names=calibration.dimension_names(),
+                query=request.query_string.decode(),
+            )
+        )
+    )
 
 
 @bp.get("/session")

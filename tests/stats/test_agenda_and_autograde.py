@@ -21,15 +21,15 @@ def test_top_disagreements_rank_by_range_then_sd_with_raters() -> None:
     agenda = top_disagreements(ratings, top_n=15)
     present = ratings.dropna(subset=["rating"])
     grouped = present.groupby(["candidate", "dimension"])["rating"]
-    expected = pd.DataFrame({"range": grouped.max() - grouped.min(), "sd": grouped.std(),
-                             "n": grouped.size()}).query("n >= 2")
+    expected = pd.DataFrame({"range": grouped.max() - grouped.min(), "sd": grouped.std(), "n": grouped.size()}).query(
+        "n >= 2"
+    )
     expected = expected.sort_values(["range", "sd"], ascending=False)
     # the 15th place may tie with others: compare the (range, sd) keys, not the identities
     np.testing.assert_allclose(agenda["range"], expected["range"].iloc[:15])
     np.testing.assert_allclose(agenda["sd"], expected["sd"].iloc[:15])
     first = agenda.iloc[0]
-    cell = present[(present["candidate"] == first["candidate"])
-                   & (present["dimension"] == first["dimension"])]
+    cell = present[(present["candidate"] == first["candidate"]) & (present["dimension"] == first["dimension"])]
     assert sorted(first["raters"]) == sorted(cell["interviewer"])
     assert list(first["ratings_given"]) == sorted(cell["rating"].astype(int))
 
@@ -39,14 +39,23 @@ def _auto_scores(seed: int, n: int) -> tuple[pd.DataFrame, pd.DataFrame]:
     ability = rng.normal(size=n)
     candidates = [f"c{i}" for i in range(n)]
     ratings = pd.DataFrame(
-        [{"candidate": c, "interviewer": f"i{r}", "dimension": "evaluation-rigor",
-          "rating": int(np.clip(np.rint(2.5 + ability[i] + rng.normal(0, 0.5)), 1, 4))}
-         for i, c in enumerate(candidates) for r in range(2)]
+        [
+            {
+                "candidate": c,
+                "interviewer": f"i{r}",
+                "dimension": "evaluation-rigor",
+                "rating": int(np.clip(np.rint(2.5 + ability[i] + rng.normal(0, 0.5)), 1, 4)),
+            }
+            for i, c in enumerate(candidates)
+            for r in range(2)
+        ]
     )
     auto = pd.DataFrame(
-        {"candidate": candidates * 2,
-         "part": ["srm_pvalue"] * n + ["noise_part"] * n,
-         "score_fraction": np.r_[1 / (1 + np.exp(-2 * ability)), rng.random(n)]}
+        {
+            "candidate": candidates * 2,
+            "part": ["srm_pvalue"] * n + ["noise_part"] * n,
+            "score_fraction": np.r_[1 / (1 + np.exp(-2 * ability)), rng.random(n)],
+        }
     )
     return auto, ratings
 
@@ -90,8 +99,11 @@ def test_item_analysis_flags_broken_and_trivial_checks() -> None:
         "trivial": (rng.random(n) < 0.98).astype(float),
     }
     frame = pd.DataFrame(
-        [{"candidate": i, "check": name, "score_fraction": values[i]}
-         for name, values in checks.items() for i in range(n)]
+        [
+            {"candidate": i, "check": name, "score_fraction": values[i]}
+            for name, values in checks.items()
+            for i in range(n)
+        ]
     )
     result = item_analysis(frame).set_index("item")
     assert result.loc["broken", "flag"] == "broken"
@@ -100,8 +112,7 @@ def test_item_analysis_flags_broken_and_trivial_checks() -> None:
     # corrected item-total correlation, computed by hand for one check
     matrix = pd.DataFrame(checks)
     rest = matrix.drop(columns="good_a").sum(axis=1)
-    assert result.loc["good_a", "discrimination"] == pytest.approx(
-        np.corrcoef(matrix["good_a"], rest)[0, 1])
+    assert result.loc["good_a", "discrimination"] == pytest.approx(np.corrcoef(matrix["good_a"], rest)[0, 1])
     assert result.loc["good_c", "difficulty"] == pytest.approx((matrix["good_c"] >= 1).mean())
     full = (matrix["good_c"] >= 1).astype(float)
     rest_c = matrix.drop(columns="good_c").sum(axis=1)
@@ -118,8 +129,13 @@ def test_auto_grade_stages_accept_empty_frames() -> None:
 
 def _checks_frame(checks: dict[str, np.ndarray]) -> pd.DataFrame:
     n = len(next(iter(checks.values())))
-    return pd.DataFrame([{"candidate": i, "check": name, "score_fraction": values[i]}
-                         for name, values in checks.items() for i in range(n)])
+    return pd.DataFrame(
+        [
+            {"candidate": i, "check": name, "score_fraction": values[i]}
+            for name, values in checks.items()
+            for i in range(n)
+        ]
+    )
 
 
 def test_a_pure_noise_check_is_rarely_flagged_broken() -> None:
@@ -140,8 +156,12 @@ def test_a_pure_noise_check_is_rarely_flagged_broken() -> None:
 def test_items_on_few_candidates_are_not_flagged_and_undefined_says_so() -> None:
     rng = np.random.default_rng(3)
     skill = rng.normal(size=20)
-    checks = {"a": (skill > 0).astype(float), "b": (skill > 0.5).astype(float),
-              "inverted": (skill < 0).astype(float), "constant": np.ones(20)}
+    checks = {
+        "a": (skill > 0).astype(float),
+        "b": (skill > 0.5).astype(float),
+        "inverted": (skill < 0).astype(float),
+        "constant": np.ones(20),
+    }
     result = item_analysis(_checks_frame(checks)).set_index("item")
     assert (result["flag"] == "").all() and result["min_n_warning"].all()
     assert "not flagged" in result.loc["inverted", "note"]
@@ -150,7 +170,8 @@ def test_items_on_few_candidates_are_not_flagged_and_undefined_says_so() -> None
 
 
 def test_alpha_of_a_single_candidate_is_undefined_not_zero() -> None:
-    frame = pd.DataFrame({"candidate": "only", "interviewer": ["x", "y", "z"],
-                          "dimension": "craft", "rating": [2, 3, 3]})
+    frame = pd.DataFrame(
+        {"candidate": "only", "interviewer": ["x", "y", "z"], "dimension": "craft", "rating": [2, 3, 3]}
+    )
     row = krippendorff_alpha(frame).iloc[0]
     assert np.isnan(row["alpha"]) and np.isnan(row["ci_low"]) and "undefined" in row["note"]

@@ -28,8 +28,9 @@ EMPTY_SCORECARDS = pd.DataFrame(columns=["candidate", "interviewer", "recommenda
 
 
 def test_one_rater_dimension_gives_nan_with_a_reason() -> None:
-    frame = pd.DataFrame({"candidate": ["a", "b", "c"], "interviewer": "solo",
-                          "dimension": "leadership", "rating": [1, 3, 4]})
+    frame = pd.DataFrame(
+        {"candidate": ["a", "b", "c"], "interviewer": "solo", "dimension": "leadership", "rating": [1, 3, 4]}
+    )
     alpha = krippendorff_alpha(frame).iloc[0]
     assert np.isnan(alpha["alpha"]) and alpha["n_units"] == 0
     assert "two or more ratings" in alpha["note"]
@@ -40,8 +41,9 @@ def test_one_rater_dimension_gives_nan_with_a_reason() -> None:
 
 
 def test_identical_ratings_make_alpha_undefined_not_a_crash() -> None:
-    frame = pd.DataFrame({"candidate": ["a", "a", "b", "b", "c", "c"],
-                          "interviewer": ["x", "y"] * 3, "dimension": "craft", "rating": 3})
+    frame = pd.DataFrame(
+        {"candidate": ["a", "a", "b", "b", "c", "c"], "interviewer": ["x", "y"] * 3, "dimension": "craft", "rating": 3}
+    )
     for level in ("nominal", "ordinal", "interval", "ratio"):
         row = krippendorff_alpha(frame, level=level).iloc[0]
         assert np.isnan(row["alpha"]) and "identical" in row["note"]
@@ -52,9 +54,14 @@ def test_identical_ratings_make_alpha_undefined_not_a_crash() -> None:
 
 
 def test_missing_ratings_as_pandas_na_are_skipped() -> None:
-    frame = pd.DataFrame({"candidate": ["a", "a", "b", "b", "c", "c"],
-                          "interviewer": ["x", "y"] * 3, "dimension": "craft",
-                          "rating": pd.array([1, 2, 3, pd.NA, 4, 4], dtype="Int64")})
+    frame = pd.DataFrame(
+        {
+            "candidate": ["a", "a", "b", "b", "c", "c"],
+            "interviewer": ["x", "y"] * 3,
+            "dimension": "craft",
+            "rating": pd.array([1, 2, 3, pd.NA, 4, 4], dtype="Int64"),
+        }
+    )
     row = krippendorff_alpha(frame, n_boot=50).iloc[0]
     assert row["n_units"] == 2 and row["n_values"] == 4
 
@@ -80,11 +87,8 @@ def test_empty_input_gives_empty_frames_and_a_report() -> None:
         (lambda f: f.assign(interviewer="x"), "twice"),
     ],
 )
-def test_bad_ratings_frames_raise_a_domain_error(
-    change: Callable[[pd.DataFrame], pd.DataFrame], message: str
-) -> None:
-    frame = pd.DataFrame({"candidate": ["a", "a"], "interviewer": ["x", "y"],
-                          "dimension": "craft", "rating": [1, 2]})
+def test_bad_ratings_frames_raise_a_domain_error(change: Callable[[pd.DataFrame], pd.DataFrame], message: str) -> None:
+    frame = pd.DataFrame({"candidate": ["a", "a"], "interviewer": ["x", "y"], "dimension": "craft", "rating": [1, 2]})
     with pytest.raises(CalibrationInputError, match=message):
         krippendorff_alpha(change(frame))
 
@@ -97,8 +101,7 @@ def test_unknown_recommendation_is_refused() -> None:
 
 
 def test_simulated_panels_keep_their_promises() -> None:
-    ratings, truth = simulate_panel(12, n_candidates=200, n_interviewers=20,
-                                    raters_per_candidate=3, missing_rate=0.1)
+    ratings, truth = simulate_panel(12, n_candidates=200, n_interviewers=20, raters_per_candidate=3, missing_rate=0.1)
     present = ratings["rating"].dropna()
     assert set(present.unique()) <= {1.0, 2.0, 3.0, 4.0}
     assert ratings["rating"].isna().mean() == pytest.approx(0.1, abs=0.03)
@@ -108,20 +111,23 @@ def test_simulated_panels_keep_their_promises() -> None:
     final = set(truth.loc[truth["final_round"], "interviewer"])
     seen = ratings[ratings["interviewer"].isin(final)]["candidate"].unique()
     assert 0 < len(seen) <= 0.4 * 200 + 1  # only the strongest 40% of candidates
-    again, _ = simulate_panel(12, n_candidates=200, n_interviewers=20,
-                              raters_per_candidate=3, missing_rate=0.1)
+    again, _ = simulate_panel(12, n_candidates=200, n_interviewers=20, raters_per_candidate=3, missing_rate=0.1)
     pd.testing.assert_frame_equal(ratings, again)
 
 
 def test_report_runs_every_stage_and_serialises() -> None:
     ratings, _ = simulate_panel(2, n_candidates=120, n_interviewers=10)
     scorecards = simulate_scorecards(ratings, seed=2)
-    auto = pd.DataFrame({"candidate": ratings["candidate"].unique(), "part": "srm_pvalue",
-                         "score_fraction": 0.5})
+    auto = pd.DataFrame({"candidate": ratings["candidate"].unique(), "part": "srm_pvalue", "score_fraction": 0.5})
     auto.loc[::2, "score_fraction"] = 1.0
-    report = calibration_report(ratings, scorecards, auto_scores=auto,
-                                part_dimensions={"srm_pvalue": ["evaluation-rigor"]},
-                                check_scores=auto.rename(columns={"part": "check"}), n_boot=100)
+    report = calibration_report(
+        ratings,
+        scorecards,
+        auto_scores=auto,
+        part_dimensions={"srm_pvalue": ["evaluation-rigor"]},
+        check_scores=auto.rename(columns={"part": "check"}),
+        n_boot=100,
+    )
     assert len(report.alpha) == 8 and len(report.icc) == 8 * 6
     assert len(report.generalizability) == 8 and report.generalizability["g_one"].between(0, 1).all()
     assert set(report.leniency["dimension"]) >= {"overall", "craft"}

@@ -30,8 +30,13 @@ def test_planted_leniency_is_recovered_within_standard_errors() -> None:
     within, adjusted_error, naive_error, overall_error, overall_naive = [], [], [], [], []
     for seed in range(6):
         ratings, truth = simulate_panel(
-            seed, n_candidates=400, n_interviewers=30, raters_per_candidate=3,
-            leniency_sd=0.3, strength_sd=0.5, missing_rate=0.05,
+            seed,
+            n_candidates=400,
+            n_interviewers=30,
+            raters_per_candidate=3,
+            leniency_sd=0.3,
+            strength_sd=0.5,
+            missing_rate=0.05,
         )
         rows = _merge(rater_leniency(ratings), truth)
         z = (rows["effect"] - rows["true_effect"]) / rows["se"]
@@ -67,13 +72,11 @@ def _dummy_design_fit(ratings: pd.DataFrame) -> pd.Series:
     n, k, m = len(ratings), candidate.max() + 1, len(raters)
     # rater r < m-1 gets its own column; the last rater is minus the sum of the others
     last = np.flatnonzero(rater == m - 1)
-    rows = np.r_[np.arange(n), np.flatnonzero(rater != m - 1),
-                 np.repeat(last, m - 1)]
+    rows = np.r_[np.arange(n), np.flatnonzero(rater != m - 1), np.repeat(last, m - 1)]
     cols = np.r_[candidate, k + rater[rater != m - 1], k + np.tile(np.arange(m - 1), last.size)]
     vals = np.r_[np.ones(n), np.ones((rater != m - 1).sum()), -np.ones(last.size * (m - 1))]
     design = sp.csr_matrix((vals, (rows, cols)), shape=(n, k + m - 1))
-    solution = lsqr(design, ratings["rating"].to_numpy(float), atol=1e-12, btol=1e-12,
-                    iter_lim=20000)[0]
+    solution = lsqr(design, ratings["rating"].to_numpy(float), atol=1e-12, btol=1e-12, iter_lim=20000)[0]
     effects = solution[k:]
     return pd.Series(np.r_[effects, -effects.sum()], index=np.asarray(raters))
 
@@ -114,9 +117,12 @@ def test_standard_errors_equal_classical_ols_covariance() -> None:
 
 def test_disconnected_groups_are_centred_separately_and_said_so() -> None:
     frame = pd.DataFrame(
-        {"candidate": ["a", "a", "b", "b", "c", "c", "d", "d", "e"],
-         "interviewer": ["p", "q", "p", "q", "r", "s", "r", "s", "t"],
-         "dimension": "modeling", "rating": [3, 2, 4, 2, 1, 2, 2, 4, 3]}
+        {
+            "candidate": ["a", "a", "b", "b", "c", "c", "d", "d", "e"],
+            "interviewer": ["p", "q", "p", "q", "r", "s", "r", "s", "t"],
+            "dimension": "modeling",
+            "rating": [3, 2, 4, 2, 1, 2, 2, 4, 3],
+        }
     )
     rows = rater_leniency(frame).query("dimension == 'modeling'").set_index("interviewer")
     assert rows.loc["p", "fixed_effect"] == pytest.approx(0.75)
@@ -142,24 +148,20 @@ def test_rating_distribution_matches_a_crosstab() -> None:
     ratings, _ = simulate_panel(5, n_candidates=80, n_interviewers=7, missing_rate=0.1)
     ours = rating_distribution(ratings, by_dimension=True).set_index(["interviewer", "dimension"])
     present = ratings.dropna(subset=["rating"])
-    expected = pd.crosstab([present["interviewer"], present["dimension"]], present["rating"],
-                           normalize="index")
+    expected = pd.crosstab([present["interviewer"], present["dimension"]], present["rating"], normalize="index")
     for level in (1, 2, 3, 4):
         column = expected.get(float(level), 0.0)
         np.testing.assert_allclose(ours.loc[expected.index, f"share_{level}"], column)
     overall = rating_distribution(ratings).set_index("interviewer")
-    np.testing.assert_allclose(overall["mean"], present.groupby("interviewer")["rating"].mean()
-                               .loc[overall.index])
+    np.testing.assert_allclose(overall["mean"], present.groupby("interviewer")["rating"].mean().loc[overall.index])
 
 
 def test_recommendation_shares_count_no_decision() -> None:
     ratings, _ = simulate_panel(6, n_candidates=90, n_interviewers=8)
     scorecards = simulate_scorecards(ratings, seed=6, no_decision_rate=0.2)
     ours = recommendation_shares(scorecards).set_index("interviewer")
-    expected = pd.crosstab(scorecards["interviewer"], scorecards["recommendation"],
-                           normalize="index")
-    np.testing.assert_allclose(ours.loc[expected.index, "share_no_decision"],
-                               expected["no_decision"])
+    expected = pd.crosstab(scorecards["interviewer"], scorecards["recommendation"], normalize="index")
+    np.testing.assert_allclose(ours.loc[expected.index, "share_no_decision"], expected["no_decision"])
     share_columns = [c for c in ours.columns if c.startswith("share_")]
     np.testing.assert_allclose(ours[share_columns].sum(axis=1), 1.0)
     assert ours["share_no_decision"].mean() == pytest.approx(0.2, abs=0.06)

@@ -10,8 +10,10 @@ from assessments.stats.ratings_csv import RatingScale, parse_scale, read_ratings
 
 
 def test_columns_in_any_order_and_case_extra_columns_and_blank_lines() -> None:
-    text = ("Rating,Notes,Dimension,Candidate,Interviewer\n"
-            "3,fine,craft,c1,Ana\n\n4,,craft,c2,Ana\n,not assessed,craft,c3,Ana\n")
+    text = (
+        "Rating,Notes,Dimension,Candidate,Interviewer\n"
+        "3,fine,craft,c1,Ana\n\n4,,craft,c2,Ana\n,not assessed,craft,c3,Ana\n"
+    )
     imported = read_ratings_csv(text, scale=parse_scale("1..4"))
     frame = imported.ratings
     assert frame["candidate"].tolist() == ["c1", "c2", "c3"]
@@ -27,15 +29,13 @@ def test_line_numbers_and_duplicates_hold_across_chunks() -> None:
     with pytest.raises(CalibrationInputError) as error:
         read_ratings_csv(text, scale=parse_scale("1..4"), chunk_rows=7)
     assert str(error.value).splitlines() == [
-        "Line 32: duplicate of line 2 (same candidate, interviewer and dimension, names matched "
-        "ignoring case).",
+        "Line 32: duplicate of line 2 (same candidate, interviewer and dimension, names matched ignoring case).",
         "Line 37, column 4 (rating): 'nine' is not a number (leave it blank if not assessed).",
     ]
 
 
 def test_names_match_ignoring_case_unicode_form_and_spaces_and_show_as_first_written() -> None:
-    text = ("candidate,interviewer,dimension,rating\n"
-            "c1,Zoë  Ng,craft,3\nc2,ZOE\u0308 NG,craft,2\nc3, zoë ng ,Craft,1\n")
+    text = "candidate,interviewer,dimension,rating\nc1,Zoë  Ng,craft,3\nc2,ZOE\u0308 NG,craft,2\nc3, zoë ng ,Craft,1\n"
     imported = read_ratings_csv(text, scale=parse_scale("1..4"))
     assert imported.ratings["interviewer"].unique().tolist() == ["Zoë Ng"]
     assert imported.ratings["dimension"].unique().tolist() == ["craft"]

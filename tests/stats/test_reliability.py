@@ -20,11 +20,20 @@ from assessments.stats.ratings import code_ratings
 
 # Shrout & Fleiss (1979), Table 2: 6 targets rated by 4 judges, and Table 4's published values.
 SHROUT_FLEISS = [
-    [9, 2, 5, 8], [6, 1, 3, 2], [8, 4, 6, 8], [7, 1, 2, 6], [10, 5, 6, 9], [6, 2, 4, 7],
+    [9, 2, 5, 8],
+    [6, 1, 3, 2],
+    [8, 4, 6, 8],
+    [7, 1, 2, 6],
+    [10, 5, 6, 9],
+    [6, 2, 4, 7],
 ]
 SHROUT_FLEISS_PUBLISHED = {
-    "ICC(1,1)": 0.17, "ICC(2,1)": 0.29, "ICC(3,1)": 0.71,
-    "ICC(1,k)": 0.44, "ICC(2,k)": 0.62, "ICC(3,k)": 0.91,
+    "ICC(1,1)": 0.17,
+    "ICC(2,1)": 0.29,
+    "ICC(3,1)": 0.71,
+    "ICC(1,k)": 0.44,
+    "ICC(2,k)": 0.62,
+    "ICC(3,k)": 0.91,
 }
 
 # Krippendorff (2011), "Computing Krippendorff's Alpha-Reliability", section C: 4 observers x 12
@@ -42,8 +51,7 @@ KRIPPENDORFF_PUBLISHED = {"nominal": 0.743, "ordinal": 0.815, "interval": 0.849,
 def long_frame(matrix: list[list[float]], dimension: str = "craft") -> pd.DataFrame:
     """Observers x units matrix -> the ratings frame (units are candidates)."""
     rows = [
-        {"candidate": f"u{unit}", "interviewer": f"o{observer}", "dimension": dimension,
-         "rating": value}
+        {"candidate": f"u{unit}", "interviewer": f"o{observer}", "dimension": dimension, "rating": value}
         for observer, line in enumerate(matrix)
         for unit, value in enumerate(line)
     ]
@@ -82,12 +90,17 @@ def test_icc_picks_the_complete_block_in_an_incomplete_design() -> None:
     rng = np.random.default_rng(11)
     core = rng.integers(1, 5, size=(40, 3))
     frame = pd.DataFrame(
-        [{"candidate": f"c{c}", "interviewer": f"core{r}", "dimension": "modeling",
-          "rating": int(core[c, r])} for c in range(40) for r in range(3)]
+        [
+            {"candidate": f"c{c}", "interviewer": f"core{r}", "dimension": "modeling", "rating": int(core[c, r])}
+            for c in range(40)
+            for r in range(3)
+        ]
     )
     # others rate a few candidates each: they share too few candidates to join the block
-    extra = [{"candidate": f"c{c}", "interviewer": f"x{c % 7}", "dimension": "modeling",
-              "rating": int(rng.integers(1, 5))} for c in range(0, 40, 3)]
+    extra = [
+        {"candidate": f"c{c}", "interviewer": f"x{c % 7}", "dimension": "modeling", "rating": int(rng.integers(1, 5))}
+        for c in range(0, 40, 3)
+    ]
     frame = pd.concat([frame, pd.DataFrame(extra)], ignore_index=True)
     result = icc_by_dimension(frame, n_boot=200).set_index("form")
     expected = shrout_fleiss_icc(core).set_index("form")
@@ -107,9 +120,7 @@ def test_complete_block_prefers_more_cells() -> None:
 @pytest.mark.parametrize("level", ["nominal", "ordinal", "interval", "ratio"])
 def test_alpha_matches_krippendorff_2011_published_values(level: str) -> None:
     # the example's values run 1..5, so widen the scale; unit 12 has one value and is unpairable
-    result = krippendorff_alpha(
-        long_frame(KRIPPENDORFF_2011), level=level, levels=(1, 2, 3, 4, 5), n_boot=300
-    ).iloc[0]
+    result = krippendorff_alpha(long_frame(KRIPPENDORFF_2011), level=level, levels=(1, 2, 3, 4, 5), n_boot=300).iloc[0]
     assert round(result["alpha"], 3) == KRIPPENDORFF_PUBLISHED[level]
     assert (result["n_units"], result["n_values"], result["n_raters"]) == (11, 40, 4)
     assert result["ci_low"] <= result["alpha"] <= result["ci_high"]
@@ -152,8 +163,9 @@ def test_g_study_on_a_complete_matrix_equals_icc_2_1_and_2_k() -> None:
 
 
 def test_g_study_uses_every_rating_of_a_rotating_panel() -> None:
-    ratings, _ = simulate_panel(4, n_candidates=300, n_interviewers=12, raters_per_candidate=3,
-                                dimensions=["x"], final_round_share=0.0)
+    ratings, _ = simulate_panel(
+        4, n_candidates=300, n_interviewers=12, raters_per_candidate=3, dimensions=["x"], final_round_share=0.0
+    )
     g = g_study(ratings, n_boot=100).iloc[0]
     assert (g["n_candidates"], g["n_raters"], g["n_ratings"]) == (300, 12, 900)
     icc = icc_by_dimension(ratings, n_boot=0).iloc[0]
@@ -163,7 +175,6 @@ def test_g_study_uses_every_rating_of_a_rotating_panel() -> None:
 
 
 def test_g_study_says_when_it_is_undefined() -> None:
-    frame = pd.DataFrame({"candidate": ["a", "b"], "interviewer": ["x", "y"],
-                          "dimension": "craft", "rating": [1, 3]})
+    frame = pd.DataFrame({"candidate": ["a", "b"], "interviewer": ["x", "y"], "dimension": "craft", "rating": [1, 3]})
     row = g_study(frame).iloc[0]
     assert np.isnan(row["g_one"]) and "undefined" in row["note"]
