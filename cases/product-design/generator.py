@@ -1,11 +1,28 @@
 """Product-design case: reduce account takeover (ATO) with a login risk model.
 
 The data is four weeks of logins from a sample of active accounts, a feature catalog, the PM's
-draft experiment plan, and the next week's logins as production would score them (a holdout without
-labels; `hidden` keeps its labels for the grader). Each seed plants a heavy class imbalance (seeded
-compromise rate), a seeded minimum detectable effect, and one feature column that was backfilled from
-fraud investigations (a label leak), drawn from several candidates so answers do not transfer between
-candidates. In the holdout every column, the leaky one too, is read as of login time.
+draft experiment plan, the decision policy the score will feed (its costs and how the score is used),
+and the next week's logins as production would score them (a holdout without labels; `hidden` keeps
+its labels for the grader). Each seed plants a heavy class imbalance (seeded compromise rate), a
+seeded minimum detectable effect, a seeded decision policy, and one feature column that was
+backfilled from fraud investigations (a label leak), drawn from several candidates so answers do not
+transfer between candidates.
+
+Why the leak fails in production, and in the holdout: the four leak candidates are read from
+systems whose values settle after the fact. The export-date snapshot holds settled values: flags
+kept after review, upheld chargebacks, the trust a device earned or lost, support contacts up to the
+export date; on the planted column, settling is what the investigation wrote (the leak). At login
+time (the point-in-time columns, and every column of the holdout) the same systems hold unsettled
+values: open flags that review will clear, disputes not yet decided, the trust of a young device,
+owners who just recovered access through support. There the column is noise with at most a weak
+relation to takeover, so a model that leans on the snapshot's near-perfect separation ranks many
+ordinary logins on top and falls below the holdout's top band, while a model without the column
+keeps it.
+
+The metric choice follows the decision policy: a score used as a probability, login by login, must
+be calibrated (log loss); a score used through one cut-off only needs ranking, and where the
+cost-optimal cut-off C_challenge / (C_challenge + C_missed) lies relative to the base rate decides
+between the top of the ranking (PR AUC) and a broad band of it (ROC AUC).
 """
 
 from __future__ import annotations
@@ -22,12 +39,18 @@ WINDOW_DAYS = 28
 # most the 10,000 items the grader reads from a list, with about 2 logins per account.
 HOLDOUT_ROWS = 5000
 HOLDOUT_STREAM = 1
+# The decision policy draws from a stream of its own, so that it shifts no draw of the logins.
+POLICY_STREAM = 2
 ALPHA = 0.05
 POWER = 0.80
 EXPORT_DATE = "2026-03-02"
-# Under this share of positives, accuracy and ROC AUC flatter a model; precision-recall AUC does not.
-IMBALANCE_CUTOFF = 0.05
 METRIC_OPTIONS = ("accuracy", "roc_auc", "pr_auc", "log_loss")
+SCORE_USES = ("ranking", "probability")
+# The cost-weighted takeover share w = pi C_missed / (pi C_missed + (1 - pi) C_challenge) is 0.5 exactly
+# when the cost-optimal cut-off C_challenge / (C_challenge + C_missed) equals the base rate pi. Costs
+# are drawn so that w stays out of (0.444, 0.556), odds within MARGIN_ODDS of 1: no answer hangs on rounding.
+WEIGHTED_SHARE_CUTOFF = 0.5
+MARGIN_ODDS = 1.25
 
 LEAK_CANDIDATES = ("device_trust_score", "account_risk_flags", "chargeback_count", "support_contacts_30d")
 HONEST_FEATURES = (
@@ -83,7 +106,7 @@ def _sigmoid(x: np.ndarray) -> np.ndarray:
 
 
 def _leak_column(name: str, ato: np.ndarray, strength: float, rng: np.random.Generator) -> np.ndarray:
-    """The column as the snapshot shows it: for a share `strength` of takeovers it records the case."""
+    """The column as the export-date snapshot shows it (settled): for a share `strength` of takeovers it records the case."""
     n = len(ato)
     recorded = ato & (rng.random(n) < strength)
     if name == "device_trust_score":
@@ -92,23 +115,41 @@ def _leak_column(name: str, ato: np.ndarray, strength: float, rng: np.random.Gen
     return rng.poisson(base, n) + np.where(recorded, 1 + rng.poisson(1.0, n), 0)
 
 
-def _honest_leak_candidate(name: str, ato: np.ndarray, new_device: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """The same column joined as of login time: weakly related to takeover, as a real signal is."""
+# Unsettled values at login time (mean count, and its ratio on takeover logins): open flags raised by
+# automated rules and mostly cleared on review; payment disputes not yet decided; support contacts in the
+# 30 days before the login, often an owner who just recovered access (so fewer before a takeover).
+_LOGIN_TIME_COUNTS = {
+    "account_risk_flags": (1.5, 1.0),
+    "chargeback_count": (0.8, 1.0),
+    "support_contacts_30d": (1.5, 0.4),
+}
+
+
+def _login_time_value(name: str, ato: np.ndarray, new_device: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """The column read at login time: unsettled values, weakly related to takeover at most."""
     n = len(ato)
     if name == "device_trust_score":
-        return np.round(_sigmoid(1.4 - 1.6 * new_device + rng.normal(0.0, 0.9, n)), 3)
-    base = {"account_risk_flags": 0.08, "chargeback_count": 0.03, "support_contacts_30d": 0.25}[name]
-    return rng.poisson(base * np.where(ato, 2.0, 1.0), n)
+        # Trust builds with a device's history: a new device starts low, and young devices vary widely.
+        return np.round(_sigmoid(0.5 - 1.0 * new_device + rng.normal(0.0, 3.0, n)), 3)
+    mean, takeover_ratio = _LOGIN_TIME_COUNTS[name]
+    return rng.poisson(mean * np.where(ato, takeover_ratio, 1.0), n)
 
 
 def _simulate_logins(
-    rng: np.random.Generator, plan: dict[str, Any], n: int, n_accounts: int, *, first_login_id: int,
-    first_account_id: int, days: tuple[int, int], leak_at_login_time: bool,
+    rng: np.random.Generator,
+    plan: dict[str, Any],
+    n: int,
+    n_accounts: int,
+    *,
+    first_login_id: int,
+    first_account_id: int,
+    days: tuple[int, int],
+    leak_at_login_time: bool,
 ) -> pd.DataFrame:
     """Logins with every feature column and `is_ato`, in login-id order.
 
     With `leak_at_login_time` the planted leaky column is read as of login time like the others
-    (the honest version of it), as a model in production would see it.
+    (unsettled, see the module docstring), as a model in production would see it.
     """
     activity = rng.gamma(1.2, 1.0, n_accounts)
     account = rng.choice(n_accounts, size=n, p=activity / activity.sum())
@@ -138,7 +179,7 @@ def _simulate_logins(
         if name == plan["leaky_feature"] and not leak_at_login_time:
             columns[name] = _leak_column(name, ato, plan["leak_strength"], rng)
         else:
-            columns[name] = _honest_leak_candidate(name, ato, new_device, rng)
+            columns[name] = _login_time_value(name, ato, new_device, rng)
     columns["is_ato"] = ato.astype(int)
     return pd.DataFrame(columns)
 
@@ -151,21 +192,68 @@ def _holdout(seed: int) -> pd.DataFrame:
     plan = _plan(np.random.default_rng(seed))
     rng = np.random.default_rng([seed, HOLDOUT_STREAM])
     frame = _simulate_logins(
-        rng, plan, HOLDOUT_ROWS, HOLDOUT_ROWS // 2, first_login_id=6_000_001, first_account_id=800_000,
-        days=(WINDOW_DAYS + 1, WINDOW_DAYS + 7), leak_at_login_time=True,
+        rng,
+        plan,
+        HOLDOUT_ROWS,
+        HOLDOUT_ROWS // 2,
+        first_login_id=6_000_001,
+        first_account_id=800_000,
+        days=(WINDOW_DAYS + 1, WINDOW_DAYS + 7),
+        leak_at_login_time=True,
     )
     # Shuffled, so that the file's row order says nothing about accounts or labels.
     order = rng.permutation(len(frame))
     return frame.iloc[order].reset_index(drop=True)
 
 
+def _decision_policy(seed: int, base_rate: float) -> pd.DataFrame:
+    """The policy the score feeds: how it is used, and the cost of each kind of error (one row).
+
+    The cost ratio is drawn independently of the base rate, log-uniform around the ratio that puts
+    the cost-optimal cut-off at the median base rate (about 110), so that neither alone says on
+    which side of the base rate the cut-off falls; a ratio that would put it within a factor
+    MARGIN_ODDS of the base rate (in odds) is pushed out by that factor.
+    """
+    rng = np.random.default_rng([seed, POLICY_STREAM])
+    score_use = SCORE_USES[int(rng.random() < 1 / 3)]
+    challenge = round(float(rng.uniform(0.5, 4.0)) * 20) / 20
+    missed = round(challenge * math.exp(rng.uniform(math.log(25.0), math.log(500.0))))
+    odds = base_rate * missed / ((1.0 - base_rate) * challenge)
+    if 1 / MARGIN_ODDS < odds < MARGIN_ODDS:
+        missed = round(missed * MARGIN_ODDS) if odds >= 1.0 else round(missed / MARGIN_ODDS)
+    return pd.DataFrame(
+        [{"cost_missed_takeover": float(missed), "cost_needless_challenge": challenge, "score_use": score_use}]
+    )
+
+
+def cost_weighted_share(base_rate: float, cost_missed: float, cost_challenge: float) -> float:
+    """The takeover share once each class is weighted by the cost of getting it wrong."""
+    return base_rate * cost_missed / (base_rate * cost_missed + (1.0 - base_rate) * cost_challenge)
+
+
+def metric_for(base_rate: float, policy: pd.Series) -> str:
+    """The offline metric the policy calls for (the rule the brief states)."""
+    if policy["score_use"] == "probability":
+        return "log_loss"
+    share = cost_weighted_share(
+        base_rate, float(policy["cost_missed_takeover"]), float(policy["cost_needless_challenge"])
+    )
+    return "pr_auc" if share < WEIGHTED_SHARE_CUTOFF else "roc_auc"
+
+
 def generate(seed: int, size: int) -> dict[str, pd.DataFrame]:
-    """The candidate's data: `logins`, `feature_catalog`, `experiment_plan` and `holdout_logins` (no labels)."""
+    """The candidate's data: `logins`, `feature_catalog`, `experiment_plan`, `decision_policy` and `holdout_logins` (no labels)."""
     rng = np.random.default_rng(seed)
     plan = _plan(rng)
     raw = _simulate_logins(
-        rng, plan, size, max(size // 6, 50), first_login_id=5_000_001, first_account_id=700_000,
-        days=(1, WINDOW_DAYS), leak_at_login_time=False,
+        rng,
+        plan,
+        size,
+        max(size // 6, 50),
+        first_login_id=5_000_001,
+        first_account_id=700_000,
+        days=(1, WINDOW_DAYS),
+        leak_at_login_time=False,
     )
     logins = raw.sort_values(["day", "login_id"], kind="stable").reset_index(drop=True)
 
@@ -173,8 +261,7 @@ def generate(seed: int, size: int) -> dict[str, pd.DataFrame]:
         [
             {
                 "feature": name,
-                "description": description
-                + (" " + _LEAK_NOTES[name] if name == plan["leaky_feature"] else ""),
+                "description": description + (" " + _LEAK_NOTES[name] if name == plan["leaky_feature"] else ""),
                 "source_system": source,
                 "as_of": _SNAPSHOT if name in (plan["leaky_feature"], "mfa_enabled") else _POINT_IN_TIME,
             }
@@ -195,8 +282,15 @@ def generate(seed: int, size: int) -> dict[str, pd.DataFrame]:
             }
         ]
     )
+    policy = _decision_policy(seed, float(logins["is_ato"].mean()))
     holdout = _holdout(seed).drop(columns="is_ato")
-    return {"logins": logins, "feature_catalog": catalog, "experiment_plan": experiment, "holdout_logins": holdout}
+    return {
+        "logins": logins,
+        "feature_catalog": catalog,
+        "experiment_plan": experiment,
+        "decision_policy": policy,
+        "holdout_logins": holdout,
+    }
 
 
 def hidden(seed: int, size: int) -> dict[str, pd.DataFrame]:
@@ -205,9 +299,10 @@ def hidden(seed: int, size: int) -> dict[str, pd.DataFrame]:
 
 
 def planted(seed: int, size: int) -> dict[str, Any]:
-    """What this seed planted: the imbalance, the MDE, the leak, their strength and realised size."""
+    """What this seed planted: the imbalance, the MDE, the leak, the policy, their strength and realised size."""
     plan = _plan(np.random.default_rng(seed))
-    logins = generate(seed, size)["logins"]
+    data = generate(seed, size)
+    logins, policy = data["logins"], data["decision_policy"].iloc[0]
     label = logins["is_ato"].to_numpy(dtype=int)
     separation = {name: abs(_rank_auc(logins[name].to_numpy(dtype=float), label) - 0.5) + 0.5 for name in FEATURES}
     plan["realised"] = {
@@ -216,8 +311,11 @@ def planted(seed: int, size: int) -> dict[str, Any]:
         "leaky_feature_auc": separation.pop(plan["leaky_feature"]),
         "best_honest_feature_auc": max(separation.values()),
         "holdout_positives": int(hidden(seed, size)["holdout_labels"]["is_ato"].sum()),
+        "cost_weighted_share": cost_weighted_share(
+            float(label.mean()), float(policy["cost_missed_takeover"]), float(policy["cost_needless_challenge"])
+        ),
     }
-    plan.update(size=size, metric_choice="pr_auc")
+    plan.update(size=size, score_use=str(policy["score_use"]), metric_choice=metric_for(float(label.mean()), policy))
     return plan
 
 
@@ -253,7 +351,7 @@ def answer_key(data: dict[str, pd.DataFrame], hidden: dict[str, pd.DataFrame]) -
     separation = {name: abs(_rank_auc(logins[name].to_numpy(dtype=float), label) - 0.5) for name in FEATURES}
     return {
         "base_rate": base_rate,
-        "metric_choice": "pr_auc" if base_rate < IMBALANCE_CUTOFF else "roc_auc",
+        "metric_choice": metric_for(base_rate, data["decision_policy"].iloc[0]),
         "account_ato_rate": account_rate,
         "sample_size_per_arm": float(
             sample_size_per_arm(account_rate, float(plan["relative_mde"]), float(plan["alpha"]), float(plan["power"]))

@@ -1,4 +1,5 @@
-"""The product-design case: deterministic data, planted imbalance and leak, a correct key."""
+"""The product-design case: deterministic data, planted imbalance and leak, a correct key, traps that
+catch what they are for, and a careless-analyst corpus graded through the real pipeline."""
 
 from __future__ import annotations
 
@@ -6,10 +7,15 @@ import hashlib
 import importlib.util
 import json
 import math
+import re
 import time
 import tomllib
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
+from typing import Any
 
 import nbformat
 import numpy as np
@@ -65,6 +71,16 @@ def power_at(n: float, p1: float, p2: float, alpha: float = 0.05) -> float:
     p_bar = (p1 + p2) / 2
     shift = abs(p1 - p2) * math.sqrt(n) - norm.ppf(1 - alpha / 2) * math.sqrt(2 * p_bar * (1 - p_bar))
     return float(norm.cdf(shift / math.sqrt(p1 * (1 - p1) + p2 * (1 - p2))))
+
+
+def metric_by_expected_cost(base_rate: float, policy: pd.Series) -> str:
+    """The brief's rule, phrased as costs: a broad band is challenged when challenging an average login
+    costs no more than letting it through; a score used as a probability needs a calibration metric."""
+    if policy["score_use"] == "probability":
+        return "log_loss"
+    let_through = base_rate * policy["cost_missed_takeover"]
+    challenge = (1 - base_rate) * policy["cost_needless_challenge"]
+    return "roc_auc" if challenge <= let_through else "pr_auc"
 
 
 def passes(check: dict, got: object, want: object) -> bool:
@@ -179,9 +195,7 @@ def test_sample_size_formula_reproduces_published_examples(generator: ModuleType
     assert generator.sample_size_per_arm(0.08, 0.25) == 2554
 
 
-def test_answer_key_matches_independent_computations(
-    generator: ModuleType, seeds_data: dict, plans: dict
-) -> None:
+def test_answer_key_matches_independent_computations(generator: ModuleType, seeds_data: dict, plans: dict) -> None:
     for seed in (0, 4, 7):
         data = seeds_data[seed]
         key = generator.answer_key(data, generator.hidden(seed, SIZE))
@@ -193,7 +207,7 @@ def test_answer_key_matches_independent_computations(
         p2 = p1 * (1 - plan["relative_mde"])
         n = key["sample_size_per_arm"]
         assert n == int(n) and power_at(n, p1, p2) >= 0.8 > power_at(n - 1, p1, p2)
-        assert key["metric_choice"] == "pr_auc"
+        assert key["metric_choice"] == metric_by_expected_cost(key["base_rate"], data["decision_policy"].iloc[0])
         assert key["leaky_feature"] == plans[seed]["leaky_feature"]
 
 
@@ -201,7 +215,7 @@ def test_sample_size_tolerance_accepts_formula_variants_and_rejects_wrong_baseli
     generator: ModuleType, case_toml: dict, seeds_data: dict
 ) -> None:
     check = next(p["check"] for p in case_toml["parts"] if p["id"] == "sample_size_per_arm")
-    for seed in (1, 6):
+    for seed in range(8):
         data = seeds_data[seed]
         key = generator.answer_key(data, generator.hidden(seed, SIZE))
         p1, mde = key["account_ato_rate"], float(data["experiment_plan"]["relative_mde"].iloc[0])
@@ -211,12 +225,18 @@ def test_sample_size_tolerance_accepts_formula_variants_and_rejects_wrong_baseli
         rounded_z = (1.96 * math.sqrt(2 * (p1 + p2) / 2 * (1 - (p1 + p2) / 2)) + 0.84 * math.sqrt(variance)) ** 2 / (
             p1 - p2
         ) ** 2
-        for variant in (unpooled, math.ceil(unpooled), rounded_z):
+        # Cohen's h (arcsine), as statsmodels' NormalIndPower with proportion_effectsize solves it.
+        cohens_h = 2 * math.asin(math.sqrt(p1)) - 2 * math.asin(math.sqrt(p2))
+        arcsine = 2 * ((norm.ppf(0.975) + norm.ppf(0.8)) / cohens_h) ** 2
+        for variant in (unpooled, math.ceil(unpooled), rounded_z, arcsine):
             assert passes(check, variant, key["sample_size_per_arm"]), (seed, variant)
         login_baseline = generator.sample_size_per_arm(key["base_rate"], mde)
         wrong_direction = generator.sample_size_per_arm(p1, -mde)
         one_sided = (norm.ppf(0.95) + norm.ppf(0.8)) ** 2 * variance / (p1 - p2) ** 2
-        for wrong in (login_baseline, wrong_direction, one_sided):
+        # Without the two arms: one arm's variance only, or both arms' accounts counted as one arm's.
+        one_arm_variance = (norm.ppf(0.975) + norm.ppf(0.8)) ** 2 * p1 * (1 - p1) / (p1 - p2) ** 2
+        both_arms = 2 * key["sample_size_per_arm"]
+        for wrong in (login_baseline, wrong_direction, one_sided, one_arm_variance, both_arms):
             assert not passes(check, wrong, key["sample_size_per_arm"]), (seed, wrong)
 
 
@@ -289,3 +309,230 @@ def test_author_notebook_answers_equal_the_key(
         for part_id, check in checks.items():
             assert passes(check, answers[seed][part_id], key[part_id]), (seed, part_id, answers[seed][part_id])
         assert answers[seed]["sample_size_per_arm"] == key["sample_size_per_arm"]
+
+
+# The traps an outside review measured over seeds 0-39 with the case's own checks (issue 14, item 5),
+# each closed at its root. `planted` and the key describe a seed; the numbers in the comments are the
+# review's and this version's, reproduced by these tests.
+
+STUDY_SEEDS = range(40)
+# Seeds on which the holdout models are fitted here (each fit takes a moment); the corpus below grades
+# more models through the sandbox.
+MODEL_SEEDS = range(12)
+
+
+@pytest.fixture(scope="module")
+def study(generator: ModuleType) -> list[dict]:
+    """Per study seed: the key, the decision policy and the base rate (the frames are not kept)."""
+    rows = []
+    for seed in STUDY_SEEDS:
+        data = generator.generate(seed, SIZE)
+        key = generator.answer_key(data, generator.hidden(seed, SIZE))
+        rows.append({"seed": seed, "key": key, "policy": data["decision_policy"].iloc[0]})
+    return rows
+
+
+def part_points(case_toml: dict) -> dict[str, float]:
+    return {p["id"]: float(p["points"]) for p in case_toml["parts"] if "check" in p}
+
+
+def test_metric_choice_follows_the_policy_costs_and_base_rate_so_no_constant_is_often_right(study: list) -> None:
+    # Before: "pr_auc" on 40/40 seeds. Now: pr_auc 19, log_loss 16, roc_auc 5 (expected about a third each).
+    answers = Counter(row["key"]["metric_choice"] for row in study)
+    assert set(answers) == {"pr_auc", "roc_auc", "log_loss"}, answers
+    assert max(answers.values()) <= len(study) / 2, answers
+    lowest, highest = min(row["key"]["base_rate"] for row in study), max(row["key"]["base_rate"] for row in study)
+    ranking, hangs_on_base_rate = 0, 0
+    for row in study:
+        key, policy = row["key"], row["policy"]
+        assert key["metric_choice"] == metric_by_expected_cost(key["base_rate"], policy), row["seed"]
+        if policy["score_use"] == "ranking":
+            ranking += 1
+            # No seed sits on the edge: the cost-weighted share is outside (0.444, 0.556) (odds within 1.25 of 1).
+            weighted = key["base_rate"] * policy["cost_missed_takeover"]
+            share = weighted / (weighted + (1 - key["base_rate"]) * policy["cost_needless_challenge"])
+            assert not 0.444 < share < 0.556, (row["seed"], share)
+            # Neither the costs nor the base rate alone decide: on many seeds the same costs give the other
+            # answer at another seed's base rate (9 of the 24 ranking seeds).
+            hangs_on_base_rate += metric_by_expected_cost(lowest, policy) != metric_by_expected_cost(highest, policy)
+    assert hangs_on_base_rate >= ranking / 4, (hangs_on_base_rate, ranking)
+
+
+def test_no_constant_names_the_leak_on_more_than_a_third_of_the_seeds(study: list) -> None:
+    leaks = Counter(row["key"]["leaky_feature"] for row in study)
+    assert len(leaks) == 4 and max(leaks.values()) <= len(study) / 3, leaks
+
+
+def test_constant_answers_to_the_judgment_parts_earn_little(study: list, case_toml: dict) -> None:
+    """The best constant metric and leak, over 40 seeds, as a share of the auto-graded points."""
+    score_check = pytest.importorskip("assessments.grading.checks").score_check
+    checks = {p["id"]: p["check"] for p in case_toml["parts"] if "check" in p}
+    points = part_points(case_toml)
+    best = {}
+    for part_id in ("metric_choice", "leaky_feature"):
+        params = {k: v for k, v in checks[part_id].items() if k != "kind"}
+        best[part_id] = max(
+            sum(score_check("choice", params, option, row["key"][part_id], points[part_id]).earned for row in study)
+            for option in params["options"]
+        ) / len(study)
+    # Before: metric_choice 1.0 of its point on every seed. Now about 0.5 + 0.6 of the 10 points.
+    assert best["metric_choice"] <= 0.5 * points["metric_choice"]
+    assert sum(best.values()) <= 0.12 * sum(points.values()), best
+
+
+def design_columns(frame: pd.DataFrame, features: list[str]) -> pd.DataFrame:
+    """The author's model inputs: durations on a log scale, a night-time flag instead of the hour."""
+    x = frame[features].astype(float)
+    for column in ("hours_since_last_login", "password_age_days"):
+        x[column] = np.log1p(x[column])
+    x["night"] = (frame["login_hour"] < 6).astype(float)
+    return x.drop(columns="login_hour")
+
+
+def test_the_holdout_top_band_is_reached_without_the_leak_and_missed_with_it(
+    generator: ModuleType, case_toml: dict
+) -> None:
+    # Before: the author's logistic regression with the leaky column reached the top band on 39/40 seeds
+    # (0.85-0.96); without it on 40/40. Now 1/40 with it (0.72-0.86), 40/40 without (0.89-0.97).
+    linear_model = pytest.importorskip("sklearn.linear_model")
+    top = next(p["check"]["bands"][0][0] for p in case_toml["parts"] if p["id"] == "holdout_predictions")
+    leaky_scores, honest_scores = [], []
+    for seed in MODEL_SEEDS:
+        data = generator.generate(seed, SIZE)
+        key = generator.answer_key(data, generator.hidden(seed, SIZE))
+        logins, holdout = data["logins"], data["holdout_logins"]
+        labels = np.array(key["holdout_predictions"]["labels"])
+        every = list(data["feature_catalog"]["feature"])
+        for features, scores in (
+            (every, leaky_scores),
+            ([c for c in every if c != key["leaky_feature"]], honest_scores),
+        ):
+            model = linear_model.LogisticRegression(max_iter=2000).fit(
+                design_columns(logins, features), logins["is_ato"]
+            )
+            scores.append(pairwise_auc(model.predict_proba(design_columns(holdout, features))[:, 1], labels))
+    assert min(honest_scores) >= top, honest_scores
+    assert max(leaky_scores) < top, leaky_scores
+    # Leaning on the leak costs a band or more, not a rounding error.
+    assert np.median(leaky_scores) < top - 0.04 and np.median(honest_scores) > top + 0.06
+
+
+# The careless-analyst corpus (tests/cases/careless/product_design/): notebooks written the way a weak
+# candidate would, and correct ones by other methods, graded through the real pipeline and sandbox.
+
+CORPUS = Path(__file__).resolve().parent / "careless" / "product_design"
+CORPUS_SEEDS = range(10)
+ANSWER_MARK = re.compile(r"^# %% answer: (\w+)\n", flags=re.MULTILINE)
+
+
+@dataclass(frozen=True)
+class Careless:
+    """What a careless notebook's mistake breaks: parts it never earns, parts whose full marks it never
+    reaches (the holdout's top band), and constant answers that may be right only where the key is them."""
+
+    nothing: frozenset[str] = frozenset()
+    never_full: frozenset[str] = frozenset()
+    constant: tuple[tuple[str, str], ...] = ()
+
+
+CARELESS = {
+    "leaky_model": Careless(nothing=frozenset({"leaky_feature"}), never_full=frozenset({"holdout_predictions"})),
+    "named_leak_kept": Careless(never_full=frozenset({"holdout_predictions"})),
+    "roc_metric": Careless(nothing=frozenset({"sample_size_per_arm"}), constant=(("metric_choice", "roc_auc"),)),
+    "textbook_pr": Careless(nothing=frozenset({"sample_size_per_arm"}), constant=(("metric_choice", "pr_auc"),)),
+    "login_unit": Careless(nothing=frozenset({"account_ato_rate", "sample_size_per_arm"})),
+    "guesser": Careless(
+        nothing=frozenset({"base_rate", "account_ato_rate", "sample_size_per_arm"}),
+        never_full=frozenset({"holdout_predictions"}),
+        constant=(("metric_choice", "pr_auc"), ("leaky_feature", "device_trust_score")),
+    ),
+}
+ALTERNATIVES = ("alt_statsmodels", "alt_forest")
+
+
+def corpus_notebook(case: Any, name: str) -> nbformat.NotebookNode:
+    """The release notebook with the corpus file's code: its preamble after the loading cell, its
+    `# %% answer: <part>` blocks in the answer cells."""
+    from assessments.content.notebook import release_notebook
+
+    blocks = ANSWER_MARK.split((CORPUS / f"{name}.py").read_text(encoding="utf-8"))
+    preamble, answers = blocks[0], dict(zip(blocks[1::2], blocks[2::2], strict=True))
+    notebook = release_notebook(case)
+    parts = {c.metadata["assess"]["answer"] for c in notebook.cells if "answer" in c.metadata.get("assess", {})}
+    assert set(answers) == parts, (name, sorted(parts ^ set(answers)))
+    for cell in notebook.cells:
+        part_id = cell.metadata.get("assess", {}).get("answer")
+        if part_id is not None:
+            cell.source = answers[part_id].strip()
+    first_answer = next(i for i, c in enumerate(notebook.cells) if "answer" in c.metadata.get("assess", {}))
+    notebook.cells.insert(first_answer, nbformat.v4.new_code_cell(preamble.strip()))
+    return notebook
+
+
+@pytest.fixture(scope="module")
+def corpus_reports() -> dict[str, dict[int, Any]]:
+    """Every corpus notebook graded on every corpus seed: name -> seed -> GradeReport."""
+    from assessments.content.case import load_case
+    from assessments.grading.checks import CHECK_RULES
+    from assessments.grading.materials import build_materials
+    from assessments.grading.pipeline import grade_notebook
+    from assessments.grading.sandbox import sandbox_problem
+
+    problem = sandbox_problem()
+    if problem is not None:
+        pytest.fail(f"the grading sandbox is unavailable: {problem}. Run `make sandbox`.", pytrace=False)
+    case = load_case(CASE, check_rules=CHECK_RULES)
+    names = [*CARELESS, *ALTERNATIVES]
+    notebooks = {name: corpus_notebook(case, name) for name in names}
+    materials = {seed: build_materials(case, seed) for seed in CORPUS_SEEDS}
+    jobs = [(name, seed) for name in names for seed in CORPUS_SEEDS]
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        reports = pool.map(
+            lambda job: grade_notebook(notebooks[job[0]], case, job[1], materials=materials[job[1]]), jobs
+        )
+        graded = dict(zip(jobs, reports, strict=True))
+    for (name, seed), report in graded.items():
+        assert report.error is None, (name, seed, report.error)
+        failed = [cell for cell in report.cells if cell.status != "ok"]
+        assert not failed, (name, seed, failed)
+    return {name: {seed: graded[name, seed] for seed in CORPUS_SEEDS} for name in names}
+
+
+@pytest.mark.sandbox
+def test_no_careless_notebook_earns_a_part_its_mistake_breaks(corpus_reports: dict, generator: ModuleType) -> None:
+    for name, expected in CARELESS.items():
+        for seed, report in corpus_reports[name].items():
+            key = generator.answer_key(generator.generate(seed, SIZE), generator.hidden(seed, SIZE))
+            broken = set(expected.nothing) | set(expected.never_full)
+            for part_id in expected.nothing:
+                assert report.check(part_id).earned == 0, (name, seed, part_id, report.check(part_id).message)
+            for part_id in expected.never_full:
+                check = report.check(part_id)
+                assert check.earned < check.possible, (name, seed, part_id, check.message)
+            for part_id, answer in expected.constant:
+                broken.add(part_id)
+                earned = report.check(part_id).earned
+                assert earned == (report.check(part_id).possible if key[part_id] == answer else 0), (
+                    name,
+                    seed,
+                    part_id,
+                )
+            if name != "guesser":
+                # The rest of the notebook is right: its points are lost where its mistake is, not elsewhere.
+                for check in report.checks:
+                    if check.part_id not in broken:
+                        assert check.earned == check.possible, (name, seed, check.part_id, check.message)
+
+
+@pytest.mark.sandbox
+def test_a_notebook_that_computes_nothing_and_guesses_scores_at_most_a_fifth(corpus_reports: dict) -> None:
+    shares = [report.earned / report.possible for report in corpus_reports["guesser"].values()]
+    assert sum(shares) / len(shares) <= 0.20, shares
+
+
+@pytest.mark.sandbox
+def test_every_correct_alternative_method_scores_full_marks(corpus_reports: dict) -> None:
+    for name in ALTERNATIVES:
+        for seed, report in corpus_reports[name].items():
+            lost = [(c.part_id, c.message) for c in report.checks if c.earned < c.possible]
+            assert not lost, (name, seed, lost)

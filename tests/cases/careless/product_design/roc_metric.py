@@ -1,0 +1,47 @@
+# ruff: noqa: F821, E402
+# Careless: ROC AUC as "the standard threshold-free metric" without reading the decision policy, and a
+# sample size with one arm's variance (the treatment arm's uncertainty left out).
+is_ato = logins["is_ato"] == 1
+
+# %% answer: base_rate
+base_rate = float(is_ato.mean())
+
+# %% answer: metric_choice
+metric_choice = "roc_auc"
+
+# %% answer: account_ato_rate
+account_ato_rate = float(logins.groupby("account_id")["is_ato"].max().mean())
+
+# %% answer: sample_size_per_arm
+plan = experiment_plan.iloc[0]
+p1, p2 = account_ato_rate, account_ato_rate * (1 - plan["relative_mde"])
+z_a, z_b = stats.norm.ppf(1 - plan["alpha"] / 2), stats.norm.ppf(plan["power"])
+sample_size_per_arm = float(math.ceil((z_a + z_b) ** 2 * p1 * (1 - p1) / (p1 - p2) ** 2))
+
+# %% answer: leaky_feature
+n_pos, n_neg = is_ato.sum(), (~is_ato).sum()
+
+
+def separation(column):
+    ranks = logins[column].rank()
+    auc = (ranks[is_ato].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg)
+    return abs(auc - 0.5)
+
+
+leaky_feature = max(feature_catalog["feature"], key=separation)
+
+# %% answer: holdout_predictions
+from sklearn.linear_model import LogisticRegression
+
+features = [c for c in feature_catalog["feature"] if c != leaky_feature]
+
+
+def design(frame):
+    x = frame[features].astype(float)
+    for column in ("hours_since_last_login", "password_age_days"):
+        x[column] = np.log1p(x[column])
+    return x
+
+
+model = LogisticRegression(max_iter=1000).fit(design(logins), logins["is_ato"])
+holdout_predictions = model.predict_proba(design(holdout_logins))[:, 1].tolist()
