@@ -380,6 +380,19 @@ def test_constant_answers_to_the_judgment_parts_earn_little(study: list, case_to
     assert sum(best.values()) <= 0.12 * sum(points.values()), best
 
 
+def test_no_constant_number_is_within_tolerance_on_more_than_a_tenth_of_the_seeds(study: list, case_toml: dict) -> None:
+    """Even the best constant for each computed part, chosen knowing every key, passes rarely."""
+    checks = {p["id"]: p["check"] for p in case_toml["parts"] if "check" in p}
+    for part_id in ("base_rate", "account_ato_rate", "sample_size_per_arm"):
+        check = checks[part_id]
+        keys = np.array([row["key"][part_id] for row in study])
+        tolerance = np.maximum(check.get("abs_tol", 0.0), check.get("rel_tol", 0.0) * keys)
+        # Each key's tolerance interval, ends included: the best constant sits at one of the ends.
+        constants = np.concatenate([keys - tolerance, keys + tolerance])
+        best = max(int((np.abs(constant - keys) <= tolerance).sum()) for constant in constants)
+        assert best <= len(study) / 10, (part_id, best)
+
+
 def design_columns(frame: pd.DataFrame, features: list[str]) -> pd.DataFrame:
     """The author's model inputs: durations on a log scale, a night-time flag instead of the hour."""
     x = frame[features].astype(float)
@@ -393,7 +406,7 @@ def test_the_holdout_top_band_is_reached_without_the_leak_and_missed_with_it(
     generator: ModuleType, case_toml: dict
 ) -> None:
     # Before: the author's logistic regression with the leaky column reached the top band on 39/40 seeds
-    # (0.85-0.96); without it on 40/40. Now 1/40 with it (0.72-0.86), 40/40 without (0.89-0.97).
+    # (0.85-0.96); without it on 40/40. Now 1/40 with it (0.69-0.86), 40/40 without (0.91-0.98).
     linear_model = pytest.importorskip("sklearn.linear_model")
     top = next(p["check"]["bands"][0][0] for p in case_toml["parts"] if p["id"] == "holdout_predictions")
     leaky_scores, honest_scores = [], []
