@@ -25,6 +25,7 @@ from assessments.config import PROJECT_ROOT
 from assessments.content.notebook import solution_notebook
 from assessments.extensions import db
 from assessments.models import AttemptStatus, AuditEvent, GradeRun, GradeStatus, Invitation, PracticeAttempt, User
+from assessments.models.types import utcnow
 from assessments.services import catalog, grading, practice
 from tests.conftest import FIXTURE_CASES
 
@@ -73,6 +74,17 @@ def _wait_for(app, run_ids: list[int], statuses: set[str], seconds: float) -> li
                 return runs
         time.sleep(0.25)
     raise AssertionError(f"runs {run_ids} did not reach {statuses} in {seconds} s")
+
+
+def _wait_for_leases_to_expire(app, run_ids: list[int], seconds: float) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        with app.app_context():
+            leases = [db.session.get(GradeRun, run_id, populate_existing=True).lease_expires_at for run_id in run_ids]
+        if all(lease is not None and lease < utcnow() for lease in leases):
+            return
+        time.sleep(0.1)
+    raise AssertionError(f"the leases of runs {run_ids} did not expire in {seconds} s")
 
 
 def _slow_notebook(app) -> bytes:
@@ -125,7 +137,7 @@ def test_sigkilled_worker_loses_nothing_and_grades_once(app, make_invitation, ma
         # Orphaned, not lost.
         assert [db.session.get(GradeRun, i).status for i in (hiring_run, practice_run)] == [GradeStatus.RUNNING] * 2
         assert db.session.get(PracticeAttempt, attempt_id).status == AttemptStatus.QUEUED
-    time.sleep(4.5)  # the leases expire
+    _wait_for_leases_to_expire(app, [hiring_run, practice_run], 30)
 
     # The next worker's own claims outlast its grading (a 6 s cell), as a real lease does.
     second = _start_worker(_worker_env(app, instance, redis_url, lease_seconds=120), log)
