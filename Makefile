@@ -9,7 +9,7 @@ HOST ?= 127.0.0.1
 PORT ?= 5000
 FLASK := $(BIN)/flask --app app
 
-.PHONY: run test install install-test sandbox init serve clean
+.PHONY: run test test-fast lint install install-test sandbox init serve clean
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11 or newer is needed (set PYTHON=...)")'
@@ -45,8 +45,18 @@ run: install sandbox init
 	  $(FLASK) worker & worker=$$!; trap 'kill $$worker 2>/dev/null' EXIT INT TERM; \
 	  $(BIN)/gunicorn -c python:assessments.gunicorn_conf --bind $(HOST):$(PORT) --workers 2 app:app
 
-test: install-test sandbox init
+test: install-test sandbox init lint
 	$(BIN)/pytest
+
+# The inner loop: no sandbox, no browser, no notebook execution (the whole suite is `make test`).
+test-fast: install-test
+	$(BIN)/pytest -q -m "not sandbox and not browser and not notebook"
+
+# Lint, format and the architecture's import contracts (docs/architecture.md, pyproject.toml).
+lint: install-test
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports --no-cache
 
 clean:
 	rm -rf $(VENV) .sandbox-venv
