@@ -33,7 +33,9 @@ class SubmissionGrading(grade_runs.GradedWork):
         """The submission's stored bytes, its invitation's case version and seed."""
         assert run.submission is not None
         invitation = run.submission.invitation
-        return grade_runs.NotebookToGrade(case=invitation.case, sha256=run.submission.sha256, seed=invitation.seed)
+        return grade_runs.NotebookToGrade(
+            case=invitation.case, sha256=run.submission.sha256, seed=invitations.data_seed(invitation)
+        )
 
     def finished(self, run: GradeRun) -> None:
         """Nothing to carry over: the run is the submission's grade (progress reads the newest run)."""

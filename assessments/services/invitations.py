@@ -371,13 +371,18 @@ def download_bundle(invitation: Invitation, now: datetime | None = None) -> tupl
     return name, data
 
 
+def data_seed(invitation: Invitation) -> int:
+    """The seed an invitation's data, answer key and holdout are generated from."""
+    return invitation.seed
+
+
 def invitation_bundle(invitation: Invitation) -> tuple[str, bytes]:
     """The candidate's bundle for an invitation: the name it downloads as, and its bytes.
 
     :raises CaseUnavailable: when the invitation's case version is no longer on disk.
     """
     spec = catalog.spec_for(invitation.case)
-    return bundle_filename(spec, invitation.seed), catalog.candidate_bundle(invitation.case, invitation.seed)
+    return bundle_filename(spec, invitation.seed), catalog.candidate_bundle(invitation.case, data_seed(invitation))
 
 
 def revoke_invitation(invitation: Invitation, actor: User) -> None:
