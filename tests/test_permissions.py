@@ -111,12 +111,12 @@ def test_templates_ask_can_of_the_signed_in_person(app):
 
 # The links each role finds in the header: what its capabilities open, nothing more.
 NAV = {
-    Role.ADMIN: ["Invitations", "Calibration", "Mentor pairings", "People", "Outbox"],
+    Role.ADMIN: ["Pipeline", "Calibration", "Mentor pairings", "People", "Outbox"],
     Role.INTERVIEWER: [],
     Role.MENTOR: ["Mentees"],
     Role.MENTEE: ["Practice", "Progress"],
 }
-NAV_LINKS = ["Invitations", "Calibration", "Mentor pairings", "People", "Outbox", "Practice", "Progress", "Mentees"]
+NAV_LINKS = ["Pipeline", "Calibration", "Mentor pairings", "People", "Outbox", "Practice", "Progress", "Mentees"]
 
 
 @pytest.mark.parametrize("role", list(Role))
