@@ -19,7 +19,7 @@ from assessments.grading.intake import SubmissionRejected, parse_submission
 from assessments.grading.report import GRADER_VERSION, GradeReport
 from assessments.models import Case, GradeRun, GradeStatus, Invitation, LinkState, RunSubject, Submission, User
 from assessments.models.types import utcnow
-from assessments.services import grade_runs, invitations, outbox
+from assessments.services import grade_runs, invitations, notifications, outbox
 from assessments.services.audit import record_event
 from assessments.storage import submission_store
 
@@ -55,7 +55,8 @@ def accept_submission(invitation: Invitation, filename: str, raw: bytes, now: da
 
     The bytes are stored and the row committed before anything is graded: nothing is lost even
     if every worker is down. A refused upload leaves earlier versions untouched. The candidate's
-    receipt mail is queued in the same transaction.
+    receipt mail, and on a first version the panel's "scorecard waiting" mails, are queued in the
+    same transaction.
 
     :raises UploadRefused: for a revoked invitation, a closed deadline, or a bad notebook.
     """
@@ -110,6 +111,7 @@ def accept_submission(invitation: Invitation, filename: str, raw: bytes, now: da
         submission=submission,
         due_at=invitation.due_at,
     )
+    notifications.submission_accepted(submission)
     db.session.commit()
     grade_runs.enqueue(run)
     return submission
