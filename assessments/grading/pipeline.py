@@ -28,7 +28,15 @@ from assessments.content.case import CaseSpec
 from assessments.grading.checks import INCORRECT, INVALID, MISSING, get_check_class, sandbox_request, score_check
 from assessments.grading.materials import SeedMaterials, build_materials
 from assessments.grading.pool import SandboxPool, WarmSandboxLost
-from assessments.grading.report import GRADER_VERSION, CellResult, CheckResult, GradeReport, RunFailure, Timings
+from assessments.grading.report import (
+    GRADER_VERSION,
+    MAX_KEPT_ANSWER_BYTES,
+    CellResult,
+    CheckResult,
+    GradeReport,
+    RunFailure,
+    Timings,
+)
 from assessments.grading.result import RESULT_PREFIX, AnswerRead, RunnerResult, RunnerResultInvalid, parse_runner_output
 from assessments.grading.runner.protocol import MAX_ANSWER_BYTES
 from assessments.grading.sandbox import SandboxLimits, SandboxRun, run_in_sandbox
@@ -171,6 +179,22 @@ def rest_on_evidence(case: CaseSpec, checks: list[CheckResult]) -> tuple[CheckRe
             )
         settled[check.part_id] = check
     return tuple(settled.values())
+
+
+def _kept_answers(result: RunnerResult | None, prepared: _Prepared) -> dict[str, Any]:
+    """The answer variables the checks read, for the integrity report; large ones are left out."""
+    kept: dict[str, Any] = {}
+    for name in prepared.variables:
+        answer = result.answers.get(name) if result is not None else None
+        if answer is None or answer.state != "ok" or answer.value is None:
+            continue
+        try:
+            size = len(json.dumps(answer.value, allow_nan=False))
+        except (TypeError, ValueError):
+            continue
+        if size <= MAX_KEPT_ANSWER_BYTES:
+            kept[name] = answer.value
+    return kept
 
 
 _Failure = tuple[RunFailure, str]
@@ -345,4 +369,5 @@ def grade_notebook(
         error=error,
         sandboxed=run.sandboxed,
         failure=failure[0] if failure else None,
+        answers=_kept_answers(result, prepared),
     )

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from enum import StrEnum
 from typing import Any
 
 GRADER_VERSION = "1.0"
+# An answer larger than this as JSON (a long list of holdout predictions) is scored but not kept.
+MAX_KEPT_ANSWER_BYTES = 16 * 1024
 
 
 class RunFailure(StrEnum):
@@ -75,6 +77,10 @@ class GradeReport:
     error: str | None = None
     sandboxed: bool = True
     failure: RunFailure | None = None
+    # The values the checks read, part id -> plain JSON, each at most MAX_KEPT_ANSWER_BYTES: what
+    # the integrity report compares with other candidates' keys. Reports from before they were kept
+    # have none.
+    answers: Mapping[str, Any] = field(default_factory=dict)
 
     def check(self, part_id: str) -> CheckResult:
         """The result for one part.
@@ -110,4 +116,5 @@ class GradeReport:
             error=data.get("error"),
             sandboxed=bool(data.get("sandboxed", True)),
             failure=RunFailure(data["failure"]) if data.get("failure") else None,
+            answers=dict(data.get("answers") or {}),
         )

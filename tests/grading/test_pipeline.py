@@ -19,6 +19,7 @@ def test_a_correct_notebook_earns_every_point_and_the_stub_none(case, solved, re
     assert report.timings.total >= report.timings.execution > 0
     blank = grade_notebook(released, case, SEED, limits=sandbox)
     assert blank.earned == 0 and {c.status for c in blank.checks} == {"missing"}
+    assert blank.answers == {}
 
 
 @pytest.mark.sandbox
@@ -53,6 +54,10 @@ def test_partial_and_invalid_answers_get_partial_credit_and_clear_messages(case,
     n = len(key["flagged"])
     expected_flag_points = max(0.0, 2 * ((n - 1) - 0.5) / n) if n else max(0.0, 2 * (1 - 0.5))
     assert report.check("flagged").earned == pytest.approx(expected_flag_points)
+    # The values the checks read are kept on the report (the integrity report compares them with
+    # other candidates' keys); one the sandbox could not read as plain JSON is not.
+    assert report.answers["total"] == pytest.approx(key["total"] + 1e-7)
+    assert report.answers["group_means"] == wrong_mean and "top_group" not in report.answers
 
 
 @pytest.mark.sandbox

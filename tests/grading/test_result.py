@@ -110,6 +110,7 @@ def test_grade_report_round_trips_through_json() -> None:
         cells=(CellResult(1, "ok", None, 0.1), CellResult(3, "timeout", "stopped after 4 s", 4.0)),
         timings=Timings(sandbox_start=1.0, execution=4.1, scoring=0.01, total=5.2),
         error=None,
+        answers={"total": 2.5, "group_means": {"a": 1.0}},
     )
     again = GradeReport.from_dict(json.loads(json.dumps(report.to_dict())))
     assert again == report
