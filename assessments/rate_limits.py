@@ -11,6 +11,13 @@ gets the limit once however many gunicorn workers and machines serve it:
   The `limits` library has no SQLite storage, so `SqliteStorage` below is one; it is a file of its
   own, so counting candidate requests never waits on the main database's write lock at a deadline.
 
+The "Forgot password?" form is limited twice, so it is neither a way to fill someone's inbox nor one
+to probe which addresses have accounts: per client address (`PASSWORD_RESET_CLIENT_LIMIT` posts per
+`PASSWORD_RESET_RATE_WINDOW`, a 429 page) and per address asked about
+(`PASSWORD_RESET_EMAIL_LIMIT`, `password_reset_mail_allowed`: the view then sends nothing but gives
+the same answer). The per-address count is kept whether or not an account uses the address, under
+the address's sha256, so neither the answer nor the storage says which addresses are known.
+
 A storage that fails lets requests through (logged): a rate-limit outage must not take candidate
 pages down. Sign-in throttling stays in `services/accounts.py`: it counts failures only, grows the
 wait per account, locks after repeated failures and is cleared by a success, which request-counting
@@ -19,7 +26,9 @@ limits do not express; it is in the database, so it is already shared by every p
 
 from __future__ import annotations
 
+import hashlib
 import ipaddress
+import logging
 import math
 import os
 import sqlite3
@@ -30,9 +39,13 @@ from typing import Any
 
 from flask import Flask, Response, current_app, make_response, render_template, request
 from flask_limiter import Limiter, RequestLimit
+from limits import RateLimitItemPerSecond
 from limits.storage import Storage
 
+log = logging.getLogger(__name__)
+
 INVITATION_PAGES = "candidate"  # the blueprint of every /i/... page
+PASSWORD_RESET_FORM = "password.forgot"  # the "Forgot password?" form's endpoint
 EXTENSION_KEY = "assessments.rate_limiter"
 
 
@@ -169,8 +182,47 @@ def _too_many_invitation_requests(limit: RequestLimit) -> Response:
     return response
 
 
+def _reset_client_limit() -> str:
+    config = current_app.config
+    return f"{int(config['PASSWORD_RESET_CLIENT_LIMIT'])} per {int(config['PASSWORD_RESET_RATE_WINDOW'])} second"
+
+
+def _reset_client_limit_off() -> bool:
+    return int(current_app.config.get("PASSWORD_RESET_CLIENT_LIMIT") or 0) <= 0
+
+
+def _too_many_reset_requests(limit: RequestLimit) -> Response:
+    minutes = max(1, math.ceil((limit.window.reset_time - time.time()) / 60))
+    message = (
+        f"Too many password-reset requests came from your network. Wait {minutes} minutes and try again, "
+        "or ask an administrator to send you a link."
+    )
+    response = make_response(render_template("error.html", title="Please wait a moment", message=message), 429)
+    response.headers["Retry-After"] = str(minutes * 60)
+    return response
+
+
+def password_reset_mail_allowed(email: str) -> bool:
+    """Count a password-reset request for this address; False once the address has had its share
+    of the window (`PASSWORD_RESET_EMAIL_LIMIT`, 0 = no limit). Counted for every address alike.
+    """
+    config = current_app.config
+    allowed = int(config.get("PASSWORD_RESET_EMAIL_LIMIT") or 0)
+    if allowed <= 0:
+        return True
+    item = RateLimitItemPerSecond(allowed, int(config["PASSWORD_RESET_RATE_WINDOW"]))
+    key = hashlib.sha256(email.strip().lower().encode()).hexdigest()
+    limiter: Limiter = current_app.extensions[EXTENSION_KEY]
+    try:
+        return limiter.limiter.hit(item, "password-reset-email", key)
+    except Exception:  # any storage failure, as Flask-Limiter's swallow_errors
+        # The account's own cooldown (services/passwords.py) still spaces its mails.
+        log.warning("rate-limit storage failed; password reset for an address not counted", exc_info=True)
+        return True
+
+
 def init_app(app: Flask) -> None:
-    """Give the app its limiter and limit the invitation pages per client address.
+    """Give the app its limiter; limit the invitation pages and the forgot-password form per client address.
 
     One limiter per app, not one unbound in extensions.py: Flask-Limiter keeps its storage on the
     limiter object, so a shared one would follow whichever app was bound last.
@@ -194,6 +246,14 @@ def init_app(app: Flask) -> None:
         exempt_when=_invitation_limit_off,
         on_breach=_too_many_invitation_requests,
     )(app.blueprints[INVITATION_PAGES])
+    # Only posts count: reading the form costs nothing. Flask-Limiter checks a decorated view's
+    # limits in its wrapper, not before the request, so the view is replaced by the wrapped one.
+    app.view_functions[PASSWORD_RESET_FORM] = limiter.limit(
+        _reset_client_limit,
+        methods=["POST"],
+        exempt_when=_reset_client_limit_off,
+        on_breach=_too_many_reset_requests,
+    )(app.view_functions[PASSWORD_RESET_FORM])
     # First in line, before CSRF protection reads the form: a refused body is never read.
     hooks = app.before_request_funcs[None]
     hooks.remove(limiter._check_request_limit)

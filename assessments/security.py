@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hmac
 import logging
 from collections.abc import Callable
 
@@ -99,9 +100,14 @@ def _csrf_error(error: CSRFError) -> tuple[str, int]:
 
 
 @login_manager.user_loader
-def _load_user(user_id: str) -> User | None:
+def _load_user(session_id: str) -> User | None:
+    # `User.get_id`: "<id>:<session token>"; a session from before the account's last password
+    # change (or from before tokens existed) carries another token and is signed out.
+    user_id, _, token = session_id.partition(":")
     user = db.session.get(User, int(user_id)) if user_id.isdigit() else None
-    return user if user and user.active else None
+    if user is None or not user.active or not hmac.compare_digest(token, user.session_token):
+        return None
+    return user
 
 
 def init_app(app: Flask) -> None:

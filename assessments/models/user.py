@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 from datetime import datetime
 from enum import StrEnum
 
@@ -34,10 +35,21 @@ class User(UserMixin, db.Model):
     password_hash: Mapped[str] = mapped_column(String(255))
     active: Mapped[bool] = mapped_column(default=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # Part of every session's user id (`get_id`): a new password draws a new one
+    # (`new_session_token`), which signs out every session that carries the old one.
+    session_token: Mapped[str] = mapped_column(String(32), default=lambda: secrets.token_hex(16))
 
     @property
     def is_active(self) -> bool:  # Flask-Login refuses inactive accounts
         return self.active
+
+    def get_id(self) -> str:
+        """What a session stores to find this account again: its id and its current session token."""
+        return f"{self.id}:{self.session_token}"
+
+    def new_session_token(self) -> None:
+        """End every session signed in to this account (they carry the old token)."""
+        self.session_token = secrets.token_hex(16)
 
     def __repr__(self) -> str:
         return f"<User {self.email} {self.role}>"

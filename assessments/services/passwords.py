@@ -139,7 +139,8 @@ def find_password_link(token: str, now: datetime | None = None) -> PasswordLink:
 
 
 def set_password(token: str, password: str, now: datetime | None = None) -> User:
-    """Set the account's password through its link, which then stops working (as do its others).
+    """Set the account's password through its link, which then stops working (as do its others),
+    and sign out every session of the account.
 
     :raises NotFound: when the link cannot be used (see `find_password_link`).
     :raises InvalidInput: for a password that is too short.
@@ -148,6 +149,8 @@ def set_password(token: str, password: str, now: datetime | None = None) -> User
     link = find_password_link(token, now)
     user = link.user
     user.password_hash = hash_password(password)
+    # Whoever was signed in with the old password (a shared machine, a stolen session) is signed out.
+    user.new_session_token()
     end_open_links(user, now)
     # A forgotten password often follows a locked account: the new one starts with a clean slate.
     throttle = db.session.get(LoginThrottle, f"account:{user.email}")

@@ -6,6 +6,7 @@ from flask import Blueprint, flash, redirect, render_template, url_for
 from flask_login import current_user, logout_user
 from werkzeug.wrappers import Response
 
+from assessments import rate_limits
 from assessments.errors import InvalidInput, NotFound
 from assessments.forms.password import ForgotPasswordForm, SetPasswordForm
 from assessments.services import passwords
@@ -25,7 +26,9 @@ def forgot() -> Response | tuple[str, int]:
     """Ask for a link to choose a new password."""
     form = ForgotPasswordForm()
     if form.validate_on_submit():
-        passwords.request_password_reset(form.email.data)
+        # Past the address's limit nothing is sent, and the answer is the same (it reveals nothing).
+        if rate_limits.password_reset_mail_allowed(form.email.data):
+            passwords.request_password_reset(form.email.data)
         flash(SENT_IF_KNOWN, "info")
         return redirect(url_for("auth.login"))
     return render_template("auth/password_forgot.html", form=form), 400 if form.is_submitted() else 200
