@@ -12,7 +12,7 @@ from flask.cli import AppGroup, with_appcontext
 
 from assessments.errors import DomainError
 from assessments.outage import DATABASE_UNAVAILABLE
-from assessments.services import authoring, catalog, grade_runs, grading, worker
+from assessments.services import authoring, catalog, grade_runs, grading, integrity, worker
 
 cases_group = AppGroup("cases", help="List, bundle and validate case studies.")
 
@@ -145,8 +145,64 @@ def worker_command(workers: int) -> None:
     worker.consume(workers)
 
 
+integrity_group = AppGroup("integrity", help="Integrity flags for admins: evidence to weigh, never a verdict.")
+
+
+def _who(ref: integrity.SubmissionRef) -> str:
+    return f"{ref.candidate_name} (invitation {ref.invitation_id}, version {ref.version})"
+
+
+def _indented(text: str, prefix: str = "      ") -> str:
+    return "\n".join(prefix + line for line in (text.splitlines() or [""]))
+
+
+@integrity_group.command("report")
+@click.option("--case", "slug", required=True)
+@with_appcontext
+def integrity_report_command(slug: str) -> None:
+    """Print a case's integrity flags with the evidence side by side."""
+    try:
+        report = integrity.integrity_report(slug)
+    except DomainError as error:
+        raise click.ClickException(error.message) from error
+    click.echo(
+        f"{report.case_slug}: {report.compared} submissions compared against each other and {report.keys} keys; "
+        f"{report.flag_count} flags ({report.seconds:.1f} s). A flag is evidence for a person to weigh, never a verdict."
+    )
+    for flag in report.borrowed_keys:
+        comparison = flag.comparison
+        click.echo(
+            f"\nBorrowed key: {_who(flag.submission)} matches the key of {flag.key_of_candidate} "
+            f"(invitation {flag.key_of_invitation}) on {comparison.other_matches} parts, its own key on "
+            f"{comparison.own_matches}, of the {len(comparison.parts)} parts where the two keys differ."
+        )
+        for part in comparison.parts:
+            mark = "other key" if part.matches_other else "own key" if part.matches_own else "neither"
+            click.echo(f"    {part.part_id:<20} matches {mark:<9}  answer {part.answer}")
+            click.echo(f"    {'':<20} own key {part.own_key}  ·  other key {part.other_key}")
+    for flag in report.code:
+        match = flag.match
+        click.echo(
+            f"\nNear-duplicate code: {_who(flag.left)} and {_who(flag.right)}: Jaccard {match.jaccard:.2f}, "
+            f"containment {match.containment:.2f}, {match.shared} shared runs of {integrity.SHINGLE_TOKENS} tokens."
+        )
+        for snippet in match.snippets:
+            click.echo(f"    cell {snippet.left_cell} of the first:")
+            click.echo(_indented(snippet.left))
+            click.echo(f"    cell {snippet.right_cell} of the second:")
+            click.echo(_indented(snippet.right))
+    for flag in report.written:
+        names = ", ".join(_who(ref) for ref in flag.submissions)
+        click.echo(f"\nIdentical written answer to {flag.part_id}: {names}")
+        click.echo(_indented(flag.text))
+    for ref, invitation_id, why in report.not_compared:
+        who = _who(ref) if ref else f"invitation {invitation_id}"
+        click.echo(f"\nNot fully compared: {who}: {why}.")
+
+
 def init_app(app: Flask) -> None:
     """Register the commands."""
     app.cli.add_command(cases_group)
+    app.cli.add_command(integrity_group)
     for command in (grade_command, regrade_command, grade_status_command, worker_command):
         app.cli.add_command(command)

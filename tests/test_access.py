@@ -30,6 +30,12 @@ MATRIX: dict[str, tuple[str, str, dict[str, object]]] = {
         "/admin/invitations",
         {"anonymous": LOGIN, "candidate": LOGIN, "admin": OK, "*": FORBIDDEN},
     ),
+    # Integrity flags compare every panel's submissions: admins only, never interviewers.
+    "admin.case_integrity": (
+        "GET",
+        "/admin/cases/tiny-hiring/integrity",
+        {"anonymous": LOGIN, "candidate": LOGIN, "admin": OK, "*": FORBIDDEN},
+    ),
     "admin.invitation_new": (
         "GET",
         "/admin/invitations/new",

@@ -13,7 +13,7 @@ from assessments.forms.invitation import ActionForm, ExtendForm, InvitationForm,
 from assessments.forms.pipeline import PipelineFilterForm
 from assessments.models.types import utcnow
 from assessments.permissions import Capability, requires
-from assessments.services import catalog, decisions, invitations, panels, people, pipeline
+from assessments.services import catalog, decisions, integrity, invitations, panels, people, pipeline
 from assessments.services.pipeline import PipelineFilters
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
@@ -43,7 +43,22 @@ def invitation_list() -> str:
         )
     result = pipeline.list_pipeline(filters)
     args = {k: v for k, v in request.args.items() if k != "page" and v}
-    return render_template("admin/invitations.html", form=form, result=result, args=args, now=utcnow())
+    return render_template(
+        "admin/invitations.html",
+        form=form,
+        result=result,
+        args=args,
+        now=utcnow(),
+        hiring_cases=catalog.current_cases(hiring=True),
+    )
+
+
+@bp.get("/cases/<slug>/integrity")
+@requires(Capability.SEE_EVERY_PANEL)
+def case_integrity(slug: str) -> str:
+    """A case's integrity flags with the evidence side by side: for admins, never shown to interviewers."""
+    report = integrity.integrity_report(slug)
+    return render_template("admin/integrity.html", report=report, shingle_tokens=integrity.SHINGLE_TOKENS)
 
 
 @bp.route("/invitations/new", methods=["GET", "POST"])

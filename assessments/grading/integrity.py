@@ -1,0 +1,201 @@
+"""Integrity evidence between submissions of one case: borrowed keys and identical written answers.
+
+Pure functions over answer values and notebooks (untrusted JSON, never executed); near-duplicate
+code is `code_similarity.py`. The integrity service (`services/integrity.py`) gathers the
+submissions and keys from the database. Nothing here decides anything about a candidate: it
+measures and shows the evidence.
+
+- Borrowed key: a submission's answers scored, with the case's own checks and tolerances, against
+  its own key and against another invitation's key, part by part.
+- Written answers: response cells normalised (case, spacing, punctuation) and compared exactly,
+  ignoring the starter's placeholder and answers too short to tell anything.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import unicodedata
+from collections import defaultdict
+from collections.abc import Hashable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from assessments.content.case import CaseSpec
+from assessments.grading.checks import CORRECT, KeyValueProblem, score_check
+from assessments.grading.code_similarity import cell_source, notebook_cells
+
+# Check kinds whose key is a plain value the candidate assigns: comparing an answer with another
+# seed's key means something. Function parts are called on hidden inputs and predictions are
+# scored on a holdout: neither has a value a candidate could copy from someone else's key.
+KEY_KINDS = frozenset({"number", "choice", "boolean", "labels", "table"})
+# A borrowed key is flagged when another key matches at least this many more parts than the own key.
+BORROWED_MARGIN = 2
+MAX_WRITTEN_CHARS = 20_000
+MIN_WRITTEN_CHARS = 40
+
+
+def _role(cell: Mapping[str, Any]) -> Mapping[str, Any]:
+    metadata = cell.get("metadata")
+    role = metadata.get("assess") if isinstance(metadata, Mapping) else None
+    return role if isinstance(role, Mapping) else {}
+
+
+# ---------------------------------------------------------------- borrowed keys
+
+
+@dataclass(frozen=True)
+class PartComparison:
+    """One part: the submitted value beside the own key's and the other key's, and which it matches."""
+
+    part_id: str
+    answer: str
+    own_key: str
+    other_key: str
+    matches_own: bool
+    matches_other: bool
+
+
+@dataclass(frozen=True)
+class KeyComparison:
+    """A submission's answers against its own key and another invitation's, over the parts the keys differ on."""
+
+    parts: tuple[PartComparison, ...]
+
+    @property
+    def own_matches(self) -> int:
+        """Parts where the answer matches the own key."""
+        return sum(p.matches_own for p in self.parts)
+
+    @property
+    def other_matches(self) -> int:
+        """Parts where the answer matches the other key."""
+        return sum(p.matches_other for p in self.parts)
+
+    @property
+    def borrowed(self) -> bool:
+        """True when the other key matches clearly more parts than the own key."""
+        return self.other_matches >= self.own_matches + BORROWED_MARGIN
+
+
+def shown_value(value: Any, limit: int = 120) -> str:
+    """A value as compact JSON for the evidence table, cut to a length."""
+    try:
+        text = json.dumps(value, sort_keys=True, allow_nan=True, default=str)
+    except (TypeError, ValueError):
+        text = repr(value)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _matches(kind: str, params: Mapping[str, Any], value: Any, expected: Any) -> bool | None:
+    """Whether the check gives full marks (None when the key does not fit the check)."""
+    try:
+        return score_check(kind, params, value, expected, 1.0).status == CORRECT
+    except (KeyValueProblem, TypeError, ValueError):
+        return None
+
+
+def compare_with_keys(
+    case: CaseSpec, answers: Mapping[str, Any], own_key: Mapping[str, Any], other_key: Mapping[str, Any]
+) -> KeyComparison:
+    """The answers against both keys with the case's checks, on the value parts where the two keys differ.
+
+    A part both keys agree on (a choice both seeds share) says nothing about whose key was used,
+    so it is left out.
+    """
+    parts = []
+    for part in case.checkable_parts:
+        check = part.check
+        if check is None or check.kind not in KEY_KINDS or part.id not in answers:
+            continue
+        if part.id not in own_key or part.id not in other_key:
+            continue
+        same = _matches(check.kind, check.params, other_key[part.id], own_key[part.id])
+        if same is None or same:
+            continue
+        value = answers[part.id]
+        own = _matches(check.kind, check.params, value, own_key[part.id])
+        other = _matches(check.kind, check.params, value, other_key[part.id])
+        if own is None or other is None:
+            continue
+        parts.append(
+            PartComparison(
+                part.id,
+                shown_value(value),
+                shown_value(own_key[part.id]),
+                shown_value(other_key[part.id]),
+                own,
+                other,
+            )
+        )
+    return KeyComparison(tuple(parts))
+
+
+def could_be_borrowed(case: CaseSpec, answers: Mapping[str, Any], own_key: Mapping[str, Any]) -> bool:
+    """False when the answers miss too few value parts of the own key for any other key to match clearly more.
+
+    Lets the report skip the scan over every other key for the (usual) submission that is right.
+    """
+    missed = 0
+    for part in case.checkable_parts:
+        check = part.check
+        if check is None or check.kind not in KEY_KINDS or part.id not in answers or part.id not in own_key:
+            continue
+        if not _matches(check.kind, check.params, answers[part.id], own_key[part.id]):
+            missed += 1
+    return missed >= BORROWED_MARGIN
+
+
+# ---------------------------------------------------------------- written answers
+
+
+def normalised_text(text: str) -> str:
+    """Written text as compared: NFKC, case-folded, punctuation and markdown marks dropped, spaces collapsed."""
+    text = unicodedata.normalize("NFKC", text).casefold()
+    return " ".join(re.sub(r"[^\w\s]", " ", text).split())
+
+
+def written_answers(notebook: Mapping[str, Any]) -> dict[str, str]:
+    """A notebook's response cells: part id -> source (each cut to MAX_WRITTEN_CHARS)."""
+    answers: dict[str, str] = {}
+    for _, cell in notebook_cells(notebook):
+        part = _role(cell).get("response")
+        if cell.get("cell_type") == "markdown" and isinstance(part, str) and part not in answers:
+            answers[part[:100]] = cell_source(cell)[:MAX_WRITTEN_CHARS]
+    return answers
+
+
+@dataclass(frozen=True)
+class WrittenMatch:
+    """Submissions whose written answer to one part is identical once normalised."""
+
+    part_id: str
+    text: str
+    submissions: tuple[Hashable, ...]
+
+
+def written_matches(
+    answers: Mapping[Hashable, Mapping[str, str]],
+    starter: Mapping[str, str],
+    groups: Mapping[Hashable, Hashable] | None = None,
+) -> list[WrittenMatch]:
+    """Identical written answers to the same part across submissions of different candidates.
+
+    The starter's placeholder and answers shorter than MIN_WRITTEN_CHARS (a bare "yes") are not evidence.
+    """
+    groups = groups or {}
+    starter_texts = {part: normalised_text(text) for part, text in starter.items()}
+    same: dict[tuple[str, str], list[Hashable]] = defaultdict(list)
+    shown: dict[tuple[str, str], str] = {}
+    for key, parts in answers.items():
+        for part, text in parts.items():
+            norm = normalised_text(text)
+            if len(norm) < MIN_WRITTEN_CHARS or norm == starter_texts.get(part):
+                continue
+            same[(part, norm)].append(key)
+            shown.setdefault((part, norm), text)
+    found = []
+    for (part, norm), keys in sorted(same.items(), key=lambda item: item[0]):
+        if len({groups.get(k, k) for k in keys}) >= 2:
+            found.append(WrittenMatch(part, shown[(part, norm)], tuple(keys)))
+    return found
