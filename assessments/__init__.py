@@ -59,12 +59,13 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     _init_templates(app)
 
     from assessments import cli, cli_grading, queue, security
-    from assessments.services import grade_runs, grading, outbox, practice
+    from assessments.services import grade_runs, grading, notifications, outbox, practice
 
     queue.init_app(app)
     # What the queue's tasks run (the queue imports no service), for both kinds of grade run.
     grade_runs.init_app(app, work=(grading.SubmissionGrading(), practice.AttemptGrading()))
     outbox.init_app(app)  # the same workers send the outbox's mails
+    notifications.init_app(app)  # and sweep for due reminders
     security.init_app(app)
     cli.init_app(app)
     cli_grading.init_app(app)

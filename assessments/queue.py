@@ -3,7 +3,7 @@
 Huey removes a task before running it, so a worker killed mid-run loses it: the database is the
 source of truth, and the periodic sweep re-enqueues what the queue lost (services/grade_runs.py).
 The queue imports no service: what its tasks do is handed to it (`set_handlers`,
-`set_mail_handlers`) when the app is built, so services may enqueue without a cycle. The same
+`set_mail_handlers`, `set_reminder_sweep`) when the app is built, so services may enqueue without a cycle. The same
 workers send the outbox's mails (services/outbox.py), ahead of grading work.
 """
 
@@ -92,6 +92,11 @@ def set_mail_handlers(app: Flask, handlers: MailHandlers) -> None:
     app.extensions["assessments.mail_handlers"] = handlers
 
 
+def set_reminder_sweep(app: Flask, sweep: Callable[[], object]) -> None:
+    """Say what this app's minute reminder task runs (the due scorecard and deadline reminders)."""
+    app.extensions["assessments.reminder_sweep"] = sweep
+
+
 def _mail_handlers(app: Flask) -> MailHandlers:
     handlers = app.extensions.get("assessments.mail_handlers")
     if handlers is None:
@@ -133,6 +138,16 @@ def init_app(app: Flask) -> None:
     def mail_sweep() -> None:
         with app.app_context():
             _mail_handlers(app).sweep()
+
+    # Reminders (services/notifications.py): each is claimed in the database, so the sweep is safe
+    # to run on every worker at once.
+    @huey.periodic_task(crontab(minute="*"), name="reminder_sweep")
+    def reminder_sweep() -> None:
+        with app.app_context():
+            sweep = app.extensions.get("assessments.reminder_sweep")
+            if sweep is None:
+                raise RuntimeError("The reminder task has no sweep: the app must call queue.set_reminder_sweep.")
+            sweep()
 
     app.extensions["assessments.mail_queue"] = MailQueue(send=send_mail)
 

@@ -53,6 +53,9 @@ class Invitation(db.Model):
     blind_first_read: Mapped[bool] = mapped_column(default=True, server_default=false())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"))
+    # The deadline the candidate's reminder mail was sent for (claimed atomically by the reminder
+    # sweep); an extended deadline differs from it and earns one reminder of its own.
+    deadline_reminded_for: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     candidate: Mapped[Candidate] = relationship(back_populates="invitations")  # noqa: F821
     case: Mapped[Case] = relationship()  # noqa: F821
@@ -81,6 +84,8 @@ class PanelMember(db.Model):
     invitation_id: Mapped[int] = mapped_column(ForeignKey("invitation.id"), index=True)
     interviewer_id: Mapped[int] = mapped_column(ForeignKey("user.id"), index=True)
     added_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # When the scorecard reminder went to this panelist (claimed atomically by the reminder sweep).
+    scorecard_reminded_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     invitation: Mapped[Invitation] = relationship(back_populates="panel")
     interviewer: Mapped[User] = relationship()  # noqa: F821

@@ -24,6 +24,8 @@ class MentorPairing(db.Model):
     mentee_id: Mapped[int] = mapped_column(ForeignKey("user.id"), index=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"))
+    # When this mentor was last mailed about a new attempt of this mentee (at most one an hour).
+    attempt_mailed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     mentor: Mapped[User] = relationship(foreign_keys=[mentor_id])  # noqa: F821
     mentee: Mapped[User] = relationship(foreign_keys=[mentee_id])  # noqa: F821

@@ -4,12 +4,52 @@ Each mail is queued through the outbox in the transaction of the event it report
 exactly when that event is committed. A blind invitation's mails name the candidate by their code
 only (`blinding.candidate_code`), whoever on the panel reads them: a mail is forwarded and previewed
 where a page is not.
+
+Reminders come from `sweep_reminders`, which the workers run every minute. Each reminder is claimed
+with one conditional UPDATE on the row it concerns (`panel_member.scorecard_reminded_at`,
+`invitation.deadline_reminded_for`) and queued in the same transaction as that claim: two workers
+sweeping at once cannot both win a claim, and a worker that dies before its commit leaves the
+claim free for the next sweep, so a reminder is never sent twice and never lost. The mentor's
+"new attempt" mail is limited the same way, on `mentor_pairing.attempt_mailed_at`.
 """
 
 from __future__ import annotations
 
-from assessments.models import Invitation, Submission, User
+import logging
+from collections.abc import Callable
+from datetime import datetime, timedelta
+
+from flask import Flask
+from sqlalchemy import Subquery, Update, exists, func, or_, select, update
+
+from assessments import queue
+from assessments.extensions import db
+from assessments.models import (
+    HiringDecision,
+    Invitation,
+    InvitationStatus,
+    MentorPairing,
+    PanelMember,
+    PracticeAttempt,
+    Scorecard,
+    ScorecardPurpose,
+    ScorecardStatus,
+    Submission,
+    User,
+)
+from assessments.models.types import utcnow
 from assessments.services import blinding, outbox
+
+log = logging.getLogger(__name__)
+
+# A panelist who has not submitted a scorecard this long after the first version is reminded once.
+SCORECARD_REMINDER_AFTER = timedelta(days=2)
+# A candidate with no submission this long before the deadline is reminded once.
+DEADLINE_REMINDER_BEFORE = timedelta(hours=24)
+# At most one "new attempt" mail per mentor and mentee in this long.
+ATTEMPT_MAIL_INTERVAL = timedelta(hours=1)
+
+WHEN = "%a %d %b %Y, %H:%M UTC"
 
 
 def candidate_label(invitation: Invitation) -> str:
@@ -47,3 +87,209 @@ def submission_accepted(submission: Submission) -> None:
     invitation = submission.invitation
     for panelist in _panelists(invitation):
         _queue_scorecard_waiting(invitation, panelist, submission)
+
+
+def _claim(statement: Update) -> bool:
+    """Run a conditional UPDATE that claims one mail; True when this transaction won it."""
+    return db.session.execute(statement.execution_options(synchronize_session=False)).rowcount == 1
+
+
+def _first_submissions() -> Subquery:
+    """Each invitation's first upload time, as a subquery."""
+    return (
+        select(Submission.invitation_id, func.min(Submission.uploaded_at).label("first_at"))
+        .group_by(Submission.invitation_id)
+        .subquery()
+    )
+
+
+def due_scorecard_reminders(now: datetime) -> list[tuple[int, datetime]]:
+    """Panel seats whose reminder is due: (panel member id, first submission time).
+
+    Due two days after the later of the first version and the seat's `added_at` (a panelist added
+    after the submission gets their full two days), for an active panelist with no submitted hiring
+    scorecard, on an invitation that is not revoked and has no hiring decision yet.
+    """
+    first = _first_submissions()
+    cutoff = now - SCORECARD_REMINDER_AFTER
+    submitted = exists().where(
+        Scorecard.invitation_id == PanelMember.invitation_id,
+        Scorecard.interviewer_id == PanelMember.interviewer_id,
+        Scorecard.purpose == ScorecardPurpose.HIRING,
+        Scorecard.status == ScorecardStatus.SUBMITTED,
+    )
+    decided = exists().where(HiringDecision.invitation_id == PanelMember.invitation_id)
+    query = (
+        select(PanelMember.id, first.c.first_at)
+        .join(first, first.c.invitation_id == PanelMember.invitation_id)
+        .join(Invitation, Invitation.id == PanelMember.invitation_id)
+        .join(User, User.id == PanelMember.interviewer_id)
+        .where(
+            PanelMember.scorecard_reminded_at.is_(None),
+            # max(first version, added) <= cutoff, said without a dialect's GREATEST
+            first.c.first_at <= cutoff,
+            PanelMember.added_at <= cutoff,
+            Invitation.status != InvitationStatus.REVOKED,
+            User.active,
+            ~submitted,
+            ~decided,
+        )
+        .order_by(PanelMember.id)
+    )
+    return [(member_id, first_at) for member_id, first_at in db.session.execute(query)]
+
+
+def remind_panelist(member_id: int, first_at: datetime, now: datetime) -> bool:
+    """Claim one panel seat's reminder and queue it in the caller's transaction; False if already claimed."""
+    claimed = _claim(
+        update(PanelMember)
+        .where(PanelMember.id == member_id, PanelMember.scorecard_reminded_at.is_(None))
+        .values(scorecard_reminded_at=now)
+    )
+    if not claimed:
+        return False
+    member = db.session.get(PanelMember, member_id)
+    assert member is not None
+    invitation, panelist = member.invitation, member.interviewer
+    case_title = invitation.case.title
+    outbox.queue_mail(
+        panelist.email,
+        f"Reminder: your scorecard for {candidate_label(invitation)} ({case_title})",
+        "scorecard_reminder",
+        about=f"scorecard-reminder:{invitation.id}:{panelist.id}",
+        panelist=panelist,
+        candidate=candidate_label(invitation),
+        case_title=case_title,
+        submitted_at=first_at,
+        link=outbox.absolute_url("panels.scorecard", invitation_id=invitation.id),
+    )
+    return True
+
+
+def due_deadline_reminders(now: datetime) -> list[int]:
+    """Invitations whose candidate is due a deadline reminder: ids.
+
+    Open now (not revoked, opened, before the deadline), the deadline within 24 hours, no version
+    uploaded, and not yet reminded for this deadline. An invitation issued less than 24 hours
+    before its deadline gets none: its invitation mail is that recent.
+    """
+    uploaded = exists().where(Submission.invitation_id == Invitation.id)
+    query = select(Invitation.id, Invitation.created_at, Invitation.due_at).where(
+        Invitation.status == InvitationStatus.ACTIVE,
+        Invitation.opens_at <= now,
+        Invitation.due_at > now,
+        Invitation.due_at <= now + DEADLINE_REMINDER_BEFORE,
+        or_(Invitation.deadline_reminded_for.is_(None), Invitation.deadline_reminded_for != Invitation.due_at),
+        ~uploaded,
+    )
+    return [
+        invitation_id
+        for invitation_id, created_at, due_at in db.session.execute(query.order_by(Invitation.id))
+        if created_at <= due_at - DEADLINE_REMINDER_BEFORE
+    ]
+
+
+def remind_candidate(invitation_id: int) -> bool:
+    """Claim one invitation's deadline reminder and queue it in the caller's transaction; False if already claimed."""
+    claimed = _claim(
+        update(Invitation)
+        .where(
+            Invitation.id == invitation_id,
+            or_(Invitation.deadline_reminded_for.is_(None), Invitation.deadline_reminded_for != Invitation.due_at),
+        )
+        .values(deadline_reminded_for=Invitation.due_at)
+    )
+    if not claimed:
+        return False
+    invitation = db.session.get(Invitation, invitation_id)
+    assert invitation is not None
+    db.session.refresh(invitation)
+    inviter = db.session.get(User, invitation.created_by_id) if invitation.created_by_id else None
+    case_title = invitation.case.title
+    outbox.queue_mail(
+        invitation.candidate.email,
+        f"Reminder: your case {case_title} is due {invitation.due_at.strftime(WHEN)}",
+        "deadline_reminder",
+        about=f"deadline-reminder:{invitation.id}",
+        candidate=invitation.candidate,
+        case_title=case_title,
+        due_at=invitation.due_at,
+        inviter=inviter if inviter is not None and inviter.active else None,
+    )
+    return True
+
+
+def sweep_reminders(now: datetime | None = None) -> int:
+    """Queue every reminder that is due (the workers' minute task); returns how many this run claimed.
+
+    Each reminder is claimed and queued in a transaction of its own, so one that fails to render
+    or write does not hold back the others, and is tried again by the next sweep.
+    """
+    now = now or utcnow()
+    sent = 0
+    for member_id, first_at in due_scorecard_reminders(now):
+        sent += _commit_one(lambda m=member_id, f=first_at: remind_panelist(m, f, now), f"panel member {member_id}")
+    for invitation_id in due_deadline_reminders(now):
+        sent += _commit_one(lambda i=invitation_id: remind_candidate(i), f"invitation {invitation_id}")
+    return sent
+
+
+def _commit_one(remind: Callable[[], bool], what: str) -> int:
+    try:
+        claimed = remind()
+        db.session.commit()
+    # One broken reminder (a template error, a lost row) must not stop the sweep for the others.
+    except Exception:
+        db.session.rollback()
+        log.exception("reminder for %s not queued; the next sweep tries again", what)
+        return 0
+    return int(claimed)
+
+
+def practice_attempt_graded(attempt: PracticeAttempt, now: datetime | None = None) -> int:
+    """Tell the mentee's active mentors that an attempt was graded, at most once an hour per mentor
+    and mentee (attempts in between are on the progress page the mail links to). Added to the
+    caller's transaction; returns how many mails were queued.
+    """
+    now = now or utcnow()
+    mentee = attempt.practice.mentee
+    pairings = db.session.scalars(
+        select(MentorPairing)
+        .join(User, User.id == MentorPairing.mentor_id)
+        .where(MentorPairing.mentee_id == mentee.id, User.active)
+        .order_by(MentorPairing.id)
+    ).all()
+    queued = 0
+    for pairing in pairings:
+        claimed = _claim(
+            update(MentorPairing)
+            .where(
+                MentorPairing.id == pairing.id,
+                or_(
+                    MentorPairing.attempt_mailed_at.is_(None),
+                    MentorPairing.attempt_mailed_at <= now - ATTEMPT_MAIL_INTERVAL,
+                ),
+            )
+            .values(attempt_mailed_at=now)
+        )
+        if not claimed:
+            continue
+        case_title = attempt.practice.case.title
+        outbox.queue_mail(
+            pairing.mentor.email,
+            f"{mentee.display_name} has a new practice attempt: {case_title}",
+            "mentee_new_attempt",
+            about=f"new-attempt:{mentee.id}:{pairing.mentor_id}",
+            mentor=pairing.mentor,
+            mentee=mentee,
+            case_title=case_title,
+            attempt=attempt,
+            link=outbox.absolute_url("mentoring.mentee", mentee_id=mentee.id),
+        )
+        queued += 1
+    return queued
+
+
+def init_app(app: Flask) -> None:
+    """Make the workers' minute reminder task sweep for due reminders."""
+    queue.set_reminder_sweep(app, sweep_reminders)

@@ -38,6 +38,7 @@ from assessments.models.types import utcnow
 from assessments.services import catalog, grade_runs
 from assessments.services import review_exercise as review
 from assessments.services.audit import record_event
+from assessments.services.notifications import practice_attempt_graded
 from assessments.storage import submission_store
 
 NOT_PRACTICE = "There is no practice case called {slug!r}."
@@ -294,7 +295,8 @@ def _set_outcome(
     error: str | None,
     at: datetime,
 ) -> None:
-    """Record a graded attempt; the first graded attempt opens the solution (audited)."""
+    """Record a graded attempt and tell the mentee's mentors (at most hourly); the first graded
+    attempt opens the solution (audited)."""
     attempt.status = AttemptStatus.DONE
     attempt.results = results
     attempt.earned = earned
@@ -313,6 +315,9 @@ def _set_outcome(
             reason=UnlockReason.GRADED_ATTEMPT,
             attempt_id=attempt.id,
         )
+    # Graded, not submitted: the mail's link shows the mentor the feedback, and an attempt the
+    # grader could not grade (which does not count) mails nobody.
+    practice_attempt_graded(attempt, at)
 
 
 def submit_review_attempt(
