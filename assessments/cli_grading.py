@@ -51,9 +51,17 @@ def cases_bundle(slug: str, seed: int, out: Path, solution: bool) -> None:
 @click.argument("slug", required=False)
 @click.option("--seeds", default=20, show_default=True, help="How many seeds (1..N) per case.")
 @click.option("--parallel", default=2, show_default=True, help="Sandboxes at once.")
-def cases_validate(slug: str | None, seeds: int, parallel: int) -> None:
+@click.option(
+    "--careless",
+    is_flag=True,
+    help="Also grade each case's careless-analyst corpus (tests/cases/careless/<case>/) and print its table.",
+)
+@click.option("--careless-seeds", default=10, show_default=True, help="How many seeds (0..N-1) for the corpus.")
+def cases_validate(slug: str | None, seeds: int, parallel: int, careless: bool, careless_seeds: int) -> None:
     """Grade each case's solution (full marks) and release notebook (zero) for many seeds."""
     specs = [_spec(slug)] if slug else [spec for _, spec in sorted(catalog.case_specs().items())]
+    if careless:
+        _careless_tables(specs, careless_seeds, parallel)
     failures = 0
     try:
         for result in authoring.validate_cases(specs, range(1, seeds + 1), parallel=parallel):
@@ -72,6 +80,35 @@ def cases_validate(slug: str | None, seeds: int, parallel: int) -> None:
     if failures:
         raise click.ClickException(f"{failures} case seed(s) failed validation.")
     click.echo(f"All {len(specs)} case(s) valid on {seeds} seed(s).")
+
+
+def _careless_tables(specs: list, seeds: int, parallel: int) -> None:
+    """Print each case's careless-analyst table; fail when an entry earned what its mistake breaks."""
+    broken = 0
+    for spec in specs:
+        if not authoring.corpus_folder(spec).is_dir():
+            click.echo(f"{spec.slug}: no careless-analyst corpus.")
+            continue
+        click.echo(f"{spec.slug}: careless-analyst corpus on seeds 0-{seeds - 1}")
+        click.echo(
+            f"  {'notebook':<24} {'kind':<9} {'mean':>5}  {'verdict':<7} what it earned of the parts its work breaks"
+        )
+        try:
+            results = authoring.careless_table(spec, range(seeds), parallel=parallel)
+        except DomainError as error:
+            raise click.ClickException(error.message) from error
+        for result in results:
+            entry = result.entry
+            stated = sorted(entry.constrained)
+            earned = ", ".join(f"{part} {result.part_share(part):.0%}" for part in stated) or "-"
+            problems = result.problems
+            broken += bool(problems)
+            verdict = "holds" if not problems else "FAILED"
+            click.echo(f"  {entry.name:<24} {entry.kind:<9} {result.mean_share:>5.0%}  {verdict:<7} {earned}")
+            for problem in problems[:5]:
+                click.echo(f"      {problem}")
+    if broken:
+        raise click.ClickException(f"{broken} corpus notebook(s) earned what their mistake should cost.")
 
 
 @click.command("grade")

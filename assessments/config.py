@@ -24,6 +24,8 @@ DEFAULTS: dict[str, Any] = {
     "REDIS_URL": None,
     "CASES_DIR": str(PROJECT_ROOT / "cases"),
     "RUBRICS_DIR": str(PROJECT_ROOT / "rubrics"),
+    # Case authors' careless-analyst corpora (`cases validate --careless`), one folder per case.
+    "CARELESS_DIR": str(PROJECT_ROOT / "tests" / "cases" / "careless"),
     "SUBMISSIONS_DIR": None,  # defaults to <instance>/submissions
     # Each seed's data files and answer key, kept for grading (grading/materials.py); trusted side only.
     "SEED_CACHE_DIR": None,  # defaults to <instance>/seeds
@@ -83,6 +85,7 @@ ENV_KEYS = {
     "SUBMISSIONS_DIR": "SUBMISSIONS_DIR",
     "SEED_CACHE_DIR": "SEED_CACHE_DIR",
     "CASES_DIR": "CASES_DIR",
+    "CARELESS_DIR": "CARELESS_DIR",
     "METRICS_TOKEN": "METRICS_TOKEN",
     "LOG_LEVEL": "LOG_LEVEL",
     "RATELIMIT_STORAGE_URI": "RATELIMIT_STORAGE_URI",

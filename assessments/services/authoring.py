@@ -5,11 +5,16 @@ graded through the real pipeline and sandbox, and every case proven over many se
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
+from pathlib import Path
+
+from flask import current_app
 
 from assessments.content.bundle import build_bundle
 from assessments.content.case import CaseSpec
+from assessments.content.corpus import CorpusError, read_corpus
 from assessments.errors import GradingUnavailable, InvalidInput, NotFound
 from assessments.grading import validation
+from assessments.grading.corpus import EntryResult, grade_corpus
 from assessments.grading.intake import SubmissionRejected, parse_submission
 from assessments.grading.pipeline import grade_notebook
 from assessments.grading.report import GradeReport
@@ -54,6 +59,31 @@ def grade_file(raw: bytes, spec: CaseSpec, seed: int) -> GradeReport:
     try:
         return grade_notebook(parse_submission(raw, case_slug=spec.slug), spec, seed)
     except SubmissionRejected as error:
+        raise InvalidInput(str(error)) from error
+    except SandboxUnavailable as error:
+        raise GradingUnavailable(str(error)) from error
+
+
+def corpus_folder(spec: CaseSpec) -> Path:
+    """Where a case's careless-analyst corpus lives (`CARELESS_DIR/<slug with underscores>`)."""
+    return Path(current_app.config["CARELESS_DIR"]) / spec.slug.replace("-", "_")
+
+
+def careless_table(
+    spec: CaseSpec, seeds: Iterable[int], *, parallel: int, folder: Path | None = None
+) -> list[EntryResult]:
+    """The case's careless-analyst corpus graded on every seed, each entry with what it earned and whether it held.
+
+    :raises NotFound: when the case has no corpus.
+    :raises InvalidInput: when a corpus file cannot be read (the message names it).
+    :raises GradingUnavailable: when no sandbox can grade here.
+    """
+    folder = folder or corpus_folder(spec)
+    if not folder.is_dir():
+        raise NotFound(f"Case {spec.slug!r} has no careless-analyst corpus at {folder}.")
+    try:
+        return grade_corpus(spec, read_corpus(folder), seeds, parallel=parallel)
+    except CorpusError as error:
         raise InvalidInput(str(error)) from error
     except SandboxUnavailable as error:
         raise GradingUnavailable(str(error)) from error

@@ -7,15 +7,11 @@ import hashlib
 import importlib.util
 import json
 import math
-import re
 import time
 import tomllib
 from collections import Counter
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
-from typing import Any
 
 import nbformat
 import numpy as np
@@ -428,124 +424,3 @@ def test_the_holdout_top_band_is_reached_without_the_leak_and_missed_with_it(
     assert max(leaky_scores) < top, leaky_scores
     # Leaning on the leak costs a band or more, not a rounding error.
     assert np.median(leaky_scores) < top - 0.04 and np.median(honest_scores) > top + 0.06
-
-
-# The careless-analyst corpus (tests/cases/careless/product_design/): notebooks written the way a weak
-# candidate would, and correct ones by other methods, graded through the real pipeline and sandbox.
-
-CORPUS = Path(__file__).resolve().parent / "careless" / "product_design"
-CORPUS_SEEDS = range(10)
-ANSWER_MARK = re.compile(r"^# %% answer: (\w+)\n", flags=re.MULTILINE)
-
-
-@dataclass(frozen=True)
-class Careless:
-    """What a careless notebook's mistake breaks: parts it never earns, parts whose full marks it never
-    reaches (the holdout's top band), and constant answers that may be right only where the key is them."""
-
-    nothing: frozenset[str] = frozenset()
-    never_full: frozenset[str] = frozenset()
-    constant: tuple[tuple[str, str], ...] = ()
-
-
-CARELESS = {
-    "leaky_model": Careless(nothing=frozenset({"leaky_feature"}), never_full=frozenset({"holdout_predictions"})),
-    "named_leak_kept": Careless(never_full=frozenset({"holdout_predictions"})),
-    "roc_metric": Careless(nothing=frozenset({"sample_size_per_arm"}), constant=(("metric_choice", "roc_auc"),)),
-    "textbook_pr": Careless(nothing=frozenset({"sample_size_per_arm"}), constant=(("metric_choice", "pr_auc"),)),
-    "login_unit": Careless(nothing=frozenset({"account_ato_rate", "sample_size_per_arm"})),
-    "guesser": Careless(
-        nothing=frozenset({"base_rate", "account_ato_rate", "sample_size_per_arm"}),
-        never_full=frozenset({"holdout_predictions"}),
-        constant=(("metric_choice", "pr_auc"), ("leaky_feature", "device_trust_score")),
-    ),
-}
-ALTERNATIVES = ("alt_statsmodels", "alt_forest")
-
-
-def corpus_notebook(case: Any, name: str) -> nbformat.NotebookNode:
-    """The release notebook with the corpus file's code: its preamble after the loading cell, its
-    `# %% answer: <part>` blocks in the answer cells."""
-    from assessments.content.notebook import release_notebook
-
-    blocks = ANSWER_MARK.split((CORPUS / f"{name}.py").read_text(encoding="utf-8"))
-    preamble, answers = blocks[0], dict(zip(blocks[1::2], blocks[2::2], strict=True))
-    notebook = release_notebook(case)
-    parts = {c.metadata["assess"]["answer"] for c in notebook.cells if "answer" in c.metadata.get("assess", {})}
-    assert set(answers) == parts, (name, sorted(parts ^ set(answers)))
-    for cell in notebook.cells:
-        part_id = cell.metadata.get("assess", {}).get("answer")
-        if part_id is not None:
-            cell.source = answers[part_id].strip()
-    first_answer = next(i for i, c in enumerate(notebook.cells) if "answer" in c.metadata.get("assess", {}))
-    notebook.cells.insert(first_answer, nbformat.v4.new_code_cell(preamble.strip()))
-    return notebook
-
-
-@pytest.fixture(scope="module")
-def corpus_reports() -> dict[str, dict[int, Any]]:
-    """Every corpus notebook graded on every corpus seed: name -> seed -> GradeReport."""
-    from assessments.content.case import load_case
-    from assessments.grading.checks import CHECK_RULES
-    from assessments.grading.materials import build_materials
-    from assessments.grading.pipeline import grade_notebook
-    from assessments.grading.sandbox import sandbox_problem
-
-    problem = sandbox_problem()
-    if problem is not None:
-        pytest.fail(f"the grading sandbox is unavailable: {problem}. Run `make sandbox`.", pytrace=False)
-    case = load_case(CASE, check_rules=CHECK_RULES)
-    names = [*CARELESS, *ALTERNATIVES]
-    notebooks = {name: corpus_notebook(case, name) for name in names}
-    materials = {seed: build_materials(case, seed) for seed in CORPUS_SEEDS}
-    jobs = [(name, seed) for name in names for seed in CORPUS_SEEDS]
-    with ThreadPoolExecutor(max_workers=2) as pool:
-        reports = pool.map(
-            lambda job: grade_notebook(notebooks[job[0]], case, job[1], materials=materials[job[1]]), jobs
-        )
-        graded = dict(zip(jobs, reports, strict=True))
-    for (name, seed), report in graded.items():
-        assert report.error is None, (name, seed, report.error)
-        failed = [cell for cell in report.cells if cell.status != "ok"]
-        assert not failed, (name, seed, failed)
-    return {name: {seed: graded[name, seed] for seed in CORPUS_SEEDS} for name in names}
-
-
-@pytest.mark.sandbox
-def test_no_careless_notebook_earns_a_part_its_mistake_breaks(corpus_reports: dict, generator: ModuleType) -> None:
-    for name, expected in CARELESS.items():
-        for seed, report in corpus_reports[name].items():
-            key = generator.answer_key(generator.generate(seed, SIZE), generator.hidden(seed, SIZE))
-            broken = set(expected.nothing) | set(expected.never_full)
-            for part_id in expected.nothing:
-                assert report.check(part_id).earned == 0, (name, seed, part_id, report.check(part_id).message)
-            for part_id in expected.never_full:
-                check = report.check(part_id)
-                assert check.earned < check.possible, (name, seed, part_id, check.message)
-            for part_id, answer in expected.constant:
-                broken.add(part_id)
-                earned = report.check(part_id).earned
-                assert earned == (report.check(part_id).possible if key[part_id] == answer else 0), (
-                    name,
-                    seed,
-                    part_id,
-                )
-            if name != "guesser":
-                # The rest of the notebook is right: its points are lost where its mistake is, not elsewhere.
-                for check in report.checks:
-                    if check.part_id not in broken:
-                        assert check.earned == check.possible, (name, seed, check.part_id, check.message)
-
-
-@pytest.mark.sandbox
-def test_a_notebook_that_computes_nothing_and_guesses_scores_at_most_a_fifth(corpus_reports: dict) -> None:
-    shares = [report.earned / report.possible for report in corpus_reports["guesser"].values()]
-    assert sum(shares) / len(shares) <= 0.20, shares
-
-
-@pytest.mark.sandbox
-def test_every_correct_alternative_method_scores_full_marks(corpus_reports: dict) -> None:
-    for name in ALTERNATIVES:
-        for seed, report in corpus_reports[name].items():
-            lost = [(c.part_id, c.message) for c in report.checks if c.earned < c.possible]
-            assert not lost, (name, seed, lost)

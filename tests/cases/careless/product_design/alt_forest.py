@@ -1,4 +1,5 @@
 # ruff: noqa: F821
+# kind: correct
 # Correct, by other means: the metric from expected costs (is challenging an average login cheaper than
 # letting it through?), statsmodels' two-proportion sample size, the leak by sklearn's per-column ROC AUC,
 # and a random forest on every other column.

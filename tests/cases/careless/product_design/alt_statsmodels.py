@@ -1,4 +1,5 @@
 # ruff: noqa: F821
+# kind: correct
 # Correct, by other means: shares by value_counts and unique accounts, the metric from the cost-weighted
 # takeover share, statsmodels' power solver (arcsine effect size), the leak found as the snapshot column
 # whose values at login time (the holdout) look least like the training snapshot, and a standardised

@@ -1,4 +1,8 @@
 # ruff: noqa: F821
+# kind: guess
+# breaks: base_rate, account_ato_rate, sample_size_per_arm
+# partial: holdout_predictions
+# constant: metric_choice=pr_auc, leaky_feature=device_trust_score
 # Careless: computes nothing right. Round numbers for the rates and the sample size, a fixed metric and
 # leak, and as the risk score the column that separates the training labels best.
 is_ato = logins["is_ato"] == 1

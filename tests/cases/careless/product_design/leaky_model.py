@@ -1,4 +1,7 @@
 # ruff: noqa: F821
+# kind: careless
+# breaks: leaky_feature
+# partial: holdout_predictions
 # Careless: takes the other snapshot column (`mfa_enabled`) for the leak, drops it and keeps the real leak.
 from sklearn.linear_model import LogisticRegression
 

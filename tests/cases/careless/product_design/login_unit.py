@@ -1,4 +1,6 @@
 # ruff: noqa: F821, E402
+# kind: careless
+# breaks: account_ato_rate, sample_size_per_arm
 # Careless: the experiment's baseline taken from logins (the base rate), though the plan randomises
 # accounts and its metric is per account; the sample size inherits it.
 is_ato = logins["is_ato"] == 1

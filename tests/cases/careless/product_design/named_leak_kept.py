@@ -1,4 +1,6 @@
 # ruff: noqa: F821
+# kind: careless
+# partial: holdout_predictions
 # Careless: finds the leak, but keeps it in a boosted model because the holdout file has the column.
 from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.metrics import roc_auc_score

@@ -1,4 +1,7 @@
 # ruff: noqa: F821, E402
+# kind: careless
+# breaks: sample_size_per_arm
+# constant: metric_choice=roc_auc
 # Careless: ROC AUC as "the standard threshold-free metric" without reading the decision policy, and a
 # sample size with one arm's variance (the treatment arm's uncertainty left out).
 is_ato = logins["is_ato"] == 1

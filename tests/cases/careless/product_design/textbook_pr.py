@@ -1,4 +1,7 @@
 # ruff: noqa: F821, E402
+# kind: careless
+# breaks: sample_size_per_arm
+# constant: metric_choice=pr_auc
 # Careless: PR AUC "because the data is imbalanced", without reading how the score is used, and a
 # one-sided test (the plan says two-sided).
 is_ato = logins["is_ato"] == 1
