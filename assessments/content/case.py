@@ -97,6 +97,8 @@ class CaseSpec:
     hidden_fn: Callable[[int, int], Frames] | None = field(default=None, repr=False, compare=False)
     planted_fn: Callable[[int, int], dict[str, Any]] | None = field(default=None, repr=False, compare=False)
     extra_files_fn: Callable[[int, Frames], dict[str, bytes]] | None = field(default=None, repr=False, compare=False)
+    # guide(seed, size): the interviewer guide's markdown lines for that seed (staff only).
+    guide_fn: Callable[[int, int], list[str]] | None = field(default=None, repr=False, compare=False)
     # The author notebook's text as hashed, so a release always matches `content_hash`.
     notebook_json: str = field(default="", repr=False, compare=False)
     # What the case's kind asks the generator for (`content/kinds.py`), by name, e.g. a review
@@ -125,6 +127,16 @@ class CaseSpec:
     def hidden(self, seed: int, size: int | None = None) -> Frames:
         """The frames the grader keeps for a seed (holdout labels, hidden inputs); never in a bundle."""
         return self.hidden_fn(seed, size or self.default_size) if self.hidden_fn is not None else {}
+
+    def guide(self, seed: int, size: int | None = None) -> tuple[str, ...]:
+        """The interviewer guide for a seed: markdown lines saying what was planted, with this seed's numbers.
+
+        Staff read it beside the written answers; it names the answers, so a candidate never sees
+        it. A case without a `guide` hook has an empty guide.
+        """
+        if self.guide_fn is None:
+            return ()
+        return tuple(self.guide_fn(seed, size or self.default_size))
 
     def answer_key(self, data: Frames, hidden: Frames | None = None) -> dict[str, Any]:
         """The expected value of every checkable part for this data (and hidden frames, if the case has them).
@@ -435,6 +447,9 @@ def load_case(path: Path, *, check_rules: CheckRules, dimensions: Collection[str
         for where, message in data_problems(module, checks, size, reserved, check_rules=check_rules):
             findings.add("generator.py", where, message)
     hooks = _kind_hooks(fields.get("kind"), module, parts, findings) if module is not None else {}
+    if module is not None and hasattr(module, "guide"):
+        for message in _guide_problems(module.guide, min(fields.get("default_size", _CHECK_SIZE), _CHECK_SIZE)):
+            findings.add("generator.py", "guide", message)
     if findings.problems:
         raise CaseFormatError(findings.problems)
     return CaseSpec(
@@ -455,9 +470,24 @@ def load_case(path: Path, *, check_rules: CheckRules, dimensions: Collection[str
         hidden_fn=getattr(module, "hidden", None),
         planted_fn=getattr(module, "planted", None),
         extra_files_fn=getattr(module, "extra_files", None),
+        guide_fn=getattr(module, "guide", None),
         notebook_json=notebook_text or "",
         kind_hooks=MappingProxyType(hooks),
     )
+
+
+def _guide_problems(guide: Callable[[int, int], Any], size: int) -> list[str]:
+    """What is wrong with a generator's `guide` hook, tried on two seeds at a small size."""
+    for seed in (0, 1):
+        try:
+            lines = guide(seed, size)
+        except Exception as exc:  # noqa: BLE001 - an author's generator may raise anything; it becomes a problem
+            return [f"guide({seed}, {size}) raised {type(exc).__name__}: {exc}"]
+        if not isinstance(lines, list) or not lines:
+            return [f"guide({seed}, {size}) must return a non-empty list of markdown lines"]
+        if not all(isinstance(line, str) and line.strip() for line in lines):
+            return [f"guide({seed}, {size}) returned a line that is not a non-empty string"]
+    return []
 
 
 def _kind_hooks(kind_name: str | None, module: Any, parts: list[Part], findings: _Findings) -> dict[str, Any]:

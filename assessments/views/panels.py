@@ -14,7 +14,7 @@ from assessments.forms.pipeline import DecisionForm
 from assessments.forms.scorecard import build_scorecard_form
 from assessments.models import Invitation, ScorecardStatus
 from assessments.permissions import Capability, requires
-from assessments.services import decisions, invitations, panels, scorecards
+from assessments.services import decisions, guides, invitations, panels, scorecards
 from assessments.services.scorecards import EXPORT_COLUMNS
 
 bp = Blueprint("panels", __name__, url_prefix="/panels")
@@ -48,7 +48,13 @@ def scorecard(invitation_id: int) -> Response | tuple[str, int] | str:
         return redirect(url_for("panels.scorecard", invitation_id=invitation.id))
     status = 400 if form.is_submitted() else 200
     return render_template(
-        "panels/scorecard.html", invitation=invitation, form=form, kit=kit, rubric=rubric, amend=None
+        "panels/scorecard.html",
+        invitation=invitation,
+        form=form,
+        kit=kit,
+        rubric=rubric,
+        amend=None,
+        guide=guides.invitation_guide(invitation, current_user),
     ), status
 
 
@@ -74,7 +80,13 @@ def amend(invitation_id: int) -> Response | tuple[str, int] | str:
             return redirect(url_for("panels.debrief", invitation_id=invitation.id))
     status = 400 if form.is_submitted() else 200
     return render_template(
-        "panels/scorecard.html", invitation=invitation, form=form, kit=kit, rubric=rubric, amend=reason
+        "panels/scorecard.html",
+        invitation=invitation,
+        form=form,
+        kit=kit,
+        rubric=rubric,
+        amend=reason,
+        guide=guides.invitation_guide(invitation, current_user),
     ), status
 
 

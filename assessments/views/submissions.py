@@ -9,7 +9,7 @@ from werkzeug.wrappers import Response
 
 from assessments.models import Submission
 from assessments.permissions import Capability, requires
-from assessments.services import grading, panels
+from assessments.services import grading, guides, panels
 from assessments.views.notebook_html import render_notebook
 
 bp = Blueprint("submissions", __name__, url_prefix="/submissions")
@@ -36,6 +36,7 @@ def detail(submission_id: int) -> str:
         runs=submission.grade_runs,
         progress=grading.progress(submission),
         notebook_html=render_notebook(grading.submission_notebook(submission)),
+        guide=guides.invitation_guide(invitation, current_user),
         regrade_form=FlaskForm(),
     )
 

@@ -332,3 +332,77 @@ def answer_key(data: dict[str, pd.DataFrame]) -> dict[str, object]:
         "guardrail_regressed": guardrail_regressed,
         "decision": decide(bool(srm_present), low, high, guardrail_regressed, float(periods["late"])),
     }
+
+
+def guide(seed: int, size: int) -> list[str]:
+    """The interviewer guide for a seed: what was planted and what the key reads in this seed's data (markdown)."""
+    params, key = planted(seed, size), answer_key(generate(seed, size))
+    srm, novelty, reversal, guardrail = params["srm"], params["novelty"], params["reversal"], params["guardrail"]
+    low, high = key["lift_ci"]["low"], key["lift_ci"]["high"]
+    early, late = key["early_late_lift"]["early"], key["early_late_lift"]["late"]
+    pvalues = key["srm_pvalues"]
+    lines = [
+        f"Primary effect: planted session lift {params['base_lift']:+.1%}; user conversion "
+        f"{key['conversion']['control']:.2%} (control) vs {key['conversion']['treatment']:.2%} (treatment), "
+        f"relative lift {key['relative_lift']:+.1%} (95% CI {low:+.1%} to {high:+.1%})."
+    ]
+    if srm["kind"] == "lost":
+        lines.append(
+            f"**SRM present (lost exposures):** {srm['share']:.0%} of {srm['platform']} treatment users who never "
+            f"bought are missing from the log; SRM p = {pvalues['all']:.2g} on all users, "
+            f"{pvalues[srm['platform']]:.2g} on {srm['platform']}. A strong answer refuses to read the lift "
+            "(the surviving treatment users look better than they are) until the logging is fixed."
+        )
+    elif srm["kind"] == "relabelled":
+        lines.append(
+            f"**SRM present (relabelled platform):** {srm['share']:.0%} of {srm['platform']} treatment users are "
+            f"logged as web; the all-users test does not see it (p = {pvalues['all']:.2g}), only the per-platform "
+            f"tests do ({srm['platform']} p = {pvalues[srm['platform']]:.2g}, web p = {pvalues['web']:.2g}). "
+            "A strong answer tests per platform unprompted and suspects the in-app browser's exposure event."
+        )
+    else:
+        lines.append(
+            f"No SRM planted: smallest SRM p-value {min(pvalues.values()):.2g} (all users {pvalues['all']:.2g}). "
+            "A strong answer checks the split, says it is healthy, and moves on."
+        )
+    if novelty["present"]:
+        lines.append(
+            f"**Novelty effect present:** day-1 extra lift +{novelty['day1_extra_lift']:.0%}, fading over "
+            f"{novelty['fade_days']} days; session lift {early:+.1%} in days 1-7 vs {late:+.1%} in days 8-14. "
+            "A strong answer bases the decision on the late period, not the pooled lift."
+        )
+    else:
+        lines.append(
+            f"No novelty effect planted: session lift {early:+.1%} in days 1-7 vs {late:+.1%} in days 8-14 "
+            "(nothing planted fades; a strong answer does not call a gap here a novelty effect)."
+        )
+    if reversal["present"]:
+        measured = key["country_lifts"][reversal["country"]]
+        lines.append(
+            f"**{reversal['country']} reverses:** planted lift {reversal['lift']:+.0%}, measured {measured:+.1%} "
+            f"(key's reversed country: {key['reversed_country']}). The redesign drops that market's local "
+            "payment method: a strong answer proposes a per-market rollout or a fix, not a global ship."
+        )
+    else:
+        worst = min(key["country_lifts"], key=key["country_lifts"].__getitem__)
+        lines.append(
+            f"No country reverses (key: {key['reversed_country']}); the lowest country lift is {worst} at "
+            f"{key['country_lifts'][worst]:+.1%}. Slicing by country and finding nothing is a finding too."
+        )
+    if guardrail["present"]:
+        lines.append(
+            f"**Latency guardrail regressed:** planted +{guardrail['latency_increase']:.0%}; Welch p = "
+            f"{key['guardrail_pvalue']:.2g} (key: regressed = {key['guardrail_regressed']}). A strong answer "
+            "turns it into a trade-off the PM can weigh, in milliseconds against conversion."
+        )
+    else:
+        lines.append(
+            f"No latency regression planted: Welch p = {key['guardrail_pvalue']:.2g} "
+            f"(key: regressed = {key['guardrail_regressed']})."
+        )
+    lines.append(
+        f"Decision by the brief's rule on this data: **{key['decision']}** (the seed was built towards "
+        f"{params['target_decision']}). A strong recommendation leads with it and the one or two facts above "
+        "that drive it."
+    )
+    return lines

@@ -351,3 +351,36 @@ def answer_key(data: dict[str, pd.DataFrame], hidden: dict[str, pd.DataFrame]) -
         "noisiest_label_source": str(disagreement.idxmax()),
         "expected_calibration_error": _ece_calls(hidden["ece_calls"]),
     }
+
+
+def guide(seed: int, size: int) -> list[str]:
+    """The interviewer guide for a seed: the four planted failures with this seed's numbers (markdown)."""
+    plan = planted(seed, size)
+    realised = plan["realised"]
+    key = answer_key(generate(seed, size), hidden(seed, size))
+    model_agreement = realised["model_disagreement_by_source"]
+    shortcut = max(model_agreement, key=model_agreement.__getitem__)
+    disagreement = key["audit_disagreement_by_source"]
+    return [
+        f"**Weak language: {plan['weak_language']}** (key: {key['worst_language']}): recall "
+        f"{realised['weak_language_recall']:.0%} against {realised['best_other_language_recall']:.0%} for the "
+        f"best other language, at the {THRESHOLD} threshold. A strong answer finds it by slicing recall per "
+        "language, sizes the missed violations, and treats it as a fairness problem, not only a metric.",
+        f"**Over-confident scores:** at scores of 0.7 and above, the mean score exceeds the violation rate by "
+        f"{realised['overconfidence_gap_at_score_0_7_plus']:.2f} ({realised['overconfidence_gap_at_score_0_7_plus_on_audit']:.2f}"
+        f" on the audit sample); ECE over {ECE_BINS} equal-width bins = {key['ece']:.3f}. A strong answer reads the "
+        "reliability curve per bin and proposes recalibration (isotonic or Platt) checked on held-out data.",
+        f"**Leaky feature: {plan['leaky_feature']}** (key: {key['leaky_feature']}): rank AUC "
+        f"{realised['leaky_feature_auc']:.3f} on its own, against {realised['model_auc']:.3f} for the model. "
+        "A strong answer says why it is leakage (backfilled from the moderation decision, unavailable at "
+        "scoring time), not just a strong feature, and drops it.",
+        f"**Noisy label source: {plan['noisy_source']}** (key: {key['noisiest_label_source']}): disagrees with "
+        f"the expert audit on {disagreement[plan['noisy_source']]:.1%} of its audited items, against at most "
+        f"{realised['other_sources_audit_disagreement_max']:.1%} for the others. Its reviewers copy the model's "
+        f"flag on {plan['noisy_source_copy_rate']:.0%} of items, so comparing labels with the model instead "
+        f"points to {shortcut} (disagreeing with the model on {model_agreement[shortcut]:.0%}) and makes "
+        f"{plan['noisy_source']} look clean ({model_agreement[plan['noisy_source']]:.0%}): an answer that names "
+        f"{shortcut} took that shortcut.",
+        f"Threshold for {TARGET_PRECISION:.0%} precision: {key['threshold_for_precision']:.3f}. A strong answer "
+        "says what that costs in recall, and that noisy labels bias every number above.",
+    ]

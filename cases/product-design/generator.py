@@ -368,3 +368,35 @@ def _holdout_key(holdout: pd.DataFrame, labels: pd.DataFrame) -> dict[str, list]
         "ids": [str(login_id) for login_id in holdout["login_id"]],
         "labels": [int(label) for label in by_id.loc[holdout["login_id"]]],
     }
+
+
+def guide(seed: int, size: int) -> list[str]:
+    """The interviewer guide for a seed: the imbalance, the leak, the policy and the test's size (markdown)."""
+    plan = planted(seed, size)
+    realised = plan["realised"]
+    data = generate(seed, size)
+    key = answer_key(data, hidden(seed, size))
+    policy = data["decision_policy"].iloc[0]
+    if plan["score_use"] == "probability":
+        why = "the score is used as a probability, login by login, so it must be calibrated"
+    elif key["metric_choice"] == "pr_auc":
+        why = "one cut-off, and the cost-weighted takeover share is below one half, so the top of the ranking matters"
+    else:
+        why = "one cut-off, and the cost-weighted takeover share is above one half, so a broad band of the ranking matters"
+    return [
+        f"**Heavy imbalance:** {realised['login_base_rate']:.2%} of logins are takeovers "
+        f"({realised['account_ato_rate']:.2%} of accounts; planted compromise rate {plan['compromise_rate']:.2%}). "
+        "A strong answer says which unit the label and the experiment live on (login or account).",
+        f"**Metric: {key['metric_choice']}**: {why} (costs: missed takeover {policy['cost_missed_takeover']:g}, "
+        f"needless challenge {policy['cost_needless_challenge']:g}; cost-weighted share "
+        f"{realised['cost_weighted_share']:.2f}). Accuracy is never right at this base rate.",
+        f"**Leaky feature: {plan['leaky_feature']}** (key: {key['leaky_feature']}): AUC {realised['leaky_feature_auc']:.3f} "
+        f"on its own in the export against {realised['best_honest_feature_auc']:.3f} for the best honest feature; "
+        "it was backfilled from fraud investigations and is noise at login time, so a model that keeps it drops "
+        f"below the holdout's top band ({realised['holdout_positives']} takeovers in the holdout). A strong "
+        "answer asks what each column holds at login time.",
+        f"**Experiment size:** {key['sample_size_per_arm']:,.0f} accounts per arm to detect a "
+        f"{plan['relative_mde']:.0%} relative drop in the account takeover rate at alpha {ALPHA} and power "
+        f"{POWER:.0%}. A strong answer notices how long that takes at this traffic, and names guardrails "
+        "(challenge rate, login friction, support contacts).",
+    ]
