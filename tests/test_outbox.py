@@ -169,3 +169,25 @@ class _Lost:
 class _Broken:
     def enqueue(self, mail_id: int) -> None:
         raise ConnectionError("the queue is down")
+
+
+def test_the_outbox_page_shows_both_refusals_of_a_mail_sent_on_the_third_attempt(
+    app, client, auth, make_user, smtp_server
+):
+    admin = make_user("admin", email="boss@example.com")
+    smtp_server.refuse(2)
+    with app.app_context():
+        mail_id = _queue()
+    auth.login(admin.email)
+    assert "retrying" in client.get("/admin/outbox/").get_data(as_text=True)
+
+    for _ in range(2):  # the minute sweep, once each retry is due
+        with app.app_context():
+            outbox.sweep_outbox(now=db.session.get(OutboxMail, mail_id).next_attempt_at)
+    assert len(smtp_server.messages) == 1 and smtp_server.inbox.refused == 2
+
+    listing = client.get("/admin/outbox/?status=sent").get_data(as_text=True)
+    assert "sent after 3 attempts" in listing and "iris@example.com" in listing
+    detail = client.get(f"/admin/outbox/{mail_id}").get_data(as_text=True)
+    assert detail.count("failed: ") == 2 and detail.count("answered 451: 4.3.0 Try again later") == 2
+    assert TOKEN not in detail
