@@ -117,6 +117,28 @@ def test_panelists_receive_the_scorecard_waiting_mail_over_smtp(app, panel, make
     assert len(smtp_server.messages) == 3
 
 
+def test_a_panelist_added_after_the_submission_is_told_then_and_one_put_back_after_scoring_is_not(
+    app, panel, make_invitation
+):
+    iris, ivan = panel
+    invitation_id, _ = make_invitation(panel=[iris])
+    with app.app_context():
+        admin = accounts.find_user_by_email("owner@example.com")
+        invitation = db.session.get(Invitation, invitation_id)
+        panels.add_panel_member(invitation, db.session.get(User, ivan.id), admin)
+        assert _mails("scorecard_waiting") == []  # nothing waits before the candidate submits
+        panels.remove_panel_member(invitation, db.session.get(User, ivan.id), admin)
+        _upload(invitation_id)
+        assert [m.to_address for m in _mails("scorecard_waiting")] == ["iris@example.com"]
+        panels.add_panel_member(invitation, db.session.get(User, ivan.id), admin)
+        assert [m.to_address for m in _mails("scorecard_waiting")] == ["iris@example.com", "ivan@example.com"]
+        assert _mails("scorecard_waiting")[1].about == f"scorecard-waiting:{invitation_id}:{ivan.id}"
+        _submit_scorecard(invitation_id, iris)
+        panels.remove_panel_member(invitation, db.session.get(User, iris.id), admin)
+        panels.add_panel_member(invitation, db.session.get(User, iris.id), admin)
+        assert len(_mails("scorecard_waiting")) == 2
+
+
 # Scorecard reminders -------------------------------------------------------------------------
 
 

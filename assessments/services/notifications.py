@@ -77,6 +77,15 @@ def _queue_scorecard_waiting(invitation: Invitation, panelist: User, submission:
     )
 
 
+def panelist_added(invitation: Invitation, panelist: User) -> None:
+    """Tell a panelist added after the candidate's first version that a scorecard waits for them
+    (one added before it hears when it arrives). Added to the caller's transaction.
+    """
+    if not invitation.submissions or invitation.status == InvitationStatus.REVOKED or not panelist.active:
+        return
+    _queue_scorecard_waiting(invitation, panelist, invitation.submissions[0])
+
+
 def submission_accepted(submission: Submission) -> None:
     """Tell each panelist that a scorecard waits for them, on an invitation's first version only
     (a later version changes what they read, not what they have to do). Added to the caller's

@@ -19,7 +19,7 @@ from assessments.models import (
     User,
 )
 from assessments.permissions import Capability, can
-from assessments.services import accounts
+from assessments.services import accounts, notifications
 from assessments.services.audit import record_event
 
 
@@ -53,6 +53,7 @@ def require_staff_access(user: User, invitation: Invitation) -> None:
 
 def add_panel_member(invitation: Invitation, interviewer: User, actor: User) -> None:
     """Put an interviewer on an invitation's panel (at any time; adding someone twice changes nothing).
+    Added after the candidate's first version, they are mailed that a scorecard waits for them.
 
     :raises InvalidInput: for an account that is not an active interviewer.
     """
@@ -62,6 +63,9 @@ def add_panel_member(invitation: Invitation, interviewer: User, actor: User) -> 
         return
     db.session.add(PanelMember(invitation_id=invitation.id, interviewer_id=interviewer.id))
     record_event(actor, "panel.member_added", "invitation", invitation.id, interviewer_id=interviewer.id)
+    # Someone put back on the panel after submitting has nothing waiting.
+    if not has_submitted(invitation, interviewer):
+        notifications.panelist_added(invitation, interviewer)
     db.session.commit()
 
 
