@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from datetime import datetime, timedelta
 
 import nbformat
@@ -232,6 +233,37 @@ def test_a_worker_holding_a_stale_list_cannot_send_a_reminder_another_worker_cla
         ]
         db.session.commit()
         assert len(_mails("scorecard_reminder")) == 2
+
+
+def test_two_workers_sweeping_at_the_same_moment_send_each_reminder_once(app, panel, make_invitation):
+    submitted = [_submitted(app, panel, make_invitation) for _ in range(3)]
+    waiting = [make_invitation(days=3)[0] for _ in range(3)]
+    with app.app_context():
+        latest = max(at for _, at in submitted)
+        due_at = min(_deadline(invitation_id) for invitation_id in waiting)
+    now = max(latest + timedelta(days=2, minutes=1), due_at - timedelta(hours=2))
+    assert now < due_at
+    start = threading.Barrier(2)
+    claimed: list[int] = []
+
+    def worker() -> None:
+        with app.app_context():
+            start.wait()
+            claimed.append(notifications.sweep_reminders(now=now))
+
+    threads = [threading.Thread(target=worker) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    with app.app_context():
+        # A claim lost to a locked database is not lost: the next sweep finds it.
+        claimed.append(notifications.sweep_reminders(now=now + timedelta(minutes=1)))
+        assert sum(claimed) == 3 * 2 + 3
+        assert len(_mails("scorecard_reminder")) == 3 * 2
+        assert len(_mails("deadline_reminder")) == 3
+        abouts = [m.about for m in _mails("scorecard_reminder") + _mails("deadline_reminder")]
+        assert len(set(abouts)) == len(abouts)
 
 
 # Deadline reminders --------------------------------------------------------------------------
