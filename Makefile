@@ -1,6 +1,6 @@
 # Two commands for a fresh machine: `make run` and `make test`.
 # Needs: Python >= 3.11 with venv; on Debian as root, missing system packages (bubblewrap for the
-# grading sandbox, chromium for browser tests) are installed, elsewhere you are told what to install.
+# grading sandbox, chromium for browser tests and packet PDFs) are installed, elsewhere you are told what to install.
 
 PYTHON ?= python3
 VENV := .venv
@@ -24,7 +24,10 @@ $(VENV)/.installed-test: pyproject.toml | $(BIN)/python
 	$(BIN)/pip install -q -e '.[test]'
 	@touch $@ $(VENV)/.installed
 
+# The hiring packet's PDF is printed by Debian's Chromium (assessments/pdf.py): installed here when
+# it can be; without it the packet is a printable page and its PDF link says Chromium is missing.
 install: $(VENV)/.installed
+	@sh ops/require-system-packages.sh /usr/bin/chromium:chromium || echo "Continuing without Chromium: hiring packets are HTML only."
 install-test: $(VENV)/.installed-test
 	@sh ops/require-system-packages.sh /usr/bin/chromium:chromium
 

@@ -121,6 +121,7 @@ def _register_blueprints(app: Flask) -> None:
         main,
         mentoring,
         outbox,
+        packets,
         panels,
         password,
         people,
@@ -134,6 +135,7 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(candidate.bp)
     app.register_blueprint(submissions.bp)
     app.register_blueprint(panels.bp)
+    app.register_blueprint(packets.bp)
     app.register_blueprint(calibration.bp)
     app.register_blueprint(calibration.vendor)
     app.register_blueprint(practice.bp)

@@ -76,6 +76,10 @@ DEFAULTS: dict[str, Any] = {
     # Set-password links: a new account's lasts days, a forgotten password's an hour.
     "PASSWORD_INVITE_HOURS": 72,
     "PASSWORD_RESET_MINUTES": 60,
+    # The hiring packet's PDF (pdf.py): Debian's Chromium, and how long one may take before it is
+    # stopped with an error page (a packet takes one to two seconds; a huge notebook more).
+    "CHROMIUM_PATH": "/usr/bin/chromium",
+    "PACKET_PDF_TIMEOUT_SECONDS": 30,
 }
 
 ENV_KEYS = {

@@ -130,6 +130,17 @@ MATRIX: dict[str, tuple[str, str, dict[str, object]]] = {
         "/panels/{invitation_id}/scorecards.csv",
         {"anonymous": LOGIN, "candidate": LOGIN, "admin": OK, "*": FORBIDDEN},
     ),
+    # The hiring packet follows the debrief: admins always, panel interviewers once their own scorecard is in.
+    "packets.packet": (
+        "GET",
+        "/panels/{invitation_id}/packet",
+        {"anonymous": LOGIN, "candidate": LOGIN, "admin": OK, "*": FORBIDDEN},
+    ),
+    "packets.packet_pdf": (
+        "GET",
+        "/panels/{invitation_id}/packet.pdf",
+        {"anonymous": LOGIN, "candidate": LOGIN, "admin": OK, "*": FORBIDDEN},
+    ),
     "calibration.report": (
         "GET",
         "/calibration/",
