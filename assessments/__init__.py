@@ -18,6 +18,7 @@ from assessments.config import (
     instance_secret_key,
     upload_request_cap,
 )
+from assessments.content.seeds import load_key
 
 
 def create_app(test_config: dict[str, Any] | None = None) -> Flask:
@@ -46,6 +47,8 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         app.config["SUBMISSIONS_DIR"] = str(instance / "submissions")
     if not app.config.get("SEED_CACHE_DIR"):
         app.config["SEED_CACHE_DIR"] = str(instance / "seeds")
+    # Kept out of app.config, which gets printed; a key that cannot be read stops the start here.
+    app.extensions["assessments.seed_key"] = load_key(app.config["SEED_KEY"], instance / "seed.key")
     if not app.config.get("MAX_CONTENT_LENGTH"):
         app.config["MAX_CONTENT_LENGTH"] = upload_request_cap(app.config["UPLOAD_MAX_MB"])
     app.config["SQLALCHEMY_ENGINE_OPTIONS"] = engine_options(

@@ -35,14 +35,21 @@ def cases_list() -> None:
         )
 
 
+SEED_HELP = "A public seed id (as a bundle's name shows it), derived through this deployment's seed key."
+PRACTICE_HELP = "Derive --seed as for a mentee's practice, not a hiring invitation."
+RAW_SEED_HELP = "--seed is the data seed itself (invitations made before secret seeds; cases validate's seeds)."
+
+
 @cases_group.command("bundle")
 @click.argument("slug")
-@click.option("--seed", type=int, required=True)
+@click.option("--seed", type=int, required=True, help=SEED_HELP)
+@click.option("--practice", is_flag=True, help=PRACTICE_HELP)
+@click.option("--raw-seed", is_flag=True, help=RAW_SEED_HELP)
 @click.option("--out", type=click.Path(dir_okay=False, writable=True, path_type=Path), required=True)
 @click.option("--solution", is_flag=True, help="Keep the author's solution cells.")
-def cases_bundle(slug: str, seed: int, out: Path, solution: bool) -> None:
+def cases_bundle(slug: str, seed: int, practice: bool, raw_seed: bool, out: Path, solution: bool) -> None:
     """Write a candidate's bundle (or the author's, with --solution) to a zip file."""
-    data = authoring.case_bundle(_spec(slug), seed, solution=solution)
+    data = authoring.case_bundle(_spec(slug), seed, practice=practice, raw_seed=raw_seed, solution=solution)
     out.write_bytes(data)
     click.echo(f"Wrote {out} ({len(data):,} bytes).")
 
@@ -114,14 +121,16 @@ def _careless_tables(specs: list, seeds: int, parallel: int) -> None:
 @click.command("grade")
 @click.argument("notebook", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--case", "slug", required=True)
-@click.option("--seed", type=int, required=True)
+@click.option("--seed", type=int, required=True, help=SEED_HELP)
+@click.option("--practice", is_flag=True, help=PRACTICE_HELP)
+@click.option("--raw-seed", is_flag=True, help=RAW_SEED_HELP)
 @click.option("--json", "as_json", is_flag=True, help="Print the whole report as JSON.")
 @with_appcontext
-def grade_command(notebook: Path, slug: str, seed: int, as_json: bool) -> None:
+def grade_command(notebook: Path, slug: str, seed: int, practice: bool, raw_seed: bool, as_json: bool) -> None:
     """Grade a notebook file through the real pipeline and sandbox, without the database."""
     spec = _spec(slug)
     try:
-        report = authoring.grade_file(notebook.read_bytes(), spec, seed)
+        report = authoring.grade_file(notebook.read_bytes(), spec, seed, practice=practice, raw_seed=raw_seed)
     except DomainError as error:
         raise click.ClickException(error.message) from error
     if as_json:

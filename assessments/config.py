@@ -29,6 +29,9 @@ DEFAULTS: dict[str, Any] = {
     "SUBMISSIONS_DIR": None,  # defaults to <instance>/submissions
     # Each seed's data files and answer key, kept for grading (grading/materials.py); trusted side only.
     "SEED_CACHE_DIR": None,  # defaults to <instance>/seeds
+    # The key candidates' data seeds are derived with (content/seeds.py), as 64 hex digits. Unset, it
+    # is read from <instance>/seed.key (made on first start). Every machine must hold the same key.
+    "SEED_KEY": None,
     # The one upload limit: the form's hint, intake and the request cap (this plus the form's other
     # fields, `upload_request_cap`) all follow it.
     "UPLOAD_MAX_MB": 20,
@@ -88,6 +91,7 @@ ENV_KEYS = {
     "SECRET_KEY": "SECRET_KEY",
     "SUBMISSIONS_DIR": "SUBMISSIONS_DIR",
     "SEED_CACHE_DIR": "SEED_CACHE_DIR",
+    "SEED_KEY": "SEED_KEY",
     "CASES_DIR": "CASES_DIR",
     "CARELESS_DIR": "CARELESS_DIR",
     "METRICS_TOKEN": "METRICS_TOKEN",

@@ -16,7 +16,7 @@ from assessments.content.notebook import release_notebook, solution_notebook
 from assessments.errors import AccessDenied
 from assessments.extensions import db
 from assessments.models import Invitation, Practice, User
-from assessments.services import catalog, grading, guides, invitations, practice_solutions
+from assessments.services import catalog, grading, guides, invitations, practice, practice_solutions
 from assessments.views.rendering import render_markdown
 from tests.test_practice import use_practice_cases
 
@@ -150,7 +150,7 @@ def test_practice_of_a_hiring_case_shows_no_author_code_and_the_guide_only_after
     with app.app_context():
         own = db.session.scalar(select(Practice))
         spec = catalog.case_specs()[CASE]
-        key = spec.key_for_seed(own.seed)
+        key = spec.key_for_seed(practice.data_seed(own))
     before = [client.get(f"/practice/cases/{CASE}").get_data(as_text=True)]
     client.post(f"/practice/cases/{CASE}/unlock")
     before.append(client.get(f"/practice/cases/{CASE}/solution").get_data(as_text=True))
@@ -174,7 +174,7 @@ def test_after_a_graded_attempt_the_mentee_reads_their_own_seeds_guide(app, clie
     with app.app_context():
         own = db.session.scalar(select(Practice))
         spec = catalog.case_specs()[CASE]
-        lines = spec.guide(own.seed)
+        lines = spec.guide(practice.data_seed(own))
         raw = nbformat.writes(release_notebook(spec)).encode()
     upload = client.post(
         f"/practice/cases/{CASE}/upload",

@@ -31,7 +31,7 @@ def _review_attempt(app, mentee_email: str, seed: int = 9, share: int = 1):
     """A graded browser attempt on the review case finding `share` planted defects; returns its id."""
     with app.app_context():
         own = practice.start_practice(_user(mentee_email), REVIEW, seed=seed)
-        return practice.submit_review_attempt(own, _flags(_planted(app, seed)[:share])).id
+        return practice.submit_review_attempt(own, _flags(_planted(app, practice.data_seed(own))[:share])).id
 
 
 def _pair(app, mentor_email: str, mentee_email: str, admin_email: str) -> None:
@@ -160,7 +160,7 @@ def test_progress_shows_trends_per_dimension_and_suggests_the_weakest(app, clien
     app.config.update(PRACTICE_MIN_SECONDS_BETWEEN_ATTEMPTS=0)
     with app.app_context():
         own = practice.start_practice(_user(mentee.email), REVIEW, seed=9)
-        planted = _planted(app, 9)
+        planted = _planted(app, practice.data_seed(own))
         first = practice.submit_review_attempt(own, _flags(planted[:1]))
         second = practice.submit_review_attempt(own, _flags(planted))
         assert second.after_solution and not first.after_solution

@@ -83,7 +83,7 @@ def test_catalogue_lists_practice_cases_with_effort_skills_and_best_score(app, c
 
     with app.app_context():
         own = practice.start_practice(_user(app, mentee.email), REVIEW, seed=11)
-        planted = _planted(app, 11)
+        planted = _planted(app, practice.data_seed(own))
         practice.submit_review_attempt(own, _flags(planted[:1]))
     page = client.get("/practice/").get_data(as_text=True)
     share = round(100 / len(planted))
@@ -135,7 +135,7 @@ def test_a_mentee_cannot_open_another_mentees_attempt(app, client, auth, make_us
     owner, other = make_user("mentee"), make_user("mentee")
     with app.app_context():
         own = practice.start_practice(_user(app, owner.email), REVIEW, seed=3)
-        attempt = practice.submit_review_attempt(own, _flags(_planted(app, 3)[:2]))
+        attempt = practice.submit_review_attempt(own, _flags(_planted(app, practice.data_seed(own))[:2]))
         attempt_id = attempt.id
     auth.login(other.email)
     missing = client.get("/practice/attempts/999999")
@@ -152,7 +152,7 @@ def test_rate_limit_refuses_an_attempt_too_soon_and_says_when_to_try_again(app, 
     start = utcnow().replace(hour=9, minute=0, second=0, microsecond=0) - timedelta(days=1)
     with app.app_context():
         own = practice.start_practice(_user(app, mentee.email), REVIEW, seed=5)
-        flags = _flags(_planted(app, 5)[:1])
+        flags = _flags(_planted(app, practice.data_seed(own))[:1])
         practice.submit_review_attempt(own, flags, now=start)
         with pytest.raises(practice.PracticeLimited) as refused:
             practice.submit_review_attempt(own, flags, now=start + timedelta(seconds=60))
@@ -170,7 +170,7 @@ def test_daily_cap_frees_up_a_day_after_the_oldest_attempt(app, make_user, cases
     start = utcnow() - timedelta(days=2)
     with app.app_context():
         own = practice.start_practice(_user(app, mentee.email), REVIEW, seed=5)
-        flags = _flags(_planted(app, 5)[:1])
+        flags = _flags(_planted(app, practice.data_seed(own))[:1])
         practice.submit_review_attempt(own, flags, now=start)
         practice.submit_review_attempt(own, flags, now=start + timedelta(hours=1))
         with pytest.raises(practice.PracticeLimited) as refused:
@@ -185,7 +185,7 @@ def test_rate_limit_message_is_shown_on_the_review_page(app, client, auth, make_
     auth.login(mentee.email)
     client.post(f"/practice/cases/{REVIEW}/start")
     with app.app_context():
-        seed = db.session.scalar(select(Practice)).seed
+        seed = practice.data_seed(db.session.scalar(select(Practice)))
         label, defect = _planted(app, seed)[0].split(":")
     form = {f"defect_{label}": defect, f"note_{label}": "because"}
     assert client.post(f"/practice/cases/{REVIEW}/review", data=form).status_code == 302
@@ -203,7 +203,7 @@ def test_solution_is_locked_until_a_graded_attempt(app, client, auth, make_user,
     assert "opens after your first graded attempt" in locked.get_data(as_text=True)
     with app.app_context():
         own = db.session.scalar(select(Practice))
-        planted = _planted(app, own.seed)
+        planted = _planted(app, practice.data_seed(own))
         attempt = practice.submit_review_attempt(own, _flags(planted[:1]))
         assert own.solution_unlock_reason == "graded-attempt"
         assert not attempt.after_solution
@@ -232,7 +232,7 @@ def test_asking_for_the_solution_first_is_audited_and_marks_later_attempts(app, 
         assert event is not None and event.details == {"reason": "requested"}
         assert event.actor_label == mentee.email
         spec = catalog.case_specs()["tiny-hiring"]
-        key = spec.answer_key(spec.generate(own.seed))
+        key = spec.answer_key(spec.generate(practice.data_seed(own)))
     assert f"{key['treatment_rate']}" in text, "the solution is for the mentee's own seed"
 
 
@@ -253,10 +253,10 @@ def test_review_flags_score_found_missed_and_false_flags(app, make_user, cases):
     seed = 21
     with app.app_context():
         own = practice.start_practice(_user(app, mentee.email), REVIEW, seed=seed)
-        planted = _planted(app, seed)
+        planted = _planted(app, practice.data_seed(own))
         assert len(planted) >= 3
         spec = catalog.case_specs()[REVIEW]
-        labels = [c.label for c in review.flawed_cells(spec, seed)]
+        labels = [c.label for c in review.flawed_cells(spec, practice.data_seed(own))]
         clean = next(lbl for lbl in labels if not any(p.startswith(lbl + ":") for p in planted))
         found = planted[:2]
         false_flag = f"{clean}:peeking"
@@ -274,7 +274,7 @@ def test_review_attempt_page_explains_each_planted_defect(app, client, auth, mak
     auth.login(mentee.email)
     client.post(f"/practice/cases/{REVIEW}/start")
     with app.app_context():
-        seed = db.session.scalar(select(Practice)).seed
+        seed = practice.data_seed(db.session.scalar(select(Practice)))
         planted = _planted(app, seed)
     label, defect = planted[0].split(":")
     response = client.post(
@@ -313,11 +313,11 @@ def test_browser_and_notebook_routes_give_the_same_score_for_the_same_flags(app,
     client.post(f"/practice/cases/{REVIEW}/start")
     with app.app_context():
         own = db.session.scalar(select(Practice))
-        planted = _planted(app, own.seed)
+        planted = _planted(app, practice.data_seed(own))
         spec = catalog.case_specs()[REVIEW]
         clean = next(
             c.label
-            for c in review.flawed_cells(spec, own.seed)
+            for c in review.flawed_cells(spec, practice.data_seed(own))
             if c.cell_type == "code" and not any(p.startswith(c.label + ":") for p in planted)
         )
         labels = [planted[0], planted[-1], f"{clean}:eval-on-train"]

@@ -25,7 +25,7 @@ from assessments.config import PROJECT_ROOT
 from assessments.content.notebook import solution_notebook
 from assessments.extensions import db
 from assessments.models import GradeRun, GradeStatus, Invitation
-from assessments.services import catalog, grading
+from assessments.services import catalog, grading, seeds
 from tests.conftest import FIXTURE_CASES
 
 pytestmark = pytest.mark.sandbox
@@ -34,12 +34,12 @@ SUBMISSIONS = 6
 REDIS_DB = 15
 
 
-def _machine_env(database_url: str, redis_url: str, store: Path, home: Path) -> dict[str, str]:
+def _machine_env(database_url: str, redis_url: str, store: Path, home: Path, seed_key: str) -> dict[str, str]:
     """The environment of one grading machine: everything it knows comes from here."""
     env = {
         k: v
         for k, v in os.environ.items()
-        if k not in ("DATABASE_URL", "REDIS_URL", "SUBMISSIONS_DIR", "CASES_DIR", "SECRET_KEY")
+        if k not in ("DATABASE_URL", "REDIS_URL", "SUBMISSIONS_DIR", "CASES_DIR", "SECRET_KEY", "SEED_KEY")
     }
     env.update(
         DATABASE_URL=database_url,
@@ -47,6 +47,9 @@ def _machine_env(database_url: str, redis_url: str, store: Path, home: Path) -> 
         SUBMISSIONS_DIR=str(store),
         CASES_DIR=str(FIXTURE_CASES),
         SECRET_KEY="scale-out-test",
+        # The key the invitations' data seeds were derived with (the test app's): each machine grades
+        # against the data its candidate downloaded only when all hold the same one.
+        SEED_KEY=seed_key,
         ASSESS_INSTANCE_PATH=str(home / "instance"),
         ASSESS_WARM_SANDBOXES="1",
         # The code is deployed on each machine; here both run the same checkout, from elsewhere.
@@ -104,7 +107,7 @@ def test_two_grading_machines_share_the_work_and_grade_each_submission_once(app,
                     subprocess.Popen(
                         [sys.executable, "-m", "flask", "--app", "app", "worker", "--workers", "1"],
                         cwd=home,
-                        env=_machine_env(database_url, redis_url, store, home),
+                        env=_machine_env(database_url, redis_url, store, home, app.extensions[seeds.EXTENSION].hex()),
                         stdout=out,
                         stderr=subprocess.STDOUT,
                         stdin=subprocess.DEVNULL,
@@ -153,3 +156,4 @@ def test_two_grading_machines_share_the_work_and_grade_each_submission_once(app,
     for name in ("machine-a", "machine-b"):
         assert not (tmp_path / name / "instance" / "config.py").exists()
         assert not (tmp_path / name / "instance" / "secret_key").exists()
+        assert not (tmp_path / name / "instance" / "seed.key").exists()

@@ -215,9 +215,9 @@ def data_files(case: CaseSpec, seed: int, size: int | None = None, *, frames: Fr
     return dict(sorted(files.items()))
 
 
-def bundle_filename(case: CaseSpec, seed: int) -> str:
-    """The name a candidate's bundle is downloaded as."""
-    return f"{case.slug}-{seed}.zip"
+def bundle_filename(case: CaseSpec, public_id: int) -> str:
+    """The name a candidate's bundle is downloaded as: the case and the public seed id, never the data seed."""
+    return f"{case.slug}-{public_id}.zip"
 
 
 def readme_markdown(case: CaseSpec, file_names: Collection[str]) -> str:
@@ -283,10 +283,12 @@ def _zip_entry(name: str) -> zipfile.ZipInfo:
     return info
 
 
-def build_bundle(case: CaseSpec, seed: int, *, solution: bool = False) -> bytes:
-    """The candidate's zip, `<slug>-<seed>/` holding the notebook, data CSVs and README.md.
+def build_bundle(case: CaseSpec, seed: int, *, public_id: int | None = None, solution: bool = False) -> bytes:
+    """The candidate's zip, `<slug>-<public id>/` holding the notebook, data CSVs and README.md.
 
-    The bytes are identical for the same (case version, seed).
+    The data comes from ``seed``; names show ``public_id`` (``seed`` itself when there is none, as
+    for an author's raw seed), so a secret data seed never appears in the bundle. The bytes are
+    identical for the same (case version, seed, public id).
 
     :raises ValueError: when an extra file of the case clashes with the notebook or README.
     """
@@ -299,8 +301,9 @@ def build_bundle(case: CaseSpec, seed: int, *, solution: bool = False) -> bytes:
     readme = readme_markdown(case, files)
     files[notebook_name] = notebook_bytes(notebook)
     files[_README] = readme.encode("utf-8")
+    label = seed if public_id is None else public_id
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w") as archive:
         for name in sorted(files):
-            archive.writestr(_zip_entry(f"{case.slug}-{seed}/{name}"), files[name], compresslevel=6)
+            archive.writestr(_zip_entry(f"{case.slug}-{label}/{name}"), files[name], compresslevel=6)
     return buffer.getvalue()

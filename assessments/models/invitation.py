@@ -36,7 +36,12 @@ class Invitation(db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     candidate_id: Mapped[int] = mapped_column(ForeignKey("candidate.id"), index=True)
     case_id: Mapped[int] = mapped_column(ForeignKey("case.id"), index=True)
+    # The public seed id (bundle names show it); the data seed follows from it under `seed_scheme`
+    # (content/seeds.py: 0 = the id itself, for rows made before secret seeds; 1 = HMAC with the
+    # deployment key whose fingerprint is `seed_key_id`). Read the data seed through the service.
     seed: Mapped[int]
+    seed_scheme: Mapped[int] = mapped_column(server_default="0")
+    seed_key_id: Mapped[str | None] = mapped_column(String(16))
     # sha256 of the link token; the token itself is shown once and never stored.
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     opens_at: Mapped[datetime] = mapped_column(UTCDateTime)

@@ -40,7 +40,12 @@ class Practice(db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     mentee_id: Mapped[int] = mapped_column(ForeignKey("user.id"), index=True)
     case_id: Mapped[int] = mapped_column(ForeignKey("case.id"), index=True)
+    # The public seed id (bundle names show it); the data seed follows from it under `seed_scheme`
+    # (content/seeds.py: 0 = the id itself, for rows made before secret seeds; 1 = HMAC with the
+    # deployment key whose fingerprint is `seed_key_id`). Read the data seed through the service.
     seed: Mapped[int]
+    seed_scheme: Mapped[int] = mapped_column(server_default="0")
+    seed_key_id: Mapped[str | None] = mapped_column(String(16))
     started_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     solution_unlocked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # An UnlockReason: after a graded attempt (automatic) or requested before trying.

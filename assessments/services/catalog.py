@@ -118,20 +118,20 @@ def spec_for(case: Case) -> CaseSpec:
     return spec
 
 
-def candidate_bundle(case: Case, seed: int) -> bytes:
-    """A candidate's bundle, built once per (case version, seed) and kept under the instance.
+def candidate_bundle(case: Case, seed: int, *, public_id: int) -> bytes:
+    """A candidate's bundle, built once per (case version, data seed, public id) and kept under the instance.
 
-    The bytes depend only on that pair, so a cached copy is always right; building one costs up
+    The bytes depend only on those, so a cached copy is always right; building one costs up
     to a second of CPU, which matters when many candidates download near a deadline.
     """
     root = Path(current_app.instance_path) / "bundles"
-    path = root / f"{case.slug}-{case.content_hash[:16]}-{seed}.zip"
+    path = root / f"{case.slug}-{case.content_hash[:16]}-{seed}-{public_id}.zip"
     try:
         return path.read_bytes()
     except FileNotFoundError:
         pass
     spec = spec_for(case)
-    data = build_bundle(spec, seed)
+    data = build_bundle(spec, seed, public_id=public_id)
     root.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=root, prefix=".bundle-")
     with os.fdopen(fd, "wb") as fh:

@@ -59,14 +59,15 @@ def _review_history(mentee: User, now: datetime) -> PracticeAttempt:
     if len(done) >= 2:
         return done[0]
     spec = catalog.spec_for(own.case)
+    seed = practice.data_seed(own)
     # The demo plays a mentee who found some defects: it reads the plan as the author would.
     planted = [
         review.ReviewFlag(f.label, f.defect, "Spotted while reading the cell.")
-        for f in review.planted_flags(spec, own.seed)
+        for f in review.planted_flags(spec, seed)
     ]
     clean = next(
         c
-        for c in review.flawed_cells(spec, own.seed)
+        for c in review.flawed_cells(spec, seed)
         if c.cell_type == "code" and c.label not in {p.label for p in planted}
     )
     wrong = review.ReviewFlag(clean.label, "eval-on-train", "The evaluation looked suspicious.")

@@ -28,7 +28,7 @@ from assessments.models import (
     User,
 )
 from assessments.models.types import utcnow
-from assessments.services import invitations, scorecards
+from assessments.services import invitations, scorecards, seeds
 from assessments.stats.ratings import DEFAULT_MIN_N
 from assessments.stats.simulation import simulate_panel, simulate_scorecards
 
@@ -104,10 +104,13 @@ def seed_history(interviewers: list[User], admin: User, cases: list[Case]) -> in
             email=f"past{number + 1:02d}@{HISTORY_EMAIL_DOMAIN}",
             created_by_id=admin.id,
         )
+        issued = seeds.issue_seed(int(rng.integers(1, 2**31 - 1)))
         invitation = Invitation(
             candidate=candidate,
             case=cases[number % len(cases)],
-            seed=int(rng.integers(1, 2**31 - 1)),
+            seed=issued.public_id,
+            seed_scheme=issued.scheme,
+            seed_key_id=issued.key_id,
             token_hash=invitations.hash_token(secrets.token_urlsafe(32)),
             opens_at=now - timedelta(days=days_ago + 7),
             due_at=now - timedelta(days=days_ago),

@@ -11,6 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
 from assessments.content.bundle import bundle_filename
+from assessments.content.seeds import SeedKind
 from assessments.errors import CandidateExists, InvalidInput, InvitationUnavailable, InvitationWithdrawn, NotFound
 from assessments.extensions import db
 from assessments.models import (
@@ -24,7 +25,7 @@ from assessments.models import (
 )
 from assessments.models.types import utcnow
 from assessments.permissions import Capability, can
-from assessments.services import accounts, catalog, outbox
+from assessments.services import accounts, catalog, outbox, seeds
 from assessments.services.accounts import normalise_email
 from assessments.services.audit import record_event
 
@@ -207,10 +208,13 @@ def _add_invitation(
 ) -> tuple[Invitation, str]:
     # Adds the invitation, its panel and its audit event; the calling use case commits.
     token = token or secrets.token_urlsafe(32)
+    issued = seeds.issue_seed(seed)
     invitation = Invitation(
         candidate=candidate,
         case=case,
-        seed=seed if seed is not None else secrets.randbelow(2**31 - 1),
+        seed=issued.public_id,
+        seed_scheme=issued.scheme,
+        seed_key_id=issued.key_id,
         token_hash=hash_token(token),
         opens_at=opens_at,
         due_at=due_at,
@@ -372,8 +376,11 @@ def download_bundle(invitation: Invitation, now: datetime | None = None) -> tupl
 
 
 def data_seed(invitation: Invitation) -> int:
-    """The seed an invitation's data, answer key and holdout are generated from."""
-    return invitation.seed
+    """The seed an invitation's data, answer key and holdout are generated from (never shown to anyone).
+
+    :raises SeedKeyMismatch: when this process holds another seed key than the invitation was issued under.
+    """
+    return seeds.data_seed_of(SeedKind.INVITATION, invitation.seed, invitation.seed_scheme, invitation.seed_key_id)
 
 
 def invitation_bundle(invitation: Invitation) -> tuple[str, bytes]:
@@ -382,7 +389,9 @@ def invitation_bundle(invitation: Invitation) -> tuple[str, bytes]:
     :raises CaseUnavailable: when the invitation's case version is no longer on disk.
     """
     spec = catalog.spec_for(invitation.case)
-    return bundle_filename(spec, invitation.seed), catalog.candidate_bundle(invitation.case, data_seed(invitation))
+    # Named by the public seed id; the data inside comes from the derived seed.
+    name = bundle_filename(spec, invitation.seed)
+    return name, catalog.candidate_bundle(invitation.case, data_seed(invitation), public_id=invitation.seed)
 
 
 def revoke_invitation(invitation: Invitation, actor: User) -> None:

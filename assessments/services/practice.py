@@ -8,7 +8,6 @@ attempt is graded by a grade run, the same job as a hiring submission's (`grade_
 
 from __future__ import annotations
 
-import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -19,6 +18,7 @@ from sqlalchemy import func, select
 
 from assessments.content.bundle import build_bundle, bundle_filename
 from assessments.content.case import CaseSpec
+from assessments.content.seeds import SeedKind
 from assessments.errors import DomainError, NotFound
 from assessments.extensions import db
 from assessments.grading.report import GradeReport
@@ -35,7 +35,7 @@ from assessments.models import (
     User,
 )
 from assessments.models.types import utcnow
-from assessments.services import catalog, grade_runs
+from assessments.services import catalog, grade_runs, seeds
 from assessments.services import review_exercise as review
 from assessments.services.audit import record_event
 from assessments.services.notifications import practice_attempt_graded
@@ -147,10 +147,13 @@ def start_practice(mentee: User, slug: str, seed: int | None = None) -> Practice
     practice = own_practice(mentee, case)
     if practice is not None:
         return practice
+    issued = seeds.issue_seed(seed)
     practice = Practice(
         mentee_id=mentee.id,
         case_id=case.id,
-        seed=seed if seed is not None else secrets.randbelow(2**31 - 1),
+        seed=issued.public_id,
+        seed_scheme=issued.scheme,
+        seed_key_id=issued.key_id,
     )
     db.session.add(practice)
     db.session.flush()
@@ -178,10 +181,18 @@ def practice_spec(practice: Practice) -> CaseSpec:
     return catalog.spec_for(practice.case)
 
 
+def data_seed(practice: Practice) -> int:
+    """The seed a practice's data, answer key and review notebook come from (never shown to the mentee).
+
+    :raises SeedKeyMismatch: when this process holds another seed key than the practice was started under.
+    """
+    return seeds.data_seed_of(SeedKind.PRACTICE, practice.seed, practice.seed_scheme, practice.seed_key_id)
+
+
 def practice_bundle(practice: Practice) -> tuple[str, bytes]:
     """The mentee's own bundle (release notebook, their data, README): file name and bytes."""
     spec = practice_spec(practice)
-    return bundle_filename(spec, practice.seed), build_bundle(spec, practice.seed)
+    return bundle_filename(spec, practice.seed), build_bundle(spec, data_seed(practice), public_id=practice.seed)
 
 
 def next_attempt_at(practice: Practice, now: datetime | None = None) -> datetime | None:
@@ -273,7 +284,9 @@ class AttemptGrading(grade_runs.GradedWork):
         """The attempt's stored upload, its practice's case version and seed."""
         attempt = run.practice_attempt
         assert attempt is not None and attempt.sha256 is not None
-        return grade_runs.NotebookToGrade(case=attempt.practice.case, sha256=attempt.sha256, seed=attempt.practice.seed)
+        return grade_runs.NotebookToGrade(
+            case=attempt.practice.case, sha256=attempt.sha256, seed=data_seed(attempt.practice)
+        )
 
     def finished(self, run: GradeRun) -> None:
         """A graded run becomes the attempt's feedback; a failed one leaves an attempt that does not count."""
@@ -333,7 +346,7 @@ def submit_review_attempt(
     if not review.is_review_case(spec):
         raise NotFound(f"The case {spec.title!r} has no review exercise in the browser.")
     check_attempt_allowed(practice, now)
-    report = review.score_flags(spec, practice.seed, flags)
+    report = review.score_flags(spec, data_seed(practice), flags)
     attempt = _new_attempt(practice, AttemptRoute.BROWSER, now)
     attempt.flags = [{"label": f.label, "defect": f.defect, "note": f.note} for f in flags]
     db.session.flush()

@@ -21,7 +21,7 @@ from assessments.grading.checks import shown_key
 from assessments.models import Practice, PracticeAttempt
 from assessments.services import review_exercise as review
 from assessments.services.guides import practice_guide
-from assessments.services.practice import attempt_notebook, attempt_report, practice_spec
+from assessments.services.practice import attempt_notebook, attempt_report, data_seed, practice_spec
 
 
 def attempt_flags(attempt: PracticeAttempt) -> list[review.ReviewFlag] | None:
@@ -68,7 +68,7 @@ def solution_for(practice: Practice, attempt: PracticeAttempt | None = None) -> 
     if practice.solution_unlocked_at is None:
         return None
     spec = practice_spec(practice)
-    seed = practice.seed
+    seed = data_seed(practice)
     guide = practice_guide(practice, seed)
     if review.is_review_case(spec):
         flags = attempt_flags(attempt) if attempt is not None else None

@@ -113,7 +113,7 @@ def review_exercise(slug: str) -> Response | tuple[str, int]:
     """The flawed notebook cell by cell; the mentee flags defects in the browser."""
     own = practice.require_practice(current_user, slug)
     spec = practice.practice_spec(own)
-    cells = review.flawed_cells(spec, own.seed)
+    cells = review.flawed_cells(spec, practice.data_seed(own))
     catalogue = review.defect_catalogue(spec)
     form = build_review_form([c.label for c in cells], catalogue)
     limited = None

@@ -22,10 +22,11 @@ from playwright.sync_api import Browser, Page, expect
 
 from assessments.content.notebook import solution_notebook
 from assessments.extensions import db
-from assessments.models import Invitation, User
+from assessments.models import Invitation, Scorecard, ScorecardStatus, User
 from assessments.models.types import utcnow
 from assessments.queue import worker_name
 from assessments.services import catalog, grade_runs
+from tests.conftest import PASSWORD
 from tests.mailserver import SmtpServer, link_in, text_of
 
 pytestmark = [pytest.mark.browser, pytest.mark.sandbox]
@@ -294,3 +295,91 @@ def test_a_hiring_team_runs_the_whole_process_in_the_browser(
     )
     expect(candidate.get_by_label("Your notebook (.ipynb)")).to_have_count(0)
     screenshot(candidate, "11-candidate-after-deadline", at="#upload-heading")
+
+
+def _invite(admin: Page, base: str, name: str, email: str, panel: list[str]) -> str:
+    """Invite through the form; returns the invitation page's URL."""
+    admin.goto(f"{base}/admin/invitations/new")
+    admin.get_by_label("Candidate's name").fill(name)
+    admin.get_by_label("Candidate's email").fill(email)
+    admin.get_by_label("Case", exact=True).select_option("tiny-hiring")
+    admin.get_by_label("Deadline").fill((utcnow() + timedelta(days=3)).strftime("%Y-%m-%dT%H:%M"))
+    for member in panel:
+        admin.get_by_label(f"{member} (interviewer)").check()
+    if not panel:
+        admin.get_by_label(re.compile("Panel later")).check()
+        screenshot(admin, "12-invite-candidate-panel-later", at="fieldset")
+    admin.get_by_role("button", name="Create invitation").click()
+    expect(admin.get_by_role("heading", name=f"Invitation for {name}")).to_be_visible()
+    return admin.url.split("#")[0]
+
+
+@pytest.mark.skipif(not os.environ.get("SCREENSHOTS_DIR"), reason="only makes the closing note's screenshots")
+def test_screenshots_of_the_other_pages_the_issue_changed(app: Flask, live_server: str, person, make_user) -> None:
+    """The pages the journey above does not pass: panel later, panel editing, a re-invite's history,
+    a withdrawn link and the pipeline's filters (each also tested in test_pipeline_journey.py)."""
+    make_user("admin", email=ADMIN[0], name=ADMIN[1])
+    iris = make_user("interviewer", email=PANEL[0][0], name=PANEL[0][1])
+    make_user("interviewer", email=PANEL[1][0], name=PANEL[1][1])
+    admin = person()
+    admin.goto(f"{live_server}/login")
+    _sign_in(admin, ADMIN[0], PASSWORD)
+
+    dana = _invite(admin, live_server, CANDIDATE[1], CANDIDATE[0], [PANEL[0][1]])
+    _invite(admin, live_server, "Kim Modeller", "kim@example.org", [PANEL[0][1], PANEL[1][1]])
+    lee = _invite(admin, live_server, "Lee Analyst", "lee@example.org", [])
+    expect(admin.locator("#panel").get_by_text("needs a panel")).to_be_visible()
+    lee_link = admin.get_by_label("Invitation link").input_value()
+    screenshot(admin, "13-invitation-needs-a-panel", at="div.notice")
+
+    # Iris's scorecard on Dana is in; the admin adds Omar and takes Iris off, which keeps her scorecard.
+    with app.app_context():
+        db.session.add(
+            Scorecard(
+                invitation_id=int(dana.rsplit("/", 1)[1]),
+                interviewer_id=iris.id,
+                rubric_slug="r",
+                rubric_version="v",
+                status=ScorecardStatus.SUBMITTED,
+                submitted_at=utcnow(),
+            )
+        )
+        db.session.commit()
+    admin.goto(dana)
+    admin.get_by_label("Add an interviewer").select_option(label=f"{PANEL[1][1]} (interviewer)")
+    admin.get_by_role("button", name="Add to panel").click()
+    expect(admin.locator("#panel")).to_contain_text("scorecard submitted")
+    screenshot(admin, "14-panel-editing", at="#panel-heading")
+    admin.get_by_role("button", name=f"Remove {PANEL[0][1]}").click()
+    expect(admin.get_by_text("The scorecard they submitted is kept")).to_be_visible()
+    screenshot(admin, "15-panel-member-removed-scorecard-kept")
+
+    # The same email again: their history, and the question.
+    admin.goto(f"{live_server}/admin/invitations/new")
+    admin.get_by_label("Candidate's name").fill("Dana S.")
+    admin.get_by_label("Candidate's email").fill(CANDIDATE[0].upper())
+    admin.get_by_label("Case", exact=True).select_option("tiny-hiring")
+    admin.get_by_label("Deadline").fill((utcnow() + timedelta(days=5)).strftime("%Y-%m-%dT%H:%M"))
+    admin.get_by_label(f"{PANEL[1][1]} (interviewer)").check()
+    admin.get_by_role("button", name="Create invitation").click()
+    expect(admin.get_by_role("heading", name=re.compile("is already a candidate"))).to_be_visible()
+    screenshot(admin, "16-reinvite-history")
+
+    # Lee's link is revoked: the candidate reads that it was withdrawn, and nothing about anyone.
+    admin.goto(lee)
+    admin.get_by_label(re.compile("Yes, stop this link")).check()
+    admin.get_by_role("button", name="Revoke link").click()
+    expect(admin.get_by_role("button", name="Undo revoke")).to_be_visible()
+    candidate = person()
+    assert candidate.goto(lee_link).status == 410
+    expect(candidate.get_by_text("withdrawn")).to_be_visible()
+    expect(candidate.get_by_text("Lee")).to_have_count(0)
+    screenshot(candidate, "17-candidate-link-withdrawn")
+
+    # The pipeline, searched and filtered.
+    admin.goto(f"{live_server}/admin/invitations")
+    admin.get_by_label("Search name or email").fill("example.org")
+    admin.get_by_label("Stage").select_option("invited")
+    admin.get_by_role("button", name="Filter").click()
+    expect(admin.get_by_role("status")).to_have_text(re.compile("^3 invitations"))
+    screenshot(admin, "18-pipeline-filtered")

@@ -7,7 +7,7 @@ from playwright.sync_api import Page, expect
 
 from assessments.extensions import db
 from assessments.models import Practice, User
-from assessments.services import catalog, mentoring
+from assessments.services import catalog, mentoring, practice
 from assessments.services import review_exercise as review
 from tests.conftest import PASSWORD
 from tests.test_practice import REVIEW, _planted, use_practice_cases
@@ -41,7 +41,7 @@ def test_mentee_reviews_in_the_browser_and_the_mentor_sees_the_attempt(
     expect(page.get_by_role("heading", name="Review the analysis")).to_be_visible()
 
     with app.app_context():
-        seed = db.session.query(Practice).one().seed
+        seed = practice.data_seed(db.session.query(Practice).one())
         planted = _planted(app, seed)
         spec = catalog.case_specs()[REVIEW]
         clean = next(
