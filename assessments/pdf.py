@@ -6,11 +6,13 @@ scratch directory of its own; when the child finishes, fails or overruns, every 
 command line names that directory is killed and the directory removed, so no browser outlives a
 request.
 
-Run as `python -m assessments.pdf CHROMIUM` (the child): the HTML on stdin, the PDF on stdout.
+Run as `python -m assessments.pdf CHROMIUM` (the child): {"html", "footer"} as JSON on stdin, the PDF on stdout.
 """
 
 from __future__ import annotations
 
+import html as html_text
+import json
 import logging
 import os
 import shutil
@@ -18,6 +20,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -35,6 +38,9 @@ CHROMIUM_ARGS = [
     "--disable-sync",
 ]
 MAX_STDERR_CHARS = 2_000
+# A browser takes a few hundred MB: each process prints one document at a time, the next waits
+# (within its own time limit).
+_printing = threading.Lock()
 
 
 class PdfUnavailable(DomainError):
@@ -52,17 +58,39 @@ def chromium_available(executable: str) -> bool:
     return os.access(executable, os.X_OK)
 
 
-def html_to_pdf(html: str, *, executable: str, timeout: float) -> bytes:
-    """The document as PDF (A4, backgrounds printed).
+def html_to_pdf(html: str, *, executable: str, timeout: float, footer: str = "") -> bytes:
+    """The document as PDF (A4, backgrounds printed), each page's footer `footer` and "page N of M".
 
     :raises PdfUnavailable: when Chromium is missing here or fails.
-    :raises PdfTimedOut: when printing takes longer than `timeout` seconds.
+    :raises PdfTimedOut: when printing (with any wait for another print) takes longer than `timeout` seconds.
     """
     if not chromium_available(executable):
         raise PdfUnavailable(
             f"PDFs are made with Chromium, which is not installed on this server ({executable}). "
             "The HTML version has the same content: print it from your browser."
         )
+    started = time.monotonic()
+    if not _printing.acquire(timeout=timeout):
+        raise _timed_out(timeout)
+    try:
+        remaining = timeout - (time.monotonic() - started)
+        pdf = _print_in_child(html, footer, executable, remaining) if remaining > 0 else None
+    finally:
+        _printing.release()
+    if pdf is None:
+        raise _timed_out(timeout)
+    return pdf
+
+
+def _timed_out(timeout: float) -> PdfTimedOut:
+    return PdfTimedOut(
+        f"The PDF took longer than {timeout:g} seconds to make and was stopped. "
+        "The HTML version has the same content: print it from your browser."
+    )
+
+
+def _print_in_child(html: str, footer: str, executable: str, timeout: float) -> bytes | None:
+    """The PDF, or None when the child overran `timeout`; the child and its browser end either way."""
     scratch = tempfile.mkdtemp(prefix="assessments-pdf-")
     # Playwright puts the browser's profile under TMPDIR: the scratch directory names every process.
     env = {**os.environ, "TMPDIR": scratch}
@@ -75,12 +103,9 @@ def html_to_pdf(html: str, *, executable: str, timeout: float) -> bytes:
         start_new_session=True,
     )
     try:
-        pdf, errors = child.communicate(html.encode(), timeout=timeout)
+        pdf, errors = child.communicate(json.dumps({"html": html, "footer": footer}).encode(), timeout=timeout)
     except subprocess.TimeoutExpired:
-        raise PdfTimedOut(
-            f"The PDF took longer than {timeout:g} seconds to make and was stopped. "
-            "The HTML version has the same content: print it from your browser."
-        ) from None
+        return None
     finally:
         _end_processes(child, scratch)
         shutil.rmtree(scratch, ignore_errors=True)
@@ -131,7 +156,7 @@ def processes_naming(text: str) -> list[int]:
     return found
 
 
-def _print(html: str, executable: str) -> bytes:
+def _print(html: str, footer: str, executable: str) -> bytes:
     from playwright.sync_api import sync_playwright
 
     # As root Chromium refuses to start with its own sandbox; JavaScript is off and nothing loads,
@@ -148,6 +173,12 @@ def _print(html: str, executable: str) -> bytes:
             return page.pdf(
                 format="A4",
                 print_background=True,
+                display_header_footer=True,
+                header_template="<span></span>",
+                footer_template=(
+                    '<div style="font-size:8px;width:100%;text-align:center;color:#555">'
+                    f'{html_text.escape(footer)} · page <span class="pageNumber"></span> of <span class="totalPages"></span></div>'
+                ),
                 margin={"top": "15mm", "bottom": "15mm", "left": "12mm", "right": "12mm"},
             )
         finally:
@@ -155,4 +186,5 @@ def _print(html: str, executable: str) -> bytes:
 
 
 if __name__ == "__main__":
-    sys.stdout.buffer.write(_print(sys.stdin.read(), sys.argv[1]))
+    job = json.loads(sys.stdin.read())
+    sys.stdout.buffer.write(_print(job["html"], job["footer"], sys.argv[1]))

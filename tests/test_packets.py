@@ -121,6 +121,11 @@ def _scorecard(app, invitation_id: int, user: User, evidence: str, recommendatio
         )
 
 
+def invitation_title(app, invitation_id: int) -> str:
+    with app.app_context():
+        return db.session.get(Invitation, invitation_id).case.title
+
+
 def _admin(app) -> User:
     return db.session.scalar(select(User).where(User.email == "owner@example.com"))
 
@@ -259,6 +264,9 @@ def test_the_pdf_holds_the_scorecards_and_fetches_nothing(app, client, auth, pan
     assert ALICE_EVIDENCE in flat and BOB_EVIDENCE in flat
     assert "My write-up: SRM first." in flat and "html-output" in flat
     assert "SCRIPT-RAN" not in flat  # printed with JavaScript off
+    assert (
+        f"Hiring packet · Casey Candidate · {invitation_title(app, invitation_id)} · confidential · page 1 of" in flat
+    )
     assert _Beacon.hits == []  # and nothing the candidate's HTML points at was fetched
     assert [e.details for e in _events(app)] == [{"format": "pdf"}]
 

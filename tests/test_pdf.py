@@ -39,10 +39,11 @@ def _watch_scratch(monkeypatch: pytest.MonkeyPatch) -> list[str]:
 def test_a_document_prints_without_running_its_script_and_leaves_nothing(monkeypatch):
     made = _watch_scratch(monkeypatch)
     html = "<!doctype html><h1>Packet heading</h1><p id=x>static text</p><script>document.write('SCRIPT-RAN')</script>"
-    data = pdf.html_to_pdf(html, executable=CHROMIUM, timeout=60)
+    data = pdf.html_to_pdf(html, executable=CHROMIUM, timeout=60, footer="Packet <b>footer</b>")
     assert data.startswith(b"%PDF")
     text = _text(data)
     assert "Packet heading" in text and "static text" in text
+    assert "Packet <b>footer</b> · page 1 of 1" in text  # the footer is text, never markup
     assert "SCRIPT-RAN" not in text
     assert pdf.processes_naming(made[0]) == []
 
@@ -74,6 +75,16 @@ def test_a_print_over_its_time_limit_is_stopped_with_its_browser(monkeypatch):
     assert seen, "the browser had started before the limit, so the test stops a running browser"
     assert pdf.processes_naming(made[0]) == []
     assert all(not _alive(pid) for pid in seen)
+
+
+def test_waiting_for_another_print_counts_against_the_time_limit(monkeypatch):
+    made = _watch_scratch(monkeypatch)
+    with pdf._printing:
+        started = time.monotonic()
+        with pytest.raises(pdf.PdfTimedOut, match="longer than 0.5 seconds"):
+            pdf.html_to_pdf("<p>x</p>", executable=CHROMIUM, timeout=0.5)
+    assert time.monotonic() - started < 2
+    assert made == []  # no browser was started for it
 
 
 def test_without_chromium_the_error_says_what_is_missing():

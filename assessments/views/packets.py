@@ -60,6 +60,7 @@ def packet_pdf(invitation_id: int) -> Response | tuple[str, int]:
             html,
             executable=current_app.config["CHROMIUM_PATH"],
             timeout=current_app.config["PACKET_PDF_TIMEOUT_SECONDS"],
+            footer=f"Hiring packet · {document.candidate} · {document.case_title} · confidential",
         )
     except pdf.PdfUnavailable as error:
         page = render_template("panels/packet_pdf_error.html", message=error.message, invitation_id=invitation.id)
