@@ -240,11 +240,19 @@ def test_a_hiring_team_runs_the_whole_process_in_the_browser(
     for email, _, _ in PANEL:  # the second version mails the panel nothing more
         assert len([m for m in smtp_server.messages if email in str(m["To"])]) == 2
 
-    # Each panelist follows their mail, signs in, and scores blind: the code, never the name.
+    # Each panelist scores blind, the code and never the name: Iris from her mail's link, Omar from
+    # his dashboard, where what waits for him comes first.
     for number, (email, _, password) in enumerate(PANEL, start=1):
         interviewer = person()
-        interviewer.goto(waiting[email])
-        _sign_in(interviewer, email, password)
+        if number == 1:
+            interviewer.goto(waiting[email])
+            _sign_in(interviewer, email, password)
+        else:
+            interviewer.goto(f"{live_server}/login")
+            _sign_in(interviewer, email, password)
+            expect(interviewer.get_by_text(CANDIDATE[1])).to_have_count(0)
+            interviewer.get_by_role("link", name=re.compile(rf"^Fill scorecard for {CODE.pattern}$")).click()
+        assert interviewer.url == waiting[email]
         expect(interviewer.get_by_role("heading", name=re.compile(rf"^Scorecard · {CODE.pattern}$"))).to_be_visible()
         expect(interviewer.get_by_text(CANDIDATE[1])).to_have_count(0)
         interviewer.get_by_role("link", name=re.compile("Read the submitted notebook")).click()
