@@ -50,8 +50,9 @@ def test_a_document_prints_without_running_its_script_and_leaves_nothing(monkeyp
 
 def test_a_print_over_its_time_limit_is_stopped_with_its_browser(monkeypatch):
     made = _watch_scratch(monkeypatch)
-    # Tens of thousands of table rows: far more than a few seconds to lay out and print.
-    rows = "".join(f"<tr><td>{i}</td><td>{'cell ' * 20}</td></tr>" for i in range(60_000))
+    # A hundred thousand table rows: far more than eight seconds to lay out and print, and long
+    # enough after the browser starts that the test sees it running.
+    rows = "".join(f"<tr><td>{i}</td><td>{'cell ' * 20}</td></tr>" for i in range(100_000))
     html = f"<!doctype html><table>{rows}</table>"
     seen: set[int] = set()
     done = threading.Event()
@@ -66,12 +67,12 @@ def test_a_print_over_its_time_limit_is_stopped_with_its_browser(monkeypatch):
     watcher.start()
     started = time.monotonic()
     try:
-        with pytest.raises(pdf.PdfTimedOut, match="longer than 4 seconds"):
-            pdf.html_to_pdf(html, executable=CHROMIUM, timeout=4)
+        with pytest.raises(pdf.PdfTimedOut, match="longer than 8 seconds"):
+            pdf.html_to_pdf(html, executable=CHROMIUM, timeout=8)
     finally:
         done.set()
         watcher.join()
-    assert time.monotonic() - started < 15
+    assert time.monotonic() - started < 20
     assert seen, "the browser had started before the limit, so the test stops a running browser"
     assert pdf.processes_naming(made[0]) == []
     assert all(not _alive(pid) for pid in seen)
