@@ -59,6 +59,13 @@ class ErrorAnalysisKind(CaseKind):
     summary = "find where and why a model fails, and what to do about it"
 
 
+class MlIncidentKind(CaseKind):
+    """Investigate a deployed model's incident from its monitoring data."""
+
+    name = "ml-incident"
+    summary = "investigate a deployed model's incident: find what broke, size it, plan monitoring and retraining"
+
+
 DEFECT_FIELDS = ("title", "summary", "explanation", "why_it_matters", "how_to_fix")
 FLAWED_CELL_FIELDS = ("label", "cell_type", "title", "source", "defect")
 _SAMPLE_SEED = 1
@@ -111,7 +118,7 @@ class ReviewKind(CaseKind):
 
 # The one place a kind is registered: the loader accepts these names, in this order.
 CASE_KINDS: dict[str, type[CaseKind]] = {
-    kind.name: kind for kind in (ProductDesignKind, AbReadoutKind, ErrorAnalysisKind, ReviewKind)
+    kind.name: kind for kind in (ProductDesignKind, AbReadoutKind, ErrorAnalysisKind, MlIncidentKind, ReviewKind)
 }
 
 

@@ -40,6 +40,7 @@ DEMO_CANDIDATES = [
     ("Chen Candidate", "chen@example.org", "error-analysis", 1),
     ("Cleo Candidate", "cleo@example.org", "product-design", 2),
     ("Cyrus Candidate", "cyrus@example.org", "ab-readout", 3),
+    ("Cora Candidate", "cora@example.org", "ml-incident", 4),
 ]
 
 

@@ -316,7 +316,8 @@ def test_every_problem_is_reported_not_only_the_first(case_dir: Path) -> None:
     lines = str(caught.value).splitlines()
     assert len(lines) == len(caught.value.problems)
     assert (
-        "minimal-case/case.toml: kind: 'quiz' is not one of product-design, ab-readout, error-analysis, review" in lines
+        "minimal-case/case.toml: kind: 'quiz' is not one of product-design, ab-readout, error-analysis, ml-incident, review"
+        in lines
     )
 
 
