@@ -1,8 +1,9 @@
 """Near-duplicate code between notebooks: shingles over normalised code, MinHash LSH for candidate pairs.
 
-Code cells are tokenised by Pygments (which never fails on broken or non-Python code, such as
-magics), comments and docstrings dropped, local names normalised (renaming does not hide a copy;
-attribute and library names stay), and cut into k-token shingles. Shingles of the starter notebook
+Code cells are tokenised by Python's own tokenizer (magics blanked first; a cell it cannot finish
+is read on as plain words and symbols, so broken code is still compared), comments dropped, local
+names normalised (renaming does not hide a copy; attribute and library names stay), and cut into
+k-token shingles. Shingles of the starter notebook
 and shingles most submissions share are removed, so untouched starter code never matches.
 Candidate pairs come from datasketch's MinHash LSH, so the work grows with the pairs that are
 likely similar rather than with all N(N-1)/2 pairs (bench/integrity.py measures both); each
@@ -13,24 +14,28 @@ Notebooks are untrusted JSON, never executed; the work per notebook is capped.
 
 from __future__ import annotations
 
+import builtins
 import hashlib
+import io
+import keyword
 import re
+import tokenize
 from collections import defaultdict
-from collections.abc import Hashable, Iterable, Mapping, Sequence
+from collections.abc import Hashable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from datasketch import MinHash, MinHashLSH
-from pygments.lexers import PythonLexer
-from pygments.token import Comment, Name, Number, Operator, String, Text
 
 MAX_CELLS = 500
 MAX_CODE_CHARS = 200_000
 MAX_TOKENS = 40_000
 SHINGLE_TOKENS = 12
 NUM_PERM = 128
-# LSH finds pairs above roughly this Jaccard similarity; the flag threshold is above it.
-LSH_THRESHOLD = 0.3
+# LSH proposes pairs from roughly this Jaccard similarity, well below the flag's 0.5 so that a copy
+# with as much new code again added (Jaccard near 0.5, containment 1) is still proposed; a copy
+# buried in four times its size of new code can be missed (bench/integrity.py counts misses).
+LSH_THRESHOLD = 0.2
 CODE_JACCARD_FLAG = 0.5
 CODE_CONTAINMENT_FLAG = 0.8
 # A pair must share at least this many shingles (a few statements) to count.
@@ -40,8 +45,6 @@ COMMON_SHARE = 0.5
 COMMON_MIN_SUBMISSIONS = 6
 MAX_SNIPPETS = 5
 MAX_SNIPPET_LINES = 20
-
-_LEXER = PythonLexer(stripnl=False, ensurenl=False)
 
 
 def cell_source(cell: Mapping[str, Any]) -> str:
@@ -65,44 +68,79 @@ class CodePrint:
     """A notebook's code as shingles: each shingle's hash and where its tokens start and end."""
 
     lines: tuple[tuple[int, tuple[str, ...]], ...]  # (cell index, source lines) per code cell
-    shingles: Mapping[bytes, tuple[tuple[int, int], tuple[int, int]]]  # hash -> ((cell, line), (cell, line))
+    # A 64-bit hash of the shingle's tokens -> where it starts and ends: ((cell, line), (cell, line)).
+    shingles: Mapping[int, tuple[tuple[int, int], tuple[int, int]]]
+
+
+_SKIPPED = frozenset({tokenize.COMMENT, tokenize.NL, tokenize.NEWLINE, tokenize.INDENT, tokenize.DEDENT})
+_BUILTINS = frozenset(dir(builtins))
+# Magics and shell escapes (`%timeit`, `!pip install`) are not Python: blanked, keeping line numbers.
+_MAGIC = re.compile(r"^[ \t]*[%!].*$", re.MULTILINE)
+# What is left of a cell after a tokenize error (an unclosed bracket, a bad dedent): words and symbols.
+_FALLBACK = re.compile(r"#[^\n]*|[^\W\d]\w*|\d[\w.]*|\S")
+
+
+def _python_tokens(source: str) -> tuple[list[tokenize.TokenInfo], int]:
+    """The cell's tokens up to the first error, and the line (from 0) where tokenizing stopped."""
+    tokens: list[tokenize.TokenInfo] = []
+    try:
+        for token in tokenize.generate_tokens(io.StringIO(source).readline):
+            tokens.append(token)
+            if len(tokens) >= MAX_TOKENS:
+                break
+    except (tokenize.TokenError, SyntaxError):
+        pass
+    else:
+        return tokens, source.count("\n") + 1
+    # Lines from the last complete one on are read by the fallback.
+    last = max((t.end[0] for t in tokens if t.type in (tokenize.NEWLINE, tokenize.NL)), default=0)
+    return [t for t in tokens if t.end[0] <= last], last
 
 
 def _normalised_tokens(source: str) -> list[tuple[str, int]]:
-    """(normalised token, line number from 0) for one cell's code, comments and layout dropped."""
+    """(normalised token, line number from 0) for one cell's code, comments and layout dropped.
+
+    Python's own tokenizer reads the code; local names become one placeholder (renaming does not
+    hide a copy), while keywords, builtins, imported module names and attributes stay as written.
+    """
+    source = _MAGIC.sub("", source)
+    python, stopped = _python_tokens(source)
     tokens: list[tuple[str, int]] = []
-    line = 0
-    previous = ""
-    string: list[str] | None = None
-    string_line = 0
-    for kind, value in _LEXER.get_tokens(source):
-        if kind in String and kind not in String.Doc:
-            if string is None:
-                string, string_line = [], line
-            string.append(value)
-            line += value.count("\n")
+    previous, importing = "", False
+    for token in python:
+        if token.type in _SKIPPED or token.type == tokenize.ENDMARKER:
+            if token.type == tokenize.NEWLINE:
+                previous, importing = "", False
             continue
-        if string is not None:
-            tokens.append((_string_token("".join(string)), string_line))
-            previous, string = "S", None
-        if kind in Comment or kind in Text or kind in String.Doc or not value.strip():
-            line += value.count("\n")
-            continue
-        if kind in Name and kind not in Name.Builtin and kind not in Name.Namespace and previous != ".":
-            text = "V"
-        elif kind in Number:
+        value, line = token.string, token.start[0] - 1
+        if token.type == tokenize.NAME:
+            if keyword.iskeyword(value):
+                importing = importing or value in ("import", "from") and previous in ("", ";")
+                text = value
+            else:
+                keep = previous == "." or value in _BUILTINS or importing
+                text = value if keep else "V"
+        elif token.type == tokenize.STRING:
+            text = _string_token(value)
+        elif token.type == tokenize.NUMBER:
             text = value.lower()
-        elif kind in Operator or kind not in Name:
-            text = value.strip()
         else:
-            text = value
+            text = value.strip()
+            if not text:
+                continue
         tokens.append((text, line))
         previous = text
-        line += value.count("\n")
-        if len(tokens) >= MAX_TOKENS:
-            break
-    if string is not None:
-        tokens.append((_string_token("".join(string)), string_line))
+    if stopped < source.count("\n") + 1:
+        rest = "\n".join(source.splitlines()[stopped:])
+        for match in _FALLBACK.finditer(rest):
+            word = match.group()
+            if word.startswith("#"):
+                continue
+            if word[0].isalpha() or word[0] == "_":
+                word = word if keyword.iskeyword(word) or word in _BUILTINS else "V"
+            tokens.append((word, stopped + rest.count("\n", 0, match.start())))
+            if len(tokens) >= MAX_TOKENS:
+                break
     return tokens
 
 
@@ -115,8 +153,10 @@ def _string_token(text: str) -> str:
     return f"S:{inner}" if _WORDLIKE.fullmatch(inner) else "S"
 
 
-def _hash(tokens: Sequence[str]) -> bytes:
-    return hashlib.blake2b("\x1f".join(tokens).encode(), digest_size=8).digest()
+def _stable_hash(tokens: list[str]) -> int:
+    # Not Python's hash(): strings hash differently in every process, and a page must show the
+    # same flags on every request.
+    return int.from_bytes(hashlib.blake2b("\x1f".join(tokens).encode(), digest_size=8).digest(), "little")
 
 
 def code_print(notebook: Mapping[str, Any]) -> CodePrint:
@@ -134,11 +174,13 @@ def code_print(notebook: Mapping[str, Any]) -> CodePrint:
         if len(stream) >= MAX_TOKENS:
             break
     stream = stream[:MAX_TOKENS]
-    shingles: dict[bytes, tuple[tuple[int, int], tuple[int, int]]] = {}
+    texts = [text for text, _, _ in stream]
+    shingles: dict[int, tuple[tuple[int, int], tuple[int, int]]] = {}
     for start in range(len(stream) - SHINGLE_TOKENS + 1):
-        window = stream[start : start + SHINGLE_TOKENS]
-        digest = _hash([t for t, _, _ in window])
-        shingles.setdefault(digest, ((window[0][1], window[0][2]), (window[-1][1], window[-1][2])))
+        digest = _stable_hash(texts[start : start + SHINGLE_TOKENS])
+        if digest not in shingles:
+            first, last = stream[start], stream[start + SHINGLE_TOKENS - 1]
+            shingles[digest] = ((first[1], first[2]), (last[1], last[2]))
     return CodePrint(tuple(lines), shingles)
 
 
@@ -164,8 +206,8 @@ class CodeMatch:
     snippets: tuple[Snippet, ...]
 
 
-def _minhash(shingles: Iterable[bytes]) -> MinHash:
-    sketch = MinHash(num_perm=NUM_PERM, hashfunc=lambda b: int.from_bytes(b[:4], "little"))
+def _minhash(shingles: Iterable[int]) -> MinHash:
+    sketch = MinHash(num_perm=NUM_PERM, hashfunc=lambda digest: digest & 0xFFFFFFFF)
     sketch.update_batch(list(shingles))
     return sketch
 
@@ -185,7 +227,7 @@ def _grow(span: _Span, other: _Span) -> _Span | None:
     return (span[0], min(span[1], other[1]), max(span[2], other[2]))
 
 
-def _passages(shared: set[bytes], left: CodePrint, right: CodePrint) -> list[tuple[_Span, _Span]]:
+def _passages(shared: set[int], left: CodePrint, right: CodePrint) -> list[tuple[_Span, _Span]]:
     """Shared shingles merged into passages, each as (left span, right span), in the left notebook's order."""
     passages: list[tuple[_Span, _Span]] = []
     for l_pos, r_pos in sorted((left.shingles[h], right.shingles[h]) for h in shared):
@@ -205,7 +247,7 @@ def _lines(code: CodePrint, cell: int, first: int, last: int) -> str:
     return "\n".join(source[first : last + 1])
 
 
-def _snippets(shared: set[bytes], left: CodePrint, right: CodePrint, starter: CodePrint) -> tuple[Snippet, ...]:
+def _snippets(shared: set[int], left: CodePrint, right: CodePrint, starter: CodePrint) -> tuple[Snippet, ...]:
     # A shingle can start in starter code and run into the candidate's: a passage made only of
     # starter lines is not shown.
     starter_lines = {line.strip() for _, lines in starter.lines for line in lines}
@@ -218,12 +260,12 @@ def _snippets(shared: set[bytes], left: CodePrint, right: CodePrint, starter: Co
     return tuple(snippets[:MAX_SNIPPETS])
 
 
-def own_shingles(prints: Mapping[Hashable, CodePrint], starter: CodePrint) -> dict[Hashable, set[bytes]]:
+def own_shingles(prints: Mapping[Hashable, CodePrint], starter: CodePrint) -> dict[Hashable, set[int]]:
     """Each submission's shingles less the starter's and, with enough submissions, those most of them share."""
     starter_set = set(starter.shingles)
     own = {key: set(code.shingles) - starter_set for key, code in prints.items()}
     if len(own) >= COMMON_MIN_SUBMISSIONS:
-        counts: dict[bytes, int] = defaultdict(int)
+        counts: dict[int, int] = defaultdict(int)
         for shingles in own.values():
             for digest in shingles:
                 counts[digest] += 1
@@ -232,7 +274,7 @@ def own_shingles(prints: Mapping[Hashable, CodePrint], starter: CodePrint) -> di
     return own
 
 
-def candidate_pairs(own: Mapping[Hashable, set[bytes]]) -> set[tuple[Hashable, Hashable]]:
+def candidate_pairs(own: Mapping[Hashable, set[int]]) -> set[tuple[Hashable, Hashable]]:
     """Pairs whose shingle sets LSH says may be similar (each pair once, in insertion order)."""
     order = {key: i for i, key in enumerate(own)}
     lsh = MinHashLSH(threshold=LSH_THRESHOLD, num_perm=NUM_PERM)
@@ -254,7 +296,7 @@ def candidate_pairs(own: Mapping[Hashable, set[bytes]]) -> set[tuple[Hashable, H
 def measure_pair(
     left: Hashable,
     right: Hashable,
-    own: Mapping[Hashable, set[bytes]],
+    own: Mapping[Hashable, set[int]],
     prints: Mapping[Hashable, CodePrint],
     starter: CodePrint,
 ) -> CodeMatch | None:

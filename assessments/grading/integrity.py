@@ -131,6 +131,25 @@ def compare_with_keys(
     return KeyComparison(tuple(parts))
 
 
+def borrowed_key(
+    case: CaseSpec, answers: Mapping[str, Any], own_key: Mapping[str, Any], other_key: Mapping[str, Any]
+) -> KeyComparison | None:
+    """The comparison with another key when that key matches clearly more parts than the own; else None.
+
+    A first pass counts only the parts the other key matches (one check per part), so the many
+    keys a submission has nothing to do with cost little.
+    """
+    hits = 0
+    for part in case.checkable_parts:
+        check = part.check
+        if check is not None and check.kind in KEY_KINDS and part.id in answers and part.id in other_key:
+            hits += bool(_matches(check.kind, check.params, answers[part.id], other_key[part.id]))
+    if hits < BORROWED_MARGIN:
+        return None
+    comparison = compare_with_keys(case, answers, own_key, other_key)
+    return comparison if comparison.borrowed else None
+
+
 def could_be_borrowed(case: CaseSpec, answers: Mapping[str, Any], own_key: Mapping[str, Any]) -> bool:
     """False when the answers miss too few value parts of the own key for any other key to match clearly more.
 

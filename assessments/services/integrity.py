@@ -232,8 +232,8 @@ def _borrowed_keys(
         for other_id, other_key in keys.items():
             if other_id == invitation_id or candidates[other_id].id == entry.ref.candidate_id:
                 continue
-            comparison = evidence.compare_with_keys(entry.spec, entry.answers, own_key, other_key)
-            if comparison.borrowed and (best is None or comparison.other_matches > best[1].other_matches):
+            comparison = evidence.borrowed_key(entry.spec, entry.answers, own_key, other_key)
+            if comparison is not None and (best is None or comparison.other_matches > best[1].other_matches):
                 best = (other_id, comparison)
         if best is not None:
             flags.append(BorrowedKeyFlag(entry.ref, best[0], candidates[best[0]].name, best[1]))
