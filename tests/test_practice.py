@@ -261,8 +261,9 @@ def test_review_flags_score_found_missed_and_false_flags(app, make_user, cases):
         found = planted[:2]
         false_flag = f"{clean}:peeking"
         attempt = practice.submit_review_attempt(own, _flags([*found, false_flag]))
-        # Brief: 10 points shared equally by the planted defects; a false flag costs one share.
-        assert attempt.earned == pytest.approx(10 * (2 - 1) / len(planted))
+        # Brief: the share of planted defects found minus the share of the absent catalogue defects flagged.
+        absent = len(review.defect_catalogue(spec)) - len(planted)
+        assert attempt.earned == pytest.approx(10 * (2 / len(planted) - 1 / absent))
         explained = {f"{d.label}:{d.defect}": d.outcome for d in practice_solutions.solution_for(own, attempt).defects}
     assert {k for k, v in explained.items() if v == "found"} == set(found)
     assert {k for k, v in explained.items() if v == "missed"} == set(planted[2:])
@@ -337,7 +338,8 @@ def test_browser_and_notebook_routes_give_the_same_score_for_the_same_flags(app,
         by_route = {a.route: a for a in db.session.scalars(select(PracticeAttempt))}
         assert by_route["notebook"].status == "done", by_route["notebook"].error
         assert by_route["notebook"].earned == pytest.approx(by_route["browser"].earned)
-        assert by_route["browser"].earned == pytest.approx(10 * (2 - 1) / len(planted))
+        absent = len(review.defect_catalogue(spec)) - len(planted)
+        assert by_route["browser"].earned == pytest.approx(10 * (2 / len(planted) - 1 / absent))
     page = client.get(upload.headers["Location"]).get_data(as_text=True)
     # The notebook's literal list is read back to explain each flag.
     assert page.count(">false flag<") == 1 and page.count(">found<") == 2

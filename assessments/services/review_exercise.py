@@ -21,6 +21,7 @@ from assessments.content.case import CaseSpec, Part
 from assessments.content.kinds import UnknownCaseKind, get_case_kind
 from assessments.errors import NotFound
 from assessments.grading.checks import score_check
+from assessments.grading.checks.labels import parse_cell_flag
 from assessments.grading.report import GRADER_VERSION, CheckResult, GradeReport, Timings
 
 MAX_NOTE_CHARS = 500
@@ -143,8 +144,9 @@ def score_flags(spec: CaseSpec, seed: int, flags: Sequence[ReviewFlag]) -> Grade
 
 
 def _normalise(answer: str) -> str:
-    # The labels check compares case-insensitively, ignoring surrounding spaces.
-    return answer.strip().casefold()
+    # As the labels check reads a cell flag: "c7 : Peeking" is "C7:peeking".
+    flag = parse_cell_flag(answer)
+    return f"{flag[0]}:{flag[1]}" if flag else answer.strip().casefold()
 
 
 def explain_defects(spec: CaseSpec, seed: int, flags: Iterable[ReviewFlag] | None) -> list[DefectExplanation]:
@@ -157,7 +159,7 @@ def explain_defects(spec: CaseSpec, seed: int, flags: Iterable[ReviewFlag] | Non
     """
     catalogue = defect_catalogue(spec)
     cells = _planted_cells(spec, seed)
-    given = {_normalise(f.answer): f for f in flags} if flags is not None else None
+    given = {_normalise(f.answer): ReviewFlag(*_split(f.answer), f.note) for f in flags} if flags is not None else None
     planted = {_normalise(f"{c['label']}:{c['defect']}"): c for c in cells if c["defect"]}
     explained = []
     for answer, cell in planted.items():
@@ -184,7 +186,7 @@ def explain_defects(spec: CaseSpec, seed: int, flags: Iterable[ReviewFlag] | Non
                 title=entry.get("title", flag.defect),
                 outcome="false-flag",
                 explanation=reason,
-                why_it_matters="A false flag costs as much as a found defect earns.",
+                why_it_matters="A false flag costs a share of the score: flagging every step earns nothing.",
                 how_to_fix=entry.get("summary", ""),
                 note=flag.note,
             )
@@ -235,5 +237,8 @@ def flags_from_notebook(notebook: nbformat.NotebookNode, part_id: str) -> list[R
 
 
 def _split(answer: str) -> tuple[str, str]:
+    flag = parse_cell_flag(answer)
+    if flag is not None:
+        return flag
     label, _, defect = answer.strip().partition(":")
     return label.strip(), defect.strip()

@@ -1,19 +1,25 @@
 """Methodology review: a churn-model and renewal-offer notebook with seeded, planted defects.
 
 Each seed plants 3 to 5 defects of `DEFECT_CATALOGUE` in the flawed notebook `analysis.ipynb`
-(see `extra_files`); every other step of the catalogue is written correctly in a cell that looks
-alike, so flagging by guesswork costs points. The two sections come in either order and a few
-optional exploration cells come and go, so a defect's cell label moves between seeds too.
+(see `extra_files`). Every step of the catalogue has one cell, and that cell's text is built from
+the same template whether the step is flawed or done correctly: what plants a defect is either a
+*binding* (which of the seed's variable names the template is filled with: the full feature frame
+or the training rows, the training or the test matrix, the raw or the adjusted p-value column) or
+the *data* the cell runs on (retention calls dated after the snapshot, rows in customer-id order
+rather than time order, a sample ratio mismatch). So no fixed string of this file tells a flawed
+cell from a correct one: every step cell is its own decoy, and the defect is found by reading what
+the code does with these names and this data, or by running it.
+
+What the seed varies, besides which defects: the variable names (frames, feature list, train and
+test matrices, model, metric variables, p-value columns), each step cell's title (one of a few
+phrasings), the order of the feature list, the order of the two sections and of the experiment
+readouts after the arm check, and a few optional exploration cells, so a step's cell label moves.
 
 How the key is recovered from the data alone: the seed is hashed into a six-digit *token*, and
-everything seed-specific about the notebook (which defects, section order, optional cells, cell
-ids) is drawn from the token. The token is the first `customer_id` of `customers.csv`: ids are
-`token, token + 1, ...`, which is how a warehouse export numbers rows. A reader of the CSVs sees
-an ordinary id that says nothing about the plan without this file; no column names, labels or
-plan-shaped values ship. The data itself only carries the evidence a reviewer should find (the
-sample ratio mismatch is in `experiment.csv` exactly when the notebook ignores one). Like any
-key that is a function of the data, the plan can be recomputed by someone who has this file and
-the CSVs; what protects a hiring run is that candidates get the CSVs, not the generator.
+everything seed-specific about the notebook is drawn from the token. The token is the smallest
+`customer_id` of `customers.csv` (ids are `token, token + 1, ...`, as a warehouse export numbers
+rows). Like any key that is a function of the data, the plan can be recomputed by someone who has
+this file and the CSVs.
 """
 
 from __future__ import annotations
@@ -21,6 +27,7 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass
+from string import Template
 
 import numpy as np
 import pandas as pd
@@ -29,9 +36,10 @@ DEFECT_CATALOGUE: dict[str, dict[str, str]] = {
     "target-leakage": {
         "title": "Target leakage",
         "summary": "A feature that is only known after (or because of) the outcome is used to predict it.",
-        "explanation": "`retention_call_logged` is recorded when a customer phones care, which they mostly "
-        "do to cancel, and it is logged up to the renewal date, after the 60-day snapshot. Using it as a "
-        "feature lets the model read the answer off the label's consequences.",
+        "explanation": "`retention_call_logged` is a model feature, and in this data every call it records "
+        "is dated (`retention_call_date`) after the snapshot, between the snapshot and the renewal: "
+        "customers mostly phone care to cancel. Using it lets the model read the answer off the label's "
+        "consequences; it becomes the model's largest coefficient.",
         "why_it_matters": "Offline AUC and precision look excellent and collapse in production, where "
         "the call has not happened yet when the model scores the customer.",
         "how_to_fix": "Keep only features known at the snapshot date; audit every column's timestamp "
@@ -40,8 +48,10 @@ DEFECT_CATALOGUE: dict[str, dict[str, str]] = {
     "random-split-on-time": {
         "title": "Random split on time-ordered data",
         "summary": "Rows from all months are shuffled into train and test, though the model will score future months.",
-        "explanation": "`train_test_split` mixes snapshots from every month into both sets, so the model "
-        "is tested on months it was trained on, including the months after the March 2025 price change.",
+        "explanation": "The split holds out the last quarter of the rows (`shuffle=False`), but the rows "
+        "are in customer-id order, not snapshot order, so the holdout mixes every month (the cell prints "
+        "how many): the model is tested on months it was trained on, including those after the March 2025 "
+        "price change.",
         "why_it_matters": "The holdout no longer measures what deployment needs, performance on the next "
         "months under drift, so the estimate is optimistic and drift goes unseen.",
         "how_to_fix": "Split by time: train on earlier snapshot months and test on the latest ones "
@@ -51,7 +61,7 @@ DEFECT_CATALOGUE: dict[str, dict[str, str]] = {
         "title": "Preprocessing fitted on all rows",
         "summary": "Imputation or scaling statistics are computed on train and test together.",
         "explanation": "The medians used to fill `monthly_spend` and the scaler's means and deviations "
-        "are computed on `X`, which includes the test rows, before they transform train and test.",
+        "are computed on the full feature frame, test rows included, before they transform train and test.",
         "why_it_matters": "Test-set information shapes the training inputs, so the holdout is no longer "
         "unseen. The effect is small for a median and a scaler but large for target encoding or "
         "feature selection, and the habit carries over.",
@@ -61,8 +71,8 @@ DEFECT_CATALOGUE: dict[str, dict[str, str]] = {
     "eval-on-train": {
         "title": "Evaluation on the training set",
         "summary": "The reported model performance is computed on the rows the model was fitted on.",
-        "explanation": "The headline AUC scores `X_train_s` against `y_train`: the model is graded on "
-        "the data it learned from.",
+        "explanation": "The headline AUC scores the scaled training rows against the training labels: "
+        "the model is graded on the data it learned from.",
         "why_it_matters": "Training performance overstates what the model does on new customers, more "
         "so the more flexible the model; it cannot tell a good model from an overfitted one.",
         "how_to_fix": "Report performance on the held-out (later) rows only, and keep a final test set "
@@ -72,8 +82,8 @@ DEFECT_CATALOGUE: dict[str, dict[str, str]] = {
         "title": "Metric does not match the business goal",
         "summary": "The model is judged by a metric that does not measure what the stated decision needs.",
         "explanation": "The care team can call about 20% of each month's renewals, so what matters is how "
-        "many churners the top 20% of scores reach. The notebook judges the model by accuracy at a 0.5 "
-        "threshold, which with a low churn rate mostly rewards predicting 'renews'.",
+        "many churners the top 20% of scores reach. The go-live check compares accuracy at a 0.5 threshold "
+        "with the everyone-renews baseline, which with a low churn rate mostly rewards predicting 'renews'.",
         "why_it_matters": "A model can beat the all-renew baseline on accuracy while ranking poorly inside "
         "the capacity that will actually be called, or lose on accuracy while being the better ranker.",
         "how_to_fix": "Evaluate at the operating point: precision and recall of the top 20% per month "
@@ -83,7 +93,7 @@ DEFECT_CATALOGUE: dict[str, dict[str, str]] = {
         "title": "Sample ratio mismatch ignored",
         "summary": "The arms' sizes differ from the designed split by more than chance, and the analysis carries on.",
         "explanation": "The test was designed 50/50 but the arm counts differ by far more than chance "
-        "allows (a chi-square test gives a tiny p-value). The notebook eyeballs the counts and continues.",
+        "allows: the cell's own chi-square p-value is tiny, and the notebook carries on to the readout.",
         "why_it_matters": "An SRM means assignment or logging lost users unevenly; the lost users are "
         "rarely random (here, treatment customers who did not renew), so every comparison is biased.",
         "how_to_fix": "Test the split (chi-square against the design) before any readout; on a mismatch, "
@@ -92,8 +102,8 @@ DEFECT_CATALOGUE: dict[str, dict[str, str]] = {
     "peeking": {
         "title": "Peeking / optional stopping",
         "summary": "The test is stopped the first time the p-value crosses 0.05, instead of at its planned end.",
-        "explanation": "The readout loops over days and stops at the first day the cumulative p-value is "
-        "below 0.05, though the design fixed a 28-day test analysed once.",
+        "explanation": "The readout uses the assignments up to the first day the cumulative p-value was "
+        "below 0.05 (the monitoring loop's stop day), though the design fixed a 28-day test analysed once.",
         "why_it_matters": "Checking repeatedly and stopping on significance inflates the false positive "
         "rate well above 5% and overstates the effect (winner's curse).",
         "how_to_fix": "Analyse at the pre-registered horizon, or use a sequential method built for "
@@ -114,7 +124,7 @@ DEFECT_CATALOGUE: dict[str, dict[str, str]] = {
         "title": "Unadjusted multiple comparisons",
         "summary": "Many segment tests are each read at p < 0.05, with no correction, and the hits are acted on.",
         "explanation": "Twelve region-by-plan segments are each tested at 0.05 and the 'significant' ones "
-        "are singled out, with no correction for the number of tests.",
+        "are singled out by their raw p-values; the Benjamini-Hochberg column computed beside them is not used.",
         "why_it_matters": "With twelve tests about one false positive in two runs is expected even when "
         "the effect is the same everywhere, so the 'winning' segments are largely noise.",
         "how_to_fix": "Pre-register the few segments that matter, adjust for the number of tests (Holm or "
@@ -122,27 +132,59 @@ DEFECT_CATALOGUE: dict[str, dict[str, str]] = {
     },
 }
 DEFECT_IDS = tuple(DEFECT_CATALOGUE)
-# The title of the cell each defect can be planted in; titles are the same flawed or correct.
-HOME_TITLES = {
-    "target-leakage": "Features",
-    "random-split-on-time": "Train/test split",
-    "preprocessing-on-full-data": "Impute and scale",
-    "eval-on-train": "Model performance",
-    "metric-mismatch": "Is it good enough for the care team?",
-    "ignored-srm": "Sample sizes",
-    "peeking": "Primary metric: renewal rate",
-    "survivorship-bias": "Secondary metric: revenue per customer",
-    "multiple-comparisons": "Where does the offer work?",
+# Each step's cell title, one phrasing per seed; titles name the step, never whether it is flawed.
+STEP_TITLES: dict[str, tuple[str, ...]] = {
+    "target-leakage": ("Features", "Feature set", "Model inputs"),
+    "random-split-on-time": ("Train/test split", "Holdout", "Hold out the test rows"),
+    "preprocessing-on-full-data": ("Impute and scale", "Preprocessing", "Fill gaps and standardise"),
+    "eval-on-train": ("Model performance", "How good is the model?", "Headline AUC"),
+    "metric-mismatch": ("Is it good enough for the care team?", "Go-live check", "Ready to hand over?"),
+    "ignored-srm": ("Sample sizes", "Arm sizes", "Assignment check"),
+    "peeking": ("Primary metric: renewal rate", "Renewal readout", "Did the offer lift renewals?"),
+    "survivorship-bias": ("Secondary metric: revenue per customer", "Revenue", "Revenue readout"),
+    "multiple-comparisons": ("Where does the offer work?", "Segments", "Segment readout"),
 }
+# Variable names a seed draws from. A step's deciding slot (see `_bindings`) is filled with one of two
+# names drawn from the same pool, so no name says by itself which role it plays: the cell that
+# defines it does (the split line, the loop, the assignment above the slot).
+NAME_POOLS: dict[str, tuple[str, ...]] = {
+    "cust": ("customers", "accounts", "snapshots", "renewals"),
+    "expt": ("experiment", "offer_test", "ab", "trial"),
+    "feats": ("FEATURES", "feature_cols", "predictors", "inputs"),
+    "model": ("model", "clf", "churn_model", "logit"),
+    "scaled": ("_s", "_z", "_std", "_scaled"),
+    # The full, training and test rows: three distinct picks, X and y names paired.
+    "matrices": ("X", "X1", "X2", "Xa", "Xb", "X_rows", "X_part", "X_m"),
+    # The four go-live numbers: accuracy, its everyone-renews baseline, churners reached, the bar.
+    "metric_prefix": ("m", "k", "v", "r"),
+    # The monitoring loop's day and the test's last day.
+    "days": ("day", "stop", "cutoff", "until", "end", "last"),
+    # All assigned customers and the renewers.
+    "frames": ("pool", "cohort", "base", "subset", "panel", "group"),
+    # The segments' raw and Benjamini-Hochberg p-value columns.
+    "pcols": ("p", "pv", "pval", "p_seg", "p_test", "prob"),
+}
+FEATURE_COLUMNS = (
+    "tenure_months",
+    "monthly_spend",
+    "logins_30d",
+    "support_tickets_90d",
+    "discount_used",
+    "retention_call_logged",
+    "plan_plus",
+    "plan_pro",
+)
 MIN_DEFECTS, MAX_DEFECTS = 3, 5
 MIN_SIZE = 1000
 TOKEN_LOW, TOKEN_HIGH = 100_000, 900_000
 MONTHS = np.array(pd.date_range("2024-07-01", periods=12, freq="MS").strftime("%Y-%m-%d"))
 PRICE_CHANGE_MONTH = 8  # index of 2025-03: the basic plan's price went up
+SNAPSHOT_TO_RENEWAL_DAYS = 60
 TEST_DAYS = 28
 TEST_DATES = np.array(pd.date_range("2025-03-03", periods=TEST_DAYS, freq="D").strftime("%Y-%m-%d"))
 PLANS, PLAN_MIX, PLAN_PRICE = ("basic", "plus", "pro"), (0.5, 0.35, 0.15), (12.0, 25.0, 49.0)
 REGIONS = ("north", "south", "east", "west")
+READOUTS = ("peeking", "survivorship-bias", "multiple-comparisons")
 
 
 def plan_token(seed: int) -> int:
@@ -153,11 +195,15 @@ def plan_token(seed: int) -> int:
 
 @dataclass(frozen=True)
 class Plan:
-    """What a token plants: defect ids in catalogue order, section order and optional cells."""
+    """What a token plants and how the notebook is written: defects, layout, names and titles."""
 
     defects: tuple[str, ...]
     model_first: bool
     optional_cells: tuple[str, ...]
+    names: dict[str, str]
+    titles: dict[str, str]
+    feature_order: tuple[str, ...]
+    readout_order: tuple[str, ...]
 
 
 def plan_for_token(token: int) -> Plan:
@@ -167,12 +213,95 @@ def plan_for_token(token: int) -> Plan:
     chosen = sorted(int(i) for i in rng.choice(len(DEFECT_IDS), size=count, replace=False))
     model_first = bool(rng.random() < 0.5)
     optional = tuple(key for key in _OPTIONAL_CELLS if rng.random() < 0.5)
-    return Plan(tuple(DEFECT_IDS[i] for i in chosen), model_first, optional)
+    titles = {step: phrasings[int(rng.integers(len(phrasings)))] for step, phrasings in STEP_TITLES.items()}
+    feature_order = tuple(FEATURE_COLUMNS[int(i)] for i in rng.permutation(len(FEATURE_COLUMNS)))
+    readout_order = tuple(READOUTS[int(i)] for i in rng.permutation(len(READOUTS)))
+    return Plan(
+        defects=tuple(DEFECT_IDS[i] for i in chosen),
+        model_first=model_first,
+        optional_cells=optional,
+        names=_draw_names(rng),
+        titles=titles,
+        feature_order=feature_order,
+        readout_order=readout_order,
+    )
+
+
+def _draw_names(rng: np.random.Generator) -> dict[str, str]:
+    """One draw of the seed's variable names (the template placeholders)."""
+
+    def one(role: str) -> str:
+        pool = NAME_POOLS[role]
+        return pool[int(rng.integers(len(pool)))]
+
+    def distinct(role: str, count: int) -> list[str]:
+        pool = NAME_POOLS[role]
+        return [pool[int(i)] for i in rng.choice(len(pool), size=count, replace=False)]
+
+    suffix = one("scaled")
+    full, train, test = distinct("matrices", 3)
+    prefix = one("metric_prefix")
+    acc, base, reach, bar = (f"{prefix}{int(i) + 1}" for i in rng.permutation(4))
+    loop_day, end_day = distinct("days", 2)
+    everyone, renewers = distinct("frames", 2)
+    raw, adjusted = distinct("pcols", 2)
+    return {
+        "cust": one("cust"),
+        "expt": one("expt"),
+        "feats": one("feats"),
+        "model": one("model"),
+        "X": full,
+        "y": "y" + full[1:],
+        "Xtr": train,
+        "ytr": "y" + train[1:],
+        "Xte": test,
+        "yte": "y" + test[1:],
+        "Xtr_s": train + suffix,
+        "Xte_s": test + suffix,
+        "acc": acc,
+        "base": base,
+        "reach": reach,
+        "bar": bar,
+        "loop_day": loop_day,
+        "end_day": end_day,
+        "everyone": everyone,
+        "renewers": renewers,
+        "pcol": raw,
+        "qcol": adjusted,
+    }
+
+
+def _bindings(plan: Plan) -> dict[str, str]:
+    """The names that decide whether a step is flawed: the only place the plan's defects enter the text."""
+    n, planted = plan.names, set(plan.defects)
+    flawed = {
+        "fit_on": (n["X"], n["Xtr"]),
+        "Xev": (n["Xtr_s"], n["Xte_s"]),
+        "yev": (n["ytr"], n["yte"]),
+        "lhs": (n["acc"], n["reach"]),
+        "rhs": (n["base"], n["bar"]),
+        "until": (n["loop_day"], n["end_day"]),
+        "frame": (n["renewers"], n["everyone"]),
+        "decide": (n["pcol"], n["qcol"]),
+    }
+    step_of = {
+        "fit_on": "preprocessing-on-full-data",
+        "Xev": "eval-on-train",
+        "yev": "eval-on-train",
+        "lhs": "metric-mismatch",
+        "rhs": "metric-mismatch",
+        "until": "peeking",
+        "frame": "survivorship-bias",
+        "decide": "multiple-comparisons",
+    }
+    chosen = {key: pair[0] if step_of[key] in planted else pair[1] for key, pair in flawed.items()}
+    feature_list = ",\n    ".join(f'"{column}"' for column in plan.feature_order)
+    return {**n, **chosen, "feature_list": feature_list}
 
 
 # --- The flawed notebook's cells -------------------------------------------------------------
-# Sources below follow the title line. A defect's home cell takes the flawed source when the plan
-# plants that defect and the correct one otherwise; its title is the same either way.
+# Sources below follow the title line and are string.Template texts: $name is one of the seed's
+# names (see `_names`) or a binding (see `_bindings`). A step's text is the same flawed or correct.
 
 _INTRO = """\
 **Author:** growth analytics · **Status:** draft for the retention steering meeting
@@ -199,7 +328,8 @@ features are as of `snapshot_date`, 60 days before the renewal date.
 | `monthly_spend` | average monthly bill over the 3 months before the snapshot (missing for some legacy accounts) |
 | `logins_30d`, `support_tickets_90d` | logins in the 30 days and tickets in the 90 days before the snapshot |
 | `discount_used` | 1 if the customer had any discount in the year before the snapshot |
-| `retention_call_logged` | 1 if care logged a retention call with the customer before the renewal date (customers mostly phone when they want to cancel) |
+| `retention_call_logged` | 1 if care logged a retention call with the customer (customers mostly phone when they want to cancel) |
+| `retention_call_date` | the date of that call (empty when there was none) |
 | `churned` | 1 if the customer did not renew |
 
 `experiment.csv`: one row per customer assigned in the renewal-offer test: `customer_id`, `assigned_date`,
@@ -215,122 +345,119 @@ from sklearn.metrics import accuracy_score, roc_auc_score
 from sklearn.model_selection import train_test_split
 from sklearn.preprocessing import StandardScaler
 
-customers = pd.read_csv("customers.csv", parse_dates=["snapshot_date"])
-experiment = pd.read_csv("experiment.csv", parse_dates=["assigned_date"])
-print(customers.shape, experiment.shape)"""
+$cust = pd.read_csv("customers.csv", parse_dates=["snapshot_date", "retention_call_date"])
+$expt = pd.read_csv("experiment.csv", parse_dates=["assigned_date"])
+print($cust.shape, $expt.shape)"""
 
+# target-leakage: planted by the data (calls dated between the snapshot and the renewal).
 _FEATURES = """\
-FEATURES = ["tenure_months", "monthly_spend", "logins_30d", "support_tickets_90d", "discount_used",
-            {leak}"plan_plus", "plan_pro"]
-model_df = pd.get_dummies(customers, columns=["plan"], dtype=float)
-X = model_df[FEATURES]
-y = model_df["churned"]
-print(f"{{len(X)}} rows, churn rate {{y.mean():.3f}}")"""
+$feats = [
+    $feature_list,
+]
+model_df = pd.get_dummies($cust, columns=["plan"], dtype=float)
+$X = model_df[$feats]
+$y = model_df["churned"]
+print(f"{len($X)} rows, churn rate {$y.mean():.3f}")"""
 
-_SPLIT_TIME = """\
-cutoff = customers["snapshot_date"].max() - pd.DateOffset(months=3)
-is_test = customers["snapshot_date"] > cutoff
-X_train, X_test, y_train, y_test = X[~is_test], X[is_test], y[~is_test], y[is_test]
-print(f"train {len(X_train)} rows, test {len(X_test)} rows")"""
-
-_SPLIT_RANDOM = """\
-X_train, X_test, y_train, y_test = train_test_split(X, y, test_size=0.25, stratify=y, random_state=7)
-print(f"train {len(X_train)} rows, test {len(X_test)} rows")"""
+# random-split-on-time: planted by the data (rows in customer-id order, not snapshot order).
+_SPLIT = """\
+# The last quarter of the rows is the holdout.
+$Xtr, $Xte, $ytr, $yte = train_test_split($X, $y, test_size=0.25, shuffle=False)
+months = $cust.loc[$Xte.index, "snapshot_date"].dt.strftime("%Y-%m")
+print(f"train {len($Xtr)} rows, test {len($Xte)} rows from {months.nunique()} snapshot months")"""
 
 _SCALE = """\
-medians = {fit_on}.median()
-scaler = StandardScaler().fit({fit_on}.fillna(medians))
-X_train_s = scaler.transform(X_train.fillna(medians))
-X_test_s = scaler.transform(X_test.fillna(medians))"""
+print(f"{int($X.isna().sum().sum())} missing values to fill")
+medians = $fit_on.median()
+scaler = StandardScaler().fit($fit_on.fillna(medians))
+$Xtr_s = scaler.transform($Xtr.fillna(medians))
+$Xte_s = scaler.transform($Xte.fillna(medians))"""
 
 _FIT = """\
-model = LogisticRegression(max_iter=1000)
-model.fit(X_train_s, y_train)
-pd.Series(model.coef_[0], index=FEATURES).sort_values().round(3)"""
+$model = LogisticRegression(max_iter=1000)
+$model.fit($Xtr_s, $ytr)
+pd.Series($model.coef_[0], index=$feats).sort_values().round(3)"""
 
 _PERFORMANCE = """\
-scores = model.predict_proba(X_{part}_s)[:, 1]
-print(f"AUC: {{roc_auc_score(y_{part}, scores):.3f}}")"""
+scores = $model.predict_proba($Xev)[:, 1]
+print(f"AUC: {roc_auc_score($yev, scores):.3f}")"""
 
 _CAPACITY = """\
-test_scores = pd.Series(model.predict_proba(X_test_s)[:, 1], index=X_test.index)
-month = customers.loc[X_test.index, "snapshot_date"]
+test_scores = pd.Series($model.predict_proba($Xte_s)[:, 1], index=$Xte.index)
+month = $cust.loc[$Xte.index, "snapshot_date"]
 called = test_scores.groupby(month).rank(ascending=False, pct=True) <= 0.2
-print(f"churners reached by calling the top 20%: {y_test[called].sum() / y_test.sum():.1%}")
-print(f"churn rate among those called: {y_test[called].mean():.3f} (all test customers: {y_test.mean():.3f})")"""
+$acc = accuracy_score($yte, test_scores > 0.5)
+$base = 1 - $yte.mean()  # accuracy of predicting that everyone renews
+$reach = $yte[called].sum() / $yte.sum()  # share of churners reached by calling the top 20%
+$bar = 0.4  # twice what calling 20% at random reaches
+print(f"accuracy {$acc:.3f} (everyone renews: {$base:.3f}); churners reached by the calls {$reach:.1%}")
+ready = $lhs > $rhs
+print("ready to hand to the care team:", ready)"""
 
-_ACCURACY = """\
-test_pred = model.predict(X_test_s)
-print(f"accuracy: {accuracy_score(y_test, test_pred):.3f}")
-print(f"baseline (everyone renews): {1 - y_test.mean():.3f}")
-# Beats the baseline, so the model is ready to hand to the care team."""
-
-_SRM_CHECKED = """\
-counts = experiment["arm"].value_counts()
+# ignored-srm: planted by the data (an arm loses users); the cell reports the test and carries on.
+_SRM = """\
+counts = $expt["arm"].value_counts()
 srm = stats.chisquare(counts[["control", "treatment"]])
-assert srm.pvalue > 0.001, "sample ratio mismatch: debug assignment before any readout"
-print(counts.to_dict(), f"treatment share {counts['treatment'] / counts.sum():.3f}, SRM p = {srm.pvalue:.3f}")"""
-
-_SRM_IGNORED = """\
-counts = experiment["arm"].value_counts()
-print(counts.to_dict(), f"treatment share {counts['treatment'] / counts.sum():.3f}")
-# Close enough to 50/50 for a test this size; carry on."""
+print(counts.to_dict(), f"treatment share {counts['treatment'] / counts.sum():.3f}, SRM p = {srm.pvalue:.2g}")
+# On to the readout."""
 
 _READOUT = """\
-{choose}
+# Daily monitoring: the first day the cumulative renewal difference reached p < 0.05.
+for $loop_day in sorted($expt["assigned_date"].unique()):
+    so_far = $expt[$expt["assigned_date"] <= $loop_day]
+    if stats.chi2_contingency(pd.crosstab(so_far["arm"], so_far["renewed"]))[1] < 0.05:
+        break
+print("first reached p < 0.05 with assignments up to", pd.Timestamp($loop_day).date())
+
+$end_day = $expt["assigned_date"].max()
+final = $expt[$expt["assigned_date"] <= $until]
 rates = final.groupby("arm")["renewed"].mean()
 n = final["arm"].value_counts()
 p_value = stats.chi2_contingency(pd.crosstab(final["arm"], final["renewed"]))[1]
 lift = rates["treatment"] - rates["control"]
 se = np.sqrt((rates * (1 - rates) / n).sum())
-print(f"{{len(final)}} customers; renewal control {{rates['control']:.3f}}, treatment {{rates['treatment']:.3f}}")
-print(f"lift {{lift:+.3f}} (95% CI {{lift - 1.96 * se:+.3f}} to {{lift + 1.96 * se:+.3f}}), p = {{p_value:.4f}}")"""
-
-_READOUT_FIXED = """\
-# One analysis at the planned end of the test.
-final = experiment"""
-
-_READOUT_PEEKING = """\
-# We watched the daily numbers and stopped once the result was significant.
-for day in sorted(experiment["assigned_date"].unique()):
-    final = experiment[experiment["assigned_date"] <= day]
-    if stats.chi2_contingency(pd.crosstab(final["arm"], final["renewed"]))[1] < 0.05:
-        break
-print("stopped on", pd.Timestamp(day).date())"""
+print(f"{len(final)} customers; renewal control {rates['control']:.3f}, treatment {rates['treatment']:.3f}")
+print(f"lift {lift:+.3f} (95% CI {lift - 1.96 * se:+.3f} to {lift + 1.96 * se:+.3f}), p = {p_value:.4f}")"""
 
 _REVENUE = """\
-{choose}
-revenue = {frame}.groupby("arm")["revenue_6m"].agg(["mean", "sem", "size"])
+$everyone = $expt
+$renewers = $expt[$expt["renewed"] == 1]
+print(f"{len($renewers)} of {len($everyone)} assigned customers renewed")
+revenue = $frame.groupby("arm")["revenue_6m"].agg(["mean", "sem", "size"])
 print(revenue.round(2))
-print(f"difference: {{revenue.loc['treatment', 'mean'] - revenue.loc['control', 'mean']:+.2f}} per customer")"""
-
-_REVENUE_ALL = "# Per assigned customer: those who did not renew count with zero revenue."
-_REVENUE_RENEWERS = """\
-# Customers who did not renew have no revenue, so compare the ones who renewed.
-renewers = experiment[experiment["renewed"] == 1]"""
+print(f"difference: {revenue.loc['treatment', 'mean'] - revenue.loc['control', 'mean']:+.2f} per customer")"""
 
 _SEGMENTS = """\
 rows = []
-for (region, plan), seg in experiment.groupby(["region", "plan"]):
+for (region, plan), seg in $expt.groupby(["region", "plan"]):
     seg_rates = seg.groupby("arm")["renewed"].mean()
-    rows.append({{"region": region, "plan": plan, "n": len(seg),
+    rows.append({"region": region, "plan": plan, "n": len(seg),
                  "lift": seg_rates["treatment"] - seg_rates["control"],
-                 "p_value": stats.chi2_contingency(pd.crosstab(seg["arm"], seg["renewed"]))[1]}})
+                 "$pcol": stats.chi2_contingency(pd.crosstab(seg["arm"], seg["renewed"]))[1]})
 segments = pd.DataFrame(rows)
-{decide}
-segments.sort_values("p_value").round(3)"""
+segments["$qcol"] = stats.false_discovery_control(segments["$pcol"])  # Benjamini-Hochberg
+segments["significant"] = segments["$decide"] < 0.05  # roll out here first
+segments.sort_values("$pcol").round(3)"""
 
-_SEGMENTS_ADJUSTED = """\
-segments["q_value"] = stats.false_discovery_control(segments["p_value"])  # Benjamini-Hochberg
-segments["significant"] = segments["q_value"] < 0.05"""
-_SEGMENTS_RAW = 'segments["significant"] = segments["p_value"] < 0.05  # roll out here first'
+# Each step's template; which of them are flawed is decided by the data and `_bindings` only.
+STEP_TEMPLATES: dict[str, str] = {
+    "target-leakage": _FEATURES,
+    "random-split-on-time": _SPLIT,
+    "preprocessing-on-full-data": _SCALE,
+    "eval-on-train": _PERFORMANCE,
+    "metric-mismatch": _CAPACITY,
+    "ignored-srm": _SRM,
+    "peeking": _READOUT,
+    "survivorship-bias": _REVENUE,
+    "multiple-comparisons": _SEGMENTS,
+}
 
 _OPTIONAL_CELLS: dict[str, tuple[str, str, str]] = {
     "churn-by-month": (
         "code",
         "Churn rate by month and plan",
         """\
-(customers.assign(month=customers["snapshot_date"].dt.strftime("%Y-%m"))
+($cust.assign(month=$cust["snapshot_date"].dt.strftime("%Y-%m"))
     .pivot_table(index="month", columns="plan", values="churned", aggfunc="mean")
     .round(3))""",
     ),
@@ -339,13 +466,13 @@ _OPTIONAL_CELLS: dict[str, tuple[str, str, str]] = {
         "Retention calls and churn",
         """\
 # Descriptive only: how often churners and renewers had a retention call.
-customers.groupby("churned")["retention_call_logged"].agg(["mean", "size"]).round(3)""",
+$cust.groupby("churned")["retention_call_logged"].agg(["mean", "size"]).round(3)""",
     ),
     "daily-assignments": (
         "code",
         "Daily assignments",
         """\
-daily = experiment.groupby([experiment["assigned_date"].dt.date, "arm"]).size().unstack()
+daily = $expt.groupby([$expt["assigned_date"].dt.date, "arm"]).size().unstack()
 daily.describe().round(1)""",
     ),
 }
@@ -353,14 +480,15 @@ daily.describe().round(1)""",
 
 def _section_cells(plan: Plan) -> tuple[list[tuple], list[tuple]]:
     """The model and experiment sections as (cell type, title, source, defect or None) tuples."""
+    bound = _bindings(plan)
 
-    def home(defect: str, correct: str, flawed: str) -> tuple[str, str, str, str | None]:
-        planted = defect in plan.defects
-        return ("code", HOME_TITLES[defect], flawed if planted else correct, defect if planted else None)
+    def step(defect: str) -> tuple[str, str, str, str | None]:
+        source = Template(STEP_TEMPLATES[defect]).substitute(bound)
+        return ("code", plan.titles[defect], source, defect if defect in plan.defects else None)
 
     def optional(key: str) -> list[tuple]:
         kind, title, source = _OPTIONAL_CELLS[key]
-        return [(kind, title, source, None)] if key in plan.optional_cells else []
+        return [(kind, title, Template(source).substitute(bound), None)] if key in plan.optional_cells else []
 
     model = [
         (
@@ -371,26 +499,18 @@ def _section_cells(plan: Plan) -> tuple[list[tuple], list[tuple]]:
         ),
         *optional("churn-by-month"),
         *optional("calls-vs-churn"),
-        home("target-leakage", _FEATURES.format(leak=""), _FEATURES.format(leak='"retention_call_logged", ')),
-        home("random-split-on-time", _SPLIT_TIME, _SPLIT_RANDOM),
-        home("preprocessing-on-full-data", _SCALE.format(fit_on="X_train"), _SCALE.format(fit_on="X")),
-        ("code", "Fit", _FIT, None),
-        home("eval-on-train", _PERFORMANCE.format(part="test"), _PERFORMANCE.format(part="train")),
-        home("metric-mismatch", _CAPACITY, _ACCURACY),
+        step("target-leakage"),
+        step("random-split-on-time"),
+        step("preprocessing-on-full-data"),
+        ("code", "Fit", Template(_FIT).substitute(bound), None),
+        step("eval-on-train"),
+        step("metric-mismatch"),
     ]
     experiment = [
         ("markdown", "Part 2: renewal-offer test", "Readout of the 28-day test of the renewal offer.", None),
         *optional("daily-assignments"),
-        home("ignored-srm", _SRM_CHECKED, _SRM_IGNORED),
-        home("peeking", _READOUT.format(choose=_READOUT_FIXED), _READOUT.format(choose=_READOUT_PEEKING)),
-        home(
-            "survivorship-bias",
-            _REVENUE.format(choose=_REVENUE_ALL, frame="experiment"),
-            _REVENUE.format(choose=_REVENUE_RENEWERS, frame="renewers"),
-        ),
-        home(
-            "multiple-comparisons", _SEGMENTS.format(decide=_SEGMENTS_ADJUSTED), _SEGMENTS.format(decide=_SEGMENTS_RAW)
-        ),
+        step("ignored-srm"),
+        *(step(defect) for defect in plan.readout_order),
     ]
     return model, experiment
 
@@ -407,7 +527,7 @@ def _cells_for_token(token: int) -> list[dict[str, object]]:
     ordered = [
         ("markdown", "Churn model and renewal-offer test: Q2 review", _INTRO, None),
         ("markdown", "Data", _DATA, None),
-        ("code", "Setup", _SETUP, None),
+        ("code", "Setup", Template(_SETUP).substitute(plan.names), None),
         *body,
         ("markdown", "Summary", summary, None),
     ]
@@ -438,8 +558,14 @@ def _key_from_cells(cells: list[dict[str, object]]) -> list[str]:
     return sorted(f"{cell['label']}:{cell['defect']}" for cell in cells if cell["defect"])
 
 
-def _customers(rng: np.random.Generator, token: int, n: int) -> pd.DataFrame:
-    """Monthly renewal cohorts; basic-plan churn rises after the price change (drift over time)."""
+def _customers(rng: np.random.Generator, token: int, n: int, defects: tuple[str, ...]) -> pd.DataFrame:
+    """Monthly renewal cohorts; basic-plan churn rises after the price change (drift over time).
+
+    With target leakage planted, retention calls are logged between the snapshot and the renewal
+    (mostly churners phoning to cancel); without it they happened in the 90 days before the snapshot
+    and say little. With the random split planted, the rows come in customer-id order, and ids were
+    given in no particular month order; otherwise rows and ids follow the snapshot months.
+    """
     month_index = np.sort(rng.choice(len(MONTHS), size=n, p=np.linspace(0.8, 1.2, len(MONTHS)) / 12.0))
     plan = rng.choice(len(PLANS), size=n, p=PLAN_MIX)
     tenure = np.minimum(1 + rng.geometric(1 / 20, size=n), 120)
@@ -461,10 +587,18 @@ def _customers(rng: np.random.Generator, token: int, n: int) -> pd.DataFrame:
         + 0.9 * (after_change & (plan == 0))
     )
     churned = (rng.random(n) < 1 / (1 + np.exp(-logit))).astype(int)
-    called = (rng.random(n) < np.where(churned == 1, 0.55, 0.04)).astype(int)
-    return pd.DataFrame(
+    leak = "target-leakage" in defects
+    call_draw, offset_draw = rng.random(n), rng.random(n)
+    called = (call_draw < (np.where(churned == 1, 0.55, 0.04) if leak else np.where(churned == 1, 0.1, 0.06))).astype(
+        int
+    )
+    offset_days = 1 + (offset_draw * (SNAPSHOT_TO_RENEWAL_DAYS - 1)).astype(int) if leak else -(1 + (offset_draw * 89))
+    snapshot = pd.to_datetime(MONTHS[month_index])
+    call_date = (snapshot + pd.to_timedelta(np.asarray(offset_days, dtype=int), unit="D")).strftime("%Y-%m-%d")
+    ids = token + (rng.permutation(n) if "random-split-on-time" in defects else np.arange(n))
+    frame = pd.DataFrame(
         {
-            "customer_id": token + np.arange(n),
+            "customer_id": ids,
             "snapshot_date": MONTHS[month_index],
             "plan": np.asarray(PLANS)[plan],
             "region": rng.choice(REGIONS, size=n),
@@ -474,9 +608,11 @@ def _customers(rng: np.random.Generator, token: int, n: int) -> pd.DataFrame:
             "support_tickets_90d": tickets,
             "discount_used": discount,
             "retention_call_logged": called,
+            "retention_call_date": np.where(called == 1, np.asarray(call_date), None),
             "churned": churned,
         }
     )
+    return frame.sort_values("customer_id").reset_index(drop=True)
 
 
 def _experiment(rng: np.random.Generator, n: int, srm: bool) -> pd.DataFrame:
@@ -506,7 +642,7 @@ def _experiment(rng: np.random.Generator, n: int, srm: bool) -> pd.DataFrame:
     if srm:
         # The offer page failed on old app versions, and those sessions (mostly customers on their
         # way out) were never logged: the treatment loses users, and not at random.
-        lost = treated & (rng.random(n) < np.where(renewed == 1, 0.06, 0.35))
+        lost = treated & (rng.random(n) < np.where(renewed == 1, 0.08, 0.45))
         frame = frame[~lost]
     return frame.sort_values(["assigned_date", "customer_id"]).reset_index(drop=True)
 
@@ -519,9 +655,10 @@ def generate(seed: int, size: int) -> dict[str, pd.DataFrame]:
     if size < MIN_SIZE:
         raise ValueError(f"size must be at least {MIN_SIZE}, got {size}")
     token = plan_token(seed)
+    defects = plan_for_token(token).defects
     rng = np.random.default_rng([int(seed), 2])
-    customers = _customers(rng, token, size)
-    experiment = _experiment(rng, size, "ignored-srm" in plan_for_token(token).defects)
+    customers = _customers(rng, token, size, defects)
+    experiment = _experiment(rng, size, "ignored-srm" in defects)
     return {"customers": customers, "experiment": experiment}
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import copy
 import importlib.util
 import io
@@ -13,10 +14,11 @@ from pathlib import Path
 from types import ModuleType
 
 import nbformat
+import numpy as np
 import pandas as pd
 import pytest
 from nbclient import NotebookClient
-from scipy.stats import chisquare
+from scipy.stats import chisquare, hypergeom
 
 from assessments.content.bundle import frame_csv
 
@@ -62,18 +64,62 @@ def analysis_cells(generator: ModuleType, seed: int, data: dict[str, pd.DataFram
     return cells
 
 
-# What each defect looks like in code, written independently of the generator's templates.
-PATTERNS: dict[str, Callable[[str], bool]] = {
-    "target-leakage": lambda s: re.search(r'FEATURES = \[[^\]]*"retention_call_logged"', s) is not None,
-    "random-split-on-time": lambda s: "train_test_split(" in s,
-    "preprocessing-on-full-data": lambda s: re.search(r"\bX\.median\(\)|\.fit\(X\.", s) is not None,
-    "eval-on-train": lambda s: "roc_auc_score(y_train" in s,
-    "metric-mismatch": lambda s: "accuracy_score(" in s,
-    "ignored-srm": lambda s: 'experiment["arm"].value_counts()' in s and "chisquare" not in s,
-    "peeking": lambda s: "break" in s and "chi2_contingency" in s,
-    "survivorship-bias": lambda s: '["renewed"] == 1' in s,
-    "multiple-comparisons": lambda s: 'segments["p_value"] < 0.05' in s,
-}
+# How a careful reviewer decides each step, written independently of the generator's templates:
+# by following the names a step uses back to where the notebook defines them, and by checking the
+# data the step runs on. `step_cells` finds each step's cell by its title, as a reader would.
+SPLIT_LINE = re.compile(r"^(\w+), (\w+), (\w+), (\w+) = train_test_split\((\w+), (\w+),", re.M)
+
+
+def step_cells(generator: ModuleType, cells: dict[str, str]) -> dict[str, tuple[str, str]]:
+    """catalogue id -> (label, source) of the cell doing that step."""
+    title_of = {title: step for step, titles in generator.STEP_TITLES.items() for title in titles}
+    found = {}
+    for label, source in cells.items():
+        title = LABEL.match(source.splitlines()[0]).group(2)
+        if title in title_of:
+            found[title_of[title]] = (label, source)
+    assert set(found) == set(generator.DEFECT_CATALOGUE)
+    return found
+
+
+def _one(pattern: str, source: str) -> str:
+    match = re.search(pattern, source, re.M)
+    assert match, (pattern, source)
+    return match.group(1)
+
+
+def reviewer_flags(generator: ModuleType, cells: dict[str, str], data: dict[str, pd.DataFrame]) -> list[str]:
+    """The flags a careful reviewer raises: a methodology judgement per step, no template knowledge."""
+    steps = step_cells(generator, cells)
+    src = {step: source for step, (_, source) in steps.items()}
+    train, _, _, _, full, _ = SPLIT_LINE.search(src["random-split-on-time"]).groups()
+    customers, experiment = data["customers"], data["experiment"]
+    snapshot = pd.to_datetime(customers["snapshot_date"])
+    call_dates = pd.to_datetime(customers["retention_call_date"])
+    counts = experiment["arm"].value_counts()
+    scaled_from = dict(
+        re.findall(r"^(\w+) = scaler\.transform\((\w+)\.fillna", src["preprocessing-on-full-data"], re.M)
+    )
+    metric_of = {
+        name: kind
+        for name, kind in re.findall(r"^(\w+) = (accuracy_score|1 - |\w+\[called\])", src["metric-mismatch"], re.M)
+    }
+    ready_left = _one(r"^ready = (\w+) > ", src["metric-mismatch"])
+    raw_p = _one(r'"(\w+)": stats\.chi2_contingency', src["multiple-comparisons"])
+    flawed = {
+        "target-leakage": '"retention_call_logged"' in src["target-leakage"] and bool((call_dates > snapshot).any()),
+        "random-split-on-time": not snapshot.is_monotonic_increasing,
+        "preprocessing-on-full-data": _one(r"^medians = (\w+)\.median\(\)", src["preprocessing-on-full-data"]) == full,
+        "eval-on-train": scaled_from[_one(r"predict_proba\((\w+)\)", src["eval-on-train"])] == train,
+        "metric-mismatch": metric_of.get(ready_left) == "accuracy_score",
+        "ignored-srm": chisquare(counts[["control", "treatment"]]).pvalue < 1e-3,
+        "peeking": _one(r"^final = .*<= (\w+)\]$", src["peeking"]) == _one(r"^for (\w+) in sorted", src["peeking"]),
+        "survivorship-bias": _one(r"^revenue = (\w+)\.groupby", src["survivorship-bias"])
+        == _one(r'^(\w+) = \w+\[\w+\["renewed"\] == 1\]', src["survivorship-bias"]),
+        "multiple-comparisons": _one(r'segments\["significant"\] = segments\["(\w+)"\]', src["multiple-comparisons"])
+        == raw_p,
+    }
+    return sorted(f"{steps[step][0]}:{step}" for step, bad in flawed.items() if bad)
 
 
 def test_same_seed_gives_the_same_bytes(generator: ModuleType) -> None:
@@ -114,16 +160,30 @@ def test_key_matches_planted_and_survives_a_csv_round_trip(generator: ModuleType
         assert generator.answer_key(generator.generate(seed, 1000))["flagged_defects"] == keys[seed]
 
 
-def test_each_planted_label_names_a_cell_that_holds_that_defect(
-    generator: ModuleType, datasets: dict[int, dict[str, pd.DataFrame]], keys: dict[int, list[str]]
+def test_a_careful_reviewer_finds_exactly_the_planted_defects(
+    generator: ModuleType, keys: dict[int, list[str]]
 ) -> None:
     for seed in SEEDS:
-        cells = analysis_cells(generator, seed, datasets[seed])
-        planted = dict(label.split(":")[::-1] for label in keys[seed])
-        for defect, matches in PATTERNS.items():
-            holding = {label for label, source in cells.items() if matches(source)}
-            want = {planted[defect]} if defect in planted else set()
-            assert holding == want, (seed, defect, holding, want)
+        data = generator.generate(seed, 5000)  # the case's default size: the SRM test has its power there
+        cells = analysis_cells(generator, seed, data)
+        assert reviewer_flags(generator, cells, data) == keys[seed], seed
+
+
+def test_leaked_calls_and_unordered_rows_are_in_the_data_exactly_when_planted(
+    generator: ModuleType, datasets: dict[int, dict[str, pd.DataFrame]], keys: dict[int, list[str]]
+) -> None:
+    seen = set()
+    for seed in SEEDS:
+        customers = datasets[seed]["customers"]
+        planted = {label.split(":")[1] for label in keys[seed]}
+        after = pd.to_datetime(customers["retention_call_date"]) > pd.to_datetime(customers["snapshot_date"])
+        leak = "target-leakage" in planted
+        # A leaked call happens between the snapshot and the renewal, mostly to churners.
+        assert after.any() == leak and (after.sum() == customers["retention_call_logged"].sum()) == leak, seed
+        holdout = customers["snapshot_date"].iloc[-len(customers) // 4 :]
+        assert (holdout.nunique() == len(generator.MONTHS)) == ("random-split-on-time" in planted), seed
+        seen.add((leak, "random-split-on-time" in planted))
+    assert len(seen) == 4
 
 
 def test_the_srm_is_in_the_data_exactly_when_the_notebook_ignores_it(
@@ -172,24 +232,171 @@ def test_case_loads_and_its_release_notebook_keeps_no_solution(generator: Module
     assert case.kind == "review" and case.hiring and case.practice
     assert [p.id for p in case.checkable_parts] == ["flagged_defects"]
     release = nbformat.writes(release_notebook(case))
-    for secret in ("customer_id", "default_rng", "planted_labels", "HOME_TITLES"):
+    for secret in ("customer_id", "default_rng", "planted_labels", "STEP_TITLES"):
         assert secret not in release
     assert not re.search(r"C\d+:({})".format("|".join(map(re.escape, generator.DEFECT_CATALOGUE))), release)
 
 
-def test_blanket_flagging_scores_little_and_a_full_review_scores_all(
-    generator: ModuleType, datasets: dict[int, dict[str, pd.DataFrame]], keys: dict[int, list[str]]
-) -> None:
-    from assessments.content.case import load_case
-    from assessments.grading.checks import CHECK_RULES, score_check
+# The pattern-matching flagger of issue #14, written before the fix against the generator's fixed
+# strings: it scored 10/10 on every seed. It must now do no better than chance.
+PRE_FIX_PATTERNS: dict[str, Callable[[str], bool]] = {
+    "target-leakage": lambda s: re.search(r'FEATURES = \[[^\]]*"retention_call_logged"', s) is not None,
+    "random-split-on-time": lambda s: "train_test_split(" in s,
+    "preprocessing-on-full-data": lambda s: re.search(r"\bX\.median\(\)|\.fit\(X\.", s) is not None,
+    "eval-on-train": lambda s: "roc_auc_score(y_train" in s,
+    "metric-mismatch": lambda s: "accuracy_score(" in s,
+    "ignored-srm": lambda s: 'experiment["arm"].value_counts()' in s and "chisquare" not in s,
+    "peeking": lambda s: "break" in s and "chi2_contingency" in s,
+    "survivorship-bias": lambda s: '["renewed"] == 1' in s,
+    "multiple-comparisons": lambda s: 'segments["p_value"] < 0.05' in s,
+}
+SCORED_SEEDS = range(40)
+TRAINING_SEEDS = range(1000, 1400)  # the fixed-string flagger learns on other seeds than it is scored on
 
-    check = load_case(CASE, check_rules=CHECK_RULES).part("flagged_defects").check
-    for seed in range(10):
-        cells = analysis_cells(generator, seed, datasets[seed])
-        home = {LABEL.match(s.splitlines()[0]).group(2): label for label, s in cells.items()}
-        everything = [f"{home[title]}:{defect}" for defect, title in generator.HOME_TITLES.items()]
-        assert score_check(check.kind, check.params, [k.upper() for k in keys[seed]], keys[seed], 10).earned == 10
-        assert score_check(check.kind, check.params, everything, keys[seed], 10).earned <= 2.0
+
+def pre_fix_flagger(generator: ModuleType, cells: dict[str, str]) -> list[str]:
+    """Every (cell, defect) whose pre-fix pattern matches the cell's text."""
+    return sorted({f"{label}:{d}" for label, s in cells.items() for d, match in PRE_FIX_PATTERNS.items() if match(s)})
+
+
+def generator_fragments(generator: ModuleType) -> list[str]:
+    """Every fixed string of the generator's source, as a reader would grep for it.
+
+    Each string literal is cut at its template placeholders and line ends; a fragment that is a
+    plain name (a pool's variable name, a column) matches as a whole word, anything else as text.
+    """
+    tree = ast.parse(Path(generator.__file__).read_text(encoding="utf-8"))
+    fragments = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Constant) and isinstance(node.value, str):
+            for piece in re.split(r"\$\w+|\$\{\w+\}|\n", node.value):
+                if piece.strip():
+                    fragments.add(piece.strip())
+    return sorted(fragments)
+
+
+def fragments_in(source: str, fragments: list[str]) -> frozenset[int]:
+    """The indices of the fragments a cell holds (names as whole words)."""
+    words = set(re.findall(r"\w+", source))
+    return frozenset(i for i, f in enumerate(fragments) if (f in words if re.fullmatch(r"\w+", f) else f in source))
+
+
+def learn_fixed_string_flagger(generator: ModuleType) -> Callable[[dict[str, str]], list[str]]:
+    """A naive Bayes flagger over the generator's fixed strings, learned from 400 seeds' notebooks.
+
+    For each step it estimates, from the notebooks of other seeds and their keys, how often each
+    fixed string appears in the step's cell when the step is flawed and when it is correct, and then
+    flags a cell when the strings it holds make "flawed" the likelier reading. This is the best a
+    reader can do who greps this repository's text instead of reviewing the analysis.
+    """
+    fragments = generator_fragments(generator)
+    present: dict[str, list[tuple[bool, frozenset[int]]]] = {step: [] for step in generator.DEFECT_CATALOGUE}
+    for seed in TRAINING_SEEDS:
+        flawed_cells = generator.flawed_cells(seed)
+        planted = {str(c["defect"]) for c in flawed_cells if c["defect"]}
+        cells = {str(c["label"]): str(c["source"]) for c in flawed_cells}
+        for step, (_, source) in step_cells(generator, cells).items():
+            present[step].append((step in planted, fragments_in(source, fragments)))
+    model: dict[str, tuple[float, dict[int, tuple[float, float]]]] = {}
+    for step, rows in present.items():
+        flawed = [hits for bad, hits in rows if bad]
+        correct = [hits for bad, hits in rows if not bad]
+        prior = np.log(len(flawed) / len(correct))
+        weights = {}
+        for i in set().union(*(hits for _, hits in rows)):
+            rate_f = (sum(i in hits for hits in flawed) + 1) / (len(flawed) + 2)
+            rate_c = (sum(i in hits for hits in correct) + 1) / (len(correct) + 2)
+            if abs(rate_f - rate_c) >= 0.1:
+                weights[i] = (np.log(rate_f / rate_c), np.log((1 - rate_f) / (1 - rate_c)))
+        model[step] = (prior, weights)
+
+    def flag(cells: dict[str, str]) -> list[str]:
+        flags = []
+        for step, (label, source) in step_cells(generator, cells).items():
+            prior, weights = model[step]
+            hits = fragments_in(source, fragments)
+            evidence = prior + sum(yes if i in hits else no for i, (yes, no) in weights.items())
+            if evidence > 0:
+                flags.append(f"{label}:{step}")
+        return sorted(flags)
+
+    return flag
+
+
+@pytest.fixture(scope="module")
+def fixed_string_flagger(generator: ModuleType) -> Callable[[dict[str, str]], list[str]]:
+    """The fixed-string flagger, learned once per module."""
+    return learn_fixed_string_flagger(generator)
+
+
+def random_flags_score(catalogue_size: int, planted: int, flags: int, points: float) -> tuple[float, float]:
+    """Chance: the mean and variance of the score of `flags` distinct flags drawn at random.
+
+    The flags are drawn from the strongest guesses a reader has without reviewing: one per catalogue
+    defect, on the cell that does that step (found by its title). Of those, `planted` are right; the
+    score follows the case's rule, recall minus the false-flag rate over the absent defects.
+    """
+    drawn = min(flags, catalogue_size)
+    found = np.arange(0, min(planted, drawn) + 1)
+    weights = hypergeom.pmf(found, catalogue_size, planted, drawn)
+    false_rate = np.minimum(1.0, (flags - found) / (catalogue_size - planted))
+    scores = points * np.clip(found / planted - false_rate, 0.0, 1.0)
+    mean = float((weights * scores).sum())
+    return mean, float((weights * (scores - mean) ** 2).sum())
+
+
+@pytest.fixture(scope="module")
+def flags_check(generator: ModuleType):
+    from assessments.content.case import load_case
+    from assessments.grading.checks import CHECK_RULES
+
+    return load_case(CASE, check_rules=CHECK_RULES).part("flagged_defects").check
+
+
+def _score(check, flags: list[str], key: list[str]) -> float:
+    from assessments.grading.checks import score_check
+
+    return score_check(check.kind, check.params, flags, key, 10).earned
+
+
+@pytest.mark.parametrize("flagger_name", ["pre-fix patterns", "fixed strings"])
+def test_pattern_matching_flaggers_score_no_better_than_chance(
+    generator: ModuleType, flags_check, fixed_string_flagger, flagger_name: str
+) -> None:
+    flagger = (
+        fixed_string_flagger if flagger_name == "fixed strings" else lambda cells: pre_fix_flagger(generator, cells)
+    )
+    scores, chance, variance = [], [], []
+    for seed in SCORED_SEEDS:
+        data = generator.generate(seed, 1000)
+        key = generator.answer_key(data)["flagged_defects"]
+        flags = flagger(analysis_cells(generator, seed, data))
+        scores.append(_score(flags_check, flags, key))
+        mean, var = random_flags_score(len(generator.DEFECT_CATALOGUE), len(key), len(flags), 10)
+        chance.append(mean)
+        variance.append(var)
+    # No better than chance: the flagger's mean is within two standard errors of what random
+    # flags of the same number, on the same seeds, would score on average.
+    margin = 2 * np.sqrt(sum(variance)) / len(SCORED_SEEDS)
+    assert np.mean(scores) <= np.mean(chance) + margin, (flagger_name, np.mean(scores), np.mean(chance), margin)
+
+
+def test_flagging_every_step_scores_nothing_and_the_true_flags_score_full_marks(
+    generator: ModuleType, flags_check
+) -> None:
+    for seed in SCORED_SEEDS:
+        data = generator.generate(seed, 1000)
+        key = generator.answer_key(data)["flagged_defects"]
+        cells = analysis_cells(generator, seed, data)
+        everything = [f"{label}:{step}" for step, (label, _) in step_cells(generator, cells).items()]
+        assert _score(flags_check, everything, key) == 0, seed
+        assert _score(flags_check, key, key) == 10, seed
+        written = [f"  cell {k.split(':')[0][1:]} - {k.split(':')[1].replace('-', ' ').title()}  " for k in key]
+        assert _score(flags_check, written, key) == 10, seed
+
+
+def test_the_case_catalogue_is_the_generators(generator: ModuleType, flags_check) -> None:
+    assert flags_check.params["catalogue"] == list(generator.DEFECT_CATALOGUE)
 
 
 def bundle_folder(generator: ModuleType, seed: int, folder: Path) -> None:
@@ -246,12 +453,15 @@ def kernel_run(
     return {"flawed": flawed, "outputs": outputs}
 
 
-def test_flawed_notebooks_are_valid_and_run_on_their_data(kernel_run: dict) -> None:
+def test_flawed_notebooks_are_valid_and_run_on_their_data(kernel_run: dict, keys: dict[int, list[str]]) -> None:
     assert len(kernel_run["flawed"]) == 2
     for seed, notebook in kernel_run["flawed"].items():
         nbformat.validate(notebook)
         printed = kernel_run["outputs"][seed]
         assert "AUC:" in printed and "renewal control" in printed, printed
+        # Running the notebook shows a data-planted defect: a holdout drawn from every month.
+        split_planted = any(label.endswith(":random-split-on-time") for label in keys[seed])
+        assert ("from 12 snapshot months" in printed) == split_planted, printed
 
 
 def test_author_notebook_assigns_the_key(kernel_run: dict, keys: dict[int, list[str]]) -> None:
