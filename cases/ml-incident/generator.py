@@ -117,7 +117,9 @@ def _off_edges(values: np.ndarray, feature: str) -> np.ndarray:
     return np.round(np.where(on_edge, rounded + unit, rounded), decimals)
 
 
-def _log_likelihood_ratio(amount: np.ndarray, device_age: np.ndarray, ip_risk: np.ndarray, segment: np.ndarray):
+def _log_likelihood_ratio(
+    amount: np.ndarray, device_age: np.ndarray, ip_risk: np.ndarray, segment: np.ndarray
+) -> np.ndarray:
     """log p(features | fraud) - log p(features | legit), from the densities the data is drawn from."""
     log_amount = np.log(amount)
     mean = _AMOUNT_LOG_MEAN[segment]
@@ -317,7 +319,8 @@ def answer_key(data: dict[str, pd.DataFrame]) -> dict[str, Any]:
 def planted(seed: int, size: int) -> dict[str, Any]:
     """What this seed planted, how strongly, and what it did to the numbers the brief asks for."""
     params = _parameters(seed)
-    key = answer_key(generate(seed, size))
+    data = generate(seed, size)
+    key = answer_key(data)
     drift = params["drift"]
     realised: dict[str, Any] = {}
     if drift["present"]:
@@ -330,7 +333,7 @@ def planted(seed: int, size: int) -> dict[str, Any]:
     if params["label_break"]["present"]:
         realised["label_break"] = {
             "labels_affected": key["labels_affected"],
-            "found_start_label_day": label_break(generate(seed, size)["transactions"])[1],
+            "found_start_label_day": label_break(data["transactions"])[1],
         }
     realised["feedback_loop"] = {
         "declined_label_coverage": key["declined_label_coverage"],
@@ -370,8 +373,8 @@ def guide(seed: int, size: int) -> list[str]:
     cov, bias = realised["feedback_loop"]["declined_label_coverage"], realised["feedback_loop"]["feedback_bias"]
     if loop["present"]:
         lines.append(
-            f"- **Feedback loop: yes.** From day {loop['start_day']}, {loop['unreviewed_share']:.0%} fewer "
-            f"declined transactions are reviewed: labelled share of declines {cov['reference']:.1%} -> "
+            f"- **Feedback loop: yes.** From day {loop['start_day']}, {loop['unreviewed_share']:.0%} of the declines "
+            f"that used to be reviewed no longer are: labelled share of declines {cov['reference']:.1%} -> "
             f"{cov['current']:.1%}; the labelled fraud rate of the current period is off by {bias:+.2%} "
             "(points). A retrain on these labels would learn that high scores are safer than they are."
         )

@@ -327,6 +327,10 @@ def test_missing_labels_read_as_not_fraud_miss_the_label_based_parts(study: list
         current = filled[filled["day"] >= 43]
         rates = current.groupby("label_source")["label"].mean().to_dict()
         assert earned(parts, "positive_rate_by_source", rates, key["positive_rate_by_source"]) < 1
+        both = filled[(filled["day"] <= 14) | (filled["day"] >= 43)]
+        flagged = both[both["score"] >= 0.5].assign(period=lambda f: np.where(f["day"] <= 14, "reference", "current"))
+        precision = {f"{s}:{p}": v for (s, p), v in flagged.groupby(["segment", "period"])["label"].mean().items()}
+        assert earned(parts, "segment_precision", precision, key["segment_precision"]) <= 0.5
         coverage = {"reference": 1.0, "current": 1.0}
         assert earned(parts, "declined_label_coverage", coverage, key["declined_label_coverage"]) == 0
         assert earned(parts, "feedback_bias", 0.0, key["feedback_bias"]) == 0
