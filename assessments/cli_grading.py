@@ -220,11 +220,12 @@ def integrity_report_command(slug: str) -> None:
         click.echo(
             f"\nBorrowed key: {_who(flag.submission)} matches the key of {flag.key_of_candidate} "
             f"(invitation {flag.key_of_invitation}) on {comparison.other_matches} parts, its own key on "
-            f"{comparison.own_matches}, of the {len(comparison.parts)} parts where the two keys differ."
+            f"{comparison.own_matches}, counting the numeric and list parts where the two keys differ."
         )
         for part in comparison.parts:
             mark = "other key" if part.matches_other else "own key" if part.matches_own else "neither"
-            click.echo(f"    {part.part_id:<20} matches {mark:<9}  answer {part.answer}")
+            counted = "" if part.counted else "  (not counted: a guess fits some key)"
+            click.echo(f"    {part.part_id:<20} matches {mark:<9}  answer {part.answer}{counted}")
             click.echo(f"    {'':<20} own key {part.own_key}  ·  other key {part.other_key}")
     for flag in report.code:
         match = flag.match

@@ -96,6 +96,29 @@ def test_a_keys_agreement_on_a_part_says_nothing_and_one_matching_number_is_not_
     assert next(p for p in near.parts if p.part_id == "treatment_rate").matches_other
 
 
+def test_a_guesser_whose_choices_happen_to_fit_another_key_is_not_flagged(spec):
+    own = spec.key_for_seed(1)
+    # In this case both choices rarely differ between seeds; another key where they do, by hand.
+    other = {
+        **spec.key_for_seed(2),
+        "better_arm": "control" if own["better_arm"] == "treatment" else "treatment",
+        "best_channel": "social" if own["best_channel"] != "social" else "search",
+    }
+    guess = {
+        "treatment_rate": 0.5,
+        "better_arm": other["better_arm"],
+        "best_channel": other["best_channel"],
+        "arm_rates": {"control": 0.4, "treatment": 0.5},
+    }
+    comparison = evidence.compare_with_keys(spec, guess, own, other)
+    # The choices fit the other key and are shown, but a coin fits some key: they do not count.
+    shown = {p.part_id: p for p in comparison.parts}
+    assert shown["better_arm"].matches_other and not shown["better_arm"].counted
+    assert comparison.other_matches == 0 and not comparison.borrowed
+    assert evidence.borrowed_key(spec, guess, own, other) is None
+    assert not evidence.could_be_borrowed(spec, {**guess, "treatment_rate": own["treatment_rate"]}, own)
+
+
 def test_written_answers_match_after_normalising_and_short_ones_do_not(spec):
     text = "The lift is real: the interval of the difference excludes zero, so ship it."
     found = evidence.written_matches(

@@ -6,7 +6,8 @@ submissions and keys from the database. Nothing here decides anything about a ca
 measures and shows the evidence.
 
 - Borrowed key: a submission's answers scored, with the case's own checks and tolerances, against
-  its own key and against another invitation's key, part by part.
+  its own key and against another invitation's key, part by part; only parts a guess rarely
+  matches (numbers, tables, label sets) count towards a flag.
 - Written answers: response cells normalised (case, spacing, punctuation) and compared exactly,
   ignoring the starter's placeholder and answers too short to tell anything.
 """
@@ -29,7 +30,11 @@ from assessments.grading.code_similarity import cell_source, notebook_cells
 # seed's key means something. Function parts are called on hidden inputs and predictions are
 # scored on a holdout: neither has a value a candidate could copy from someone else's key.
 KEY_KINDS = frozenset({"number", "choice", "boolean", "labels", "table"})
-# A borrowed key is flagged when another key matches at least this many more parts than the own key.
+# Of those, the kinds a guess rarely matches: a choice or a yes/no is right for some other key half
+# the time, so among hundreds of keys a guesser would always "match" one. Those parts are shown
+# beside the others but do not count towards a flag.
+COUNTED_KINDS = frozenset({"number", "labels", "table"})
+# A borrowed key is flagged when another key matches at least this many more counted parts than the own key.
 BORROWED_MARGIN = 2
 MAX_WRITTEN_CHARS = 20_000
 MIN_WRITTEN_CHARS = 40
@@ -54,6 +59,7 @@ class PartComparison:
     other_key: str
     matches_own: bool
     matches_other: bool
+    counted: bool  # False for a choice or yes/no: shown, not counted
 
 
 @dataclass(frozen=True)
@@ -64,17 +70,17 @@ class KeyComparison:
 
     @property
     def own_matches(self) -> int:
-        """Parts where the answer matches the own key."""
-        return sum(p.matches_own for p in self.parts)
+        """Counted parts where the answer matches the own key."""
+        return sum(p.matches_own for p in self.parts if p.counted)
 
     @property
     def other_matches(self) -> int:
-        """Parts where the answer matches the other key."""
-        return sum(p.matches_other for p in self.parts)
+        """Counted parts where the answer matches the other key."""
+        return sum(p.matches_other for p in self.parts if p.counted)
 
     @property
     def borrowed(self) -> bool:
-        """True when the other key matches clearly more parts than the own key."""
+        """True when the other key matches clearly more counted parts than the own key."""
         return self.other_matches >= self.own_matches + BORROWED_MARGIN
 
 
@@ -126,6 +132,7 @@ def compare_with_keys(
                 shown_value(other_key[part.id]),
                 own,
                 other,
+                check.kind in COUNTED_KINDS,
             )
         )
     return KeyComparison(tuple(parts))
@@ -142,7 +149,7 @@ def borrowed_key(
     hits = 0
     for part in case.checkable_parts:
         check = part.check
-        if check is not None and check.kind in KEY_KINDS and part.id in answers and part.id in other_key:
+        if check is not None and check.kind in COUNTED_KINDS and part.id in answers and part.id in other_key:
             hits += bool(_matches(check.kind, check.params, answers[part.id], other_key[part.id]))
     if hits < BORROWED_MARGIN:
         return None
@@ -151,14 +158,14 @@ def borrowed_key(
 
 
 def could_be_borrowed(case: CaseSpec, answers: Mapping[str, Any], own_key: Mapping[str, Any]) -> bool:
-    """False when the answers miss too few value parts of the own key for any other key to match clearly more.
+    """False when the answers miss too few counted parts of the own key for any other key to match clearly more.
 
     Lets the report skip the scan over every other key for the (usual) submission that is right.
     """
     missed = 0
     for part in case.checkable_parts:
         check = part.check
-        if check is None or check.kind not in KEY_KINDS or part.id not in answers or part.id not in own_key:
+        if check is None or check.kind not in COUNTED_KINDS or part.id not in answers or part.id not in own_key:
             continue
         if not _matches(check.kind, check.params, answers[part.id], own_key[part.id]):
             missed += 1
