@@ -58,7 +58,9 @@ class DefectExplanation:
     label: str
     defect: str
     title: str
-    outcome: str  # found | missed | false-flag | unknown (notebook answers that could not be read)
+    # found | missed | false-flag | unreadable (a flag not in the "C<n>:<id>" form, not scored) |
+    # unknown (notebook answers that could not be read at all)
+    outcome: str
     explanation: str
     why_it_matters: str
     how_to_fix: str
@@ -150,7 +152,7 @@ def _normalise(answer: str) -> str:
 
 
 def explain_defects(spec: CaseSpec, seed: int, flags: Iterable[ReviewFlag] | None) -> list[DefectExplanation]:
-    """Each planted defect (found or missed) and each false flag, explained from the catalogue.
+    """Each planted defect (found or missed) and each false or unreadable flag, explained from the catalogue.
 
     With `flags` None (answers that could not be read from a notebook), every planted defect is
     explained with the outcome "unknown".
@@ -170,9 +172,14 @@ def explain_defects(spec: CaseSpec, seed: int, flags: Iterable[ReviewFlag] | Non
     for answer, flag in (given or {}).items():
         if answer in planted:
             continue
+        if parse_cell_flag(flag.answer) is None:
+            explained.append(_unreadable(flag))
+            continue
         entry = catalogue.get(flag.defect, {})
         cell = next((c for c in cells if _normalise(str(c["label"])) == _normalise(flag.label)), None)
-        if cell is None:
+        if not entry:
+            reason = "That id is not in the catalogue of this exercise."
+        elif cell is None:
             reason = f"There is no cell {flag.label} in your notebook."
         elif cell["defect"]:
             other = catalogue[str(cell["defect"])]["title"]
@@ -192,6 +199,20 @@ def explain_defects(spec: CaseSpec, seed: int, flags: Iterable[ReviewFlag] | Non
             )
         )
     return explained
+
+
+def _unreadable(flag: ReviewFlag) -> DefectExplanation:
+    text = flag.answer.rstrip(":")
+    return DefectExplanation(
+        label=text[:60] + ("…" if len(text) > 60 else ""),
+        defect="",
+        title="not read as a flag",
+        outcome="unreadable",
+        explanation='This flag could not be read as `"C<n>:<defect-id>"`, so it was not scored.',
+        why_it_matters="Write the cell's label, a colon and an id from the catalogue, e.g. C4:some-defect-id.",
+        how_to_fix="",
+        note=flag.note,
+    )
 
 
 def _explanation(

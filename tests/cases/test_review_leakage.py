@@ -482,3 +482,27 @@ def test_the_browser_exercise_reads_the_case_not_the_generators_module(monkeypat
     assert planted and {f.defect for f in planted} <= set(review.defect_catalogue(case))
     assert review.score_flags(case, 3, planted).earned == case.part("flagged_defects").points
     assert {e.outcome for e in review.explain_defects(case, 3, planted)} == {"found"}
+
+
+def test_notebook_flags_are_explained_as_the_check_reads_them() -> None:
+    from assessments.content.case import load_case
+    from assessments.grading.checks import CHECK_RULES
+    from assessments.services import review_exercise as review
+
+    case = load_case(CASE, check_rules=CHECK_RULES)
+    first, *rest = review.planted_flags(case, 3)
+    lenient = f"cell {first.label[1:]} - {first.defect.replace('-', ' ').upper()}"
+    answers = [lenient, "C99:peeking", "C3:data-snooping", "see my notes"]
+    notebook = nbformat.v4.new_notebook()
+    notebook.cells.append(nbformat.v4.new_code_cell(f"flagged_defects = {answers!r}"))
+    notebook.cells[0].metadata["assess"] = {"answer": "flagged_defects"}
+    flags = review.flags_from_notebook(notebook, "flagged_defects")
+    assert flags is not None
+    outcomes = {(e.label, e.outcome): e for e in review.explain_defects(case, 3, flags)}
+    assert (first.label, "found") in outcomes
+    assert all((f.label, "missed") in outcomes for f in rest)
+    assert (("C99", "false-flag") in outcomes) and "no cell C99" in outcomes["C99", "false-flag"].explanation
+    assert "not in the catalogue" in outcomes["C3", "false-flag"].explanation
+    assert ("see my notes", "unreadable") in outcomes
+    report = review.score_flags(case, 3, flags)
+    assert 'could not read 1 item(s) as "C<n>:<defect-id>"' in report.checks[0].message
