@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import nbformat
 import pytest
 
-from assessments.grading import integrity
+from assessments.content.case import load_case
+from assessments.content.corpus import corpus_notebook, read_corpus
+from assessments.content.notebook import release_notebook, solution_notebook
+from assessments.grading import code_similarity, integrity
+from assessments.grading.checks import CHECK_RULES
 from assessments.grading.pipeline import grade_notebook
 from tests.grading.conftest import SEED
 
@@ -27,3 +33,19 @@ def test_a_key_typed_from_another_seed_is_found_in_the_kept_answers(case, releas
     assert honest.earned == honest.possible
     assert not integrity.could_be_borrowed(case, honest.answers, own)
     assert integrity.borrowed_key(case, honest.answers, own, friends) is None
+
+
+CASES = Path(__file__).resolve().parents[2] / "cases"
+CORPORA = Path(__file__).resolve().parents[1] / "cases" / "careless"
+
+
+@pytest.mark.parametrize("slug", ["ab-readout", "error-analysis", "ml-incident", "product-design"])
+def test_independent_correct_methods_of_a_real_case_are_not_flagged_as_copies(slug) -> None:
+    # The author's solution and the corpus's correct alternative methods solve the same case with the
+    # same data and column names, written independently: none of them is a copy of another.
+    spec = load_case(CASES / slug, check_rules=CHECK_RULES)
+    entries = [e for e in read_corpus(CORPORA / slug.replace("-", "_")) if e.kind == "correct"]
+    assert entries, f"{slug} has no correct alternative in its corpus"
+    notebooks = {"solution": solution_notebook(spec)} | {e.name: corpus_notebook(spec, e) for e in entries}
+    prints = {name: code_similarity.code_print(notebook) for name, notebook in notebooks.items()}
+    assert code_similarity.code_matches(prints, code_similarity.code_print(release_notebook(spec))) == []
