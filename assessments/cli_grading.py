@@ -202,6 +202,18 @@ def _indented(text: str, prefix: str = "      ") -> str:
     return "\n".join(prefix + line for line in (text.splitlines() or [""]))
 
 
+def _echo_code_match(title: str, match: integrity.CodeMatch, right: str) -> None:
+    click.echo(
+        f"\n{title}: Jaccard {match.jaccard:.2f}, containment {match.containment:.2f}, "
+        f"{match.shared} shared runs of {integrity.SHINGLE_TOKENS} tokens."
+    )
+    for snippet in match.snippets:
+        click.echo(f"    cell {snippet.left_cell} of the first:")
+        click.echo(_indented(snippet.left))
+        click.echo(f"    cell {snippet.right_cell} of {right}:")
+        click.echo(_indented(snippet.right))
+
+
 @integrity_group.command("report")
 @click.option("--case", "slug", required=True)
 @with_appcontext
@@ -228,16 +240,11 @@ def integrity_report_command(slug: str) -> None:
             click.echo(f"    {part.part_id:<20} matches {mark:<9}  answer {part.answer}{counted}")
             click.echo(f"    {'':<20} own key {part.own_key}  ·  other key {part.other_key}")
     for flag in report.code:
-        match = flag.match
-        click.echo(
-            f"\nNear-duplicate code: {_who(flag.left)} and {_who(flag.right)}: Jaccard {match.jaccard:.2f}, "
-            f"containment {match.containment:.2f}, {match.shared} shared runs of {integrity.SHINGLE_TOKENS} tokens."
+        _echo_code_match(f"Near-duplicate code: {_who(flag.left)} and {_who(flag.right)}", flag.match, "the second")
+    for solution in report.solution:
+        _echo_code_match(
+            f"Close to the author's solution: {_who(solution.submission)}", solution.match, "the author's solution"
         )
-        for snippet in match.snippets:
-            click.echo(f"    cell {snippet.left_cell} of the first:")
-            click.echo(_indented(snippet.left))
-            click.echo(f"    cell {snippet.right_cell} of the second:")
-            click.echo(_indented(snippet.right))
     for flag in report.written:
         names = ", ".join(_who(ref) for ref in flag.submissions)
         click.echo(f"\nIdentical written answer to {flag.part_id}: {names}")

@@ -3,7 +3,8 @@
 Seven candidates, each on their own invitation and seed, each submission graded as the grader
 would have graded it (the report keeps the answer values the checks read):
 
-- Alice solves the case (the author's solution code, her own written answer);
+- Alice solves the case with the author's solution code (public in the repository) and her own
+  written answer;
 - Bob uploads Alice's notebook byte for byte (so his answers are his own key: the code recomputes);
 - Carol uploads Alice's notebook lightly edited: names renamed, comments added, cells re-spaced;
 - Dave solves it independently, in code of his own, with his own written answer;

@@ -60,7 +60,14 @@ def test_the_report_finds_the_planted_copies_and_borrowed_key_and_nothing_else(a
         ("recommendation", ["Alice Candidate", "Bob Candidate", "Carol Candidate"])
     ]
     assert report.written[0].text == ALICE_WRITTEN
-    assert report.flag_count == 5
+    # Alice's code is the case's (public) author solution, so the three copies are also close to it;
+    # Dave's independent solution and Erin's typed numbers are not.
+    assert sorted(f.submission.candidate_name for f in report.solution) == [
+        "Alice Candidate",
+        "Bob Candidate",
+        "Carol Candidate",
+    ]
+    assert report.flag_count == 8
 
 
 def test_one_persons_two_invitations_are_not_compared_with_each_other(spec):
@@ -154,7 +161,8 @@ def test_the_cli_prints_every_flag_with_its_evidence(app, runner):
     result = runner.invoke(args=["integrity", "report", "--case", "tiny-hiring"])
     assert result.exit_code == 0, result.output
     out = result.output
-    assert "5 flags" in out
+    assert "8 flags" in out
+    assert "Close to the author's solution: Carol Candidate" in out
     assert "Borrowed key: Erin Candidate" in out and "Dave Candidate" in out
     assert "Near-duplicate code: Alice Candidate" in out and "by_arm" in out
     assert "Identical written answer to recommendation" in out

@@ -336,3 +336,23 @@ def code_matches(
         if match is not None:
             found.append(match)
     return sorted(found, key=lambda m: (-m.jaccard, -m.shared, str(m.left), str(m.right)))
+
+
+def reference_matches(
+    prints: Mapping[Hashable, CodePrint], starter: CodePrint, reference: CodePrint, reference_key: Hashable
+) -> list[CodeMatch]:
+    """Submissions whose own code is near-identical to a reference's (the case's public author solution).
+
+    Each submission is measured against the reference directly (N comparisons, no LSH), with only
+    the starter removed: a solution most candidates copied must not pass as the case's idiom.
+    """
+    starter_set = set(starter.shingles)
+    own = {key: set(code.shingles) - starter_set for key, code in prints.items()}
+    own[reference_key] = set(reference.shingles) - starter_set
+    everything = {**prints, reference_key: reference}
+    found = []
+    for key in prints:
+        match = measure_pair(key, reference_key, own, everything, starter)
+        if match is not None:
+            found.append(match)
+    return sorted(found, key=lambda m: (-m.jaccard, -m.shared, str(m.left)))

@@ -5,7 +5,7 @@ For every invitation to the case, its latest graded submission is compared with 
 - borrowed key: its answers (kept on the grade report) match another invitation's key on clearly
   more parts than its own key, scored with the case's own checks and tolerances;
 - near-duplicate code: its own code (the starter's removed, names normalised) is near-identical
-  to another candidate's;
+  to another candidate's, or to the case's author solution (the repository is public);
 - identical written answers.
 
 The comparisons live in `grading/integrity.py` and `grading/code_similarity.py`; this module
@@ -29,7 +29,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
 from assessments.content.case import CaseSpec
-from assessments.content.notebook import release_notebook
+from assessments.content.notebook import release_notebook, solution_notebook
 from assessments.errors import CaseUnavailable
 from assessments.extensions import db
 from assessments.grading import code_similarity
@@ -40,11 +40,14 @@ from assessments.storage import submission_store
 
 # How long a run of normalised tokens two notebooks must share to count, for messages.
 SHINGLE_TOKENS = code_similarity.SHINGLE_TOKENS
+CodeMatch = code_similarity.CodeMatch
 
 __all__ = [
     "BorrowedKeyFlag",
     "CodeFlag",
+    "CodeMatch",
     "IntegrityReport",
+    "SolutionFlag",
     "SHINGLE_TOKENS",
     "SubmissionRef",
     "WrittenFlag",
@@ -83,6 +86,14 @@ class CodeFlag:
 
 
 @dataclass(frozen=True)
+class SolutionFlag:
+    """A submission whose own code is near-identical to the case's author solution (public in the repository)."""
+
+    submission: SubmissionRef
+    match: code_similarity.CodeMatch
+
+
+@dataclass(frozen=True)
 class WrittenFlag:
     """Submissions of different candidates with the same written answer to one part."""
 
@@ -101,6 +112,7 @@ class IntegrityReport:
     keys: int
     borrowed_keys: tuple[BorrowedKeyFlag, ...]
     code: tuple[CodeFlag, ...]
+    solution: tuple[SolutionFlag, ...]
     written: tuple[WrittenFlag, ...]
     not_compared: tuple[tuple[SubmissionRef | None, int, str], ...] = field(default=())  # (ref, invitation, why)
     seconds: float = 0.0
@@ -108,7 +120,7 @@ class IntegrityReport:
     @property
     def flag_count(self) -> int:
         """How many flags the report holds."""
-        return len(self.borrowed_keys) + len(self.code) + len(self.written)
+        return len(self.borrowed_keys) + len(self.code) + len(self.solution) + len(self.written)
 
 
 @dataclass
@@ -191,12 +203,14 @@ def integrity_report(slug: str) -> IntegrityReport:
             not_compared.append((ref, invitation.id, "graded before answers were kept: regrade to compare answers"))
         entries[invitation.id] = _Entry(ref, notebook, answers if isinstance(answers, dict) else None, spec)
 
-    starter = release_notebook(catalog.spec_for(case))
+    current = catalog.spec_for(case)
+    starter = release_notebook(current)
     groups = {key: entry.ref.candidate_id for key, entry in entries.items()}
-    code = code_similarity.code_matches(
-        {key: code_similarity.code_print(entry.notebook) for key, entry in entries.items()},
-        code_similarity.code_print(starter),
-        groups,
+    prints = {key: code_similarity.code_print(entry.notebook) for key, entry in entries.items()}
+    starter_print = code_similarity.code_print(starter)
+    code = code_similarity.code_matches(prints, starter_print, groups)
+    solution = code_similarity.reference_matches(
+        prints, starter_print, code_similarity.code_print(solution_notebook(current)), "solution"
     )
     written = evidence.written_matches(
         {key: evidence.written_answers(entry.notebook) for key, entry in entries.items()},
@@ -211,6 +225,7 @@ def integrity_report(slug: str) -> IntegrityReport:
         keys=len(keys),
         borrowed_keys=tuple(_borrowed_keys(entries, keys, candidates)),
         code=tuple(CodeFlag(entries[m.left].ref, entries[m.right].ref, m) for m in code),
+        solution=tuple(SolutionFlag(entries[m.left].ref, m) for m in solution),
         written=tuple(WrittenFlag(w.part_id, w.text, tuple(entries[k].ref for k in w.submissions)) for w in written),
         not_compared=tuple(not_compared),
         seconds=round(time.monotonic() - started, 3),

@@ -25,7 +25,7 @@ def test_admin_reads_the_integrity_flags_of_a_case(app, live_server, page: Page,
     page.get_by_role("link", name="Tiny hiring case: a two-arm conversion test").click()
     expect(page.get_by_role("heading", level=1)).to_contain_text("Integrity flags")
     expect(page.get_by_role("status")).to_contain_text("7 latest graded submissions")
-    expect(page.get_by_role("status")).to_contain_text("5 flags")
+    expect(page.get_by_role("status")).to_contain_text("8 flags")
 
     borrowed = page.get_by_role("article", name="Borrowed key: Erin Candidate")
     expect(borrowed).to_contain_text("matches the key of Dave Candidate")
@@ -44,6 +44,8 @@ def test_admin_reads_the_integrity_flags_of_a_case(app, live_server, page: Page,
     expect(page.get_by_role("article", name="Identical written answer to recommendation")).to_contain_text(
         "Bob Candidate"
     )
+    solution = page.get_by_role("article", name="Close to the author's solution: Carol Candidate")
+    expect(solution.locator("figcaption").nth(1)).to_contain_text("Author's solution")
     expect(page.get_by_text("Frank Candidate")).to_have_count(0)
     screenshot("admin-integrity-flags")
 
