@@ -26,7 +26,7 @@ from assessments.content.notebook import release_notebook
 from assessments.content.seeds import SeedKeyError, SeedKind, SeedScheme, derive_data_seed
 from assessments.extensions import db
 from assessments.grading.checks import score_check
-from assessments.models import Invitation, Practice, Role
+from assessments.models import GradeStatus, Invitation, Practice, Role
 from assessments.models.types import utcnow
 from assessments.services import accounts, catalog, invitations, practice, seeds
 from tests.conftest import PASSWORD
@@ -77,6 +77,16 @@ def _assert_public_generator_fails(spec: CaseSpec, files: dict[str, bytes], data
     for n in sorted(numbers):
         assert _csvs(data_files(spec, n)) != _csvs(files), f"the generator with {n} rebuilds the data"
         assert spec.key_for_seed(n) != key, f"the generator with {n} rebuilds the key"
+
+
+def _answers_notebook(spec: CaseSpec, key: dict[str, Any]) -> bytes:
+    """The candidate's notebook with every answer cell set to a key's value (as pasting the generator would)."""
+    notebook = release_notebook(spec)
+    for cell in notebook.cells:
+        part_id = cell.metadata.get("assess", {}).get("answer")
+        if part_id:
+            cell.source = f"{part_id} = {key[part_id]!r}"
+    return nbformat.writes(notebook).encode()
 
 
 def test_a_new_invitation_derives_its_data_seed_through_the_key(app, make_invitation):
@@ -301,15 +311,34 @@ def test_an_author_grades_against_the_key_of_the_public_id(app, runner, tmp_path
     with app.app_context():
         spec = catalog.case_specs()["tiny-hiring"]
         key = spec.key_for_seed(seeds.author_data_seed(public_id))
-    notebook = release_notebook(spec)
-    for cell in notebook.cells:
-        part_id = cell.metadata.get("assess", {}).get("answer")
-        if part_id:
-            cell.source = f"{part_id} = {key[part_id]!r}"
     path = tmp_path / "answers.ipynb"
-    path.write_text(nbformat.writes(notebook))
+    path.write_bytes(_answers_notebook(spec, key))
     args = ["grade", str(path), "--case", "tiny-hiring", "--seed", str(public_id), "--json"]
     derived = json.loads(runner.invoke(args=args).output)
     raw = json.loads(runner.invoke(args=[*args, "--raw-seed"]).output)
     assert derived["error"] is None and derived["earned"] == derived["possible"] > 0
     assert raw["earned"] < raw["possible"]
+
+
+@pytest.mark.sandbox
+def test_an_upload_answered_from_the_public_generator_scores_nothing_computed(app, client, make_invitation):
+    """Through the candidate's page and the grade job: the generator run with the public id earns no
+    computed part; the same notebook built from the candidate's real data seed earns everything."""
+    invitation_id, token = make_invitation()
+    with app.app_context():
+        invitation = _invitation(app, invitation_id)
+        spec = catalog.spec_for(invitation.case)
+        public_id, data_seed = invitation.seed, invitations.data_seed(invitation)
+    computed = {p.id for p in spec.checkable_parts if p.check.kind == "number"}
+    assert computed
+    reports = {}
+    for seed in (public_id, data_seed):
+        raw = _answers_notebook(spec, spec.key_for_seed(seed))
+        upload = client.post(f"/i/{token}", data={"notebook": (io.BytesIO(raw), "answers.ipynb")})
+        assert upload.status_code == 302
+        with app.app_context():
+            run = _invitation(app, invitation_id).submissions[-1].grade_runs[-1]
+            assert run.status == GradeStatus.DONE, run.error
+            reports[seed] = {c["part_id"]: c["earned"] for c in run.results["checks"]}
+    assert all(reports[public_id][part] == 0 for part in computed)
+    assert all(reports[data_seed][p.id] == p.points for p in spec.checkable_parts)
