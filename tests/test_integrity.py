@@ -5,12 +5,16 @@ from __future__ import annotations
 import copy
 
 import pytest
+from sqlalchemy import select
 
 from assessments.content.case import load_case
 from assessments.content.notebook import release_notebook, solution_notebook
+from assessments.extensions import db
 from assessments.grading import code_similarity as similarity
 from assessments.grading import integrity as evidence
 from assessments.grading.checks import CHECK_RULES
+from assessments.models import GradeRun, Submission
+from assessments.services import integrity
 from tests.conftest import FIXTURE_CASES
 from tests.integrity_planted import ALICE_WRITTEN, plant
 
@@ -25,8 +29,6 @@ def _pairs(report) -> set[frozenset[str]]:
 
 
 def test_the_report_finds_the_planted_copies_and_borrowed_key_and_nothing_else(app):
-    from assessments.services import integrity
-
     planted = plant(app)
     with app.app_context():
         report = integrity.integrity_report("tiny-hiring")
@@ -196,3 +198,24 @@ def test_candidate_text_on_the_page_is_escaped(app, client, auth, make_user):
     auth.login("boss@example.com")
     page = client.get("/admin/cases/tiny-hiring/integrity").get_data(as_text=True)
     assert "&lt;script&gt;alert(" in page and "<script>alert(" not in page
+
+
+def test_a_submission_graded_before_answers_were_kept_is_named_not_silently_skipped(app, client, auth, make_user):
+    planted = plant(app)
+    with app.app_context():
+        run = db.session.scalar(
+            select(GradeRun).join(Submission).where(Submission.invitation_id == planted.invitations["Erin"])
+        )
+        results = dict(run.results)
+        results.pop("answers")
+        run.results = results
+        db.session.commit()
+        report = integrity.integrity_report("tiny-hiring")
+    assert report.borrowed_keys == ()
+    assert [(ref.candidate_name, why) for ref, _, why in report.not_compared] == [
+        ("Erin Candidate", "graded before answers were kept: regrade to compare answers")
+    ]
+    make_user("admin", email="boss@example.com")
+    auth.login("boss@example.com")
+    page = client.get("/admin/cases/tiny-hiring/integrity").get_data(as_text=True)
+    assert "Not fully compared" in page and "regrade to compare answers" in page
