@@ -342,3 +342,28 @@ def test_an_upload_answered_from_the_public_generator_scores_nothing_computed(ap
             reports[seed] = {c["part_id"]: c["earned"] for c in run.results["checks"]}
     assert all(reports[public_id][part] == 0 for part in computed)
     assert all(reports[data_seed][p.id] == p.points for p in spec.checkable_parts)
+
+
+@pytest.mark.sandbox
+def test_a_practice_upload_answered_from_the_public_generator_scores_nothing_computed(app, client, make_user):
+    app.config.update(PRACTICE_MIN_SECONDS_BETWEEN_ATTEMPTS=0)
+    mentee = make_user(Role.MENTEE)
+    client.post("/login", data={"email": mentee.email, "password": PASSWORD})
+    client.post("/practice/cases/tiny-hiring/start")
+    with app.app_context():
+        own = db.session.scalar(sa.select(Practice))
+        assert own is not None
+        spec = catalog.spec_for(own.case)
+        public_id, data_seed = own.seed, practice.data_seed(own)
+    computed = {p.id for p in spec.checkable_parts if p.check.kind == "number"}
+    reports = {}
+    for seed in (public_id, data_seed):
+        raw = _answers_notebook(spec, spec.key_for_seed(seed))
+        upload = client.post("/practice/cases/tiny-hiring/upload", data={"notebook": (io.BytesIO(raw), "a.ipynb")})
+        assert upload.status_code == 302
+        with app.app_context():
+            attempt = db.session.scalar(sa.select(Practice)).attempts[-1]
+            assert attempt.results is not None, attempt.error
+            reports[seed] = {c["part_id"]: c["earned"] for c in attempt.results["checks"]}
+    assert computed and all(reports[public_id][part] == 0 for part in computed)
+    assert all(reports[data_seed][p.id] == p.points for p in spec.checkable_parts)
