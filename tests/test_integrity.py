@@ -12,7 +12,7 @@ from assessments.content.notebook import release_notebook, solution_notebook
 from assessments.extensions import db
 from assessments.grading import code_similarity as similarity
 from assessments.grading import integrity as evidence
-from assessments.grading.checks import CHECK_RULES
+from assessments.grading.checks import CHECK_RULES, score_check
 from assessments.models import GradeRun, Submission
 from assessments.services import integrity
 from tests.conftest import FIXTURE_CASES
@@ -126,6 +126,31 @@ def test_a_guesser_whose_choices_happen_to_fit_another_key_is_not_flagged(spec):
     assert comparison.other_matches == 0 and not comparison.borrowed
     assert evidence.borrowed_key(spec, guess, own, other) is None
     assert not evidence.could_be_borrowed(spec, {**guess, "treatment_rate": own["treatment_rate"]}, own)
+
+
+def test_the_key_index_names_every_key_an_answer_can_match_and_few_others(spec):
+    keys = {seed: spec.key_for_seed(seed) for seed in range(1, 81)}
+    index = evidence.KeyIndex(spec, keys)
+    assert index.complete
+    for seed, key in list(keys.items())[:20]:
+        # Copied, then nudged to the edge of the checks' tolerance (abs_tol 1e-4): still a match.
+        nudged = {
+            **key,
+            "treatment_rate": key["treatment_rate"] + 0.99e-4,
+            "arm_rates": {k.upper(): v - 0.99e-4 for k, v in key["arm_rates"].items()},
+        }
+        found = index.candidates(nudged)
+        assert seed in found and len(found) < len(keys) // 4
+        # Every key that matches any counted part (as the checks score it) is named.
+        matching = {
+            other
+            for other, k in keys.items()
+            for part in spec.checkable_parts
+            if part.check.kind in evidence.COUNTED_KINDS
+            and score_check(part.check.kind, part.check.params, nudged[part.id], k[part.id], 1.0).status == "correct"
+        }
+        assert set(found) >= matching
+    assert index.candidates({"treatment_rate": 7.0, "arm_rates": {"control": 7.0}}) == []
 
 
 def test_written_answers_match_after_normalising_and_short_ones_do_not(spec):

@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 import re
 import unicodedata
+from bisect import bisect_left, bisect_right
 from collections import defaultdict
 from collections.abc import Hashable, Mapping
 from dataclasses import dataclass
@@ -24,6 +25,7 @@ from typing import Any
 
 from assessments.content.case import CaseSpec
 from assessments.grading.checks import CORRECT, KeyValueProblem, score_check
+from assessments.grading.checks.base import MAX_TABLE_KEYS, finite_float, normalise_text
 from assessments.grading.code_similarity import cell_source, notebook_cells
 
 # Check kinds whose key is a plain value the candidate assigns: comparing an answer with another
@@ -170,6 +172,79 @@ def could_be_borrowed(case: CaseSpec, answers: Mapping[str, Any], own_key: Mappi
         if not _matches(check.kind, check.params, answers[part.id], own_key[part.id]):
             missed += 1
     return missed >= BORROWED_MARGIN
+
+
+# Parameters whose meaning the index knows; a part with any other (a new tolerance rule) is not indexed.
+_INDEXABLE_PARAMS = frozenset({"abs_tol", "rel_tol", "partial_credit"})
+
+
+def _window(value: float, abs_tol: float, rel_tol: float) -> float:
+    """How far a key value can lie from an answer and still match: |v - e| <= abs_tol or <= rel_tol * |e|."""
+    # |e| <= |v| + d, so rel_tol * |e| bounds d by rel_tol * |v| / (1 - rel_tol); a little slack for rounding.
+    return (abs_tol + rel_tol * abs(value) / (1 - rel_tol)) * (1 + 1e-9) + 1e-12
+
+
+class KeyIndex:
+    """Every key's numbers (number parts and table entries), sorted, to find the keys an answer can match.
+
+    A key that matches a number or table part must hold a value within the part's tolerance of one
+    of the answer's numbers, so a few binary searches name every key worth checking instead of all
+    of them. When two or more counted parts cannot be indexed, a key could match on those alone:
+    then every key is a candidate.
+    """
+
+    def __init__(self, case: CaseSpec, keys: Mapping[Hashable, Mapping[str, Any]]) -> None:
+        self.keys = list(keys)
+        self.columns: dict[tuple[str, str], tuple[list[float], list[Hashable]]] = {}
+        self.parts: dict[str, tuple[str, float, float]] = {}  # part id -> kind, abs_tol, rel_tol
+        unindexed = 0
+        for part in case.checkable_parts:
+            check = part.check
+            if check is None or check.kind not in COUNTED_KINDS:
+                continue
+            abs_tol, rel_tol = float(check.params.get("abs_tol", 0)), float(check.params.get("rel_tol", 0))
+            if check.kind not in ("number", "table") or set(check.params) - _INDEXABLE_PARAMS or rel_tol >= 1:
+                unindexed += 1
+                continue
+            self.parts[part.id] = (check.kind, abs_tol, rel_tol)
+            entries: dict[str, list[tuple[float, Hashable]]] = defaultdict(list)
+            for key_id, key in keys.items():
+                for name, number in _numbers(check.kind, key.get(part.id)):
+                    entries[name].append((number, key_id))
+            for name, pairs in entries.items():
+                pairs.sort(key=lambda pair: pair[0])
+                self.columns[(part.id, name)] = ([v for v, _ in pairs], [k for _, k in pairs])
+        self.complete = unindexed < BORROWED_MARGIN
+
+    def candidates(self, answers: Mapping[str, Any]) -> list[Hashable]:
+        """The keys that may match at least one counted part of these answers (all of them when the index cannot tell)."""
+        if not self.complete:
+            return self.keys
+        found: set[Hashable] = set()
+        for part_id, (kind, abs_tol, rel_tol) in self.parts.items():
+            for name, number in _numbers(kind, answers.get(part_id)):
+                column = self.columns.get((part_id, name))
+                if column is None:
+                    continue
+                values, ids = column
+                width = _window(number, abs_tol, rel_tol)
+                found.update(ids[bisect_left(values, number - width) : bisect_right(values, number + width)])
+        return [key for key in self.keys if key in found]
+
+
+def _numbers(kind: str, value: Any) -> list[tuple[str, float]]:
+    """(entry name, number) of a number part's value ("" names it) or a table's entries, as the checks read them."""
+    if kind == "number":
+        number = finite_float(value)
+        return [("", number)] if number is not None else []
+    if not isinstance(value, Mapping):
+        return []
+    numbers = []
+    for name, cell in list(value.items())[:MAX_TABLE_KEYS]:
+        number = finite_float(cell)
+        if isinstance(name, str) and number is not None:
+            numbers.append((normalise_text(name), number))
+    return numbers
 
 
 # ---------------------------------------------------------------- written answers

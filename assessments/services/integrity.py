@@ -13,9 +13,10 @@ reads the rows, the stored notebooks and each invitation's key (its seed through
 `invitations.data_seed`, the one place that knows it).
 
 Cost, for N compared submissions and K keys: reading and fingerprinting is linear in N (each
-notebook's work capped); code pairs come from MinHash LSH, so only pairs that are likely similar
-are measured instead of all N(N-1)/2 (bench/integrity.py); the key scan is N x K part checks but
-runs only for submissions that miss at least two parts of their own key.
+notebook's work capped); code pairs come from MinHash LSH, so only pairs that are likely similar are
+measured instead of all N(N-1)/2 (bench/integrity.py); the key scan runs only for submissions that
+miss at least two counted parts of their own key, and checks only the keys an index of every key's
+numbers names (a few binary searches per answer) instead of all K.
 """
 
 from __future__ import annotations
@@ -237,17 +238,20 @@ def _borrowed_keys(
 ) -> list[BorrowedKeyFlag]:
     """For each submission that misses its own key, the other key it matches best, when clearly better."""
     flags = []
+    indexes: dict[str, evidence.KeyIndex] = {}
     for invitation_id, entry in entries.items():
         own_key = keys.get(invitation_id)
         if entry.answers is None or entry.spec is None or own_key is None:
             continue
         if not evidence.could_be_borrowed(entry.spec, entry.answers, own_key):
             continue
+        if entry.spec.content_hash not in indexes:
+            indexes[entry.spec.content_hash] = evidence.KeyIndex(entry.spec, keys)
         best: tuple[int, evidence.KeyComparison] | None = None
-        for other_id, other_key in keys.items():
+        for other_id in indexes[entry.spec.content_hash].candidates(entry.answers):
             if other_id == invitation_id or candidates[other_id].id == entry.ref.candidate_id:
                 continue
-            comparison = evidence.borrowed_key(entry.spec, entry.answers, own_key, other_key)
+            comparison = evidence.borrowed_key(entry.spec, entry.answers, own_key, keys[other_id])
             if comparison is not None and (best is None or comparison.other_matches > best[1].other_matches):
                 best = (other_id, comparison)
         if best is not None:
