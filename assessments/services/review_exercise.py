@@ -127,7 +127,7 @@ def score_flags(spec: CaseSpec, seed: int, flags: Sequence[ReviewFlag]) -> Grade
     part = _labels_part(spec)
     if part is None or part.check is None or not is_review_case(spec):
         raise NotFound(f"The case {spec.title!r} has no review exercise in the browser.")
-    key = spec.answer_key(spec.generate(seed))
+    key = spec.key_for_seed(seed)
     outcome = score_check(
         part.check.kind, part.check.params, [f.answer for f in flags], key[part.id], float(part.points)
     )

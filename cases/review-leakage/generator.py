@@ -15,11 +15,11 @@ test matrices, model, metric variables, p-value columns), each step cell's title
 phrasings), the order of the feature list, the order of the two sections and of the experiment
 readouts after the arm check, and a few optional exploration cells, so a step's cell label moves.
 
-How the key is recovered from the data alone: the seed is hashed into a six-digit *token*, and
-everything seed-specific about the notebook is drawn from the token. The token is the smallest
-`customer_id` of `customers.csv` (ids are `token, token + 1, ...`, as a warehouse export numbers
-rows). Like any key that is a function of the data, the plan can be recomputed by someone who has
-this file and the CSVs.
+The plan (defects, names, layout) is drawn from the seed alone, and the key reaches the grader as a
+`hidden` frame: nothing in the CSVs or the notebook is a number the plan is computed from, so with
+a secret data seed this public file cannot rebuild a candidate's key. The key can only be found
+the way a reviewer finds it: by reading what each step does with its names and its data (the
+author notebook does that by program).
 """
 
 from __future__ import annotations
@@ -176,7 +176,7 @@ FEATURE_COLUMNS = (
 )
 MIN_DEFECTS, MAX_DEFECTS = 3, 5
 MIN_SIZE = 1000
-TOKEN_LOW, TOKEN_HIGH = 100_000, 900_000
+FIRST_ID_LOW, FIRST_ID_HIGH = 100_000, 900_000
 MONTHS = np.array(pd.date_range("2024-07-01", periods=12, freq="MS").strftime("%Y-%m-%d"))
 PRICE_CHANGE_MONTH = 8  # index of 2025-03: the basic plan's price went up
 SNAPSHOT_TO_RENEWAL_DAYS = 60
@@ -187,15 +187,15 @@ REGIONS = ("north", "south", "east", "west")
 READOUTS = ("peeking", "survivorship-bias", "multiple-comparisons")
 
 
-def plan_token(seed: int) -> int:
-    """The six-digit token every seed-specific choice is drawn from (the first customer_id)."""
+def first_customer_id(seed: int) -> int:
+    """The seed's first customer_id: a six-digit hash of the seed, which tells nothing about the plan."""
     digest = hashlib.sha256(f"review-leakage:{int(seed)}".encode()).digest()
-    return TOKEN_LOW + int.from_bytes(digest[:8], "big") % (TOKEN_HIGH - TOKEN_LOW)
+    return FIRST_ID_LOW + int.from_bytes(digest[:8], "big") % (FIRST_ID_HIGH - FIRST_ID_LOW)
 
 
 @dataclass(frozen=True)
 class Plan:
-    """What a token plants and how the notebook is written: defects, layout, names and titles."""
+    """What a seed plants and how the notebook is written: defects, layout, names and titles."""
 
     defects: tuple[str, ...]
     model_first: bool
@@ -206,9 +206,9 @@ class Plan:
     readout_order: tuple[str, ...]
 
 
-def plan_for_token(token: int) -> Plan:
-    """The notebook plan drawn from a token (the author notebook repeats the defect draw)."""
-    rng = np.random.default_rng([token, 1])
+def plan_for_seed(seed: int) -> Plan:
+    """The notebook plan drawn from the seed."""
+    rng = np.random.default_rng([int(seed), 1])
     count = int(rng.integers(MIN_DEFECTS, MAX_DEFECTS + 1))
     chosen = sorted(int(i) for i in rng.choice(len(DEFECT_IDS), size=count, replace=False))
     model_first = bool(rng.random() < 0.5)
@@ -515,8 +515,8 @@ def _section_cells(plan: Plan) -> tuple[list[tuple], list[tuple]]:
     return model, experiment
 
 
-def _cells_for_token(token: int) -> list[dict[str, object]]:
-    plan = plan_for_token(token)
+def _cells_for_seed(seed: int) -> list[dict[str, object]]:
+    plan = plan_for_seed(seed)
     model, experiment = _section_cells(plan)
     body = [*model, *experiment] if plan.model_first else [*experiment, *model]
     summary = (
@@ -535,7 +535,7 @@ def _cells_for_token(token: int) -> list[dict[str, object]]:
     for position, (cell_type, title, source, defect) in enumerate(ordered, start=1):
         label = f"C{position}"
         heading = ("#" if position == 1 else "##") if cell_type == "markdown" else "#"
-        digest = hashlib.sha256(f"review-leakage:{token}:{position}".encode()).hexdigest()
+        digest = hashlib.sha256(f"review-leakage:{first_customer_id(seed)}:{position}".encode()).hexdigest()
         cells.append(
             {
                 "label": label,
@@ -551,14 +551,14 @@ def _cells_for_token(token: int) -> list[dict[str, object]]:
 
 def flawed_cells(seed: int) -> list[dict[str, object]]:
     """The seed's flawed notebook as cells: label, cell_type, title, source, defect (id or None), id."""
-    return _cells_for_token(plan_token(seed))
+    return _cells_for_seed(seed)
 
 
 def _key_from_cells(cells: list[dict[str, object]]) -> list[str]:
     return sorted(f"{cell['label']}:{cell['defect']}" for cell in cells if cell["defect"])
 
 
-def _customers(rng: np.random.Generator, token: int, n: int, defects: tuple[str, ...]) -> pd.DataFrame:
+def _customers(rng: np.random.Generator, first_id: int, n: int, defects: tuple[str, ...]) -> pd.DataFrame:
     """Monthly renewal cohorts; basic-plan churn rises after the price change (drift over time).
 
     With target leakage planted, retention calls are logged between the snapshot and the renewal
@@ -595,7 +595,7 @@ def _customers(rng: np.random.Generator, token: int, n: int, defects: tuple[str,
     offset_days = 1 + (offset_draw * (SNAPSHOT_TO_RENEWAL_DAYS - 1)).astype(int) if leak else -(1 + (offset_draw * 89))
     snapshot = pd.to_datetime(MONTHS[month_index])
     call_date = (snapshot + pd.to_timedelta(np.asarray(offset_days, dtype=int), unit="D")).strftime("%Y-%m-%d")
-    ids = token + (rng.permutation(n) if "random-split-on-time" in defects else np.arange(n))
+    ids = first_id + (rng.permutation(n) if "random-split-on-time" in defects else np.arange(n))
     frame = pd.DataFrame(
         {
             "customer_id": ids,
@@ -618,7 +618,7 @@ def _customers(rng: np.random.Generator, token: int, n: int, defects: tuple[str,
 def _experiment(rng: np.random.Generator, n: int, srm: bool) -> pd.DataFrame:
     """The offer test: a homogeneous +4 point renewal lift; an SRM drops treatment non-renewers."""
     day = rng.integers(0, TEST_DAYS, size=n)
-    # A near-even split by construction, so the correct notebook's SRM assertion holds for every seed.
+    # A near-even split by construction (chi-square p >= 0.32 on every seed): only a planted SRM shows.
     treated = np.zeros(n, dtype=bool)
     treated[: n // 2 + int(rng.integers(-int(n**0.5) // 2, int(n**0.5) // 2 + 1))] = True
     treated = rng.permutation(treated)
@@ -642,7 +642,7 @@ def _experiment(rng: np.random.Generator, n: int, srm: bool) -> pd.DataFrame:
     if srm:
         # The offer page failed on old app versions, and those sessions (mostly customers on their
         # way out) were never logged: the treatment loses users, and not at random.
-        lost = treated & (rng.random(n) < np.where(renewed == 1, 0.08, 0.45))
+        lost = treated & (rng.random(n) < np.where(renewed == 1, 0.10, 0.5))
         frame = frame[~lost]
     return frame.sort_values(["assigned_date", "customer_id"]).reset_index(drop=True)
 
@@ -654,28 +654,31 @@ def generate(seed: int, size: int) -> dict[str, pd.DataFrame]:
     """
     if size < MIN_SIZE:
         raise ValueError(f"size must be at least {MIN_SIZE}, got {size}")
-    token = plan_token(seed)
-    defects = plan_for_token(token).defects
+    defects = plan_for_seed(seed).defects
     rng = np.random.default_rng([int(seed), 2])
-    customers = _customers(rng, token, size, defects)
+    customers = _customers(rng, first_customer_id(seed), size, defects)
     experiment = _experiment(rng, size, "ignored-srm" in defects)
     return {"customers": customers, "experiment": experiment}
 
 
-def _token_from_data(data: dict[str, pd.DataFrame]) -> int:
+def _first_id_in(data: dict[str, pd.DataFrame]) -> int:
     return int(data["customers"]["customer_id"].min())
 
 
-def answer_key(data: dict[str, pd.DataFrame]) -> dict[str, object]:
-    """`flagged_defects`: the sorted '<cell label>:<defect id>' labels planted in this data's notebook."""
-    return {"flagged_defects": _key_from_cells(_cells_for_token(_token_from_data(data)))}
+def hidden(seed: int, size: int) -> dict[str, pd.DataFrame]:
+    """`planted_flags`: the seed's '<cell label>:<defect id>' flags, kept by the grader and never shipped."""
+    return {"planted_flags": pd.DataFrame({"flag": _key_from_cells(_cells_for_seed(seed))})}
+
+
+def answer_key(data: dict[str, pd.DataFrame], hidden: dict[str, pd.DataFrame]) -> dict[str, object]:
+    """`flagged_defects`: the sorted flags planted in this seed's notebook (from the hidden frame)."""
+    return {"flagged_defects": sorted(str(flag) for flag in hidden["planted_flags"]["flag"])}
 
 
 def planted(seed: int, size: int) -> dict[str, object]:
     """The seed's defects with their cells, the notebook layout and the observed treatment share."""
-    token = plan_token(seed)
-    plan = plan_for_token(token)
-    cells = _cells_for_token(token)
+    plan = plan_for_seed(seed)
+    cells = _cells_for_seed(seed)
     arms = generate(seed, size)["experiment"]["arm"]
     return {
         "defects": {cell["defect"]: cell["label"] for cell in cells if cell["defect"]},
@@ -685,6 +688,28 @@ def planted(seed: int, size: int) -> dict[str, object]:
         "cell_count": len(cells),
         "treatment_share": round(float((arms == "treatment").mean()), 4),
     }
+
+
+def guide(seed: int, size: int) -> list[str]:
+    """The interviewer guide for a seed: the defects planted in its notebook, in cell order (markdown)."""
+    facts = planted(seed, size)
+    defects = facts["defects"]
+    lines = [
+        f"{len(defects)} defects planted in this candidate's `analysis.ipynb` ({facts['cell_count']} cells): "
+        f"{', '.join(f'`{label}:{defect}`' for defect, label in defects.items())}. Every other step cell is "
+        "done correctly: a flag there is a false flag.",
+    ]
+    for defect, label in defects.items():
+        entry = DEFECT_CATALOGUE[defect]
+        lines.append(
+            f"**{label}: {entry['title']}** (`{defect}`): {entry['summary']} A strong answer says what it "
+            f"changes: {entry['why_it_matters']}"
+        )
+    lines.append(
+        f"Treatment share in `experiment.csv`: {facts['treatment_share']:.1%} of users. A strong `most_severe` "
+        "answer picks the defect that moves the steering meeting's decision and backs it with a re-run number."
+    )
+    return lines
 
 
 def analysis_notebook(seed: int) -> bytes:
@@ -710,8 +735,8 @@ def analysis_notebook(seed: int) -> bytes:
 def extra_files(seed: int, data: dict[str, pd.DataFrame]) -> dict[str, bytes]:
     """{"analysis.ipynb": the flawed notebook} for this seed.
 
-    :raises ValueError: when `data` was generated for a seed with another plan token.
+    :raises ValueError: when `data` was generated for another seed.
     """
-    if _token_from_data(data) != plan_token(seed):
+    if _first_id_in(data) != first_customer_id(seed):
         raise ValueError(f"data was not generated for seed {seed}")
     return {"analysis.ipynb": analysis_notebook(seed)}

@@ -5,7 +5,6 @@ from __future__ import annotations
 import ast
 import copy
 import importlib.util
-import io
 import json
 import re
 import sys
@@ -48,7 +47,10 @@ def datasets(generator: ModuleType) -> dict[int, dict[str, pd.DataFrame]]:
 @pytest.fixture(scope="module")
 def keys(generator: ModuleType, datasets: dict[int, dict[str, pd.DataFrame]]) -> dict[int, list[str]]:
     """seed -> the answer key, computed from the generated data as the grader does."""
-    return {seed: generator.answer_key(data)["flagged_defects"] for seed, data in datasets.items()}
+    return {
+        seed: generator.answer_key(data, generator.hidden(seed, SIZE))["flagged_defects"]
+        for seed, data in datasets.items()
+    }
 
 
 def analysis_cells(generator: ModuleType, seed: int, data: dict[str, pd.DataFrame]) -> dict[str, str]:
@@ -149,15 +151,22 @@ def test_seeds_plant_different_defects_in_different_cells(generator: ModuleType,
     assert all(len(cells) >= 3 for cells in cells_of.values()), cells_of
 
 
-def test_key_matches_planted_and_survives_a_csv_round_trip(generator: ModuleType, keys: dict[int, list[str]]) -> None:
+def test_the_key_is_the_seeds_hidden_frame_not_a_function_of_the_data(
+    generator: ModuleType, keys: dict[int, list[str]]
+) -> None:
     for seed in (0, 7, 19):
-        data = generator.generate(seed, SIZE)
         assert generator.planted(seed, SIZE)["flagged_defects"] == keys[seed]
-        reread = {stem: pd.read_csv(io.BytesIO(frame_csv(frame))) for stem, frame in data.items()}
-        shuffled = {stem: frame.sample(frac=1.0, random_state=1) for stem, frame in reread.items()}
-        assert generator.answer_key(shuffled)["flagged_defects"] == keys[seed]
+        # The data is not read: nothing a candidate holds is an input the key is computed from.
+        other_data = generator.generate(seed + 1, SIZE)
+        assert generator.answer_key(other_data, generator.hidden(seed, SIZE))["flagged_defects"] == keys[seed]
         # A different size of the same seed plants the same defects in the same cells.
-        assert generator.answer_key(generator.generate(seed, 1000))["flagged_defects"] == keys[seed]
+        assert generator.hidden(seed, 1000)["planted_flags"]["flag"].tolist() == keys[seed]
+    from assessments.content.case import load_case
+    from assessments.grading.checks import CHECK_RULES
+
+    case = load_case(CASE, check_rules=CHECK_RULES)
+    with pytest.raises(ValueError, match="hidden frames"):
+        case.answer_key(case.generate(0))
 
 
 def test_a_careful_reviewer_finds_exactly_the_planted_defects(
@@ -369,7 +378,7 @@ def test_pattern_matching_flaggers_score_no_better_than_chance(
     scores, chance, variance = [], [], []
     for seed in SCORED_SEEDS:
         data = generator.generate(seed, 1000)
-        key = generator.answer_key(data)["flagged_defects"]
+        key = generator.answer_key(data, generator.hidden(seed, 1000))["flagged_defects"]
         flags = flagger(analysis_cells(generator, seed, data))
         scores.append(_score(flags_check, flags, key))
         mean, var = random_flags_score(len(generator.DEFECT_CATALOGUE), len(key), len(flags), 10)
@@ -386,7 +395,7 @@ def test_flagging_every_step_scores_nothing_and_the_true_flags_score_full_marks(
 ) -> None:
     for seed in SCORED_SEEDS:
         data = generator.generate(seed, 1000)
-        key = generator.answer_key(data)["flagged_defects"]
+        key = generator.answer_key(data, generator.hidden(seed, 1000))["flagged_defects"]
         cells = analysis_cells(generator, seed, data)
         everything = [f"{label}:{step}" for step, (label, _) in step_cells(generator, cells).items()]
         assert _score(flags_check, everything, key) == 0, seed
