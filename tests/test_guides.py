@@ -17,10 +17,12 @@ from assessments.errors import AccessDenied
 from assessments.extensions import db
 from assessments.models import Invitation, Practice, User
 from assessments.services import catalog, grading, guides, invitations, practice, practice_solutions
+from assessments.services import review_exercise as review
 from assessments.views.rendering import render_markdown
 from tests.test_practice import use_practice_cases
 
 CASE = "tiny-hiring"
+REVIEW = "review-leakage"
 
 
 def _guide(app: Flask, invitation_id: int) -> tuple[str, ...]:
@@ -192,3 +194,25 @@ def test_after_a_graded_attempt_the_mentee_reads_their_own_seeds_guide(app, clie
         _assert_shows(page, lines)
         for line in _solution_code_lines(app):
             assert str(escape(line)) not in page, line
+
+
+def test_a_review_case_shows_its_guide_only_after_the_mentees_graded_review(app, client, auth, make_user, cases):
+    mentee = make_user("mentee")
+    auth.login(mentee.email)
+    client.post(f"/practice/cases/{REVIEW}/start")
+    with app.app_context():
+        own = db.session.scalar(select(Practice))
+        spec = catalog.case_specs()[REVIEW]
+        seed = practice.data_seed(own)
+        lines = spec.guide(seed)
+        first = next(c for c in review.flawed_cells(spec, seed) if c.cell_type == "code")
+    for url in (f"/practice/cases/{REVIEW}", f"/practice/cases/{REVIEW}/review"):
+        page = client.get(url).get_data(as_text=True)
+        assert "defects planted" not in page and "What your data planted" not in page, url
+    assert (
+        client.post(f"/practice/cases/{REVIEW}/review", data={f"defect_{first.label}": "eval-on-train"}).status_code
+        == 302
+    )
+    page = client.get(f"/practice/cases/{REVIEW}/solution").get_data(as_text=True)
+    assert "What your data planted" in page
+    _assert_shows(page, lines)

@@ -140,3 +140,19 @@ def test_a_broken_guide_hook_is_a_case_problem(tmp_path: Path, hook: str, words:
     with pytest.raises(CaseFormatError) as raised:
         load_case(folder, check_rules=CHECK_RULES)
     assert [(p.field, words in p.message) for p in raised.value.problems] == [("guide", True)]
+
+
+def test_review_guide_names_each_planted_defect_in_its_cell() -> None:
+    spec = _load("review-leakage")
+    catalogue = spec.kind_hooks["DEFECT_CATALOGUE"]
+    guides = set()
+    for seed in range(6):
+        planted = spec.planted_fn(seed, spec.default_size)
+        text = _text(spec, seed)
+        guides.add(text)
+        assert f"{len(planted['defects'])} defects planted" in text
+        for defect, label in planted["defects"].items():
+            assert f"**{label}: {catalogue[defect]['title']}** (`{defect}`)" in text
+        for defect in set(catalogue) - set(planted["defects"]):
+            assert f"(`{defect}`)" not in text
+    assert len(guides) == 6
