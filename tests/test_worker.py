@@ -26,7 +26,7 @@ from assessments.content.notebook import solution_notebook
 from assessments.extensions import db
 from assessments.models import AttemptStatus, AuditEvent, GradeRun, GradeStatus, Invitation, PracticeAttempt, User
 from assessments.models.types import utcnow
-from assessments.services import catalog, grading, practice
+from assessments.services import catalog, grading, practice, seeds
 from tests.conftest import FIXTURE_CASES
 
 pytestmark = pytest.mark.sandbox
@@ -42,6 +42,8 @@ def _worker_env(app, instance: Path, redis_url: str | None, lease_seconds: int) 
         f"SUBMISSIONS_DIR = {app.config['SUBMISSIONS_DIR']!r}\n"
         f"HUEY_SQLITE_PATH = {app.config['HUEY_SQLITE_PATH']!r}\n"
         f"GRADE_LEASE_SECONDS = {lease_seconds}\nGRADE_UNCLAIMED_SECONDS = 60\nSECRET_KEY = 'worker-test'\n"
+        # The key the test app derived its invitations' data seeds with (another would refuse them).
+        f"SEED_KEY = {app.extensions[seeds.EXTENSION].hex()!r}\n"
     )
     env = {k: v for k, v in os.environ.items() if k not in ("REDIS_URL", "DATABASE_URL")}
     env.update(ASSESS_INSTANCE_PATH=str(instance), DATABASE_URL=url, PYTHONUNBUFFERED="1")
