@@ -77,8 +77,8 @@ class ReviewKind(CaseKind):
     The generator defines `DEFECT_CATALOGUE` (defect id -> title, summary, explanation,
     why_it_matters, how_to_fix) and `flawed_cells(seed)` (the seed's notebook as cells: label,
     cell_type, title, source, and the planted defect id or None). The case has exactly one
-    checkable part, a `labels` check of "C<n>:<defect-id>" strings: the browser exercise scores
-    flags with it, as the grader scores the notebook.
+    checkable part, a `labels` check of "C<n>:<defect-id>" strings whose `catalogue` lists the
+    catalogue's ids: the browser exercise scores flags with it, as the grader scores the notebook.
     """
 
     name = "review"
@@ -95,6 +95,12 @@ class ReviewKind(CaseKind):
         catalogue = hooks["DEFECT_CATALOGUE"]
         if not isinstance(catalogue, Mapping) or not catalogue:
             return [*found, ("generator.py", "DEFECT_CATALOGUE", "must be a non-empty dict: defect id -> entry")]
+        labels = checkable[0].check if len(checkable) == 1 else None
+        if labels is not None and labels.kind == "labels" and labels.params.get("catalogue") != list(catalogue):
+            # The check reads flags leniently and scores false flags against this list: it must be the catalogue.
+            found.append(
+                ("case.toml", "parts", "the labels check's catalogue must list DEFECT_CATALOGUE's ids, in order")
+            )
         for defect, entry in catalogue.items():
             missing = [f for f in DEFECT_FIELDS if not isinstance(entry, Mapping) or not isinstance(entry.get(f), str)]
             if missing:

@@ -504,6 +504,13 @@ REVIEW_BREAKAGES = {
         "DEFECT_CATALOGUE['target-leakage']",
         "how_to_fix",
     ),
+    "a labels check without the catalogue": (
+        '    "multiple-comparisons",\n]',
+        "]",
+        "case.toml",
+        "parts",
+        "must list DEFECT_CATALOGUE's ids",
+    ),
     "a second checkable part": (
         "[parts.guidance]",
         '[parts.check]\nkind = "boolean"\n[parts.guidance]',
