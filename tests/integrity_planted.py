@@ -8,7 +8,8 @@ would have graded it (the report keeps the answer values the checks read):
 - Bob uploads Alice's notebook byte for byte (so his answers are his own key: the code recomputes);
 - Carol uploads Alice's notebook lightly edited: names renamed, comments added, cells re-spaced;
 - Dave solves it independently, in code of his own, with his own written answer;
-- Erin types Dave's key values into her answer cells: a borrowed key;
+- Erin types Dave's key values into her answer cells: a borrowed key (Frank's or Gina's instead in
+  the rare run where Dave's key shares a number with Erin's own: the seed key is new in every test);
 - Frank and Gina upload the starter notebook untouched.
 """
 
@@ -25,6 +26,7 @@ from sqlalchemy import select
 
 from assessments.content.notebook import release_notebook, solution_notebook
 from assessments.extensions import db
+from assessments.grading.checks import score_check
 from assessments.grading.report import GRADER_VERSION, GradeReport, Timings
 from assessments.models import GradeRun, GradeStatus, Invitation, Role
 from assessments.models.types import utcnow
@@ -62,6 +64,7 @@ class Planted:
     """Invitation ids by first name."""
 
     invitations: dict[str, int]
+    borrowed_from: str  # whose key Erin typed
 
 
 def _with_answers(notebook: Any, code: dict[str, str], written: str | None) -> Any:
@@ -139,9 +142,18 @@ def plant(app: Flask, *, alice_written: str = ALICE_WRITTEN) -> Planted:
         _graded(people["Bob"], solved, key("Bob"))
         _graded(people["Carol"], _lightly_edited(solved), key("Carol"))
         _graded(people["Dave"], _with_answers(starter, DAVE_CODE, DAVE_WRITTEN), key("Dave"))
-        borrowed = key("Dave")
+        spec_parts = {p.id: p.check for p in spec.checkable_parts if p.check is not None}
+
+        def differs(a: dict[str, Any], b: dict[str, Any]) -> bool:
+            return all(
+                score_check(spec_parts[part].kind, spec_parts[part].params, a[part], b[part], 1.0).status != "correct"
+                for part in ("treatment_rate", "arm_rates")
+            )
+
+        source = next(name for name in ("Dave", "Frank", "Gina") if differs(key(name), key("Erin")))
+        borrowed = key(source)
         typed = {part: f"{part} = {value!r}" for part, value in borrowed.items()}
         _graded(people["Erin"], _with_answers(starter, typed, "Treatment wins."), borrowed)
         _graded(people["Frank"], starter, {})
         _graded(people["Gina"], starter, {})
-        return Planted({name: invitation.id for name, invitation in people.items()})
+        return Planted({name: invitation.id for name, invitation in people.items()}, source)

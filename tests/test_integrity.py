@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import re
 
 import pytest
 from sqlalchemy import select
@@ -49,9 +50,9 @@ def test_the_report_finds_the_planted_copies_and_borrowed_key_and_nothing_else(a
     # No passage shown is starter code.
     assert all("read_csv" not in s.left for f in report.code for s in f.match.snippets)
 
-    # Erin typed Dave's key: flagged against Dave's invitation, part by part.
+    # Erin typed another candidate's key: flagged against that invitation, part by part.
     assert [(f.submission.candidate_name, f.key_of_invitation) for f in report.borrowed_keys] == [
-        ("Erin Candidate", planted.invitations["Dave"])
+        ("Erin Candidate", planted.invitations[planted.borrowed_from])
     ]
     parts = {p.part_id: p for p in report.borrowed_keys[0].comparison.parts}
     assert parts["treatment_rate"].matches_other and not parts["treatment_rate"].matches_own
@@ -184,13 +185,16 @@ def test_hostile_notebooks_are_read_without_failing_and_with_bounded_work():
 
 
 def test_the_cli_prints_every_flag_with_its_evidence(app, runner):
-    plant(app)
+    planted = plant(app)
     result = runner.invoke(args=["integrity", "report", "--case", "tiny-hiring"])
     assert result.exit_code == 0, result.output
     out = result.output
     assert "8 flags" in out
     assert "Close to the author's solution: Carol Candidate" in out
-    assert "Borrowed key: Erin Candidate" in out and "Dave Candidate" in out
+    assert (
+        f"Borrowed key: Erin Candidate (invitation {planted.invitations['Erin']}, version 1) matches the key of {planted.borrowed_from} Candidate"
+        in out
+    )
     assert "Near-duplicate code: Alice Candidate" in out and "by_arm" in out
     assert "Identical written answer to recommendation" in out
     assert "Frank" not in out and "Gina" not in out
@@ -199,7 +203,7 @@ def test_the_cli_prints_every_flag_with_its_evidence(app, runner):
 
 
 def test_only_admins_see_the_integrity_page(app, client, auth, make_user):
-    plant(app)
+    planted = plant(app)
     make_user("admin", email="boss@example.com")
     make_user("interviewer", email="iris@example.com")
     url = "/admin/cases/tiny-hiring/integrity"
@@ -209,7 +213,8 @@ def test_only_admins_see_the_integrity_page(app, client, auth, make_user):
     auth.logout()
     auth.login("boss@example.com")
     page = client.get(url).get_data(as_text=True)
-    assert "Erin Candidate" in page and "Dave Candidate" in page
+    assert 'aria-label="Borrowed key: Erin Candidate"' in page
+    assert re.search(rf">{planted.borrowed_from} Candidate</a>\s+on 2 parts, their own on 0", page)
     assert "by_arm" in page and "arm_stats" in page
     assert "never a verdict" in page
     assert client.get("/admin/cases/no-such-case/integrity").status_code == 404
