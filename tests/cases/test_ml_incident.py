@@ -350,6 +350,20 @@ def test_the_naive_rate_and_coverage_over_all_transactions_miss(study: list, par
         assert earned(parts, "declined_label_coverage", everyone, key["declined_label_coverage"]) == 0
 
 
+def test_no_constant_number_passes_on_more_than_a_tenth_of_the_seeds(study: list, parts: dict) -> None:
+    # Every seed's own key tried as a constant on every other seed: the best one a candidate could copy.
+    for part_id in ("feedback_bias",):
+        keys = [key[part_id] for _, key, _ in study]
+        best = max(sum(earned(parts, part_id, guess, key) == 1 for key in keys) for guess in keys)
+        assert best <= 0.1 * len(study), part_id
+    # labels_affected is 0 on every seed without a break, so it counts only with the per-source rates.
+    assert parts["labels_affected"]["rests_on"] == ["positive_rate_by_source"]
+    for part_id in ("psi", "decline_rate", "segment_precision", "positive_rate_by_source", "declined_label_coverage"):
+        keys = [key[part_id] for _, key, _ in study]
+        best = max(sum(earned(parts, part_id, guess, key) > 0.5 for key in keys) for guess in keys)
+        assert best <= 0.1 * len(study), part_id
+
+
 def test_guessing_the_judgment_parts_earns_nothing_without_their_evidence(study: list, parts: dict, case: Any) -> None:
     from assessments.grading.pipeline import rest_on_evidence
     from assessments.grading.report import CheckResult
