@@ -375,13 +375,13 @@ def guide(seed: int, size: int) -> list[str]:
         lines.append(
             f"- **Feedback loop: yes.** From day {loop['start_day']}, {loop['unreviewed_share']:.0%} of the declines "
             f"that used to be reviewed no longer are: labelled share of declines {cov['reference']:.1%} -> "
-            f"{cov['current']:.1%}; the labelled fraud rate of the current period is off by {bias:+.2%} "
-            "(points). A retrain on these labels would learn that high scores are safer than they are."
+            f"{cov['current']:.1%}; the labelled fraud rate of the current period is off by {bias * 100:+.2f} "
+            "percentage points. A retrain on these labels would learn that high scores are safer than they are."
         )
     else:
         lines.append(
             f"- **Feedback loop: none.** Declines stay reviewed ({cov['reference']:.1%} -> {cov['current']:.1%} "
-            f"labelled); the selection bias is small ({bias:+.2%} points) but declines are still under-labelled."
+            f"labelled); the selection bias is small ({bias * 100:+.2f} percentage points) but declines are still under-labelled."
         )
     lines.append(
         "- Listen for: which incident blocks a retrain (the label break and the loop corrupt the training "
