@@ -398,7 +398,8 @@ def guide(seed: int, size: int) -> list[str]:
     else:
         lines.append(
             f"No latency regression planted: Welch p = {key['guardrail_pvalue']:.2g} "
-            f"(key: regressed = {key['guardrail_regressed']})."
+            f"(key: regressed = {key['guardrail_regressed']}; a regression needs treatment slower and p < "
+            f"{GUARDRAIL_ALPHA})."
         )
     lines.append(
         f"Decision by the brief's rule on this data: **{key['decision']}** (the seed was built towards "
