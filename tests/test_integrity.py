@@ -15,7 +15,8 @@ from assessments.grading import code_similarity as similarity
 from assessments.grading import integrity as evidence
 from assessments.grading.checks import CHECK_RULES, score_check
 from assessments.models import GradeRun, Submission
-from assessments.services import integrity
+from assessments.services import integrity, invitations
+from assessments.services.seeds import SeedKeyMismatch
 from tests.conftest import FIXTURE_CASES
 from tests.integrity_planted import ALICE_WRITTEN, plant
 
@@ -249,3 +250,22 @@ def test_a_submission_graded_before_answers_were_kept_is_named_not_silently_skip
     auth.login("boss@example.com")
     page = client.get("/admin/cases/tiny-hiring/integrity").get_data(as_text=True)
     assert "Not fully compared" in page and "regrade to compare answers" in page
+
+
+def test_a_key_this_machine_cannot_make_is_named_and_the_rest_still_compared(app, monkeypatch):
+    # Alice, whose key Erin never types: the planted borrowed key is still found.
+    planted = plant(app)
+    real = invitations.data_seed
+
+    def data_seed(invitation):
+        if invitation.id == planted.invitations["Alice"]:
+            raise SeedKeyMismatch("invitation", invitation.seed)
+        return real(invitation)
+
+    monkeypatch.setattr(invitations, "data_seed", data_seed)
+    with app.app_context():
+        report = integrity.integrity_report("tiny-hiring")
+    assert [(ref.candidate_name, why) for ref, _, why in report.not_compared] == [
+        ("Alice Candidate", "its key cannot be made on this machine (see the log)")
+    ]
+    assert report.keys == 6 and len(report.code) == 3 and len(report.borrowed_keys) == 1

@@ -184,15 +184,21 @@ def integrity_report(slug: str) -> IntegrityReport:
     for invitation in rows:
         spec = _spec(invitation.case, specs)
         graded = _latest_graded(invitation)
+        ref = None
+        if graded is not None:
+            submission, results = graded
+            ref = SubmissionRef(
+                invitation.id, submission.id, submission.version, invitation.candidate_id, invitation.candidate.name
+            )
         # A key nobody downloaded data for cannot have been passed on.
         if spec is not None and (graded is not None or invitation.first_downloaded_at is not None):
-            keys[invitation.id] = catalog.seed_materials(spec, invitations.data_seed(invitation)).key
+            try:
+                keys[invitation.id] = catalog.seed_materials(spec, invitations.data_seed(invitation)).key
+            except CaseUnavailable:
+                # Issued under another seed key than this machine's (logged): neither borrowed nor lent.
+                not_compared.append((ref, invitation.id, "its key cannot be made on this machine (see the log)"))
         if graded is None:
             continue
-        submission, results = graded
-        ref = SubmissionRef(
-            invitation.id, submission.id, submission.version, invitation.candidate_id, invitation.candidate.name
-        )
         notebook = _read_notebook(submission.sha256)
         if notebook is None:
             not_compared.append((ref, invitation.id, "its notebook could not be read from the store"))
