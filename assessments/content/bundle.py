@@ -23,6 +23,7 @@ from assessments.content.notebook import (
     release_notebook,
     solution_notebook,
 )
+from assessments.content.seeds import DATA_SEED_LIMIT
 
 if TYPE_CHECKING:
     from assessments.content.case import CaseSpec, CheckRules, CheckSpec, Frames
@@ -31,6 +32,7 @@ _FILE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 # Zip timestamps cannot predate 1980; a fixed one keeps the bytes a function of (case version, seed).
 _ZIP_TIME = (1980, 1, 1, 0, 0, 0)
 _README = "README.md"
+LARGEST_SEED = DATA_SEED_LIMIT - 1
 
 
 def frame_csv(frame: pd.DataFrame) -> bytes:
@@ -171,6 +173,7 @@ def data_problems(
             problems.append(("generate", f"not deterministic: two calls with seed 1, size {size} differ"))
         if _csvs(module.generate(2, size)) == first:
             problems.append(("generate", "ignores its seed: seeds 1 and 2 give the same data"))
+        problems += _large_seed_problems(module, size, filename)
         hidden: Frames | None = None
         if hasattr(module, "hidden"):
             step = "hidden"
@@ -200,6 +203,21 @@ def data_problems(
     except Exception as exc:  # noqa: BLE001 - an author's generator may raise anything; it becomes a problem
         problems.append((step, f"raised {_describe(exc, filename)} (seed 1 or 2, size {size})"))
     return problems
+
+
+def _large_seed_problems(module: Any, size: int, filename: str) -> list[tuple[str, str]]:
+    """A candidate's seed is derived (content/seeds.py) and may be any integer below 2**63."""
+    try:
+        _frame_problems(module.generate(LARGEST_SEED, size))
+    except Exception as exc:  # noqa: BLE001 - an author's generator may raise anything; it becomes a problem
+        return [
+            (
+                "generate",
+                f"raised {_describe(exc, filename)} on seed 2**63 - 1: candidates' seeds are derived and take "
+                "any value below 2**63 (use numpy.random.default_rng(seed), never a 32-bit seed)",
+            )
+        ]
+    return []
 
 
 def data_files(case: CaseSpec, seed: int, size: int | None = None, *, frames: Frames | None = None) -> dict[str, bytes]:

@@ -266,6 +266,12 @@ GENERATOR_BREAKAGES = {
         "ignores its seed",
     ),
     "generate raises": ("lift = 0.02", "lift = 1 / 0", "generate", "ZeroDivisionError"),
+    "32-bit seeds only": (
+        "rng = np.random.default_rng(seed)",
+        "rng = np.random.RandomState(seed)",
+        "generate",
+        "on seed 2**63 - 1",
+    ),
     "key lacks a checkable part": ('"best_channel": str(by_channel.idxmax()),', "", "answer_key", "'best_channel'"),
     "key value not JSON": (
         '"treatment_rate": float(rates["treatment"])',
