@@ -202,6 +202,15 @@ def test_a_table_without_partial_credit_counts_only_when_every_entry_is_right() 
     assert score_check("table", {"abs_tol": 1e-4}, {"low": 0.0412, "high": 0.1322}, key, 2).earned == 1
 
 
+@pytest.mark.parametrize("value", [None, {}, {"low": None, "high": None}])
+def test_an_untouched_dict_stub_is_missing_like_an_unset_scalar(value: object) -> None:
+    # The starter notebook's dict stubs hold None for every entry: left as they are, nothing was answered.
+    outcome = score_check("table", {}, value, {"low": 0.1, "high": 0.2}, 2)
+    assert (outcome.status, outcome.earned) == ("missing", 0.0)
+    assert outcome.message.startswith("No answer")
+    assert score_check("table", {}, {"low": 0.1, "high": None}, {"low": 0.1, "high": 0.2}, 2).status == "partial"
+
+
 @pytest.mark.parametrize("value", [[0.1, 0.2], "mobile", {str(i): 1.0 for i in range(10_001)}])
 def test_table_refuses_values_that_are_not_bounded_dicts(value: object) -> None:
     assert score_check("table", {}, value, {"a": 1.0}, 1).status == "invalid"

@@ -8,6 +8,7 @@ from typing import Any
 from assessments.grading.checks.base import (
     MAX_STRING_CHARS,
     MAX_TABLE_KEYS,
+    MISSING,
     CheckOutcome,
     ToleranceCheck,
     describe,
@@ -55,6 +56,11 @@ class TableCheck(ToleranceCheck):
             return invalid(points, f"Expected a dict of name -> number; got {describe(value)}.")
         if len(value) > MAX_TABLE_KEYS:
             return invalid(points, f"Expected at most {MAX_TABLE_KEYS} entries; got {len(value)}.")
+        if all(cell is None for cell in value.values()):
+            # The starter's stub ({"control": None, ...}) left as it was is no answer, like an unset scalar.
+            return CheckOutcome(
+                0.0, points, MISSING, f"No answer: every entry of the dict is still None; expected {cls.expects}."
+            )
         given: dict[str, Any] = {}
         for name, cell in value.items():
             if not isinstance(name, str) or len(name) > MAX_STRING_CHARS:
