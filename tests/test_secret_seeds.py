@@ -367,3 +367,15 @@ def test_a_practice_upload_answered_from_the_public_generator_scores_nothing_com
             reports[seed] = {c["part_id"]: c["earned"] for c in attempt.results["checks"]}
     assert computed and all(reports[public_id][part] == 0 for part in computed)
     assert all(reports[data_seed][p.id] == p.points for p in spec.checkable_parts)
+
+
+def test_a_worker_holding_another_key_than_the_newest_invitation_refuses_to_start(app, runner, make_invitation):
+    make_invitation()
+    with app.app_context():
+        assert seeds.newest_issued_under_another_key() is None
+    app.extensions[seeds.EXTENSION] = bytes(32)  # a machine that made its own key
+    with app.app_context():
+        assert seeds.newest_issued_under_another_key() == "invitation"
+    result = runner.invoke(args=["worker"])
+    assert result.exit_code == 1
+    assert "give every machine the same SEED_KEY" in result.output

@@ -10,9 +10,12 @@ import logging
 from dataclasses import dataclass
 
 from flask import current_app
+from sqlalchemy import select
 
 from assessments.content.seeds import CURRENT_SCHEME, SeedKind, SeedScheme, derive_data_seed, key_id, new_public_id
 from assessments.errors import CaseUnavailable
+from assessments.extensions import db
+from assessments.models import Invitation, Practice
 
 log = logging.getLogger(__name__)
 
@@ -74,3 +77,17 @@ def data_seed_of(kind: SeedKind, public_id: int, scheme: int, issued_key_id: str
 def author_data_seed(public_id: int, kind: SeedKind = SeedKind.INVITATION) -> int:
     """The data seed a row issued now with this public id gets: what an author reproduces from the CLI."""
     return derive_data_seed(deployment_key(), CURRENT_SCHEME, kind, public_id)
+
+
+def newest_issued_under_another_key() -> str | None:
+    """The kind ("invitation", "practice") whose newest derived row was issued under another key than this
+    process holds, or None. Only the newest counts: rows after a (discouraged) key change use the new key.
+    """
+    mine = key_id(deployment_key())
+    for model, kind in ((Invitation, SeedKind.INVITATION), (Practice, SeedKind.PRACTICE)):
+        newest = db.session.scalar(
+            select(model.seed_key_id).where(model.seed_scheme != SeedScheme.IDENTITY).order_by(model.id.desc()).limit(1)
+        )
+        if newest is not None and newest != mine:
+            return kind.value
+    return None

@@ -7,17 +7,22 @@ from __future__ import annotations
 from flask import current_app
 
 from assessments.errors import GradingUnavailable
+from assessments.extensions import db
 from assessments.grading.pool import default_pool
 from assessments.grading.sandbox import UNSAFE_SWITCH, sandbox_problem, unsafe_grading_allowed
+from assessments.outage import DATABASE_UNAVAILABLE
 from assessments.queue import grading_queue
+from assessments.services import seeds
 
 
 def prepare_worker() -> str | None:
     """Make this process ready to grade; a warning for the operator when it will grade unsandboxed.
 
     :raises GradingUnavailable: when no sandbox can be had and unsandboxed grading is not allowed:
-        a worker that cannot sandbox would fail every notebook, so it must not take one.
+        a worker that cannot sandbox would fail every notebook, so it must not take one; and when
+        it holds another seed key than the newest invitation or practice was issued under.
     """
+    _check_seed_key()
     problem = sandbox_problem()
     if problem and not unsafe_grading_allowed():
         raise GradingUnavailable(f"this worker cannot grade notebooks: {problem}")
@@ -27,6 +32,21 @@ def prepare_worker() -> str | None:
     # workers: pages and tests grade cold and never keep sandboxes waiting.
     current_app.extensions["assessments.sandbox_pool"] = default_pool()
     return None
+
+
+def _check_seed_key() -> None:
+    # A machine that made its own key (no SEED_KEY) would fail every candidate's run: refuse to start.
+    try:
+        kind = seeds.newest_issued_under_another_key()
+    except DATABASE_UNAVAILABLE:
+        return  # the worker starts anyway (see `flask worker`); each run checks its own row's key
+    finally:
+        db.session.rollback()
+    if kind is not None:
+        raise GradingUnavailable(
+            f"this worker's seed key is not the one the newest {kind} was issued under, so it would grade "
+            "against other data: give every machine the same SEED_KEY (the first machine's instance/seed.key)."
+        )
 
 
 def queue_backend() -> str:
