@@ -61,7 +61,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     _register_blueprints(app)
     _init_templates(app)
 
-    from assessments import cli, cli_grading, queue, security
+    from assessments import cli, cli_grading, queue, security, static_assets
     from assessments.services import grade_runs, grading, notifications, outbox, practice
 
     queue.init_app(app)
@@ -70,6 +70,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     outbox.init_app(app)  # the same workers send the outbox's mails
     notifications.init_app(app)  # and sweep for due reminders
     security.init_app(app)
+    static_assets.init_app(app)
     cli.init_app(app)
     cli_grading.init_app(app)
 

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, make_response, render_template, request, send_file
+from pathlib import Path
 
-from assessments import charts
+from flask import Blueprint, Response, make_response, render_template, request
+
+from assessments import charts, static_assets
 from assessments.forms.calibration import CalibrationFilterForm
 from assessments.permissions import Capability, requires
 from assessments.security import allow_chart_styles
@@ -85,6 +87,12 @@ def export(fmt: str) -> Response:
 
 
 @vendor.get("/vendor/plotly.min.js")
-def plotly_js() -> Response:
-    """plotly.js from the installed plotly package, so no page needs a CDN."""
-    return send_file(str(charts.PLOTLY_JS), mimetype="text/javascript", max_age=86400)
+@vendor.get("/vendor/plotly.<digest>.min.js")
+def plotly_js(digest: str | None = None) -> Response:
+    """plotly.js from the installed plotly package, so no page needs a CDN; gzipped, hashed like static files."""
+    return static_assets.send_asset(Path(str(charts.PLOTLY_JS)), digest, mimetype="text/javascript")
+
+
+vendor.record_once(
+    lambda state: static_assets.hashed_endpoint(state.app, "vendor.plotly_js", Path(str(charts.PLOTLY_JS)))
+)
