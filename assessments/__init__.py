@@ -61,7 +61,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     _register_blueprints(app)
     _init_templates(app)
 
-    from assessments import cli, cli_grading, queue, security, static_assets
+    from assessments import cli, cli_grading, cli_validity, queue, security, static_assets
     from assessments.services import grade_runs, grading, notifications, outbox, practice
 
     queue.init_app(app)
@@ -73,6 +73,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     static_assets.init_app(app)
     cli.init_app(app)
     cli_grading.init_app(app)
+    cli_validity.init_app(app)  # after the other CLI: it joins a registered fairness group
 
     from assessments import cli_ops, logs, ops
 
@@ -131,6 +132,7 @@ def _register_blueprints(app: Flask) -> None:
         people,
         practice,
         submissions,
+        validity,
     )
 
     app.register_blueprint(main.bp)
@@ -147,6 +149,7 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(people.bp)
     app.register_blueprint(password.bp)
     app.register_blueprint(outbox.bp)
+    app.register_blueprint(validity.bp)
 
 
 @event.listens_for(Engine, "connect")

@@ -83,6 +83,8 @@ DEFAULTS: dict[str, Any] = {
     # stopped with an error page (a packet takes one to two seconds; a huge notebook more).
     "CHROMIUM_PATH": "/usr/bin/chromium",
     "PACKET_PDF_TIMEOUT_SECONDS": 30,
+    # Later performance ratings recorded as outcomes (services/outcomes.py): "MIN..MAX", inclusive.
+    "OUTCOME_RATING_SCALE": "1..5",
 }
 
 ENV_KEYS = {

@@ -41,6 +41,8 @@ class Capability(StrEnum):
     MENTOR = "mentor"
     # Practise cases, unlock solutions and follow one's own progress.
     PRACTISE = "practise"
+    # Record candidates' outcomes (hired, performance ratings: HR data) and read the validity report.
+    RECORD_OUTCOMES = "record-outcomes"
 
 
 # Admins are the hiring managers: they run hiring and mentoring but practise nothing themselves.
@@ -54,6 +56,7 @@ ROLE_CAPABILITIES: Mapping[str, frozenset[Capability]] = {
             Capability.CALIBRATE,
             Capability.PAIR_MENTORS,
             Capability.MANAGE_PEOPLE,
+            Capability.RECORD_OUTCOMES,
         }
     ),
     Role.INTERVIEWER: frozenset({Capability.SIT_ON_PANEL}),

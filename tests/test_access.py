@@ -288,6 +288,28 @@ MATRIX: dict[str, tuple[str, str, dict[str, object]]] = {
         "/mentoring/pairs/{pairing_id}/end",
         {"anonymous": LOGIN, "candidate": LOGIN, "admin": REDIRECT, "*": FORBIDDEN},
     ),
+    # Outcomes are HR data and the validity report reads them: admins only, never interviewers or
+    # mentors. An empty form or file is refused with 400 for the admin.
+    "validity.outcome_list": (
+        "GET",
+        "/admin/outcomes",
+        {"anonymous": LOGIN, "candidate": LOGIN, "admin": OK, "*": FORBIDDEN},
+    ),
+    "validity.outcome_save": (
+        "POST",
+        "/admin/outcomes",
+        {"anonymous": LOGIN, "candidate": LOGIN, "admin": 400, "*": FORBIDDEN},
+    ),
+    "validity.outcome_import": (
+        "POST",
+        "/admin/outcomes/import",
+        {"anonymous": LOGIN, "candidate": LOGIN, "admin": 400, "*": FORBIDDEN},
+    ),
+    "validity.report": (
+        "GET",
+        "/admin/validity",
+        {"anonymous": LOGIN, "candidate": LOGIN, "admin": OK, "*": FORBIDDEN},
+    ),
 }
 
 

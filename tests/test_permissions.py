@@ -27,6 +27,7 @@ TABLE: list[tuple[Capability, dict[Role, bool]]] = [
     (C.MANAGE_PEOPLE,   dict(zip(Role, (True,  False,       False,  False), strict=True))),
     (C.MENTOR,          dict(zip(Role, (False, False,       True,   False), strict=True))),
     (C.PRACTISE,        dict(zip(Role, (False, False,       False,  True),  strict=True))),
+    (C.RECORD_OUTCOMES, dict(zip(Role, (True,  False,       False,  False), strict=True))),
 ]  # fmt: skip
 
 # Routes that need no capability, and why. A new route must either require one (`requires`) or be

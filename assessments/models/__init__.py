@@ -7,6 +7,7 @@ from assessments.models.decision import DecisionOutcome, HiringDecision
 from assessments.models.grade_run import GradeRun, GradeStatus, RunSubject
 from assessments.models.invitation import Invitation, InvitationStatus, LinkState, PanelMember
 from assessments.models.outbox import MailStatus, OutboxMail
+from assessments.models.outcomes import Outcome
 from assessments.models.password_link import PasswordLink, PasswordLinkPurpose
 from assessments.models.practice import (
     AttemptRoute,
@@ -37,6 +38,7 @@ __all__ = [
     "MailStatus",
     "MentorPairing",
     "OutboxMail",
+    "Outcome",
     "PanelMember",
     "PasswordLink",
     "PasswordLinkPurpose",
