@@ -61,7 +61,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     _register_blueprints(app)
     _init_templates(app)
 
-    from assessments import cli, cli_grading, cli_validity, queue, security, static_assets
+    from assessments import cli, cli_fairness, cli_grading, cli_validity, queue, security, static_assets
     from assessments.services import grade_runs, grading, notifications, outbox, practice
 
     queue.init_app(app)
@@ -73,6 +73,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     static_assets.init_app(app)
     cli.init_app(app)
     cli_grading.init_app(app)
+    cli_fairness.init_app(app)
     cli_validity.init_app(app)  # after the other CLI: it joins a registered fairness group
 
     from assessments import cli_ops, logs, ops
@@ -123,6 +124,7 @@ def _register_blueprints(app: Flask) -> None:
         auth,
         calibration,
         candidate,
+        fairness,
         main,
         mentoring,
         outbox,
@@ -150,6 +152,7 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(password.bp)
     app.register_blueprint(outbox.bp)
     app.register_blueprint(validity.bp)
+    app.register_blueprint(fairness.bp)
 
 
 @event.listens_for(Engine, "connect")

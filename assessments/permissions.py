@@ -41,6 +41,8 @@ class Capability(StrEnum):
     MENTOR = "mentor"
     # Practise cases, unlock solutions and follow one's own progress.
     PRACTISE = "practise"
+    # Read the fairness reports (the only way self-identification is read) and import self-identification.
+    AUDIT_FAIRNESS = "audit-fairness"
     # Record candidates' outcomes (hired, performance ratings: HR data) and read the validity report.
     RECORD_OUTCOMES = "record-outcomes"
 
@@ -56,6 +58,7 @@ ROLE_CAPABILITIES: Mapping[str, frozenset[Capability]] = {
             Capability.CALIBRATE,
             Capability.PAIR_MENTORS,
             Capability.MANAGE_PEOPLE,
+            Capability.AUDIT_FAIRNESS,
             Capability.RECORD_OUTCOMES,
         }
     ),

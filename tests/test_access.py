@@ -83,6 +83,25 @@ MATRIX: dict[str, tuple[str, str, dict[str, object]]] = {
     "candidate.status": ("GET", "/i/{token}/status", {"*": OK}),
     # An upload without a file is refused with a form error, for whoever holds the link.
     "candidate.upload": ("POST", "/i/{token}", {"*": 400}),
+    # Voluntary self-identification: the candidate's own link; an empty answer is "not answered".
+    "candidate.self_identification": ("GET", "/i/{token}/self-identification", {"*": OK}),
+    "candidate.save_self_identification": ("POST", "/i/{token}/self-identification", {"*": REDIRECT}),
+    # The adverse impact report is the one reader of self-identification: admins only.
+    "fairness.report": (
+        "GET",
+        "/admin/fairness/",
+        {"anonymous": LOGIN, "candidate": LOGIN, "admin": OK, "*": FORBIDDEN},
+    ),
+    "fairness.export": (
+        "GET",
+        "/admin/fairness/report.json",
+        {"anonymous": LOGIN, "candidate": LOGIN, "admin": OK, "*": FORBIDDEN},
+    ),
+    "fairness.import_self_identification": (
+        "POST",
+        "/admin/fairness/import",
+        {"anonymous": LOGIN, "candidate": LOGIN, "admin": 400, "*": FORBIDDEN},
+    ),
     # Interviewers see only submissions of panels they sit on (none here).
     "submissions.detail": (
         "GET",

@@ -27,6 +27,7 @@ TABLE: list[tuple[Capability, dict[Role, bool]]] = [
     (C.MANAGE_PEOPLE,   dict(zip(Role, (True,  False,       False,  False), strict=True))),
     (C.MENTOR,          dict(zip(Role, (False, False,       True,   False), strict=True))),
     (C.PRACTISE,        dict(zip(Role, (False, False,       False,  True),  strict=True))),
+    (C.AUDIT_FAIRNESS,  dict(zip(Role, (True,  False,       False,  False), strict=True))),
     (C.RECORD_OUTCOMES, dict(zip(Role, (True,  False,       False,  False), strict=True))),
 ]  # fmt: skip
 
@@ -43,6 +44,8 @@ OPEN_ROUTES = {
     "candidate.bundle": "the invitation token is the credential",
     "candidate.status": "the invitation token is the credential",
     "candidate.upload": "the invitation token is the credential",
+    "candidate.self_identification": "the invitation token is the credential",
+    "candidate.save_self_identification": "the invitation token is the credential",
     "vendor.plotly_js": "a public script",
     "static": "public files",
     "ops.healthz": "operations probe",

@@ -4,6 +4,7 @@ from assessments.models.audit import AuditEvent, LoginThrottle
 from assessments.models.candidate import Candidate
 from assessments.models.case import Case
 from assessments.models.decision import DecisionOutcome, HiringDecision
+from assessments.models.fairness import SelfIdentification, SelfIdSource
 from assessments.models.grade_run import GradeRun, GradeStatus, RunSubject
 from assessments.models.invitation import Invitation, InvitationStatus, LinkState, PanelMember
 from assessments.models.outbox import MailStatus, OutboxMail
@@ -50,6 +51,8 @@ __all__ = [
     "Scorecard",
     "ScorecardPurpose",
     "ScorecardStatus",
+    "SelfIdSource",
+    "SelfIdentification",
     "Submission",
     "UnlockReason",
     "User",

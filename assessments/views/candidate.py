@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from flask import Blueprint, Response, flash, jsonify, redirect, render_template, url_for
 
-from assessments.errors import UploadRefused
+from assessments.errors import InvalidInput, UploadRefused
+from assessments.forms.self_id import SelfIdForm
 from assessments.forms.submission import UploadForm
 from assessments.models import Invitation
 from assessments.models.types import utcnow
-from assessments.services import catalog, grading, invitations, receipts
+from assessments.services import catalog, fairness, grading, invitations, receipts
 from assessments.views.rendering import render_brief
 
 bp = Blueprint("candidate", __name__, url_prefix="/i")
@@ -75,3 +76,42 @@ def status(token: str) -> Response:
     invitation = invitations.open_invitation(token)
     outcomes = [(s.version, receipts.candidate_outcome(grading.progress(s))) for s in invitation.submissions]
     return jsonify([{"version": v, "state": o.state, "text": o.text} for v, o in outcomes])
+
+
+def _self_id_page(invitation: Invitation, form: SelfIdForm, status: int = 200) -> tuple[str, int]:
+    return render_template("candidate/self_identification.html", invitation=invitation, form=form), status
+
+
+def _self_id_form() -> SelfIdForm:
+    options = fairness.categories()
+    form = SelfIdForm()
+    for field in (form.sex, form.race_ethnicity):
+        field.choices = [(v, v) for v in options.allowed(field.name)]
+    return form
+
+
+@bp.get("/<token>/self-identification")
+def self_identification(token: str) -> tuple[str, int]:
+    """The voluntary self-identification questions, apart from the assessment (the answers are never graded)."""
+    invitation = invitations.open_invitation(token)
+    form = _self_id_form()
+    own = fairness.own_self_identification(invitation)
+    if own is not None:
+        form.sex.data, form.race_ethnicity.data = own.sex, own.race_ethnicity
+    return _self_id_page(invitation, form)
+
+
+@bp.post("/<token>/self-identification")
+def save_self_identification(token: str) -> Response | tuple[str, int]:
+    """Store the voluntary answers (or none), replacing earlier ones."""
+    invitation = invitations.open_invitation(token)
+    form = _self_id_form()
+    if not form.validate_on_submit():
+        return _self_id_page(invitation, form, 400)
+    try:
+        fairness.record_self_identification(invitation, form.sex.data, form.race_ethnicity.data)
+    except InvalidInput as error:
+        form.sex.errors = [error.message]
+        return _self_id_page(invitation, form, 400)
+    flash("Thank you: your answers are saved. They are kept apart from your assessment.", "success")
+    return redirect(url_for("candidate.self_identification", token=token))
