@@ -18,6 +18,12 @@ from assessments.stats.report import CalibrationReport
 
 PLOTLY_JS = files("plotly") / "package_data" / "plotly.min.js"
 
+# Error bars take a colour of their own: left unset they inherit a per-point marker colour list,
+# which plotly.js rejects ("Invalid color specifier").
+_ERROR_BAR_COLOUR = "#1d2330"
+# Rows top to bottom in the frame's order (the tables' order), not plotly's bottom-up default.
+_TOP_DOWN = {"autorange": "reversed"}
+
 _LAYOUT = {
     "margin": {"l": 160, "r": 20, "t": 50, "b": 40},
     "height": 380,
@@ -33,7 +39,6 @@ def leniency_figure(leniency: pd.DataFrame) -> go.Figure:
     Each interviewer's label carries the candidates behind the estimate ("Ana (n = 12)").
     """
     overall = leniency[leniency["dimension"] == OVERALL].dropna(subset=["effect"])
-    overall = overall.sort_values("effect")
     labels = [f"{name} (n = {n})" for name, n in zip(overall["interviewer"], overall["n_candidates"], strict=True)]
     figure = go.Figure(
         go.Scatter(
@@ -47,6 +52,7 @@ def leniency_figure(leniency: pd.DataFrame) -> go.Figure:
                 "visible": True,
                 "array": overall["ci_high"] - overall["effect"],
                 "arrayminus": overall["effect"] - overall["ci_low"],
+                "color": _ERROR_BAR_COLOUR,
             },
             customdata=overall[["n_candidates", "stands_out"]],
             hovertemplate="%{y}: %{x:+.2f} levels<br>stands out: %{customdata[1]}<extra>shrunken</extra>",
@@ -68,18 +74,20 @@ def leniency_figure(leniency: pd.DataFrame) -> go.Figure:
             f"n = {int(overall['n_candidates'].sum())} scorecards (red: fewer than 10 candidates)</sup>"
         ),
         xaxis_title="levels above (+) or below (−) the weighted average interviewer",
+        yaxis=_TOP_DOWN,
         **_LAYOUT,
     )
     return figure
 
 
-def reliability_figure(alpha: pd.DataFrame) -> go.Figure:
-    """Krippendorff's alpha per dimension with its bootstrap interval."""
-    frame = alpha.sort_values("alpha")
+def reliability_figure(alpha: pd.DataFrame, names: Mapping[str, str] | None = None) -> go.Figure:
+    """Krippendorff's alpha per dimension with its bootstrap interval, dimensions by name in the frame's order."""
+    frame = alpha
+    names = names or {}
     figure = go.Figure(
         go.Bar(
             x=frame["alpha"],
-            y=frame["dimension"],
+            y=[names.get(d, d) for d in frame["dimension"]],
             orientation="h",
             marker_color=["#b3261e" if a < 0.667 else "#1f7a4d" for a in frame["alpha"].fillna(0)],
             error_x={
@@ -87,6 +95,7 @@ def reliability_figure(alpha: pd.DataFrame) -> go.Figure:
                 "symmetric": False,
                 "array": frame["ci_high"] - frame["alpha"],
                 "arrayminus": frame["alpha"] - frame["ci_low"],
+                "color": _ERROR_BAR_COLOUR,
             },
             customdata=frame[["n_units", "n_raters"]],
             hovertemplate="%{y}: α = %{x:.2f}<br>%{customdata[0]} candidates, %{customdata[1]} raters<extra></extra>",
@@ -97,6 +106,7 @@ def reliability_figure(alpha: pd.DataFrame) -> go.Figure:
     figure.update_layout(
         title=f"Inter-rater reliability ({level} α)<br><sup>up to {int(frame['n_values'].max() or 0)} ratings per dimension</sup>",
         xaxis_title="α (dotted: 0.667, the lowest for tentative conclusions)",
+        yaxis=_TOP_DOWN,
         **_LAYOUT,
     )
     return figure
@@ -118,7 +128,7 @@ def _share_columns(frame: pd.DataFrame) -> list[str]:
 
 def distribution_figure(distribution: pd.DataFrame) -> go.Figure:
     """Each interviewer's share of ratings at each of the rubric's levels (all dimensions)."""
-    overall = distribution[distribution["dimension"] == OVERALL].sort_values("mean")
+    overall = distribution[distribution["dimension"] == OVERALL]
     figure = go.Figure()
     columns = _share_columns(distribution)
     for column, colour in zip(columns, _scale_colours(len(columns)), strict=True):
@@ -133,6 +143,7 @@ def distribution_figure(distribution: pd.DataFrame) -> go.Figure:
         barmode="stack",
         title=f"Rating distribution per interviewer<br><sup>n = {int(overall['n'].sum())} ratings</sup>",
         xaxis_title="share of ratings",
+        yaxis=_TOP_DOWN,
         **_LAYOUT,
     )
     return figure
@@ -146,7 +157,7 @@ def recommendation_figure(shares: pd.DataFrame) -> go.Figure:
     """
     columns = _share_columns(shares)
     scale = columns[:-1]
-    frame = shares.sort_values(scale[-1]) if scale else shares
+    frame = shares
     figure = go.Figure()
     colours = [*_scale_colours(len(scale)), _NO_DECISION_COLOUR][-len(columns) :] if columns else []
     for column, colour in zip(columns, colours, strict=True):
@@ -161,20 +172,27 @@ def recommendation_figure(shares: pd.DataFrame) -> go.Figure:
         barmode="stack",
         title=f"Recommendations per interviewer<br><sup>n = {int(frame['n'].sum())} scorecards</sup>",
         xaxis_title="share of scorecards",
+        yaxis=_TOP_DOWN,
         **_LAYOUT,
     )
     return figure
 
 
-def report_figures(report: CalibrationReport) -> dict[str, str]:
-    """The calibration report's figures as JSON by name (none without ratings)."""
+def report_figures(report: CalibrationReport, names: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The calibration report's figures as JSON by name, each only when it has something to draw.
+
+    Rows keep the report's order (`stats.reading_order`), top to bottom, as the tables list them;
+    `names` maps dimension ids to the names the tables use.
+    """
     if report.n_ratings == 0:
         return {}
-    figures = {
-        "leniency": leniency_figure(report.leniency),
-        "reliability": reliability_figure(report.alpha),
-        "distribution": distribution_figure(report.rating_distribution),
-    }
+    figures = {}
+    if report.leniency.loc[report.leniency["dimension"] == OVERALL, "effect"].notna().any():
+        figures["leniency"] = leniency_figure(report.leniency)
+    if report.alpha["alpha"].notna().any():
+        figures["reliability"] = reliability_figure(report.alpha, names)
+    if len(report.rating_distribution):
+        figures["distribution"] = distribution_figure(report.rating_distribution)
     if len(report.recommendation_shares):
         figures["recommendations"] = recommendation_figure(report.recommendation_shares)
     return {name: figure.to_json() for name, figure in figures.items()}

@@ -12,7 +12,7 @@ from flask_migrate import upgrade
 
 from assessments.errors import DomainError
 from assessments.models import Role
-from assessments.services import accounts, calibration, catalog, demo, invitations, outbox
+from assessments.services import accounts, calibration, calibration_exports, catalog, demo, invitations, outbox
 
 
 @click.command("init")
@@ -155,11 +155,11 @@ def calibration_report_command(
     else:
         view = calibration.build_calibration(calibration.CalibrationFilters())
     if fmt == "json":
-        text = calibration.export_json(view)
+        text = calibration_exports.export_json(view)
     elif fmt == "csv":
-        text = calibration.report_csv(view.report)
+        text = calibration_exports.report_csv(view.report)
     else:
-        text = calibration.export_html(view)
+        text = calibration_exports.export_html(view)
     if out:
         out.write_text(text)
         click.echo(f"Wrote {out}.", err=True)

@@ -5,8 +5,11 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 import unicodedata
+import zipfile
 from datetime import timedelta
+from html import unescape
 
 import pytest
 from sqlalchemy import select
@@ -27,6 +30,7 @@ from assessments.models.types import utcnow
 from assessments.scorecard import ScorecardResult
 from assessments.services import calibration, scorecards
 from assessments.stats import simulate_panel
+from assessments.stats.report import FRAME_FIELDS
 from tests.stats.test_reliability import (
     KRIPPENDORFF_2011,
     KRIPPENDORFF_PUBLISHED,
@@ -181,7 +185,8 @@ def test_report_page_and_exports(app, client, auth, panels, make_user):
     auth.login(admin.email)
     page = client.get("/calibration/").get_data(as_text=True)
     assert 'id="most-lenient">Lenny<' in page
-    assert "n = 6 candidates" in page and "few candidates" in page
+    assert "n = 6 candidates" in page
+    assert "only 6 candidates, below the minimum of 10" in page
     assert "widened for 3 interviewers compared (Bonferroni" in page
     assert "Generalizability study per dimension from every rating" in page
     assert 'data-figure="leniency"' in page
@@ -193,8 +198,7 @@ def test_report_page_and_exports(app, client, auth, panels, make_user):
     assert body["headlines"]["most_lenient"] == "Lenny"
     assert {"alpha", "icc", "generalizability", "leniency", "disagreements"} <= body.keys()
     assert body["headlines"]["most_lenient_n"] == 6 and body["headlines"]["raters_compared"] == 3
-    rows = list(csv.DictReader(io.StringIO(client.get("/calibration/report.csv").get_data(as_text=True))))
-    assert {r["table"] for r in rows} >= {"alpha", "leniency", "rating_distribution"}
+    assert client.get("/calibration/report.csv").status_code == 404  # one sparse table: replaced by the zip
     html = client.get("/calibration/report.html")
     assert html.headers["Content-Disposition"].startswith("attachment")
     assert "sandbox" in html.headers["Content-Security-Policy"]
@@ -355,3 +359,174 @@ def test_html_export_of_a_csv_says_where_the_ratings_came_from(runner, tmp_path)
     assert result.exit_code == 0, result.output
     assert "Source: ratings.csv (ratings on the scale 1..5)." in out.read_text()
     assert "CalibrationFilters(" not in out.read_text()
+
+
+def test_the_report_is_computed_once_per_data_version(app, panels, make_invitation):
+    invitations, (lenny, *_) = panels
+    everyone = calibration.CalibrationFilters()
+    with app.app_context():
+        first = calibration.build_calibration(everyone, n_boot=20)
+        assert calibration.build_calibration(everyone, n_boot=20) is first  # a page view: no bootstrap
+        assert first.report.n_scorecards == 18 and first.report.item_analysis.empty
+    # A submitted scorecard changes the data version: the next view counts it.
+    extra = make_invitation(panel=[lenny])[0]
+    _card(app, extra, lenny, {"evaluation-rigor": 4, "communication": 4})
+    with app.app_context():
+        second = calibration.build_calibration(everyone, n_boot=20)
+        assert second is not first and second.report.n_scorecards == 19
+        assert calibration.build_calibration(everyone, n_boot=20) is second
+    # So does a finished grade run.
+    _auto_grade(app, invitations[0], 0.5)
+    with app.app_context():
+        third = calibration.build_calibration(everyone, n_boot=20)
+        assert third is not second and not third.report.item_analysis.empty
+        # Other filters are other reports.
+        only_case = calibration.CalibrationFilters(case="tiny-hiring")
+        assert calibration.build_calibration(only_case, n_boot=20) is not third
+
+
+def test_an_amendment_is_a_new_data_version(app, panels):
+    invitations, (lenny, *_) = panels
+    with app.app_context():
+        before = calibration.build_calibration(calibration.CalibrationFilters(), n_boot=20)
+        assert before.headlines.most_lenient == "Lenny"
+    with app.app_context():
+        rubric = scorecards.rubric_for()
+        for invitation_id in invitations:
+            result = ScorecardResult(
+                rubric.slug,
+                rubric.content_hash,
+                {"evaluation-rigor": 1, "communication": 1},
+                {"evaluation-rigor": "re-read", "communication": "re-read"},
+                (),
+                "",
+                "no",
+                True,
+            )
+            invitation = db.session.get(Invitation, invitation_id)
+            scorecards.amend_scorecard(invitation, db.session.get(User, lenny.id), result, "Too generous")
+        after = calibration.build_calibration(calibration.CalibrationFilters(), n_boot=20)
+        assert after is not before and after.headlines.most_lenient != "Lenny"
+
+
+def test_interviewer_filter_own_ratings_or_everyone_on_their_panels(
+    app, client, auth, panels, make_user, make_invitation
+):
+    _, (lenny, hana, omar) = panels
+    zoe = make_user("interviewer", email="zoe@example.com", name="Zoe")
+    hers = make_invitation(panel=[zoe, hana])[0]
+    _card(app, hers, zoe, {"evaluation-rigor": 3, "communication": 3})
+    _card(app, hers, hana, {"evaluation-rigor": 2, "communication": 2})
+    with app.app_context():
+        own = calibration.CalibrationFilters(interviewer=lenny.email, interviewer_scope=calibration.OWN_RATINGS)
+        _, cards, _ = calibration.hiring_frames(own)
+        assert set(cards.interviewer) == {"Lenny"} and len(cards) == 6
+        theirs = calibration.CalibrationFilters(interviewer=lenny.email)
+        _, cards, _ = calibration.hiring_frames(theirs)
+        # Lenny's co-panelists on his six candidates, never Zoe (not on his panels) nor Hana's seventh.
+        assert set(cards.interviewer) == {"Lenny", "Hana", "Omar"} and len(cards) == 18
+        hana_own = calibration.CalibrationFilters(interviewer=hana.email, interviewer_scope=calibration.OWN_RATINGS)
+        assert len(calibration.hiring_frames(hana_own)[1]) == 7
+    admin = make_user("admin", email="boss@example.com")
+    auth.login(admin.email)
+    page = unescape(client.get(f"/calibration/?interviewer={lenny.email}&scope=own").get_data(as_text=True))
+    assert f"this interviewer's own ratings: {lenny.email}" in page
+    assert "everyone on their panels (their co-panelists" in page  # the other way is offered
+    # One interviewer alone: leniency and reliability are collapsed, not a wall of dashes.
+    assert page.count("Not enough data yet.") >= 2 and "– (– – –)" not in page
+    assert 'id="most-lenient">no rater stands out<' in page
+    panels_page = client.get(f"/calibration/?interviewer={lenny.email}&scope=panels").get_data(as_text=True)
+    assert f"everyone on their panels: {lenny.email}" in panels_page
+    assert 'id="most-lenient">Lenny<' in panels_page
+
+
+def test_headlines_state_n_in_candidates_and_a_caveat_below_the_minimum(app, panels):
+    with app.app_context():
+        view = calibration.build_calibration(calibration.CalibrationFilters(), n_boot=20)
+    h = view.headlines
+    assert h.n_candidates == 6
+    assert (h.most_lenient, h.most_lenient_n, h.most_lenient_small_n) == ("Lenny", 6, True)
+    # Six candidates is below alpha's minimum of 10: the worst dimension is still named, with its caveat.
+    assert h.least_reliable is not None and h.least_reliable_n == 6 and h.least_reliable_small_n
+    assert h.rater_minimum == 10 and h.dimension_minimum == 10
+    big, _ = simulate_panel(3, n_candidates=40, n_interviewers=6)
+    with app.app_context():
+        large = calibration.view_from_ratings(big, n_boot=20).headlines
+    assert large.n_candidates == 40 and not large.least_reliable_small_n
+
+
+def test_charts_and_tables_share_one_order_and_dimension_names(app, client, auth, panels, make_user):
+    admin = make_user("admin", email="boss@example.com")
+    auth.login(admin.email)
+    page = client.get("/calibration/").get_data(as_text=True)
+    with app.app_context():
+        view = calibration.build_calibration(calibration.CalibrationFilters())
+        names = calibration.dimension_names()
+        rubric_order = [d.id for d in scorecards.rubric_for().dimensions]
+    figures = {
+        name: json.loads(page.split(f'id="figure-{name}">')[1].split("</script>")[0])
+        for name in ("leniency", "reliability", "distribution")
+    }
+    overall = view.report.leniency[view.report.leniency.dimension == "overall"]
+    assert list(overall.interviewer) == ["Lenny", *sorted({"Hana", "Omar"}, key=list(overall.interviewer).index)]
+    assert [y.split(" (n =")[0] for y in figures["leniency"]["data"][0]["y"]] == list(overall.interviewer)
+    assert figures["distribution"]["data"][0]["y"] == list(overall.interviewer)
+    # Rows run top to bottom as the tables list them, and each error bar has a colour of its own.
+    for figure in figures.values():
+        assert figure["layout"]["yaxis"]["autorange"] == "reversed"
+    assert figures["leniency"]["data"][0]["error_x"]["color"].startswith("#")
+    assert figures["reliability"]["data"][0]["error_x"]["color"].startswith("#")
+    dims = list(view.report.alpha.dimension)
+    assert dims == sorted(dims, key=rubric_order.index)
+    assert figures["reliability"]["data"][0]["y"] == [names[d] for d in dims]
+    table = page.split("Krippendorff's alpha per dimension")[1].split("</table>")[0]
+    assert [names[d] for d in dims] == [
+        row.split('<th scope="row">')[1].split("<")[0].replace("&amp;", "&") for row in table.split("<tr>")[2:]
+    ]
+
+
+def test_csv_export_is_a_zip_of_one_rounded_table_each(app, client, auth, panels, make_user):
+    admin = make_user("admin", email="boss@example.com")
+    auth.login(admin.email)
+    page = client.get("/calibration/").get_data(as_text=True)
+    assert "CSV tables (zip)" in page
+    response = client.get("/calibration/report.zip")
+    assert response.headers["Content-Type"] == "application/zip"
+    assert response.headers["Content-Disposition"] == 'attachment; filename="calibration-report.zip"'
+    archive = zipfile.ZipFile(io.BytesIO(response.data))
+    tables = {name.removesuffix(".csv") for name in archive.namelist() if name.endswith(".csv")}
+    assert tables == {*FRAME_FIELDS, "headlines"}
+    assert "every interviewer" in archive.read("README.txt").decode()
+    with app.app_context():
+        names = calibration.dimension_names()
+    for name in tables:
+        rows = list(csv.DictReader(io.StringIO(archive.read(f"{name}.csv").decode())))
+        # Each file is its own table: no column that is empty on every row.
+        for column in rows[0].keys() if rows else ():
+            assert any(row[column] != "" for row in rows) or column in {"note", "flag"}, (name, column)
+        for row in rows:
+            for value in row.values():
+                decimals = re.fullmatch(r"-?\d+\.(\d+)", value or "")
+                assert decimals is None or len(decimals[1]) <= 3, (name, value)
+    alpha = list(csv.DictReader(io.StringIO(archive.read("alpha.csv").decode())))
+    assert {row["dimension_name"] for row in alpha} <= set(names.values()) and alpha
+    headline = next(csv.DictReader(io.StringIO(archive.read("headlines.csv").decode())))
+    assert headline["most_lenient"] == "Lenny" and headline["n_candidates"] == "6"
+    disagreement = list(csv.DictReader(io.StringIO(archive.read("disagreements.csv").decode())))
+    assert all("[" not in row["raters"] for row in disagreement)
+
+
+def test_agenda_links_each_item_to_its_debrief_and_notebook(app, client, auth, panels, make_user):
+    invitations, _ = panels
+    _auto_grade(app, invitations[0], 0.5)
+    with app.app_context():
+        submission_id = db.session.scalars(
+            select(Submission.id).where(Submission.invitation_id == invitations[0])
+        ).one()
+    admin = make_user("admin", email="boss@example.com")
+    auth.login(admin.email)
+    session = client.get("/calibration/session").get_data(as_text=True)
+    for invitation_id in invitations:
+        if f"(#{invitation_id})" in session:
+            assert f'href="/panels/{invitation_id}/debrief"' in session
+    assert f'href="/submissions/{submission_id}"' in session

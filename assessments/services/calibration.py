@@ -6,26 +6,25 @@ for an invitation only the current submitted one (an amendment replaces the orig
 
 from __future__ import annotations
 
-import io
-import json
-from dataclasses import asdict, dataclass
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from flask import render_template
-from markupsafe import Markup
-from sqlalchemy import select
+from flask import current_app
+from sqlalchemy import case, func, select
 from sqlalchemy.orm import selectinload
 
-from assessments import charts
 from assessments.content.rubric import Rubric
 from assessments.errors import InvalidInput
 from assessments.extensions import db
 from assessments.grading.report import GradeReport
 from assessments.models import (
     Case,
+    GradeRun,
     GradeStatus,
     Invitation,
     Scorecard,
@@ -36,13 +35,27 @@ from assessments.models import (
 from assessments.services import catalog, scorecards
 from assessments.stats.alpha import LEVELS
 from assessments.stats.leniency import REFERENCE, standout_raters
-from assessments.stats.ratings import OVERALL, CalibrationInputError
+from assessments.stats.ratings import DEFAULT_MIN_N, OVERALL, CalibrationInputError
 from assessments.stats.ratings_csv import parse_scale, read_ratings_csv
-from assessments.stats.report import FRAME_FIELDS, CalibrationReport, calibration_report, report_to_json
+from assessments.stats.reading_order import in_reading_order
+from assessments.stats.report import CalibrationReport, calibration_report
 
 REPORT_BOOTSTRAP = 500
 ALPHA_LEVELS = LEVELS
 DATABASE_SOURCE = "submitted hiring scorecards"
+# The interviewer filter, both ways: the interviewer's own ratings, or every rating of the
+# candidates they interviewed (their co-panelists' too: what leniency and reliability need).
+OWN_RATINGS = "own"
+THEIR_PANELS = "panels"
+INTERVIEWER_SCOPES = {
+    THEIR_PANELS: "everyone on their panels",
+    OWN_RATINGS: "this interviewer's own ratings",
+}
+# Below these a headline carries a caveat (stats.ratings.MinN says why each is what it is).
+RATER_MINIMUM = DEFAULT_MIN_N.rater_candidates
+DIMENSION_MINIMUM = DEFAULT_MIN_N.alpha_units
+REPORT_CACHE_SIZE = 32
+_CACHE_KEY = "assessments.calibration_reports"
 
 
 @dataclass(frozen=True)
@@ -54,6 +67,7 @@ class CalibrationFilters:
     interviewer: str | None = None
     date_from: date | None = None
     date_to: date | None = None
+    interviewer_scope: str = THEIR_PANELS
 
 
 @dataclass(frozen=True)
@@ -73,9 +87,13 @@ class Headlines:
     most_severe_interval: tuple[float, float] | None = None
     most_severe_small_n: bool = False
     least_reliable_n: int | None = None
+    least_reliable_small_n: bool = False
     raters_compared: int = 0
     reference: str = REFERENCE
     rule: str = ""
+    n_candidates: int = 0
+    rater_minimum: int = RATER_MINIMUM
+    dimension_minimum: int = DIMENSION_MINIMUM
 
 
 @dataclass(frozen=True)
@@ -88,6 +106,8 @@ class CalibrationView:
     filters: CalibrationFilters
     source: str = DATABASE_SOURCE
     notes: tuple[str, ...] = ()
+    # candidate label → (invitation id, newest submission id), for links from the agenda
+    links: dict[str, tuple[int, int | None]] = field(default_factory=dict)
 
 
 def _current_scorecards(filters: CalibrationFilters) -> list[Scorecard]:
@@ -116,7 +136,9 @@ def _current_scorecards(filters: CalibrationFilters) -> list[Scorecard]:
     for scorecard in db.session.scalars(query):
         latest[(scorecard.invitation_id, scorecard.interviewer_id)] = scorecard
     cards = list(latest.values())
-    if filters.interviewer:
+    if filters.interviewer and filters.interviewer_scope == OWN_RATINGS:
+        cards = [s for s in cards if s.interviewer.email == filters.interviewer]
+    elif filters.interviewer:
         # A rater's leniency needs the other raters of the same candidates: keep their panels whole.
         seen = {s.invitation_id for s in cards if s.interviewer.email == filters.interviewer}
         cards = [s for s in cards if s.invitation_id in seen]
@@ -196,19 +218,22 @@ def auto_grade_frames(
     return pd.DataFrame(rows, columns=["candidate", "part", "score_fraction"]), part_dimensions
 
 
-def headlines(report: CalibrationReport) -> Headlines:
+def headlines(report: CalibrationReport, n_candidates: int = 0) -> Headlines:
     """The most lenient and most severe interviewer, only if they stand out, and the least reliable dimension.
 
     A rater is named only when their shrunken effect's interval excludes zero after a Bonferroni
     correction for the number of raters compared (`stats.leniency.standout_raters`); otherwise
-    the page says no rater stands out.
+    the page says no rater stands out. Each carries its n in candidates and whether that is below
+    the stated minimum (`RATER_MINIMUM`, `DIMENSION_MINIMUM`).
     """
     top, bottom = standout_raters(report.leniency)
     overall = report.leniency[report.leniency["dimension"] == OVERALL].dropna(subset=["effect"])
     compared = len(overall)
+    # The least reliable dimension among those with enough candidates; else among all, with a caveat.
     alpha = report.alpha.dropna(subset=["alpha"])
-    alpha = alpha[~alpha["min_n_warning"]]
-    worst = alpha.loc[alpha["alpha"].idxmin()] if len(alpha) else None
+    enough = alpha[~alpha["min_n_warning"]]
+    pool = enough if len(enough) else alpha
+    worst = pool.loc[pool["alpha"].idxmin()] if len(pool) else None
     rule = (
         (
             f"named only when the 95% interval, widened for {compared} interviewers compared "
@@ -235,13 +260,72 @@ def headlines(report: CalibrationReport) -> Headlines:
         most_severe_interval=interval(bottom),
         most_severe_small_n=bool(bottom is not None and bottom["min_n_warning"]),
         least_reliable_n=None if worst is None else int(worst["n_units"]),
+        least_reliable_small_n=bool(worst is not None and worst["min_n_warning"]),
         raters_compared=compared,
         rule=rule,
+        n_candidates=n_candidates,
     )
 
 
+def data_version() -> tuple[object, ...]:
+    """What the report depends on, cheaply: hiring scorecards, submission grade runs and the rubrics.
+
+    A submitted scorecard, an amendment, a new or finished grade run, or a changed rubric file
+    changes it, so a cached report is never read past a change.
+    """
+    submitted = case((Scorecard.status == ScorecardStatus.SUBMITTED, 1), else_=0)
+    cards = db.session.execute(
+        select(
+            func.count(Scorecard.id), func.sum(submitted), func.max(Scorecard.id), func.max(Scorecard.submitted_at)
+        ).where(Scorecard.purpose == ScorecardPurpose.HIRING)
+    ).one()
+    done = case((GradeRun.status == GradeStatus.DONE, 1), else_=0)
+    runs = db.session.execute(
+        select(func.count(GradeRun.id), func.sum(done), func.max(GradeRun.id), func.max(GradeRun.finished_at)).where(
+            GradeRun.submission_id.is_not(None)
+        )
+    ).one()
+    rubrics, _ = scorecards.rubric_library()
+    return (
+        tuple(str(v) for v in cards),
+        tuple(str(v) for v in runs),
+        tuple(sorted((slug, rubric.content_hash) for slug, rubric in rubrics.items())),
+    )
+
+
+def _report_cache() -> tuple[OrderedDict[tuple[object, ...], CalibrationView], threading.Lock]:
+    # One per app (and process): each report is a few hundred kB of frames.
+    return current_app.extensions.setdefault(_CACHE_KEY, (OrderedDict(), threading.Lock()))
+
+
+def forget_reports() -> None:
+    """Drop every cached report (the next view computes its own)."""
+    reports, lock = _report_cache()
+    with lock:
+        reports.clear()
+
+
 def build_calibration(filters: CalibrationFilters, *, n_boot: int = REPORT_BOOTSTRAP) -> CalibrationView:
-    """The whole calibration report for the filters."""
+    """The whole calibration report for the filters, computed once per data version.
+
+    Bootstrapping takes most of a second per view; the cache is keyed by the filters and
+    `data_version()`, so a submitted scorecard or a finished grade run makes the next view compute.
+    """
+    key = (filters, n_boot, data_version())
+    reports, lock = _report_cache()
+    with lock:
+        if key in reports:
+            reports.move_to_end(key)
+            return reports[key]
+    view = _compute_calibration(filters, n_boot)
+    with lock:
+        reports[key] = view
+        while len(reports) > REPORT_CACHE_SIZE:
+            reports.popitem(last=False)
+    return view
+
+
+def _compute_calibration(filters: CalibrationFilters, n_boot: int) -> CalibrationView:
     ratings, cards, evidence = hiring_frames(filters)
     auto_scores, part_dimensions = auto_grade_frames(filters)
     has_auto = len(auto_scores) > 0
@@ -256,7 +340,18 @@ def build_calibration(filters: CalibrationFilters, *, n_boot: int = REPORT_BOOTS
         check_scores=auto_scores.rename(columns={"part": "check"}) if has_auto else None,
         n_boot=n_boot,
     )
-    return CalibrationView(report, headlines(report), evidence, filters)
+    report = in_reading_order(report, [d.id for d in rubric.dimensions])
+    n_candidates = int(ratings["candidate"].nunique())
+    return CalibrationView(report, headlines(report, n_candidates), evidence, filters, links=_candidate_links(filters))
+
+
+def _candidate_links(filters: CalibrationFilters) -> dict[str, tuple[int, int | None]]:
+    links = {}
+    for scorecard in _current_scorecards(filters):
+        invitation = scorecard.invitation
+        newest = invitation.submissions[-1].id if invitation.submissions else None
+        links[_candidate_label(invitation)] = (invitation.id, newest)
+    return links
 
 
 @dataclass(frozen=True)
@@ -267,6 +362,8 @@ class AgendaItem:
     dimension: str
     spread: float
     entries: list[tuple[str, int, str]]
+    invitation_id: int | None = None
+    submission_id: int | None = None
 
 
 def agenda(view: CalibrationView) -> list[AgendaItem]:
@@ -277,7 +374,8 @@ def agenda(view: CalibrationView) -> list[AgendaItem]:
             (rater, int(level), view.evidence.get((row.candidate, rater, row.dimension), ""))
             for rater, level in zip(row.raters, row.ratings_given, strict=True)
         ]
-        items.append(AgendaItem(row.candidate, row.dimension, float(row.range), entries))
+        invitation_id, submission_id = view.links.get(row.candidate, (None, None))
+        items.append(AgendaItem(row.candidate, row.dimension, float(row.range), entries, invitation_id, submission_id))
     return items
 
 
@@ -288,7 +386,7 @@ def view_from_ratings(ratings: pd.DataFrame, *, n_boot: int = REPORT_BOOTSTRAP) 
     report = calibration_report(
         ratings, empty, n_boot=n_boot, levels=rubric.level_values, recommendations=rubric.recommendation_ids
     )
-    return CalibrationView(report, headlines(report), {}, CalibrationFilters())
+    return CalibrationView(report, headlines(report, int(ratings["candidate"].nunique())), {}, CalibrationFilters())
 
 
 def view_from_csv(
@@ -323,31 +421,12 @@ def view_from_csv(
     name = source.name if isinstance(source, Path) else "an imported CSV"
     return CalibrationView(
         report,
-        headlines(report),
+        headlines(report, len(np.unique(coded.candidates))),
         {},
         CalibrationFilters(),
         source=f"{name} (ratings on the scale {rating_scale})",
         notes=notes,
     )
-
-
-def describe_filters(view: CalibrationView) -> str:
-    """The filters and the source in words, for exports: "case ab-readout; from 2024-01-01"."""
-    filters = view.filters
-    parts = [
-        f"case {filters.case}" if filters.case else "every case",
-        f"rubric {filters.rubric}" if filters.rubric else "every rubric",
-        f"panels of {filters.interviewer}" if filters.interviewer else "every interviewer",
-    ]
-    if filters.date_from or filters.date_to:
-        start = filters.date_from.isoformat() if filters.date_from else "the start"
-        end = filters.date_to.isoformat() if filters.date_to else "today"
-        parts.append(f"submitted from {start} to {end}")
-    else:
-        parts.append("any submission date")
-    if view.source != DATABASE_SOURCE:
-        return f"Source: {view.source}."
-    return f"Source: {view.source}; " + ", ".join(parts) + "."
 
 
 def interviewer_choices() -> list[tuple[str, str]]:
@@ -357,46 +436,6 @@ def interviewer_choices() -> list[tuple[str, str]]:
     return sorted(people.items(), key=lambda item: item[1])
 
 
-def report_csv(report: CalibrationReport) -> str:
-    """Every frame of the report in one CSV: a `table` column, then the union of the columns."""
-    columns: list[str] = ["table"]
-    frames = []
-    for name in FRAME_FIELDS:
-        frame = getattr(report, name).copy()
-        frame.insert(0, "table", name)
-        columns += [c for c in frame.columns if c not in columns]
-        frames.append(frame)
-    buffer = io.StringIO()
-    for number, frame in enumerate(frames):
-        frame.reindex(columns=columns).to_csv(buffer, index=False, header=number == 0)
-    return buffer.getvalue()
-
-
 def dimension_names() -> dict[str, str]:
     """The default rubric's dimension names by id, for the report's tables."""
     return {d.id: d.name for d in scorecards.rubric_for().dimensions}
-
-
-def export_json(view: CalibrationView) -> str:
-    """The whole report and its headlines as one JSON document."""
-    return json.dumps(
-        {
-            **report_to_json(view.report),
-            "headlines": asdict(view.headlines),
-            "source": view.source,
-            "notes": list(view.notes),
-        },
-        indent=1,
-    )
-
-
-def export_html(view: CalibrationView) -> str:
-    """The report as one self-contained HTML file (plotly.js inlined), for the page's download and the CLI."""
-    return render_template(
-        "calibration/export.html",
-        view=view,
-        figures=charts.report_figures(view.report),
-        filters_text=describe_filters(view),
-        dimension_names=dimension_names(),
-        plotly_js=Markup(charts.PLOTLY_JS.read_text()),
-    )

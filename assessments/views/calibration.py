@@ -10,7 +10,7 @@ from assessments import charts, static_assets
 from assessments.forms.calibration import CalibrationFilterForm
 from assessments.permissions import Capability, requires
 from assessments.security import allow_chart_styles
-from assessments.services import calibration, catalog, scorecards
+from assessments.services import calibration, calibration_exports, catalog, scorecards
 from assessments.services.calibration import CalibrationFilters
 
 bp = Blueprint("calibration", __name__, url_prefix="/calibration")
@@ -30,6 +30,7 @@ def _filters() -> tuple[CalibrationFilterForm, CalibrationFilters]:
         case=form.case.data or None,
         rubric=form.rubric.data or None,
         interviewer=form.interviewer.data or None,
+        interviewer_scope=form.scope.data or calibration.THEIR_PANELS,
         date_from=form.date_from.data,
         date_to=form.date_to.data,
     )
@@ -47,8 +48,9 @@ def report() -> Response:
                 "calibration/report.html",
                 form=form,
                 view=view,
-                figures=charts.report_figures(view.report),
+                figures=charts.report_figures(view.report, calibration.dimension_names()),
                 dimension_names=calibration.dimension_names(),
+                filters_text=calibration_exports.describe_filters(view),
                 query=request.query_string.decode(),
             )
         )
@@ -62,26 +64,29 @@ def session_agenda() -> str:
     form, filters = _filters()
     view = calibration.build_calibration(filters)
     return render_template(
-        "calibration/session.html", items=calibration.agenda(view), dimension_names=calibration.dimension_names()
+        "calibration/session.html",
+        items=calibration.agenda(view),
+        dimension_names=calibration.dimension_names(),
+        filters_text=calibration_exports.describe_filters(view),
     )
 
 
 @bp.get("/report.<fmt>")
 @requires(Capability.CALIBRATE)
 def export(fmt: str) -> Response:
-    """The whole report as JSON, CSV (one table column per frame) or a self-contained HTML file."""
+    """The whole report as JSON, a zip of CSV files (one per table) or a self-contained HTML file."""
     _, filters = _filters()
+    if fmt not in ("json", "zip", "html"):
+        return Response("Choose json, zip or html.", status=404, mimetype="text/plain")
     view = calibration.build_calibration(filters)
     if fmt == "json":
-        response = Response(calibration.export_json(view), mimetype="application/json")
-    elif fmt == "csv":
-        response = Response(calibration.report_csv(view.report), mimetype="text/csv")
-    elif fmt == "html":
-        response = Response(calibration.export_html(view), mimetype="text/html")
+        response = Response(calibration_exports.export_json(view), mimetype="application/json")
+    elif fmt == "zip":
+        response = Response(calibration_exports.report_zip(view), mimetype="application/zip")
+    else:
+        response = Response(calibration_exports.export_html(view), mimetype="text/html")
         # Opened from disk it runs its own inline script; served here it must never run.
         response.headers["Content-Security-Policy"] = "sandbox; default-src 'none'"
-    else:
-        return Response("Choose json, csv or html.", status=404, mimetype="text/plain")
     response.headers["Content-Disposition"] = f'attachment; filename="calibration-report.{fmt}"'
     return response
 
