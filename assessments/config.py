@@ -54,6 +54,9 @@ DEFAULTS: dict[str, Any] = {
     # Practice grading limits, so the grader cannot be used as an answer oracle (per mentee × case).
     "PRACTICE_MIN_SECONDS_BETWEEN_ATTEMPTS": 5 * 60,
     "PRACTICE_ATTEMPTS_PER_DAY": 10,
+    # The model solution opens by itself after this many graded attempts of one practice (0 = only
+    # when the mentee asks), so the first feedback is for trying again, not for reading the answers.
+    "PRACTICE_SOLUTION_AFTER_ATTEMPTS": 3,
     # Operations (assessments/ops.py, logs.py): /metrics answers loopback, or this bearer token.
     "METRICS_TOKEN": None,
     "LOG_JSON": True,  # JSON lines on stderr (never while testing)

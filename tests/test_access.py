@@ -209,6 +209,11 @@ MATRIX: dict[str, tuple[str, str, dict[str, object]]] = {
         "/practice/cases/tiny-hiring/upload",
         {"anonymous": LOGIN, "candidate": LOGIN, "mentee": GONE, "*": FORBIDDEN},
     ),
+    "practice.upload_page": (
+        "GET",
+        "/practice/cases/tiny-hiring/upload",
+        {"anonymous": LOGIN, "candidate": LOGIN, "mentee": REDIRECT, "*": FORBIDDEN},
+    ),
     "practice.review_exercise": (
         "GET",
         "/practice/cases/tiny-hiring/review",
@@ -216,6 +221,11 @@ MATRIX: dict[str, tuple[str, str, dict[str, object]]] = {
     ),
     "practice.unlock": (
         "POST",
+        "/practice/cases/tiny-hiring/unlock",
+        {"anonymous": LOGIN, "candidate": LOGIN, "mentee": GONE, "*": FORBIDDEN},
+    ),
+    "practice.confirm_unlock": (
+        "GET",
         "/practice/cases/tiny-hiring/unlock",
         {"anonymous": LOGIN, "candidate": LOGIN, "mentee": GONE, "*": FORBIDDEN},
     ),

@@ -170,6 +170,8 @@ def test_practice_of_a_hiring_case_shows_no_author_code_and_the_guide_only_after
 
 @pytest.mark.sandbox
 def test_after_a_graded_attempt_the_mentee_reads_their_own_seeds_guide(app, client, auth, make_user, cases):
+    # The solution (and with it the guide) opens by itself after one graded attempt here.
+    app.config["PRACTICE_SOLUTION_AFTER_ATTEMPTS"] = 1
     mentee = make_user("mentee")
     auth.login(mentee.email)
     client.post(f"/practice/cases/{CASE}/start")
@@ -197,6 +199,8 @@ def test_after_a_graded_attempt_the_mentee_reads_their_own_seeds_guide(app, clie
 
 
 def test_a_review_case_shows_its_guide_only_after_the_mentees_graded_review(app, client, auth, make_user, cases):
+    # The solution (and with it the guide) opens by itself after one graded attempt here.
+    app.config["PRACTICE_SOLUTION_AFTER_ATTEMPTS"] = 1
     mentee = make_user("mentee")
     auth.login(mentee.email)
     client.post(f"/practice/cases/{REVIEW}/start")

@@ -194,19 +194,37 @@ def test_rate_limit_message_is_shown_on_the_review_page(app, client, auth, make_
     assert "You can try again at" in again.get_data(as_text=True)
 
 
-def test_solution_is_locked_until_a_graded_attempt(app, client, auth, make_user, cases):
+def test_feedback_never_opens_the_solution_until_the_stated_number_of_graded_attempts(
+    app, client, auth, make_user, cases
+):
+    app.config.update(PRACTICE_MIN_SECONDS_BETWEEN_ATTEMPTS=0, PRACTICE_SOLUTION_AFTER_ATTEMPTS=3)
     mentee = make_user("mentee")
     auth.login(mentee.email)
     client.post(f"/practice/cases/{REVIEW}/start")
     locked = client.get(f"/practice/cases/{REVIEW}/solution")
     assert locked.status_code == 403
-    assert "opens after your first graded attempt" in locked.get_data(as_text=True)
+    assert "opens by itself after 3 more graded attempts" in locked.get_data(as_text=True)
     with app.app_context():
         own = db.session.scalar(select(Practice))
         planted = _planted(app, practice.data_seed(own))
-        attempt = practice.submit_review_attempt(own, _flags(planted[:1]))
-        assert own.solution_unlock_reason == "graded-attempt"
-        assert not attempt.after_solution
+        first = practice.submit_review_attempt(own, _flags(planted[:1]))
+        second = practice.submit_review_attempt(own, _flags(planted[:2]))
+        assert own.solution_unlocked_at is None, "feedback on an attempt never opens the solution by itself"
+        first_id = first.id
+        assert not second.after_solution
+    feedback = client.get(f"/practice/attempts/{first_id}").get_data(as_text=True)
+    assert "The planted defects, explained" not in feedback and "How to fix it." not in feedback
+    assert "opens by itself after 1 more graded attempt" in feedback
+    assert client.get(f"/practice/cases/{REVIEW}/solution").status_code == 403
+    with app.app_context():
+        own = db.session.scalar(select(Practice))
+        third = practice.submit_review_attempt(own, _flags(planted))
+        assert not third.after_solution, "the attempt that opens the solution was made without it"
+        assert own.solution_unlock_reason == "after-attempts"
+        event = db.session.scalar(select(AuditEvent).where(AuditEvent.action == "practice.solution_unlocked"))
+        assert event.details == {"reason": "after-attempts", "attempt_id": third.id}
+        fourth = practice.submit_review_attempt(own, _flags(planted))
+        assert fourth.after_solution and fourth.status == AttemptStatus.DONE, "still graded, and marked"
     page = client.get(f"/practice/cases/{REVIEW}/solution")
     assert page.status_code == 200
     text = page.get_data(as_text=True)
@@ -215,6 +233,51 @@ def test_solution_is_locked_until_a_graded_attempt(app, client, auth, make_user,
     for label in planted:
         cell, defect = label.split(":")
         assert f"{cell}: {catalogue[defect]['title']}" in text
+
+
+def test_with_no_stated_number_the_solution_opens_only_on_request(app, client, auth, make_user, cases):
+    app.config.update(PRACTICE_MIN_SECONDS_BETWEEN_ATTEMPTS=0, PRACTICE_SOLUTION_AFTER_ATTEMPTS=0)
+    mentee = make_user("mentee")
+    auth.login(mentee.email)
+    client.post(f"/practice/cases/{REVIEW}/start")
+    with app.app_context():
+        own = db.session.scalar(select(Practice))
+        planted = _planted(app, practice.data_seed(own))
+        for _ in range(4):
+            practice.submit_review_attempt(own, _flags(planted))
+        assert own.solution_unlocked_at is None
+    assert "opens when you ask for it" in client.get(f"/practice/cases/{REVIEW}").get_data(as_text=True)
+
+
+def test_opening_the_solution_asks_for_confirmation_first(app, client, auth, make_user, cases):
+    mentee = make_user("mentee")
+    auth.login(mentee.email)
+    client.post("/practice/cases/tiny-hiring/start")
+    confirm = client.get("/practice/cases/tiny-hiring/unlock")
+    assert confirm.status_code == 200
+    text = confirm.get_data(as_text=True)
+    assert "Open the solution?" in text and "Yes, open the solution" in text and "No, keep trying" in text
+    assert "marked" in text and "cannot be undone" in text
+    with app.app_context():
+        assert db.session.scalar(select(Practice)).solution_unlocked_at is None, "the confirmation page opens nothing"
+    assert client.post("/practice/cases/tiny-hiring/unlock").status_code == 302
+    assert (
+        client.get("/practice/cases/tiny-hiring/unlock")
+        .headers["Location"]
+        .endswith("/practice/cases/tiny-hiring/solution")
+    )
+
+
+def test_reloading_a_refused_upload_lands_on_the_case_page(app, client, auth, make_user, cases):
+    mentee = make_user("mentee")
+    auth.login(mentee.email)
+    client.post("/practice/cases/tiny-hiring/start")
+    refused = client.post(
+        "/practice/cases/tiny-hiring/upload", data={"notebook": (io.BytesIO(b"not json"), "mine.ipynb")}
+    )
+    assert refused.status_code == 400
+    again = client.get("/practice/cases/tiny-hiring/upload")
+    assert again.status_code == 302 and again.headers["Location"].endswith("/practice/cases/tiny-hiring")
 
 
 def test_asking_for_the_solution_first_is_audited_and_marks_later_attempts(app, client, auth, make_user, cases):
@@ -264,6 +327,7 @@ def test_review_flags_score_found_missed_and_false_flags(app, make_user, cases):
         # Brief: the share of planted defects found minus the share of the absent catalogue defects flagged.
         absent = len(review.defect_catalogue(spec)) - len(planted)
         assert attempt.earned == pytest.approx(10 * (2 / len(planted) - 1 / absent))
+        practice.unlock_solution(own, own.mentee)
         explained = {f"{d.label}:{d.defect}": d.outcome for d in practice_solutions.solution_for(own, attempt).defects}
     assert {k for k, v in explained.items() if v == "found"} == set(found)
     assert {k for k, v in explained.items() if v == "missed"} == set(planted[2:])
@@ -271,6 +335,7 @@ def test_review_flags_score_found_missed_and_false_flags(app, make_user, cases):
 
 
 def test_review_attempt_page_explains_each_planted_defect(app, client, auth, make_user, cases):
+    app.config["PRACTICE_SOLUTION_AFTER_ATTEMPTS"] = 1
     mentee = make_user("mentee")
     auth.login(mentee.email)
     client.post(f"/practice/cases/{REVIEW}/start")
@@ -389,6 +454,8 @@ def test_sweep_requeues_a_lost_practice_grading_and_gives_up_after_three_tries(a
 def test_a_duplicated_practice_task_grades_the_attempt_once(app, make_user):
     """The same grade task delivered twice at once (a re-enqueue racing a slow queue) grades once."""
     mentee = make_user("mentee", email="twice@example.com")
+    # The first graded attempt opens the solution: its one audit event shows the attempt was finished once.
+    app.config["PRACTICE_SOLUTION_AFTER_ATTEMPTS"] = 1
     queue = app.extensions["assessments.queue"]
     held = _hold_tasks(app)
     with app.app_context():

@@ -44,6 +44,8 @@ def _worker_env(app, instance: Path, redis_url: str | None, lease_seconds: int) 
         f"GRADE_LEASE_SECONDS = {lease_seconds}\nGRADE_UNCLAIMED_SECONDS = 60\nSECRET_KEY = 'worker-test'\n"
         # The key the test app derived its invitations' data seeds with (another would refuse them).
         f"SEED_KEY = {app.extensions[seeds.EXTENSION].hex()!r}\n"
+        # The first graded attempt opens the solution, so its one audit event shows the attempt was finished once.
+        "PRACTICE_SOLUTION_AFTER_ATTEMPTS = 1\n"
     )
     env = {k: v for k, v in os.environ.items() if k not in ("REDIS_URL", "DATABASE_URL")}
     env.update(ASSESS_INSTANCE_PATH=str(instance), DATABASE_URL=url, PYTHONUNBUFFERED="1")

@@ -23,9 +23,9 @@ class StartPracticeForm(FlaskForm):
 
 
 class UnlockSolutionForm(FlaskForm):
-    """Ask for the model solution before trying (recorded in the audit trail)."""
+    """Open the model solution on request, after a confirmation page (recorded in the audit trail)."""
 
-    submit = SubmitField("Show me the solution now")
+    submit = SubmitField("Yes, open the solution")
 
 
 class PairingForm(FlaskForm):

@@ -48,7 +48,7 @@ class Practice(db.Model):
     seed_key_id: Mapped[str | None] = mapped_column(String(16))
     started_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     solution_unlocked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    # An UnlockReason: after a graded attempt (automatic) or requested before trying.
+    # An UnlockReason: after the configured number of graded attempts, or on the mentee's request.
     solution_unlock_reason: Mapped[str | None] = mapped_column(String(40))
 
     mentee: Mapped[User] = relationship()  # noqa: F821
@@ -59,7 +59,9 @@ class Practice(db.Model):
 class UnlockReason(StrEnum):
     """Why a practice's model solution is open."""
 
+    # Opened by the first graded attempt (before PRACTICE_SOLUTION_AFTER_ATTEMPTS existed; old rows only).
     GRADED_ATTEMPT = "graded-attempt"
+    AFTER_ATTEMPTS = "after-attempts"
     REQUESTED = "requested"
 
 

@@ -308,8 +308,8 @@ def _set_outcome(
     error: str | None,
     at: datetime,
 ) -> None:
-    """Record a graded attempt and tell the mentee's mentors (at most hourly); the first graded
-    attempt opens the solution (audited)."""
+    """Record a graded attempt and tell the mentee's mentors (at most hourly); the graded attempt
+    that reaches PRACTICE_SOLUTION_AFTER_ATTEMPTS opens the solution (audited)."""
     attempt.status = AttemptStatus.DONE
     attempt.results = results
     attempt.earned = earned
@@ -317,15 +317,16 @@ def _set_outcome(
     attempt.error = error
     attempt.graded_at = at
     practice = attempt.practice
-    if practice.solution_unlocked_at is None:
+    after = current_app.config["PRACTICE_SOLUTION_AFTER_ATTEMPTS"]
+    if practice.solution_unlocked_at is None and after > 0 and graded_attempts(practice) >= after:
         practice.solution_unlocked_at = at
-        practice.solution_unlock_reason = UnlockReason.GRADED_ATTEMPT
+        practice.solution_unlock_reason = UnlockReason.AFTER_ATTEMPTS
         record_event(
             practice.mentee,
             "practice.solution_unlocked",
             "practice",
             practice.id,
-            reason=UnlockReason.GRADED_ATTEMPT,
+            reason=UnlockReason.AFTER_ATTEMPTS,
             attempt_id=attempt.id,
         )
     # Graded, not submitted: the mail's link shows the mentor the feedback, and an attempt the
@@ -356,8 +357,22 @@ def submit_review_attempt(
     return attempt
 
 
+def graded_attempts(practice: Practice) -> int:
+    """How many of the practice's attempts have been graded (failed runs do not count)."""
+    return sum(1 for a in practice.attempts if a.status == AttemptStatus.DONE)
+
+
+def attempts_until_solution(practice: Practice) -> int | None:
+    """Graded attempts still needed before the solution opens by itself; None when it never does
+    (PRACTICE_SOLUTION_AFTER_ATTEMPTS = 0) or is already open."""
+    after = current_app.config["PRACTICE_SOLUTION_AFTER_ATTEMPTS"]
+    if practice.solution_unlocked_at is not None or after <= 0:
+        return None
+    return max(0, after - graded_attempts(practice))
+
+
 def unlock_solution(practice: Practice, mentee: User) -> None:
-    """Open the model solution before any graded attempt, on the mentee's explicit request (audited)."""
+    """Open the model solution on the mentee's explicit, confirmed request (audited)."""
     if practice.solution_unlocked_at is not None:
         return
     practice.solution_unlocked_at = utcnow()

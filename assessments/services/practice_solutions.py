@@ -1,4 +1,4 @@
-"""Model solutions for practice: unlocked after a graded attempt or on request, for the mentee's seed.
+"""Model solutions for practice: opened after PRACTICE_SOLUTION_AFTER_ATTEMPTS graded attempts or on a confirmed request, for the mentee's seed.
 
 A case also used in hiring never shows the author's solution notebook: its code recomputes every
 answer on any seed, so a mentee's copy would earn full marks on a hiring invitation. Such a case

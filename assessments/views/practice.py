@@ -58,6 +58,7 @@ def _case_page(slug: str, upload_form: UploadForm | None = None, status: int = 2
         is_review=review.is_review_case(spec),
         attempts=list(reversed(own.attempts)) if own else [],
         next_at=practice.next_attempt_at(own) if own else None,
+        until_solution=practice.attempts_until_solution(own) if own else None,
         upload_form=upload_form or UploadForm(),
         start_form=StartPracticeForm(),
         unlock_form=UnlockSolutionForm(),
@@ -107,6 +108,13 @@ def upload(slug: str) -> Response | tuple[str, int]:
     return redirect(url_for("practice.attempt", attempt_id=attempt.id))
 
 
+@bp.get("/cases/<slug>/upload")
+@requires(Capability.PRACTISE)
+def upload_page(slug: str) -> Response:
+    """The upload form lives on the case page: reloading a refused upload's address lands there."""
+    return redirect(url_for("practice.case", slug=slug))
+
+
 @bp.route("/cases/<slug>/review", methods=["GET", "POST"])
 @requires(Capability.PRACTISE)
 def review_exercise(slug: str) -> Response | tuple[str, int]:
@@ -138,10 +146,26 @@ def review_exercise(slug: str) -> Response | tuple[str, int]:
     ), status
 
 
+@bp.get("/cases/<slug>/unlock")
+@requires(Capability.PRACTISE)
+def confirm_unlock(slug: str) -> Response | str:
+    """Ask the mentee to confirm before the solution opens (an open one is simply shown)."""
+    own = practice.require_practice(current_user, slug)
+    if own.solution_unlocked_at is not None:
+        return redirect(url_for("practice.solution", slug=slug))
+    return render_template(
+        "practice/unlock.html",
+        practice=own,
+        graded=practice.graded_attempts(own),
+        until_solution=practice.attempts_until_solution(own),
+        unlock_form=UnlockSolutionForm(),
+    )
+
+
 @bp.post("/cases/<slug>/unlock")
 @requires(Capability.PRACTISE)
 def unlock(slug: str) -> Response:
-    """Open the model solution before trying (recorded in the audit trail)."""
+    """Open the model solution on the mentee's confirmed request (recorded in the audit trail)."""
     own = practice.require_practice(current_user, slug)
     if UnlockSolutionForm().validate_on_submit():
         practice.unlock_solution(own, current_user)
@@ -158,6 +182,7 @@ def solution(slug: str) -> tuple[str, int]:
     return render_template(
         "practice/solution.html",
         practice=own,
+        until_solution=practice.attempts_until_solution(own),
         solution=model,
         solution_html=render_notebook(model.notebook) if model and model.notebook else None,
     ), 200 if model else 403
@@ -182,6 +207,7 @@ def attempt_page(own: PracticeAttempt, *, viewer: str, own_review: Scorecard | N
         solution=model,
         solution_html=render_notebook(model.notebook) if model and model.notebook else None,
         reviews=mentoring.submitted_reviews(own),
+        until_solution=practice.attempts_until_solution(own.practice),
         own_review=own_review,
         viewer=viewer,
     )
