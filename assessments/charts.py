@@ -202,12 +202,12 @@ _PALETTE = ("#2454c5", "#1f7a4d", "#b3261e", "#8a5a00", "#6b3fa0", "#00707a", "#
 
 
 def progress_figure(evidence: pd.DataFrame, dimensions: Mapping[str, str]) -> go.Figure:
-    """A mentee's evidence over time: auto-graded shares as lines, mentor ratings as diamonds.
+    """A mentee's evidence over time: one score per attempt and dimension as lines, mentor ratings as diamonds.
 
     `evidence` has one row per point, oldest first: `dimension`, `source` ("auto" or "mentor"),
-    `at` (ISO time), `value` (0..1), `case_title`, `level` (mentor points) and `after_solution`.
-    `dimensions` maps each dimension of the progress table to its name in table order; a dimension
-    keeps its row's colour whether or not it has evidence.
+    `at` (ISO time), `value` (0..1), `case_title`, `attempt_number`, `level` (mentor points) and
+    `after_solution` (drawn as an open marker). `dimensions` maps each dimension of the progress
+    table to its name in table order; a dimension keeps its row's colour whether or not it has evidence.
     """
     figure = go.Figure()
     for index, (dimension, name) in enumerate(dimensions.items()):
@@ -222,9 +222,14 @@ def progress_figure(evidence: pd.DataFrame, dimensions: Mapping[str, str]) -> go
                 name=f"{name} (auto-graded)",
                 line={"color": colour},
                 legendgroup=dimension,
-                marker={"symbol": ["circle-open" if after else "circle" for after in auto["after_solution"]]},
-                customdata=auto["case_title"].tolist(),
-                hovertemplate="%{customdata}<br>%{y:.0%} of the points<extra>" + name + "</extra>",
+                marker={
+                    "size": 9,
+                    "symbol": ["circle-open" if after else "circle" for after in auto["after_solution"]],
+                },
+                customdata=[list(point) for point in zip(auto["case_title"], auto["attempt_number"], strict=True)],
+                hovertemplate="%{customdata[0]}, attempt %{customdata[1]}<br>%{y:.0%} of the points<extra>"
+                + name
+                + "</extra>",
             )
         if len(mentor):
             figure.add_scatter(
@@ -237,16 +242,28 @@ def progress_figure(evidence: pd.DataFrame, dimensions: Mapping[str, str]) -> go
                 customdata=[list(point) for point in zip(mentor["case_title"], mentor["level"], strict=True)],
                 hovertemplate=f"%{{customdata[0]}}<br>mentor rating: level %{{customdata[1]}}<extra>{name}</extra>",
             )
+    auto_points = int((evidence["source"] == "auto").sum()) if len(evidence) else 0
     figure.update_layout(
-        title=f"Progress per dimension (n = {len(evidence)} points of evidence)",
-        yaxis={"title": "share of points · mentor level (1 = 0, 4 = 1)", "range": [-0.05, 1.05], "tickformat": ".0%"},
-        xaxis={"title": "when"},
-        margin={"l": 70, "r": 20, "t": 50, "b": 40},
-        height=420,
+        # The page's heading names the chart; the title only states the evidence's n.
+        title={
+            "text": f"n = {auto_points} attempt scores, {len(evidence) - auto_points} mentor ratings",
+            "x": 0.01,
+            "xanchor": "left",
+        },
+        yaxis={
+            "title": {"text": "score", "standoff": 8},
+            "range": [-0.05, 1.05],
+            "tickformat": ".0%",
+            "automargin": True,
+        },
+        # Dates need no axis title; without one nothing can collide with the legend below.
+        xaxis={"automargin": True},
+        margin={"l": 10, "r": 10, "t": 40, "b": 10},
+        height=460,
         paper_bgcolor="white",
         plot_bgcolor="white",
         font={"family": "system-ui, sans-serif", "size": 13},
-        legend={"orientation": "h", "y": -0.2},
+        legend={"orientation": "h", "x": 0, "y": -0.12, "yanchor": "top"},
     )
     return figure
 

@@ -53,7 +53,7 @@ def _attempts(practice_of_case: Practice) -> list[PracticeAttempt]:
 
 
 def _review_history(mentee: User, now: datetime) -> PracticeAttempt:
-    """Two browser reviews a week apart: a shaky first try, then a better one after the explanations."""
+    """Two browser reviews a week apart: a shaky first try, then a better one after its feedback."""
     own = practice.start_practice(mentee, REVIEW_CASE, seed=DEMO_SEED)
     done = _attempts(own)
     if len(done) >= 2:

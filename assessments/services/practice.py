@@ -90,6 +90,31 @@ def case_skills(spec: CaseSpec) -> tuple[str, ...]:
     return tuple(seen)
 
 
+MAIN_DIMENSION_SHARE = 0.15
+MAIN_DIMENSIONS_AT_MOST = 3
+
+
+def dimension_weights(spec: CaseSpec) -> dict[str, float]:
+    """Each dimension's share of the case's points, largest first: a part's points are split evenly
+    over the dimensions it lists, so a part tagged with everything says little about each."""
+    weights: dict[str, float] = {}
+    for part in spec.parts:
+        for dimension in part.dimensions:
+            weights[dimension] = weights.get(dimension, 0.0) + part.points / len(part.dimensions)
+    total = sum(weights.values())
+    if total <= 0:
+        return {}
+    return dict(sorted(((d, w / total) for d, w in weights.items()), key=lambda item: -item[1]))
+
+
+def main_dimensions(spec: CaseSpec) -> tuple[str, ...]:
+    """The dimensions a case mainly exercises: those carrying at least MAIN_DIMENSION_SHARE of its
+    points, at most MAIN_DIMENSIONS_AT_MOST, and always the largest one; largest first."""
+    weights = dimension_weights(spec)
+    main = [d for d, share in weights.items() if share >= MAIN_DIMENSION_SHARE][:MAIN_DIMENSIONS_AT_MOST]
+    return tuple(main or list(weights)[:1])
+
+
 def _mentee_attempts(mentee: User, slug: str | None = None) -> list[PracticeAttempt]:
     query = (
         select(PracticeAttempt)
@@ -124,7 +149,7 @@ def practice_catalogue(mentee: User) -> list[CatalogueEntry]:
             CatalogueEntry(
                 case=case,
                 effort=spec.effort,
-                skills=case_skills(spec),
+                skills=main_dimensions(spec),
                 is_review=review.is_review_case(spec),
                 attempts=len(attempts),
                 best=max(shares) if shares else None,

@@ -1,9 +1,12 @@
-"""A mentee's progress per rubric dimension: auto-graded part scores and mentor ratings over time.
+"""A mentee's progress per rubric dimension and per case: one score per attempt, mentor ratings, a trend.
 
-Both kinds of evidence are put on one 0..1 scale (a part's share of its points; a rating's
-position on the rubric's scale, level 1 = 0 and the top level = 1). The suggested next exercise
-targets the dimension with the weakest recent evidence; scores earned after the solution was
-open are shown but say little about skill, so the suggestion ignores them.
+Both kinds of evidence are put on one 0..1 scale. An attempt gives one score per dimension: the
+points it earned on the parts that exercise that dimension over the points those parts offer (not
+one 0/100% value per check, which made rows of binary chains). A mentor rating is its position on
+the rubric's scale (level 1 = 0, the top level = 1). A trend compares the first and the latest
+attempt on the same case (scores on different cases measure different things) and says how many
+attempts it rests on. Attempts made after the solution was open are shown, marked, but say little
+about skill: trends, recent evidence and the suggestion leave them out.
 """
 
 from __future__ import annotations
@@ -20,44 +23,77 @@ from assessments.content.rubric import Rubric
 from assessments.grading.report import GradeReport
 from assessments.models import AttemptStatus, Case, User
 from assessments.services import catalog, mentoring, scorecards
-from assessments.services.practice import case_skills
+from assessments.services.practice import dimension_weights, main_dimensions, score_share
 
 RECENT = 3
+# Recent evidence at or above this share counts as solid; the suggestion then looks for untried ground.
+SOLID = 0.7
 
 
 @dataclass(frozen=True)
 class Evidence:
-    """One point of evidence on a dimension."""
+    """One attempt's score on one dimension (auto), or one mentor rating of an attempt."""
 
     at: datetime
     dimension: str
     value: float  # 0..1
     source: str  # auto | mentor
+    case_slug: str
     case_title: str
     attempt_id: int
+    attempt_number: int
     after_solution: bool = False
     level: int | None = None
+    earned: float | None = None  # auto: points earned on the dimension's parts
+    possible: float | None = None  # auto: points those parts offer
+
+
+@dataclass(frozen=True)
+class Trend:
+    """The change from the first to the latest counted attempt on a case, averaged over cases."""
+
+    change: float  # in shares: +0.25 is 25 points better
+    attempts: int  # how many counted attempts the trend rests on
+    cases: int
 
 
 @dataclass(frozen=True)
 class DimensionProgress:
-    """One dimension's evidence: auto-graded shares and mentor levels, oldest first."""
+    """One dimension's evidence: a score per attempt and mentor levels, oldest first."""
 
     dimension_id: str
     name: str
     auto: list[Evidence]
     mentor: list[Evidence]
-    recent: float | None  # mean of the latest evidence that counts, None without any
+    recent: float | None  # mean of the latest RECENT counted points, None without any
+    recent_n: int = 0
+    trend: Trend | None = None
 
-    @property
-    def trend(self) -> float | None:
-        """Latest auto-graded share minus the first, None with fewer than two."""
-        return self.auto[-1].value - self.auto[0].value if len(self.auto) > 1 else None
+
+@dataclass(frozen=True)
+class AttemptScore:
+    """One graded attempt's share of the case's points."""
+
+    attempt_id: int
+    number: int
+    at: datetime
+    share: float
+    after_solution: bool
+
+
+@dataclass(frozen=True)
+class CaseProgress:
+    """One practised case: each graded attempt's score, oldest first, and the trend over them."""
+
+    case: Case
+    skills: tuple[str, ...]
+    attempts: list[AttemptScore]
+    trend: Trend | None
 
 
 @dataclass(frozen=True)
 class Suggestion:
-    """The next exercise: a practice case that exercises the weakest dimension."""
+    """The next exercise: a practice case that mainly exercises the dimension the evidence points to."""
 
     dimension_id: str
     dimension_name: str
@@ -71,6 +107,7 @@ class Progress:
 
     mentee: User
     dimensions: list[DimensionProgress]
+    cases: list[CaseProgress]
     suggestion: Suggestion | None
     figure_json: str
 
@@ -81,7 +118,8 @@ def _scale(level: int, rubric: Rubric) -> float:
 
 
 def evidence_for(mentee: User, rubric: Rubric) -> list[Evidence]:
-    """Every auto-graded part score and mentor rating of the mentee's attempts, oldest first."""
+    """Per graded attempt one score per dimension its case's parts exercise, and every mentor
+    rating, oldest first."""
     specs = catalog.case_specs()
     points: list[Evidence] = []
     for attempt in mentoring.attempts_of(mentee):
@@ -91,8 +129,9 @@ def evidence_for(mentee: User, rubric: Rubric) -> list[Evidence]:
         spec = specs.get(case.slug)
         if spec is None:
             continue
-        report = GradeReport.from_dict(attempt.results)
-        for check in report.checks:
+        earned: dict[str, float] = defaultdict(float)
+        possible: dict[str, float] = defaultdict(float)
+        for check in GradeReport.from_dict(attempt.results).checks:
             if check.possible <= 0:
                 continue
             try:
@@ -100,17 +139,24 @@ def evidence_for(mentee: User, rubric: Rubric) -> list[Evidence]:
             except KeyError:
                 continue
             for dimension in dimensions:
-                points.append(
-                    Evidence(
-                        attempt.submitted_at,
-                        dimension,
-                        max(0.0, check.earned / check.possible),
-                        "auto",
-                        case.title,
-                        attempt.id,
-                        attempt.after_solution,
-                    )
+                earned[dimension] += max(0.0, check.earned)
+                possible[dimension] += check.possible
+        for dimension, offered in possible.items():
+            points.append(
+                Evidence(
+                    attempt.submitted_at,
+                    dimension,
+                    min(1.0, earned[dimension] / offered),
+                    "auto",
+                    case.slug,
+                    case.title,
+                    attempt.id,
+                    attempt.number,
+                    attempt.after_solution,
+                    earned=earned[dimension],
+                    possible=offered,
                 )
+            )
     for review in mentoring.mentoring_reviews_of(mentee):
         attempt = review.practice_attempt
         assert attempt is not None and review.submitted_at is not None
@@ -122,20 +168,37 @@ def evidence_for(mentee: User, rubric: Rubric) -> list[Evidence]:
                         rating.dimension_id,
                         _scale(rating.level, rubric),
                         "mentor",
+                        attempt.practice.case.slug,
                         attempt.practice.case.title,
                         attempt.id,
+                        attempt.number,
                         level=rating.level,
                     )
                 )
-    return sorted(points, key=lambda p: p.at)
+    return sorted(points, key=lambda p: (p.at, p.attempt_id))
+
+
+def trend_of(scores: list[tuple[str, float]]) -> Trend | None:
+    """Latest minus first score per case (given oldest first as (case, score)), averaged over the
+    cases with at least two; None when no case has two."""
+    by_case: dict[str, list[float]] = defaultdict(list)
+    for case, score in scores:
+        by_case[case].append(score)
+    repeated = [values for values in by_case.values() if len(values) > 1]
+    if not repeated:
+        return None
+    return Trend(
+        mean(values[-1] - values[0] for values in repeated), sum(len(values) for values in repeated), len(repeated)
+    )
 
 
 def _practised_dimensions() -> dict[str, list[Case]]:
+    """Each dimension with the practice cases that mainly exercise it."""
     specs = catalog.case_specs()
     cases: dict[str, list[Case]] = defaultdict(list)
     for case in catalog.current_cases(practice=True):
         if case.slug in specs:
-            for dimension in case_skills(specs[case.slug]):
+            for dimension in main_dimensions(specs[case.slug]):
                 cases[dimension].append(case)
     return cases
 
@@ -144,24 +207,67 @@ def _suggest(dimensions: list[DimensionProgress], practised: dict[str, list[Case
     candidates = [d for d in dimensions if practised.get(d.dimension_id)]
     if not candidates:
         return None
-    # No evidence at all is the weakest evidence there is.
-    weakest = min(candidates, key=lambda d: -1.0 if d.recent is None else d.recent)
-    specs = catalog.case_specs()
-
-    def weight(case: Case) -> float:
-        """Points the case's parts give on the weakest dimension."""
-        return sum(p.points for p in specs[case.slug].parts if weakest.dimension_id in p.dimensions)
-
-    case = max(practised[weakest.dimension_id], key=weight)
-    if weakest.recent is None:
-        reason = f"You have no evidence on {weakest.name} yet."
+    measured = [d for d in candidates if d.recent is not None]
+    weak = [d for d in measured if d.recent is not None and d.recent < SOLID]
+    untried = [d for d in candidates if d.recent is None]
+    if weak:
+        target = min(weak, key=lambda d: d.recent or 0.0)
+        reason = (
+            f"Your latest {_results(target.recent_n)} on {target.name} average {target.recent:.0%}, "
+            f"the lowest of your dimensions{_trend_words(target.trend)}."
+        )
+    elif untried:
+        target = untried[0]
+        reason = f"You have no evidence on {target.name} yet" + (
+            f", and your recent results elsewhere are all at least {SOLID:.0%}." if measured else "."
+        )
     else:
-        reason = f"Your recent evidence on {weakest.name} averages {weakest.recent:.0%}, your weakest."
-    return Suggestion(weakest.dimension_id, weakest.name, case, reason)
+        target = min(measured, key=lambda d: d.recent or 0.0)
+        reason = (
+            f"Your recent results are all at least {SOLID:.0%}; {target.name} is the lowest at {target.recent:.0%}."
+        )
+    specs = catalog.case_specs()
+    case = max(practised[target.dimension_id], key=lambda c: dimension_weights(specs[c.slug])[target.dimension_id])
+    return Suggestion(target.dimension_id, target.name, case, reason)
+
+
+def _results(n: int) -> str:
+    return f"{n} results" if n != 1 else "result"
+
+
+def _trend_words(trend: Trend | None) -> str:
+    if trend is None:
+        return ""
+    return f" ({trend.change * 100:+.0f} points over {trend.attempts} attempts)"
+
+
+def _case_rows(mentee: User) -> list[CaseProgress]:
+    """Every case the mentee has a graded attempt on, with each attempt's score, by first attempt."""
+    specs = catalog.case_specs()
+    rows: dict[int, list[AttemptScore]] = defaultdict(list)
+    cases: dict[int, Case] = {}
+    for attempt in reversed(mentoring.attempts_of(mentee)):
+        share = score_share(attempt)
+        if share is None:
+            continue
+        case = attempt.practice.case
+        cases[case.id] = case
+        rows[case.id].append(
+            AttemptScore(attempt.id, attempt.number, attempt.submitted_at, share, attempt.after_solution)
+        )
+    return [
+        CaseProgress(
+            cases[case_id],
+            main_dimensions(specs[cases[case_id].slug]) if cases[case_id].slug in specs else (),
+            scores,
+            trend_of([(str(case_id), s.share) for s in scores if not s.after_solution]),
+        )
+        for case_id, scores in rows.items()
+    ]
 
 
 def mentee_progress(mentee: User) -> Progress:
-    """Per dimension the trend of auto-graded scores and mentor ratings, the chart and a suggestion."""
+    """Per dimension and per case the scores over attempts with their trend, the chart and a suggestion."""
     rubric = scorecards.rubric_for()
     evidence = evidence_for(mentee, rubric)
     practised = _practised_dimensions()
@@ -171,11 +277,20 @@ def mentee_progress(mentee: User) -> Progress:
         mentor = [e for e in evidence if e.dimension == dimension.id and e.source == "mentor"]
         if not auto and not mentor and dimension.id not in practised:
             continue
-        counted = [e for e in evidence if e.dimension == dimension.id and not e.after_solution]
-        recent = mean(e.value for e in counted[-RECENT:]) if counted else None
-        rows.append(DimensionProgress(dimension.id, dimension.name, auto, mentor, recent))
+        counted = [e for e in evidence if e.dimension == dimension.id and not e.after_solution][-RECENT:]
+        rows.append(
+            DimensionProgress(
+                dimension.id,
+                dimension.name,
+                auto,
+                mentor,
+                mean(e.value for e in counted) if counted else None,
+                len(counted),
+                trend_of([(e.case_slug, e.value) for e in auto if not e.after_solution]),
+            )
+        )
     figure = charts.progress_figure(evidence_frame(rows), {row.dimension_id: row.name for row in rows})
-    return Progress(mentee, rows, _suggest(rows, practised), charts.script_json(figure))
+    return Progress(mentee, rows, _case_rows(mentee), _suggest(rows, practised), charts.script_json(figure))
 
 
 def evidence_frame(rows: list[DimensionProgress]) -> pd.DataFrame:
@@ -188,6 +303,7 @@ def evidence_frame(rows: list[DimensionProgress]) -> pd.DataFrame:
             "at": pd.Series([p.at.isoformat() for p in points], dtype=object),
             "value": pd.Series([p.value for p in points], dtype=float),
             "case_title": pd.Series([p.case_title for p in points], dtype=object),
+            "attempt_number": pd.Series([p.attempt_number for p in points], dtype=int),
             # Object, not float: a mentor's level stays the integer it was (auto points have none).
             "level": pd.Series([p.level for p in points], dtype=object),
             "after_solution": pd.Series([p.after_solution for p in points], dtype=bool),

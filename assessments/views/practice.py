@@ -54,7 +54,7 @@ def _case_page(slug: str, upload_form: UploadForm | None = None, status: int = 2
         spec=spec,
         practice=own,
         brief=render_brief(spec.brief_markdown),
-        skills=practice.case_skills(spec),
+        skills=practice.main_dimensions(spec),
         is_review=review.is_review_case(spec),
         attempts=list(reversed(own.attempts)) if own else [],
         next_at=practice.next_attempt_at(own) if own else None,
