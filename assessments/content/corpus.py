@@ -7,6 +7,11 @@ header comments, what kind of work it is and which parts its mistake must cost:
     # breaks: part_id, part_id<=0.125     parts it must earn nothing on (or at most that share)
     # partial: part_id                    parts it must never earn in full
     # constant: part_id=value             a fixed answer: full marks exactly where the key is that value
+    # mean: part_id<=share                a graded part (a review's flags): at most that share on average
+
+A graded part, such as a review's flags scored by recall minus false flags, can rightly earn full
+marks on a seed where the mistake does not matter (no data-planted defect to miss), so `mean` bounds
+its share over all the seeds instead of on each one.
 
 `# %%` starts a cell of the candidate's own, inserted after the cell that loads the data, and
 `# %% answer PART` (or `# %% answer: PART`) holds the source of that part's answer cell. Code before
@@ -17,7 +22,7 @@ entries through the real pipeline and says whether each held.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import nbformat
@@ -26,7 +31,7 @@ from assessments.content.case import CaseSpec
 from assessments.content.notebook import release_notebook
 
 KINDS = ("careless", "guess", "correct")
-_HEADER = re.compile(r"^#\s*(kind|breaks|partial|constant)\s*:\s*(.*)$")
+_HEADER = re.compile(r"^#\s*(kind|breaks|partial|constant|mean)\s*:\s*(.*)$")
 _MARK = re.compile(r"^# %%(?:\s+answer:?\s+(\w+))?\s*$")
 _LIMIT = re.compile(r"^(\w+)\s*(?:<=\s*([0-9.]+))?$")
 
@@ -46,11 +51,12 @@ class CorpusEntry:
     constant: dict[str, str]
     own_cells: tuple[str, ...]
     answers: dict[str, str]
+    mean: dict[str, float] = field(default_factory=dict)  # part id -> the largest average share over the seeds
 
     @property
     def constrained(self) -> frozenset[str]:
         """The parts whose marks the header states; every other answered part must earn full marks."""
-        return frozenset(self.breaks) | self.partial | frozenset(self.constant)
+        return frozenset(self.breaks) | self.partial | frozenset(self.constant) | frozenset(self.mean)
 
 
 def _names(value: str) -> list[str]:
@@ -89,19 +95,15 @@ def read_entry(path: Path) -> CorpusEntry:
     kind = header.get("kind", "")
     if kind not in KINDS:
         raise CorpusError(f"{path.name}: the header's `# kind:` must be one of {', '.join(KINDS)}, not {kind!r}")
-    breaks: dict[str, float] = {}
-    for item in _names(header.get("breaks", "")):
-        limit = _LIMIT.match(item)
-        if limit is None:
-            raise CorpusError(f"{path.name}: cannot read {item!r} in `# breaks:` (write part_id or part_id<=share)")
-        breaks[limit.group(1)] = float(limit.group(2) or 0.0)
+    breaks = _limits(path, header, "breaks")
+    mean = _limits(path, header, "mean")
     constant: dict[str, str] = {}
     for item in _names(header.get("constant", "")):
         part_id, equals, value = item.partition("=")
         if not equals:
             raise CorpusError(f"{path.name}: cannot read {item!r} in `# constant:` (write part_id=value)")
         constant[part_id.strip()] = value.strip()
-    if kind == "careless" and not (breaks or header.get("partial") or constant):
+    if kind == "careless" and not (breaks or header.get("partial") or constant or mean):
         raise CorpusError(f"{path.name}: careless work must say what its mistake breaks")
     cells = ["\n".join(preamble).strip(), *("\n".join(cell).strip() for cell in own)]
     return CorpusEntry(
@@ -112,7 +114,21 @@ def read_entry(path: Path) -> CorpusEntry:
         constant=constant,
         own_cells=tuple(cell for cell in cells if cell),
         answers={part_id: "\n".join(lines).strip() for part_id, lines in answers.items()},
+        mean=mean,
     )
+
+
+def _limits(path: Path, header: dict[str, str], field_name: str) -> dict[str, float]:
+    """part id -> share from a `part_id` or `part_id<=share` list (a bare id means 0)."""
+    limits: dict[str, float] = {}
+    for item in _names(header.get(field_name, "")):
+        limit = _LIMIT.match(item)
+        if limit is None:
+            raise CorpusError(
+                f"{path.name}: cannot read {item!r} in `# {field_name}:` (write part_id or part_id<=share)"
+            )
+        limits[limit.group(1)] = float(limit.group(2) or 0.0)
+    return limits
 
 
 def read_corpus(folder: Path) -> list[CorpusEntry]:

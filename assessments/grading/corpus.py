@@ -1,7 +1,8 @@
 """Grading a case's careless-analyst corpus through the real pipeline and saying whether it held.
 
 A corpus holds when, on every seed, each careless notebook earns nothing on the parts its mistake
-breaks (and full marks on the rest, so a mistake costs only its own parts), each guesser scores at
+breaks (and full marks on the rest, so a mistake costs only its own parts; a graded part named in
+`mean` at most that share over the seeds), each guesser scores at
 most a fifth on average, and each correct alternative method earns full marks.
 """
 
@@ -54,6 +55,10 @@ class EntryResult:
                 found.append(f"seed {seed}: the run failed: {report.error}")
                 continue
             found.extend(f"seed {seed}: {problem}" for problem in self._seed_problems(report, self.keys[seed]))
+        for part_id, limit in sorted(self.entry.mean.items()):
+            share = self.part_share(part_id)
+            if share > limit + _EPSILON:
+                found.append(f"{part_id} earned {share:.0%} of its points on average, more than {limit:.0%}")
         if self.entry.kind == "guess" and self.mean_share > GUESS_CEILING:
             found.append(f"scores {self.mean_share:.0%} on average, more than {GUESS_CEILING:.0%}")
         return found
@@ -69,6 +74,8 @@ class EntryResult:
             elif part_id in entry.partial:
                 if earned >= possible:
                     found.append(f"{part_id} earned full marks though the mistake breaks part of it")
+            elif part_id in entry.mean:
+                continue
             elif part_id in entry.constant:
                 right = str(key.get(part_id)) == entry.constant[part_id]
                 if (earned >= possible) != right:

@@ -142,3 +142,19 @@ def _write(folder: Path, text: str) -> Path:
     path = folder / "guess.cells"
     path.write_text(text)
     return path
+
+
+def test_a_graded_part_is_held_to_its_mean_share_over_the_seeds_not_on_each_seed(tmp_path: Path) -> None:
+    path = tmp_path / "code_only.cells"
+    path.write_text("# kind: careless\n# mean: flags<=0.6\n# %% answer flags\n# %% answer rate\n")
+    entry = read_entry(path)
+    assert entry.mean == {"flags": 0.6} and entry.constrained == {"flags"}
+    keys: dict[int, dict] = {0: {}, 1: {}}
+    # Full marks on a seed where the mistake does not matter is fine while the mean stays under.
+    held = EntryResult(entry, {0: _report({"flags": 2, "rate": 2}), 1: _report({"flags": 0.4, "rate": 2})}, keys)
+    assert held.problems == []
+    over = EntryResult(entry, {0: _report({"flags": 2, "rate": 2}), 1: _report({"flags": 1, "rate": 2})}, keys)
+    assert over.problems == ["flags earned 75% of its points on average, more than 60%"]
+    path.write_text("# kind: careless\n# mean: flags<=most\n")
+    with pytest.raises(CorpusError, match="in `# mean:`"):
+        read_entry(path)
