@@ -1,10 +1,10 @@
 # ruff: noqa: F821
 # kind: guess
-# breaks: base_rate, account_ato_rate, sample_size_per_arm
+# breaks: base_rate, metric_choice, account_ato_rate, sample_size_per_arm, leaky_feature
 # partial: holdout_predictions
-# constant: metric_choice=pr_auc, leaky_feature=device_trust_score
 # Careless: computes nothing right. Round numbers for the rates and the sample size, a fixed metric and
-# leak, and as the risk score the column that separates the training labels best.
+# leak, and as the risk score the column that separates the training labels best. The fixed metric and
+# leak earn nothing: they count only with the base rate and the holdout scores they rest on.
 is_ato = logins["is_ato"] == 1
 
 # %% answer: base_rate

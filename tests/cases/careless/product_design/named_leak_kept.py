@@ -1,7 +1,9 @@
 # ruff: noqa: F821
 # kind: careless
+# breaks: leaky_feature
 # partial: holdout_predictions
-# Careless: finds the leak, but keeps it in a boosted model because the holdout file has the column.
+# Careless: finds the leak, but keeps it in a boosted model because the holdout file has the column;
+# naming it earns nothing then, since leaky_feature rests on the holdout scores it should have changed.
 from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.metrics import roc_auc_score
 
