@@ -124,6 +124,11 @@ MATRIX: dict[str, tuple[str, str, dict[str, object]]] = {
         "/panels/{invitation_id}/scorecard",
         {"anonymous": LOGIN, "candidate": LOGIN, "*": FORBIDDEN},
     ),
+    "panels.autosave": (
+        "POST",
+        "/panels/{invitation_id}/scorecard/draft",
+        {"anonymous": LOGIN, "candidate": LOGIN, "*": FORBIDDEN},
+    ),
     "panels.amend": (
         "GET",
         "/panels/{invitation_id}/amend",

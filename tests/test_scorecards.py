@@ -14,9 +14,10 @@ from assessments.errors import AccessDenied, InvalidInput
 from assessments.extensions import db
 from assessments.models import Invitation, Scorecard, User
 from assessments.scorecard import ScorecardResult
-from assessments.services import scorecards
+from assessments.services import scorecard_drafts, scorecards
 
 SECRET_EVIDENCE = "Candidate-said-the-secret-phrase about SRM"
+DRAFT_NOTE = "Half-written note only in a draft"
 
 
 def _result(rubric, levels: dict[str, int | None], *, final: bool = True, flags=(), rec="yes") -> ScorecardResult:
@@ -156,16 +157,45 @@ def test_exports_round_trip(app, client, auth, panel):
         assert {k: v for k, v in c.items() if k != "rating"} == {
             k: ("" if v is None else str(v)) for k, v in j.items() if k != "rating"
         }
-    assert set(as_json[0]) == {
-        "candidate",
-        "interviewer",
-        "dimension",
-        "rating",
-        "recommendation",
-        "submitted_at",
-        "rubric_version",
-    }
+    assert list(as_csv[0]) == list(scorecards.EXPORT_COLUMNS)
+    assert set(as_json[0]) == set(scorecards.EXPORT_COLUMNS)
     assert json.loads(json.dumps(as_json)) == as_json
+
+
+def test_exports_carry_evidence_takeaways_and_red_flags(app, client, auth, panel):
+    invitation_id, (alice, bob, _) = panel
+    _submit(app, invitation_id, alice, {"evaluation-rigor": 4}, flags=["claims-without-evidence"])
+    with app.app_context():
+        invitation = db.session.get(Invitation, invitation_id)
+        rubric = scorecards.rubric_for()
+        formula = ScorecardResult(
+            rubric.slug,
+            rubric.content_hash,
+            {"evaluation-rigor": 2},
+            {"evaluation-rigor": '=HYPERLINK("http://evil") said the candidate'},
+            (),
+            "-Weak on guardrails.",
+            "no",
+            True,
+        )
+        scorecards.save_scorecard(invitation, db.session.get(User, bob.id), formula)
+        flag_label = {f.id: f.label for f in rubric.red_flags}["claims-without-evidence"]
+    auth.login(alice.email)
+    rows = {r["interviewer"]: r for r in client.get(f"/panels/{invitation_id}/scorecards.json").get_json()}
+    alice_row = rows["p0@example.com"]
+    assert alice_row["evidence"] == f"{SECRET_EVIDENCE} on evaluation-rigor"
+    assert alice_row["takeaways"] == "Strong on statistics."
+    assert alice_row["red_flags"] == flag_label
+    assert alice_row["dimension_name"] != "evaluation-rigor" and alice_row["dimension_name"]
+    assert rows["p1@example.com"]["red_flags"] == ""
+    as_csv = list(
+        csv.DictReader(io.StringIO(client.get(f"/panels/{invitation_id}/scorecards.csv").get_data(as_text=True)))
+    )
+    bob_row = next(r for r in as_csv if r["interviewer"] == "p1@example.com")
+    # A spreadsheet would run these as formulas; the CSV keeps them as text.
+    assert bob_row["evidence"] == '\'=HYPERLINK("http://evil") said the candidate'
+    assert bob_row["takeaways"] == "'-Weak on guardrails."
+    assert next(r for r in as_csv if r["interviewer"] == "p0@example.com")["red_flags"] == flag_label
 
 
 def test_scorecard_page_submits_through_the_form(app, client, auth, panel):
@@ -302,3 +332,112 @@ def test_the_kit_names_the_rubric_and_that_rubric_drives_the_scorecard(app, clie
     debrief = client.get(f"/panels/{invitation_id}/debrief").get_data(as_text=True)
     assert "3 <small>Above</small>" in debrief
     assert "Yes 1" in debrief
+
+
+def _focus(app, invitation_id):
+    with app.app_context():
+        return scorecards.kit_for(db.session.get(Invitation, invitation_id)).focus_dimension_ids
+
+
+def test_a_draft_is_kept_apart_private_never_counted_and_replaced_by_submit(app, client, auth, panel):
+    invitation_id, (alice, bob, carol) = panel
+    with app.app_context():
+        rubric = scorecards.rubric_for()
+        draft_only = ScorecardResult(
+            rubric.slug,
+            rubric.content_hash,
+            {"evaluation-rigor": 2},
+            {"evaluation-rigor": DRAFT_NOTE},
+            (),
+            "",
+            None,
+            False,
+        )
+        scorecards.save_scorecard(db.session.get(Invitation, invitation_id), db.session.get(User, alice.id), draft_only)
+    _submit(app, invitation_id, bob, {"evaluation-rigor": 3})
+    with app.app_context():
+        invitation = db.session.get(Invitation, invitation_id)
+        alice_user, bob_user = db.session.get(User, alice.id), db.session.get(User, bob.id)
+        draft = scorecard_drafts.find_draft(invitation, alice_user)
+        assert draft is not None and draft.fields["ratings"] == {"evaluation-rigor": 2}
+        # Never counted: no scorecard row, not submitted, still pending at the debrief.
+        assert scorecards.own_scorecard(invitation, alice_user) is None
+        assert not scorecards.has_submitted(invitation, alice_user)
+        assert [s.interviewer_id for s in scorecards.submitted_scorecards(invitation, bob_user)] == [bob.id]
+        assert [u.id for u in scorecards.debrief(invitation, bob_user).pending] == [alice.id, carol.id]
+        assert scorecard_drafts.find_draft(invitation, bob_user) is None
+        resumed, saved_at = scorecards.resume_point(invitation, alice_user)
+        assert resumed.ratings == {"evaluation-rigor": 2} and saved_at == draft.saved_at
+    auth.login(bob.email)
+    for url in ("debrief", "scorecards.json", "scorecards.csv", "packet"):
+        assert DRAFT_NOTE not in client.get(f"/panels/{invitation_id}/{url}").get_data(as_text=True), url
+    submitted = _submit(app, invitation_id, alice, {"evaluation-rigor": 4, "communication": None})
+    with app.app_context():
+        invitation = db.session.get(Invitation, invitation_id)
+        alice_user = db.session.get(User, alice.id)
+        assert scorecard_drafts.find_draft(invitation, alice_user) is None
+        assert scorecards.own_scorecard(invitation, alice_user).id == submitted
+        assert scorecards.resume_point(invitation, alice_user) == (None, None)
+
+
+def test_autosave_keeps_a_draft_the_page_resumes_and_never_submits(app, client, auth, panel):
+    invitation_id, (alice, *_) = panel
+    focus = _focus(app, invitation_id)
+    key = focus[0].replace("-", "_")
+    auth.login(alice.email)
+    url = f"/panels/{invitation_id}/scorecard/draft"
+    response = client.post(url, data={f"rating_{key}": "3", f"evidence_{key}": "Typed half a note"})
+    assert response.status_code == 200
+    body = response.get_json()
+    assert body["saved"] and body["text"].startswith("Draft saved ")
+    page = client.get(f"/panels/{invitation_id}/scorecard").get_data(as_text=True)
+    assert "Typed half a note" in page and "Draft saved" in page
+    assert 'data-autosave-url="/panels/' in page
+    # A post that asks to submit is refused: autosave only keeps drafts.
+    data = {"recommendation": "yes", "submit": "Submit scorecard"}
+    for dim in focus:
+        data[f"rating_{dim.replace('-', '_')}"] = "3"
+        data[f"evidence_{dim.replace('-', '_')}"] = "Explained the SRM check and its p-value clearly."
+    assert client.post(url, data=data).status_code == 400
+    # A malformed draft is refused with the form's message, and the stored draft stays.
+    bad = client.post(url, data={f"rating_{key}": "9"})
+    assert bad.status_code == 400 and "Choose a level" in bad.get_json()["errors"][0]
+    with app.app_context():
+        invitation = db.session.get(Invitation, invitation_id)
+        user = db.session.get(User, alice.id)
+        assert not scorecards.has_submitted(invitation, user)
+        assert scorecard_drafts.find_draft(invitation, user).fields["evidence"] == {focus[0]: "Typed half a note"}
+    # Submitting through the page replaces the draft.
+    assert client.post(f"/panels/{invitation_id}/scorecard", data=data).status_code == 302
+    with app.app_context():
+        invitation = db.session.get(Invitation, invitation_id)
+        assert scorecard_drafts.find_draft(invitation, db.session.get(User, alice.id)) is None
+    assert client.post(url, data={f"rating_{key}": "2"}).status_code == 409
+
+
+def test_autosave_needs_the_csrf_token(app, client, auth, panel):
+    invitation_id, (alice, *_) = panel
+    key = _focus(app, invitation_id)[0].replace("-", "_")
+    auth.login(alice.email)
+    app.config["WTF_CSRF_ENABLED"] = True
+    page = client.get(f"/panels/{invitation_id}/scorecard").get_data(as_text=True)
+    token = page.split('name="csrf_token" type="hidden" value="')[1].split('"')[0]
+    url = f"/panels/{invitation_id}/scorecard/draft"
+    assert client.post(url, data={f"rating_{key}": "3"}).status_code == 400
+    assert client.post(url, data={f"rating_{key}": "3", "csrf_token": token}).status_code == 200
+
+
+def test_missing_fields_are_listed_in_a_summary_linking_to_each(app, client, auth, panel):
+    invitation_id, (alice, *_) = panel
+    focus = _focus(app, invitation_id)
+    auth.login(alice.email)
+    response = client.post(f"/panels/{invitation_id}/scorecard", data={"submit": "Submit scorecard"})
+    assert response.status_code == 400
+    html = response.get_data(as_text=True)
+    summary = html.split('id="error-summary"')[1].split("</div>")[0]
+    for dim in focus:
+        target = f"rating_{dim.replace('-', '_')}-0"
+        assert f'href="#{target}"' in summary
+        assert f'id="{target}"' in html
+    assert 'href="#recommendation-0"' in summary and 'id="recommendation-0"' in html
+    assert summary.index(f"rating_{focus[0].replace('-', '_')}") < summary.index("recommendation-0")

@@ -414,3 +414,43 @@ def test_each_accepted_version_queues_a_receipt_mail_and_a_refused_one_none(app,
         assert mail.to_address == "casey@example.org"
         assert "version 1" in mail.text_body and submission.sha256[:12] in mail.text_body
         assert token not in mail.text_body and "point" not in mail.text_body
+
+
+def _cell_item(html: str, number: int) -> str:
+    """The notebook's list item for cell `number`, as the staff page renders it."""
+    found = re.search(rf'<li class="nb-cell[^"]*" id="cell-{number}" value="{number}">(.*?)</li>', html, re.S)
+    assert found, f"no cell {number} in the notebook"
+    return found.group(1)
+
+
+def test_staff_see_each_check_at_its_answer_cell_numbered_as_the_grader_numbers_it(
+    app, client, auth, make_user, make_invitation
+):
+    interviewer = make_user("interviewer", email="iris@example.com")
+    invitation_id, token = make_invitation(panel=[interviewer])
+    notebook = nbformat.reads(_notebook_bytes(app, solution=True).decode(), as_version=4)
+    notebook.cells[1].source = 'import pandas as pd\n\nevents = pd.read_csv("data/events.csv")'
+    answers = {
+        c.metadata["assess"]["answer"]: i
+        for i, c in enumerate(notebook.cells)
+        if isinstance(c.metadata.get("assess"), dict) and "answer" in c.metadata["assess"]
+    }
+    assert _upload(client, token, nbformat.writes(notebook).encode()).status_code == 302
+    with app.app_context():
+        submission_id = db.session.scalar(select(Submission.id).where(Submission.invitation_id == invitation_id))
+    auth.login("iris@example.com")
+    html = client.get(f"/submissions/{submission_id}").get_data(as_text=True)
+    # The candidate's broken cell is notebook.cells[1]: the grader, the cell list and the notebook all say cell 2.
+    assert '<a href="#cell-2">Cell 2</a>' in html
+    assert "data/events.csv" in _cell_item(html, 2)
+    for part, index in answers.items():
+        number = index + 1
+        # The check table names the answer cell by the number the notebook beside it shows ...
+        row = re.search(rf"<tr class=\"check-[a-z]+\"><td><code>{part}</code></td><td>(.*?)</td>", html).group(1)
+        assert row == f'<a href="#cell-{number}">cell {number}</a>'
+        # ... the grader's message says the same number ...
+        assert f"(its answer cell is cell {number})" in html or f"its answer cell (cell {number})" in html
+        # ... and the result is shown at that cell, not only in the table at the top.
+        item = _cell_item(html, number)
+        assert f"answer: {part}" in item
+        assert f"Check on <code>{part}</code>: missing" in item

@@ -82,6 +82,21 @@ class ScorecardForm(FlaskForm):
         ]
 
     @property
+    def error_summary(self) -> list[tuple[str | None, str]]:
+        """Every error on the form in page order, each with the id of the control it is about (None for
+        an error about the whole form), for the summary at the top that links to each field."""
+        items: list[tuple[str | None, str]] = [(None, e) for e in self.form_errors]
+        for row in self.dimension_rows:
+            # A radio group is reached through its first option; WTForms numbers options from 0.
+            items += [(f"{row.rating.id}-0", e) for e in row.rating.errors]
+            items += [(row.evidence.id, e) for e in row.evidence.errors]
+        items += [(f"{self.red_flags.id}-0", e) for e in self.red_flags.errors]
+        items += [(self.takeaways.id, e) for e in self.takeaways.errors]
+        if self.asks_recommendation:
+            items += [(f"{self.recommendation.id}-0", e) for e in self.recommendation.errors]
+        return items
+
+    @property
     def asks_recommendation(self) -> bool:
         """False for a form without an overall recommendation (a mentoring review)."""
         return "recommendation" in self._fields

@@ -19,6 +19,7 @@ from assessments.models.practice import (
     UnlockReason,
 )
 from assessments.models.scorecard import Rating, Scorecard, ScorecardPurpose, ScorecardStatus
+from assessments.models.scorecard_draft import ScorecardDraft
 from assessments.models.submission import Submission
 from assessments.models.user import Role, User
 
@@ -49,6 +50,7 @@ __all__ = [
     "Role",
     "RunSubject",
     "Scorecard",
+    "ScorecardDraft",
     "ScorecardPurpose",
     "ScorecardStatus",
     "SelfIdSource",

@@ -13,6 +13,7 @@ from assessments.models import (
     Invitation,
     PanelMember,
     Scorecard,
+    ScorecardDraft,
     ScorecardPurpose,
     ScorecardStatus,
     Submission,
@@ -119,6 +120,7 @@ class Assignment:
     invitation: Invitation
     own: Scorecard | None
     latest: Submission | None
+    has_draft: bool = False
 
 
 @dataclass(frozen=True)
@@ -157,13 +159,20 @@ def interviewer_dashboard(user: User) -> InterviewerDashboard:
             .order_by(Scorecard.id)
         )
     }
+    drafted = set(
+        db.session.scalars(
+            select(ScorecardDraft.invitation_id).where(
+                ScorecardDraft.interviewer_id == user.id, ScorecardDraft.invitation_id.in_([i.id for i in found])
+            )
+        )
+    )
     to_write: list[Assignment] = []
     upcoming: list[Assignment] = []
     past: list[Assignment] = []
     for invitation in found:
         own = own_by_invitation.get(invitation.id)
         latest = invitation.submissions[-1] if invitation.submissions else None
-        item = Assignment(invitation, own, latest)
+        item = Assignment(invitation, own, latest, invitation.id in drafted)
         if own is not None and own.status == ScorecardStatus.SUBMITTED:
             past.append(item)
         elif latest is not None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import threading
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from statistics import mean
 from typing import Any
@@ -27,6 +28,7 @@ from assessments.models import (
     Invitation,
     Rating,
     Scorecard,
+    ScorecardDraft,
     ScorecardPurpose,
     ScorecardStatus,
     User,
@@ -34,7 +36,7 @@ from assessments.models import (
 from assessments.models.types import utcnow
 from assessments.permissions import Capability, can
 from assessments.scorecard import ScorecardResult
-from assessments.services import panels
+from assessments.services import panels, scorecard_drafts
 from assessments.services.audit import record_event
 
 DISAGREEMENT_LEVELS = 2
@@ -162,8 +164,12 @@ def require_panel_member(user: User, invitation: Invitation) -> None:
         raise AccessDenied("Only interviewers on this candidate's panel can fill a scorecard.")
 
 
-def save_scorecard(invitation: Invitation, user: User, result: ScorecardResult) -> Scorecard:
-    """Save a draft, or submit (which locks the scorecard).
+def save_scorecard(
+    invitation: Invitation, user: User, result: ScorecardResult, *, autosave: bool = False
+) -> Scorecard | ScorecardDraft:
+    """Save a draft (kept apart, private, replaced on each save), or submit (which locks the scorecard
+    and deletes the draft). An autosave is a draft saved by the page every few seconds: it is not
+    audited, since the log would otherwise fill with keystrokes.
 
     :raises AccessDenied: for someone not on the panel.
     :raises ScorecardLocked: when this interviewer's scorecard is already submitted.
@@ -172,15 +178,33 @@ def save_scorecard(invitation: Invitation, user: User, result: ScorecardResult) 
     scorecard = own_scorecard(invitation, user)
     if scorecard is not None and scorecard.status == ScorecardStatus.SUBMITTED:
         raise ScorecardLocked("You have already submitted this scorecard. To change it, amend it and give a reason.")
+    if not result.is_final:
+        draft = scorecard_drafts.store_draft(invitation, user, result)
+        if not autosave:
+            record_event(user, "scorecard.draft_saved", "scorecard_draft", draft.id, invitation_id=invitation.id)
+        db.session.commit()
+        return draft
     if scorecard is None:
         scorecard = Scorecard(invitation_id=invitation.id, interviewer_id=user.id, purpose=ScorecardPurpose.HIRING)
         db.session.add(scorecard)
     _fill(scorecard, result)
+    scorecard_drafts.discard_draft(invitation, user)
     db.session.flush()
-    action = "scorecard.submitted" if result.is_final else "scorecard.draft_saved"
-    record_event(user, action, "scorecard", scorecard.id, invitation_id=invitation.id)
+    record_event(user, "scorecard.submitted", "scorecard", scorecard.id, invitation_id=invitation.id)
     db.session.commit()
     return scorecard
+
+
+def resume_point(invitation: Invitation, user: User) -> tuple[ScorecardResult | None, datetime | None]:
+    """What this interviewer's scorecard form starts from, and when that draft was saved: their draft,
+    else an unsubmitted scorecard row from before drafts were kept apart, else nothing."""
+    draft = scorecard_drafts.find_draft(invitation, user)
+    if draft is not None:
+        return scorecard_drafts.draft_result(draft), draft.saved_at
+    own = own_scorecard(invitation, user)
+    if own is not None and own.status != ScorecardStatus.SUBMITTED:
+        return as_result(own), own.created_at
+    return None, None
 
 
 def amend_scorecard(invitation: Invitation, user: User, result: ScorecardResult, reason: str) -> Scorecard:
@@ -360,29 +384,43 @@ EXPORT_COLUMNS = (
     "candidate",
     "interviewer",
     "dimension",
+    "dimension_name",
     "rating",
+    "evidence",
     "recommendation",
+    "takeaways",
+    "red_flags",
     "submitted_at",
     "rubric_version",
 )
 
 
 def export_rows(invitation: Invitation, viewer: User) -> list[dict[str, Any]]:
-    """The panel's submitted ratings in long format, one row per scorecard × dimension.
+    """The panel's submitted scorecards in long format, one row per scorecard × dimension: each rating
+    with its evidence, and on every row of a scorecard its recommendation, take-aways and red flags
+    (by the rubric's labels, "; " between them), so a reader of the file sees why, not numbers only.
 
     :raises AccessDenied: for an interviewer who has not submitted their own yet.
     """
     rows = []
     for scorecard in submitted_scorecards(invitation, viewer):
-        recommendation = scorecard.recommendation or rubric_for(scorecard).no_decision.id
+        rubric = rubric_for(scorecard)
+        names = {d.id: d.name for d in rubric.dimensions}
+        flag_labels = {f.id: f.label for f in rubric.red_flags}
+        recommendation = scorecard.recommendation or rubric.no_decision.id
+        red_flags = "; ".join(flag_labels.get(f, f) for f in scorecard.red_flags or ())
         for rating in scorecard.ratings:
             rows.append(
                 {
                     "candidate": invitation.candidate.name,
                     "interviewer": scorecard.interviewer.email,
                     "dimension": rating.dimension_id,
+                    "dimension_name": names.get(rating.dimension_id, rating.dimension_id),
                     "rating": rating.level,
+                    "evidence": rating.evidence,
                     "recommendation": recommendation,
+                    "takeaways": scorecard.takeaways,
+                    "red_flags": red_flags,
                     "submitted_at": scorecard.submitted_at.isoformat() if scorecard.submitted_at else None,
                     "rubric_version": scorecard.rubric_version,
                 }

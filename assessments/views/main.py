@@ -25,13 +25,16 @@ def index() -> Response | str:
 @bp.get("/dashboard")
 @login_required
 def dashboard() -> str:
-    """What this person has to do: the hiring pipeline for those who run hiring, then what waits for an interviewer."""
+    """What this person has to do first (scorecards to write, candidates ready for a decision), then
+    the rest: recent invitations, panels still to come, past panels folded away."""
     panel_work = None
     if can(current_user, Capability.SIT_ON_PANEL):
         panel_work = panels.interviewer_dashboard(current_user)
     hiring = None
     if can(current_user, Capability.INVITE):
         hiring = {
+            # Every panelist has submitted: the next step is the hiring manager's decision.
+            "to_decide": pipeline.list_pipeline(PipelineFilters(stage="debriefed"), per_page=10),
             "recent": pipeline.list_pipeline(PipelineFilters(), per_page=10),
             "overdue": pipeline.list_pipeline(PipelineFilters(overdue=True), per_page=1).total,
             "needs_panel": pipeline.list_pipeline(PipelineFilters(needs_panel=True), per_page=1).total,

@@ -11,7 +11,7 @@ import base64
 import binascii
 import re
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Protocol
 
 import nh3
 from markupsafe import Markup, escape
@@ -67,19 +67,58 @@ def _output(output: Mapping[str, Any]) -> str:
     return ""
 
 
-def render_notebook(notebook: Mapping[str, Any]) -> Markup:
-    """Every cell, numbered as the grader numbers them (from 0), with outputs."""
-    parts = ['<ol class="notebook" start="0">']
+class CheckShown(Protocol):
+    """What the notebook shows of a part's check (a grade report's CheckShown; views never import grading)."""
+
+    part_id: str
+    earned: float
+    possible: float
+    status: str
+    message: str
+
+
+def cell_number(index: int) -> int:
+    """The number a person reads for the cell at `index` (from 0): cells count from 1, as in the
+    grader's messages ("its answer cell is cell 3") and in Jupyter's own cell order."""
+    return index + 1
+
+
+def answer_cell_numbers(notebook: Mapping[str, Any]) -> dict[str, int]:
+    """Each checked part's answer cell, by its number (the first cell marked with the part wins, as
+    the grader reads it)."""
+    numbers: dict[str, int] = {}
+    for index, cell in enumerate(notebook.get("cells") or []):
+        role = (cell.get("metadata") or {}).get("assess") if isinstance(cell, Mapping) else None
+        if isinstance(role, Mapping) and isinstance(role.get("answer"), str):
+            numbers.setdefault(role["answer"], cell_number(index))
+    return numbers
+
+
+def _check_note(check: CheckShown) -> str:
+    return (
+        f'<p class="nb-check check-{escape(check.status)}"><strong>Check on <code>{escape(check.part_id)}</code>: '
+        f"{escape(check.status)}, {check.earned:.3g} / {check.possible:g} points.</strong> {escape(check.message)}</p>"
+    )
+
+
+def render_notebook(notebook: Mapping[str, Any], checks: Mapping[str, CheckShown] | None = None) -> Markup:
+    """Every cell, numbered from 1 as `cell_number` says, with outputs; with `checks` (by part id),
+    each answer cell also shows its part's check result below its outputs."""
+    checks = checks or {}
+    parts = ['<ol class="notebook">']
     for index, cell in enumerate(notebook.get("cells") or []):
         kind = cell.get("cell_type")
         role = (cell.get("metadata") or {}).get("assess") or {}
         label = ""
+        check = None
         if isinstance(role, Mapping):
             if isinstance(role.get("answer"), str):
                 label = f'<span class="nb-role">answer: {escape(role["answer"])}</span>'
+                check = checks.get(role["answer"])
             elif isinstance(role.get("response"), str):
                 label = f'<span class="nb-role">written answer: {escape(role["response"])}</span>'
-        parts.append(f'<li class="nb-cell nb-{escape(str(kind))}" id="cell-{index}">{label}')
+        number = cell_number(index)
+        parts.append(f'<li class="nb-cell nb-{escape(str(kind))}" id="cell-{number}" value="{number}">{label}')
         source = _text(cell.get("source"))
         if kind == "markdown":
             parts.append(f'<div class="nb-markdown">{render_markdown(source)}</div>')
@@ -88,6 +127,8 @@ def render_notebook(notebook: Mapping[str, Any]) -> Markup:
             for output in cell.get("outputs") or []:
                 if isinstance(output, Mapping):
                     parts.append(_output(output))
+        if check is not None:
+            parts.append(_check_note(check))
         parts.append("</li>")
     parts.append("</ol>")
     return Markup("".join(parts))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+from datetime import datetime
 
 from flask import Blueprint, Response, flash, jsonify, redirect, render_template, url_for
 from flask_login import current_user
@@ -11,7 +12,7 @@ from flask_login import current_user
 from assessments.errors import InvalidInput
 from assessments.forms.amendment import AmendmentReasonForm
 from assessments.forms.pipeline import DecisionForm
-from assessments.forms.scorecard import build_scorecard_form
+from assessments.forms.scorecard import ScorecardForm, build_scorecard_form
 from assessments.models import Invitation, ScorecardStatus
 from assessments.permissions import Capability, requires
 from assessments.services import decisions, guides, invitations, panels, scorecards
@@ -36,8 +37,8 @@ def scorecard(invitation_id: int) -> Response | tuple[str, int] | str:
     if own is not None and own.status == ScorecardStatus.SUBMITTED:
         return redirect(url_for("panels.debrief", invitation_id=invitation.id))
     basis = scorecards.scorecard_basis(invitation, own)
-    kit, rubric = basis.kit, basis.rubric
-    form = build_scorecard_form(rubric, basis.focus_dimension_ids, data=scorecards.as_result(own) if own else None)
+    resume, draft_saved_at = scorecards.resume_point(invitation, current_user)
+    form = build_scorecard_form(basis.rubric, basis.focus_dimension_ids, data=resume)
     if form.validate_on_submit():
         result = form.result()
         scorecards.save_scorecard(invitation, current_user, result)
@@ -47,15 +48,46 @@ def scorecard(invitation_id: int) -> Response | tuple[str, int] | str:
         flash("Draft saved. Only you can see it.", "success")
         return redirect(url_for("panels.scorecard", invitation_id=invitation.id))
     status = 400 if form.is_submitted() else 200
+    return _scorecard_page(invitation, basis, form, None, draft_saved_at), status
+
+
+@bp.post("/<int:invitation_id>/scorecard/draft")
+@requires(Capability.SIT_ON_PANEL)
+def autosave(invitation_id: int) -> tuple[Response, int] | Response:
+    """Keep what the scorecard form holds as this interviewer's draft (the page posts it every few
+    seconds after a change); never submits, whatever the post says."""
+    invitation = _context(invitation_id)
+    scorecards.require_panel_member(current_user, invitation)
+    basis = scorecards.scorecard_basis(invitation, scorecards.own_scorecard(invitation, current_user))
+    form = build_scorecard_form(basis.rubric, basis.focus_dimension_ids)
+    if form.submit.data:
+        return jsonify(saved=False, errors=["Autosave only keeps drafts; press Submit to submit."]), 400
+    if not form.validate_on_submit():
+        return jsonify(saved=False, errors=[message for _, message in form.error_summary] or ["Reload the page."]), 400
+    draft = scorecards.save_scorecard(invitation, current_user, form.result(), autosave=True)
+    return jsonify(saved=True, saved_at=draft.saved_at.isoformat(), text=f"Draft saved {draft.saved_at:%H:%M} UTC")
+
+
+def _scorecard_page(
+    invitation: Invitation,
+    basis: scorecards.ScorecardBasis,
+    form: ScorecardForm,
+    reason: AmendmentReasonForm | None,
+    draft_saved_at: datetime | None = None,
+) -> str:
+    errors = [(reason.reason.id, e) for e in reason.reason.errors] if reason else []
     return render_template(
         "panels/scorecard.html",
         invitation=invitation,
         form=form,
-        kit=kit,
-        rubric=rubric,
-        amend=None,
+        errors=errors + form.error_summary,
+        kit=basis.kit,
+        rubric=basis.rubric,
+        amend=reason,
+        draft_saved_at=draft_saved_at,
+        auto_grade=scorecards.latest_auto_grade(invitation),
         guide=guides.invitation_guide(invitation, current_user),
-    ), status
+    )
 
 
 @bp.route("/<int:invitation_id>/amend", methods=["GET", "POST"])
@@ -67,8 +99,7 @@ def amend(invitation_id: int) -> Response | tuple[str, int] | str:
     if own is None or own.status != ScorecardStatus.SUBMITTED:
         return redirect(url_for("panels.scorecard", invitation_id=invitation.id))
     basis = scorecards.scorecard_basis(invitation, own)
-    kit, rubric = basis.kit, basis.rubric
-    form = build_scorecard_form(rubric, basis.focus_dimension_ids, data=scorecards.as_result(own))
+    form = build_scorecard_form(basis.rubric, basis.focus_dimension_ids, data=scorecards.as_result(own))
     reason = AmendmentReasonForm()
     if form.validate_on_submit() and reason.validate():
         result = form.result()
@@ -79,15 +110,7 @@ def amend(invitation_id: int) -> Response | tuple[str, int] | str:
             flash("Amendment recorded; the original stays beside it.", "success")
             return redirect(url_for("panels.debrief", invitation_id=invitation.id))
     status = 400 if form.is_submitted() else 200
-    return render_template(
-        "panels/scorecard.html",
-        invitation=invitation,
-        form=form,
-        kit=kit,
-        rubric=rubric,
-        amend=reason,
-        guide=guides.invitation_guide(invitation, current_user),
-    ), status
+    return _scorecard_page(invitation, basis, form, reason), status
 
 
 @bp.get("/<int:invitation_id>/debrief")
@@ -133,6 +156,14 @@ def export_json(invitation_id: int) -> Response:
     return jsonify(scorecards.export_rows(invitation, current_user))
 
 
+def _spreadsheet_safe(value: object) -> object:
+    # Evidence and take-aways are free text (often quoting the candidate); a cell starting with one of
+    # these is run as a formula by spreadsheet programs, so it is opened as text instead (OWASP's advice).
+    if isinstance(value, str) and value.startswith(("=", "+", "-", "@", "\t", "\r")):
+        return "'" + value
+    return value
+
+
 @bp.get("/<int:invitation_id>/scorecards.csv")
 @requires(Capability.SIT_ON_PANEL)
 def export_csv(invitation_id: int) -> Response:
@@ -141,7 +172,9 @@ def export_csv(invitation_id: int) -> Response:
     buffer = io.StringIO()
     writer = csv.DictWriter(buffer, fieldnames=EXPORT_COLUMNS, lineterminator="\n")
     writer.writeheader()
-    writer.writerows(scorecards.export_rows(invitation, current_user))
+    writer.writerows(
+        {k: _spreadsheet_safe(v) for k, v in row.items()} for row in scorecards.export_rows(invitation, current_user)
+    )
     response = Response(buffer.getvalue(), mimetype="text/csv")
     response.headers["Content-Disposition"] = f'attachment; filename="scorecards-{invitation.id}.csv"'
     return response

@@ -10,7 +10,7 @@ from werkzeug.wrappers import Response
 from assessments.models import Submission
 from assessments.permissions import Capability, requires
 from assessments.services import grading, guides, panels
-from assessments.views.notebook_html import render_notebook
+from assessments.views.notebook_html import answer_cell_numbers, cell_number, render_notebook
 
 bp = Blueprint("submissions", __name__, url_prefix="/submissions")
 
@@ -27,6 +27,9 @@ def detail(submission_id: int) -> str:
     """The rendered notebook, the check results, cell errors and timings, for one version."""
     submission = _load(submission_id)
     invitation = submission.invitation
+    progress = grading.progress(submission)
+    notebook = grading.submission_notebook(submission)
+    checks = {c.part_id: c for c in progress.report.checks} if progress.report else {}
     return render_template(
         "submissions/detail.html",
         submission=submission,
@@ -34,8 +37,10 @@ def detail(submission_id: int) -> str:
         versions=invitation.submissions,
         timings={v.id: grading.version_timing(v) for v in invitation.submissions},
         runs=submission.grade_runs,
-        progress=grading.progress(submission),
-        notebook_html=render_notebook(grading.submission_notebook(submission)),
+        progress=progress,
+        answer_cells=answer_cell_numbers(notebook),
+        cell_number=cell_number,
+        notebook_html=render_notebook(notebook, checks),
         guide=guides.invitation_guide(invitation, current_user),
         regrade_form=FlaskForm(),
     )
