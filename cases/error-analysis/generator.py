@@ -69,6 +69,14 @@ ECE_CALL_CASES = (
 # score calibrated, so the only miscalibration is the planted one (and what label noise adds).
 _HIDDEN_SD = 0.8
 _SIGNAL = 3.0
+# Honest sources' (miss, false flag) rates against the expert audit. The policy team judges the
+# escalated near-misses, the hardest items, so it errs more often than the queues. At the queues'
+# rates its ~100 audited items disagreed with the audit on none at all on 14 of seeds 0-39, a table
+# entry a constant 0 earned (tests/cases/test_judgment_parts.py); at these, on 4 of 40. The noisy
+# source still disagrees most on seeds 0-49 (at least 1.22 times the next source, 1.75 before), and
+# quantile bins still miss the ECE on the same seeds as before (all but seed 36 of 0-39).
+HONEST_ERROR_RATES = (0.02, 0.004)
+POLICY_TEAM_ERROR_RATES = (0.035, 0.01)
 
 
 def _plan(rng: np.random.Generator) -> dict[str, Any]:
@@ -158,8 +166,12 @@ def generate(seed: int, size: int) -> dict[str, pd.DataFrame]:
     noisy = source == plan["noisy_source"]
     # Automation bias: on a share of its items the noisy source copies the flag decision.
     copies = noisy & (rng.random(n) < plan["noisy_source_copy_rate"])
-    miss = np.where(noisy, plan["noisy_source_miss_rate"], 0.02)
-    false_flag = np.where(noisy, plan["noisy_source_false_flag_rate"], 0.004)
+    honest_miss, honest_false_flag = (
+        np.where(source == "policy_team", policy, queue)
+        for policy, queue in zip(POLICY_TEAM_ERROR_RATES, HONEST_ERROR_RATES, strict=True)
+    )
+    miss = np.where(noisy, plan["noisy_source_miss_rate"], honest_miss)
+    false_flag = np.where(noisy, plan["noisy_source_false_flag_rate"], honest_false_flag)
     u = rng.random(n)
     label = np.where(copies, flagged, np.where(true_label, u >= miss, u < false_flag)).astype(int)
     audited = rng.random(n) < AUDIT_SHARE
