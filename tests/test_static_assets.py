@@ -74,3 +74,12 @@ def test_a_changed_file_gets_a_new_name(app, tmp_path):
 def test_nothing_outside_the_static_folder_is_served(client):
     assert _get(client, "/static/../assessments/config.py").status_code == 404
     assert _get(client, "/static/no-such-file.css").status_code == 404
+
+
+def test_every_page_names_its_favicon_and_it_is_served(client):
+    page = client.get("/login").get_data(as_text=True)
+    icon = re.search(r'<link rel="icon" type="image/svg\+xml" href="([^"]+)">', page)
+    assert icon, "the page links no favicon, so the browser asks for /favicon.ico and logs a 404"
+    response = _get(client, icon.group(1))
+    assert response.status_code == 200
+    assert response.mimetype == "image/svg+xml"
