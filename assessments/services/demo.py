@@ -17,6 +17,7 @@ from assessments.models.types import utcnow
 from assessments.scorecard import ScorecardResult
 from assessments.services import accounts, catalog, invitations, scorecards
 from assessments.services.demo_mentoring import seed_mentoring
+from assessments.services.demo_outcomes import seed_outcomes
 from assessments.services.demo_panels import seed_history
 
 DEMO_PASSWORD = "demo-password"
@@ -95,6 +96,7 @@ def seed_demo() -> list[DemoLink]:
         _seed_live_scorecards(invitation, [m.interviewer for m in invitation.panel], offset)
         links.append(DemoLink(name, case.slug, f"/i/{token}"))
     seed_history(interviewers, admin, available)
+    seed_outcomes(admin)
     seed_mentoring()
     return links
 

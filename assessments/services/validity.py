@@ -19,6 +19,7 @@ import pandas as pd
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
+from assessments.errors import NotFound
 from assessments.extensions import db
 from assessments.models import (
     GradeStatus,
@@ -124,7 +125,8 @@ def _recommendation_score(card: Scorecard) -> float | None:
         return None
     try:
         score = scorecards.rubric_for(card).recommendation(card.recommendation).score
-    except (KeyError, LookupError):
+    except (KeyError, NotFound):
+        # A scorecard against a rubric no longer on disk, or a retired recommendation: no score.
         return None
     return None if score is None else float(score)
 
