@@ -227,10 +227,7 @@ def test_a_worker_holding_a_stale_list_cannot_send_a_reminder_another_worker_cla
         seen_by_a = notifications.due_scorecard_reminders(due)
         assert len(seen_by_a) == 2
         assert notifications.sweep_reminders(now=due) == 2
-        assert [notifications.remind_panelist(member_id, first_at, due) for member_id, first_at in seen_by_a] == [
-            False,
-            False,
-        ]
+        assert [notifications.remind_panelist(member_id, due) for member_id in seen_by_a] == [False, False]
         db.session.commit()
         assert len(_mails("scorecard_reminder")) == 2
 
@@ -264,6 +261,17 @@ def test_two_workers_sweeping_at_the_same_moment_send_each_reminder_once(app, pa
         assert len(_mails("deadline_reminder")) == 3
         abouts = [m.about for m in _mails("scorecard_reminder") + _mails("deadline_reminder")]
         assert len(set(abouts)) == len(abouts)
+
+
+def test_a_scorecard_that_arrives_after_the_seat_was_found_due_stops_its_reminder(app, panel, make_invitation):
+    invitation_id, at = _submitted(app, panel[:1], make_invitation)
+    with app.app_context():
+        due = at + timedelta(days=2, minutes=1)
+        [member_id] = notifications.due_scorecard_reminders(due)
+        _submit_scorecard(invitation_id, panel[0])
+        assert notifications.remind_panelist(member_id, due) is False
+        db.session.commit()
+        assert _mails("scorecard_reminder") == []
 
 
 # Deadline reminders --------------------------------------------------------------------------

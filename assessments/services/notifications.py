@@ -20,7 +20,7 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 
 from flask import Flask
-from sqlalchemy import Subquery, Update, exists, func, or_, select, update
+from sqlalchemy import ColumnElement, Update, exists, or_, select, tuple_, update
 
 from assessments import queue
 from assessments.extensions import db
@@ -103,56 +103,61 @@ def _claim(statement: Update) -> bool:
     return db.session.execute(statement.execution_options(synchronize_session=False)).rowcount == 1
 
 
-def _first_submissions() -> Subquery:
-    """Each invitation's first upload time, as a subquery."""
-    return (
-        select(Submission.invitation_id, func.min(Submission.uploaded_at).label("first_at"))
-        .group_by(Submission.invitation_id)
-        .subquery()
+def _scorecard_submitted() -> ColumnElement[bool]:
+    """Whether the panel seat's interviewer has submitted a hiring scorecard for its invitation."""
+    # One set of (invitation, interviewer) pairs, built once per query, rather than a lookup per
+    # seat: SQLite without statistics looked each seat up through the interviewer's index
+    # (thousands of scorecards each), 60 s over 100,000 seats.
+    submitted = select(Scorecard.invitation_id, Scorecard.interviewer_id).where(
+        Scorecard.purpose == ScorecardPurpose.HIRING,
+        Scorecard.status == ScorecardStatus.SUBMITTED,
+        Scorecard.invitation_id.is_not(None),  # NOT IN meets no NULL
     )
+    return tuple_(PanelMember.invitation_id, PanelMember.interviewer_id).in_(submitted)
 
 
-def due_scorecard_reminders(now: datetime) -> list[tuple[int, datetime]]:
-    """Panel seats whose reminder is due: (panel member id, first submission time).
+def due_scorecard_reminders(now: datetime) -> list[int]:
+    """Panel seats whose reminder is due: panel member ids.
 
     Due two days after the later of the first version and the seat's `added_at` (a panelist added
     after the submission gets their full two days), for an active panelist with no submitted hiring
     scorecard, on an invitation that is not revoked and has no hiring decision yet.
     """
-    first = _first_submissions()
     cutoff = now - SCORECARD_REMINDER_AFTER
-    submitted = exists().where(
-        Scorecard.invitation_id == PanelMember.invitation_id,
-        Scorecard.interviewer_id == PanelMember.interviewer_id,
-        Scorecard.purpose == ScorecardPurpose.HIRING,
-        Scorecard.status == ScorecardStatus.SUBMITTED,
-    )
+    # "The first version is older than the cutoff" is "some version is": an indexed EXISTS per
+    # seat instead of grouping every submission each minute.
+    uploaded = exists().where(Submission.invitation_id == PanelMember.invitation_id, Submission.uploaded_at <= cutoff)
     decided = exists().where(HiringDecision.invitation_id == PanelMember.invitation_id)
     query = (
-        select(PanelMember.id, first.c.first_at)
-        .join(first, first.c.invitation_id == PanelMember.invitation_id)
+        select(PanelMember.id)
         .join(Invitation, Invitation.id == PanelMember.invitation_id)
         .join(User, User.id == PanelMember.interviewer_id)
         .where(
             PanelMember.scorecard_reminded_at.is_(None),
             # max(first version, added) <= cutoff, said without a dialect's GREATEST
-            first.c.first_at <= cutoff,
             PanelMember.added_at <= cutoff,
+            uploaded,
             Invitation.status != InvitationStatus.REVOKED,
             User.active,
-            ~submitted,
+            ~_scorecard_submitted(),
             ~decided,
         )
         .order_by(PanelMember.id)
     )
-    return [(member_id, first_at) for member_id, first_at in db.session.execute(query)]
+    return list(db.session.scalars(query))
 
 
-def remind_panelist(member_id: int, first_at: datetime, now: datetime) -> bool:
-    """Claim one panel seat's reminder and queue it in the caller's transaction; False if already claimed."""
+def remind_panelist(member_id: int, now: datetime) -> bool:
+    """Claim one panel seat's reminder and queue it in the caller's transaction; False if already
+    claimed, or if the scorecard arrived since the seat was found due.
+    """
     claimed = _claim(
         update(PanelMember)
-        .where(PanelMember.id == member_id, PanelMember.scorecard_reminded_at.is_(None))
+        .where(
+            PanelMember.id == member_id,
+            PanelMember.scorecard_reminded_at.is_(None),
+            ~_scorecard_submitted(),
+        )
         .values(scorecard_reminded_at=now)
     )
     if not claimed:
@@ -169,7 +174,7 @@ def remind_panelist(member_id: int, first_at: datetime, now: datetime) -> bool:
         panelist=panelist,
         candidate=candidate_label(invitation),
         case_title=case_title,
-        submitted_at=first_at,
+        submitted_at=invitation.submissions[0].uploaded_at,
         link=outbox.absolute_url("panels.scorecard", invitation_id=invitation.id),
     )
     return True
@@ -236,8 +241,8 @@ def sweep_reminders(now: datetime | None = None) -> int:
     """
     now = now or utcnow()
     sent = 0
-    for member_id, first_at in due_scorecard_reminders(now):
-        sent += _commit_one(lambda m=member_id, f=first_at: remind_panelist(m, f, now), f"panel member {member_id}")
+    for member_id in due_scorecard_reminders(now):
+        sent += _commit_one(lambda m=member_id: remind_panelist(m, now), f"panel member {member_id}")
     for invitation_id in due_deadline_reminders(now):
         sent += _commit_one(lambda i=invitation_id: remind_candidate(i), f"invitation {invitation_id}")
     return sent
