@@ -19,6 +19,7 @@ from assessments.services import (
     accounts,
     blinding,
     catalog,
+    decisions,
     grade_runs,
     grading,
     invitations,
@@ -209,12 +210,14 @@ def test_a_panelist_added_later_gets_two_days_from_being_added(app, panel, make_
         assert [m.to_address for m in _mails("scorecard_reminder")] == ["iris@example.com", "ivan@example.com"]
 
 
-def test_no_scorecard_reminder_before_any_submission_or_on_a_revoked_invitation(app, panel, make_invitation):
+def test_no_scorecard_reminder_before_any_submission_on_a_revoked_or_a_decided_invitation(app, panel, make_invitation):
     make_invitation(panel=panel)
     revoked_id, at = _submitted(app, panel, make_invitation)
+    decided_id, _ = _submitted(app, panel, make_invitation)
     with app.app_context():
         admin = accounts.find_user_by_email("owner@example.com")
         invitations.revoke_invitation(db.session.get(Invitation, revoked_id), admin)
+        decisions.record_decision(db.session.get(Invitation, decided_id), "reject", "Enough seen.", admin)
         assert notifications.sweep_reminders(now=at + timedelta(days=3)) == 0
         assert _mails("scorecard_reminder") == []
 
