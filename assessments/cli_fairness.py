@@ -9,14 +9,14 @@ from flask import Flask
 from flask.cli import AppGroup
 
 from assessments.errors import DomainError
-from assessments.services import fairness
+from assessments.services import adverse_impact, fairness
 
 fairness_group = AppGroup("fairness", help="Adverse impact from voluntary self-identification (admins' reports).")
 
-WRITERS = {"json": fairness.export_json, "csv": fairness.export_csv, "html": fairness.export_html}
+WRITERS = {"json": adverse_impact.export_json, "csv": adverse_impact.export_csv, "html": adverse_impact.export_html}
 
 
-def _echo_text(report: fairness.AdverseImpactReport) -> None:
+def _echo_text(report: adverse_impact.AdverseImpactReport) -> None:
     click.echo(f"Adverse impact: {report.source}, {report.people} applications.")
     for stage in report.stages:
         click.echo(f"\n{stage.label} ({stage.people} reached it)")

@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 
 from assessments.extensions import db
 from assessments.models import Invitation, Rating, Scorecard, User
-from assessments.services import demo, demo_panels
+from assessments.services import demo, demo_fairness, demo_panels
 
 
 def test_migrations_build_exactly_the_models(app):
@@ -83,7 +83,7 @@ def test_seed_demo_is_idempotent_and_prints_logins_and_links(app, runner):
     assert counts() == before  # nothing added twice
     users, invitations, scorecards, ratings = before
     assert users >= len(demo.DEMO_USERS)
-    assert invitations == len(links) + demo_panels.HISTORY_CANDIDATES
+    assert invitations == len(links) + demo_panels.HISTORY_CANDIDATES + demo_fairness.POOL_SIZE
     # A realistic panel: submitted scorecards from several interviewers per past candidate.
     assert scorecards >= 3 * demo_panels.HISTORY_CANDIDATES and ratings > 8 * scorecards // 2
     client = app.test_client()

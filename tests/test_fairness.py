@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import json
 import math
 from datetime import timedelta
@@ -11,11 +12,12 @@ import pandas as pd
 import pytest
 from sqlalchemy import select
 
+import assessments
 from assessments.errors import AccessDenied, InvalidInput
 from assessments.extensions import db
 from assessments.models import AuditEvent, Invitation, SelfIdentification, User
 from assessments.models.types import utcnow
-from assessments.services import catalog, decisions, fairness, invitations
+from assessments.services import adverse_impact, catalog, decisions, demo_fairness, fairness, invitations
 from assessments.stats.adverse_impact import rate_table
 from tests.test_access import MATRIX, _mentorship
 from tests.test_packets import _hostile_notebook, _scorecard, _submit_notebook
@@ -119,9 +121,9 @@ def test_the_report_reads_the_apps_own_stages(app, labels, make_invitation, make
     assert next(p for p in scoring.breakdowns if p.by == "race_ethnicity").table.unknown == 1
     assert any(f.group == "Other race" and f.stage == "Advanced after the debrief" for f in report.flags)
     assert len(_viewed(app)) == 1
-    data = json.loads(fairness.export_json(report))
+    data = json.loads(adverse_impact.export_json(report))
     assert {s["name"] for s in data["stages"]} == {"passed_auto_grade", "advanced", "auto_grade"}
-    assert "Other race" in fairness.export_csv(report)
+    assert "Other race" in adverse_impact.export_csv(report)
 
 
 def test_only_auditors_read_the_report_and_import(app, labels, make_user):
@@ -235,3 +237,35 @@ def test_no_interviewer_or_mentor_facing_page_or_export_shows_self_identificatio
     assert checked > 30
     auth.login("owner@example.com")
     assert SEX_LABEL in client.get("/admin/fairness/").get_data(as_text=True)
+
+
+def test_only_the_fairness_service_reads_self_identification():
+    # No other module names the table's class, so no page, export or packet can load it.
+    root = Path(assessments.__file__).parent
+    readers = set()
+    for path in root.rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            names = [a.name for a in node.names] if isinstance(node, ast.ImportFrom) else []
+            if "SelfIdentification" in names or (isinstance(node, ast.Attribute) and node.attr == "SelfIdentification"):
+                readers.add(str(path.relative_to(root)))
+    assert readers - {"models/__init__.py"} == {"services/fairness.py", "services/demo_fairness.py"}
+
+
+def test_the_demo_pool_plants_one_disparity_at_one_stage(app, make_invitation):
+    make_invitation()
+    with app.app_context():
+        admin = db.session.scalar(select(User).where(User.email == "owner@example.com"))
+        assert demo_fairness.seed_fairness_pool(admin, catalog.current_cases(hiring=True)) == demo_fairness.POOL_SIZE
+        assert demo_fairness.seed_fairness_pool(admin, catalog.current_cases(hiring=True)) == demo_fairness.POOL_SIZE
+        report = fairness.adverse_impact_report(admin, exclude_small=True)
+    planted = demo_fairness.planted_disparity()
+    race_flags = [(f.stage, f.group) for f in report.flags if f.breakdown == planted.breakdown_label]
+    assert (planted.stage_label, planted.group) in race_flags
+    flag = next(
+        f
+        for f in report.flags
+        if (f.stage, f.breakdown, f.group) == (planted.stage_label, planted.breakdown_label, planted.group)
+    )
+    assert flag.impact_ratio < 0.5 and flag.fisher_p < 0.01
+    # The auto-grade was drawn independently of every group: nothing planted there.
+    assert not [g for s, g in race_flags if s != planted.stage_label and g == planted.group]

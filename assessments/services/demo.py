@@ -16,6 +16,7 @@ from assessments.models import Candidate, Invitation, Role, User
 from assessments.models.types import utcnow
 from assessments.scorecard import ScorecardResult
 from assessments.services import accounts, catalog, invitations, scorecards
+from assessments.services.demo_fairness import seed_fairness_pool
 from assessments.services.demo_mentoring import seed_mentoring
 from assessments.services.demo_outcomes import seed_outcomes
 from assessments.services.demo_panels import seed_history
@@ -98,6 +99,7 @@ def seed_demo() -> list[DemoLink]:
     seed_history(interviewers, admin, available)
     seed_outcomes(admin)
     seed_mentoring()
+    seed_fairness_pool(admin, available)
     return links
 
 

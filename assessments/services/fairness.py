@@ -4,7 +4,8 @@ Self-identification lives in its own table (`SelfIdentification`), written by th
 form or an admin's import of an ATS export, and read in exactly one place: `adverse_impact_report`,
 for people who may audit fairness, each reading recorded in the audit trail. No other service
 imports the table, so no interviewer page, mentor page, scorecard export or hiring packet can show it
-(`tests/test_fairness.py` renders them and looks for the values).
+(`tests/test_fairness.py` renders them and looks for the values). The report itself is built from
+the frame by `services/adverse_impact.py`, which reads no table.
 
 The report's rows are applications (invitations): the auto-grade (newest finished run of the newest
 version, as a share of its points), whether it passed the threshold in `fairness.toml`, whether the
@@ -15,16 +16,12 @@ scorecard dimension over the interviewers' current submitted hiring scorecards. 
 
 from __future__ import annotations
 
-import csv
-import io
-import json
 import math
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
-from flask import current_app, render_template
+from flask import current_app
 from sqlalchemy import func, select
 
 from assessments.config import PROJECT_ROOT
@@ -48,108 +45,13 @@ from assessments.models import (
 )
 from assessments.models.types import utcnow
 from assessments.permissions import Capability, can
-from assessments.services import scorecards
+from assessments.services import adverse_impact
+from assessments.services.adverse_impact import APP_STAGES, AdverseImpactReport
 from assessments.services.audit import record_event
-from assessments.stats.adverse_impact import (
-    RateTable,
-    intersections,
-    mean_differences,
-    rate_table,
-    scoring_rate_table,
-)
-from assessments.stats.selection_csv import SelectionCsvError, is_score_column, read_selection_csv
+from assessments.stats.selection_csv import SelectionCsvError, read_selection_csv
 
 MAX_IMPORT_BYTES = 5 * 1024 * 1024
-BREAKDOWNS = (("sex", "Sex/gender"), ("race_ethnicity", "Race/ethnicity"), ("intersection", "Intersection"))
-APP_STAGES = {
-    "passed_auto_grade": "Passed the auto-grade threshold",
-    "advanced": "Advanced after the debrief",
-}
 DATABASE_SOURCE = "this app's applications"
-SMD_NOTE = (
-    "Hedges' g of each group against the largest group, 95% interval g ± 1.96·√V_g "
-    "(Borenstein, Hedges, Higgins & Rothstein 2009, Introduction to Meta-Analysis, eqs. 4.18-4.24)."
-)
-
-
-@dataclass(frozen=True)
-class Breakdown:
-    """One way of grouping people (sex, race/ethnicity or their intersection) and its rate table."""
-
-    by: str
-    label: str
-    table: RateTable
-
-
-@dataclass(frozen=True)
-class StageResult:
-    """A stage's selection rates (or a score's scoring rates) in each breakdown."""
-
-    name: str
-    label: str
-    kind: str  # "selection" or "scoring"
-    people: int
-    breakdowns: tuple[Breakdown, ...]
-    cut: float | None = None
-
-
-@dataclass(frozen=True)
-class Difference:
-    """Standardised mean differences of one measure between groups of one breakdown."""
-
-    measure: str
-    label: str
-    by: str
-    rows: pd.DataFrame
-
-
-@dataclass(frozen=True)
-class Flag:
-    """A group whose impact ratio is under four-fifths, with the tests beside it."""
-
-    stage: str
-    breakdown: str
-    group: str
-    n: int
-    rate: float
-    impact_ratio: float
-    fisher_p: float
-    z_p: float
-
-
-@dataclass(frozen=True)
-class AdverseImpactReport:
-    """The adverse impact report: stages, scores, differences and the flags under four-fifths."""
-
-    source: str
-    people: int
-    exclude_small: bool
-    stages: tuple[StageResult, ...]
-    differences: tuple[Difference, ...]
-    threshold: float | None
-    generated_at: str = field(default_factory=lambda: utcnow().isoformat(timespec="seconds"))
-
-    @property
-    def flags(self) -> list[Flag]:
-        """Every compared group under four-fifths of its reference, stage by stage."""
-        found = []
-        for stage in self.stages:
-            for part in stage.breakdowns:
-                for row in part.table.rows.itertuples():
-                    if row.below_four_fifths and not row.excluded:
-                        found.append(
-                            Flag(
-                                stage.label,
-                                part.label,
-                                row.group,
-                                int(row.n),
-                                float(row.rate),
-                                float(row.impact_ratio),
-                                float(row.fisher_p),
-                                float(row.z_p),
-                            )
-                        )
-        return found
 
 
 def categories() -> SelfIdCategories:
@@ -328,58 +230,6 @@ def _dimension_means() -> dict[int, dict[str, float]]:
     return {inv: {d: sum(v) / len(v) for d, v in dims.items()} for inv, dims in levels.items()}
 
 
-def _dimension_label(column: str) -> str:
-    if column == "auto_grade":
-        return "Auto-grade (share of points)"
-    name = column.removesuffix("_score")
-    try:
-        return f"Scorecard: {scorecards.rubric_for().dimension(name).name}"
-    except KeyError:
-        return name.replace("_", " ").capitalize()
-
-
-def build_report(
-    frame: pd.DataFrame, *, exclude_small: bool = False, source: str = DATABASE_SOURCE
-) -> AdverseImpactReport:
-    """The adverse impact report of a frame shaped like `applicant_frame` or a selection export."""
-    groups = {
-        "sex": frame["sex"],
-        "race_ethnicity": frame["race_ethnicity"],
-        "intersection": intersections(frame["sex"], frame["race_ethnicity"]),
-    }
-    stage_columns = [
-        c for c in frame.columns if c not in ("candidate", "sex", "race_ethnicity") and not is_score_column(c)
-    ]
-    score_columns = [c for c in frame.columns if is_score_column(c)]
-    stages = []
-    for column in stage_columns:
-        reached = frame[column].notna()
-        parts = tuple(
-            Breakdown(by, label, rate_table(groups[by][reached], frame[column][reached], exclude_small=exclude_small))
-            for by, label in BREAKDOWNS
-        )
-        label = APP_STAGES.get(column, column.replace("_", " ").capitalize())
-        stages.append(StageResult(column, label, "selection", int(reached.sum()), parts))
-    if "auto_grade" in score_columns:
-        scored = frame["auto_grade"].notna()
-        parts = tuple(
-            Breakdown(by, label, scoring_rate_table(groups[by], frame["auto_grade"], exclude_small=exclude_small))
-            for by, label in BREAKDOWNS
-        )
-        stages.append(
-            StageResult(
-                "auto_grade", "Auto-grade scoring rate", "scoring", int(scored.sum()), parts, parts[0].table.cut
-            )
-        )
-    differences = tuple(
-        Difference(column, _dimension_label(column), by, mean_differences(groups[by], frame[column]))
-        for column in score_columns
-        for by in ("sex", "race_ethnicity")
-    )
-    threshold = categories().auto_grade_threshold if "passed_auto_grade" in stage_columns else None
-    return AdverseImpactReport(source, len(frame), exclude_small, tuple(stages), differences, threshold)
-
-
 def adverse_impact_report(
     actor: User | None, *, exclude_small: bool = False, csv_text: bytes | str | None = None, how: str = "page"
 ) -> AdverseImpactReport:
@@ -391,112 +241,16 @@ def adverse_impact_report(
     if actor is not None and not can(actor, Capability.AUDIT_FAIRNESS):
         raise AccessDenied("Only admins who audit fairness read this report.")
     if csv_text is not None:
-        report = build_report(outcomes_from_csv(csv_text), exclude_small=exclude_small, source="a CSV export")
+        report = adverse_impact.build_report(
+            outcomes_from_csv(csv_text), source="a CSV export", exclude_small=exclude_small
+        )
     else:
-        report = build_report(applicant_frame(), exclude_small=exclude_small)
+        report = adverse_impact.build_report(
+            applicant_frame(),
+            source=DATABASE_SOURCE,
+            threshold=categories().auto_grade_threshold,
+            exclude_small=exclude_small,
+        )
     record_event(actor, "fairness.report_viewed", "report", None, how=how, source=report.source, people=report.people)
     db.session.commit()
     return report
-
-
-def _number(value: Any) -> Any:
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    return value.item() if hasattr(value, "item") else value
-
-
-def report_records(report: AdverseImpactReport) -> list[dict[str, Any]]:
-    """Every rate row as a flat record (stage, breakdown, group, counts, ratio, tests)."""
-    records = []
-    for stage in report.stages:
-        for part in stage.breakdowns:
-            for row in part.table.rows.to_dict("records"):
-                records.append(
-                    {"stage": stage.name, "kind": stage.kind, "breakdown": part.by}
-                    | {k: _number(v) for k, v in row.items()}
-                    | {"unknown": part.table.unknown}
-                )
-    return records
-
-
-def export_json(report: AdverseImpactReport) -> str:
-    """The report as JSON: rates, unknown counts, differences and flags."""
-    data = {
-        "source": report.source,
-        "people": report.people,
-        "exclude_small": report.exclude_small,
-        "auto_grade_threshold": report.threshold,
-        "generated_at": report.generated_at,
-        "stages": [
-            {
-                "name": s.name,
-                "label": s.label,
-                "kind": s.kind,
-                "people": s.people,
-                "median_cut": s.cut,
-                "breakdowns": [
-                    {
-                        "by": p.by,
-                        "reference": p.table.reference,
-                        "unknown": p.table.unknown,
-                        "rows": [{k: _number(v) for k, v in r.items()} for r in p.table.rows.to_dict("records")],
-                    }
-                    for p in s.breakdowns
-                ],
-            }
-            for s in report.stages
-        ],
-        "differences": [
-            {
-                "measure": d.measure,
-                "by": d.by,
-                "method": SMD_NOTE,
-                "rows": [{k: _number(v) for k, v in r.items()} for r in d.rows.to_dict("records")],
-            }
-            for d in report.differences
-        ],
-        "flags": [f.__dict__ for f in report.flags],
-    }
-    return json.dumps(data, indent=2, allow_nan=False, default=_number)
-
-
-def export_csv(report: AdverseImpactReport) -> str:
-    """The report's rate rows as CSV, one row per stage, breakdown and group."""
-    out = io.StringIO()
-    records = report_records(report)
-    columns = ["stage", "kind", "breakdown", "group", "n", "selected", "rate", "impact_ratio"]
-    columns += ["below_four_fifths", "reference", "excluded", "fisher_p", "z", "z_p", "unknown"]
-    writer = csv.DictWriter(out, fieldnames=columns, lineterminator="\n")
-    writer.writeheader()
-    for record in records:
-        # A group label from a CSV export could start a spreadsheet formula: quote it as text.
-        group = str(record["group"])
-        record["group"] = "'" + group if group[:1] in ("=", "+", "-", "@") else group
-        writer.writerow(record)
-    return out.getvalue()
-
-
-def export_html(report: AdverseImpactReport) -> str:
-    """The report as one standalone HTML document (no scripts)."""
-    return render_template("fairness/report_export.html", report=report, smd_note=SMD_NOTE)
-
-
-__all__ = [
-    "AdverseImpactReport",
-    "Breakdown",
-    "Difference",
-    "Flag",
-    "SMD_NOTE",
-    "StageResult",
-    "adverse_impact_report",
-    "applicant_frame",
-    "build_report",
-    "categories",
-    "export_csv",
-    "export_html",
-    "export_json",
-    "import_self_identification",
-    "outcomes_from_csv",
-    "own_self_identification",
-    "record_self_identification",
-]

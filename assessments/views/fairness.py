@@ -8,7 +8,7 @@ from flask_login import current_user
 from assessments.errors import InvalidInput
 from assessments.forms.self_id import SelfIdImportForm
 from assessments.permissions import Capability, requires
-from assessments.services import fairness
+from assessments.services import adverse_impact, fairness
 
 bp = Blueprint("fairness", __name__, url_prefix="/admin/fairness")
 
@@ -19,7 +19,7 @@ def _exclude_small() -> bool:
 
 def _page(form: SelfIdImportForm, status: int = 200) -> tuple[str, int]:
     report = fairness.adverse_impact_report(current_user, exclude_small=_exclude_small())
-    return render_template("fairness/report.html", report=report, form=form, smd_note=fairness.SMD_NOTE), status
+    return render_template("fairness/report.html", report=report, form=form, smd_note=adverse_impact.SMD_NOTE), status
 
 
 @bp.get("/")
@@ -34,9 +34,9 @@ def report() -> tuple[str, int]:
 def export(fmt: str) -> Response:
     """The report as CSV, JSON or a standalone HTML file (each download audited)."""
     writers = {
-        "csv": (fairness.export_csv, "text/csv"),
-        "json": (fairness.export_json, "application/json"),
-        "html": (fairness.export_html, "text/html"),
+        "csv": (adverse_impact.export_csv, "text/csv"),
+        "json": (adverse_impact.export_json, "application/json"),
+        "html": (adverse_impact.export_html, "text/html"),
     }
     if fmt not in writers:
         return Response("Choose csv, json or html.", status=404, mimetype="text/plain")
