@@ -172,8 +172,9 @@ def test_progress_shows_trends_per_dimension_and_suggests_the_weakest(app, clien
         # The review case's one checked part exercises both of these dimensions: one score per attempt.
         for dim in ("evaluation-rigor", "modeling"):
             assert [e.value for e in rows[dim].auto] == pytest.approx([1 / len(planted), 2 / len(planted), 1.0])
-            # The third attempt came after the solution opened: shown, but neither recent nor in the trend.
-            assert rows[dim].recent == pytest.approx(1.5 / len(planted))
+            # The third attempt came after the solution opened: shown, but neither recent nor in the trend;
+            # the second, a better retry of the same case, is the current evidence.
+            assert rows[dim].recent == pytest.approx(2 / len(planted))
             assert rows[dim].trend == progress.Trend(pytest.approx(1 / len(planted)), 2, 1)
         assert rows["communication"].auto == [] and rows["communication"].recent is None
         # Modeling and rigor are weak (below 70%) and measured: the suggestion follows that evidence.

@@ -76,6 +76,7 @@ def test_an_attempt_gives_one_score_per_dimension_not_one_per_check(app, make_us
     assert [e.value for e in rigor.auto] == pytest.approx([0.6, 1.0]), "two attempts, two scores"
     assert [(e.earned, e.possible) for e in rigor.auto] == [(3, 5), (5, 5)]
     assert rigor.trend == progress.Trend(pytest.approx(0.4), 2, 1)
+    assert rigor.recent == pytest.approx(1.0), "a better retry of a case replaces its first try as current evidence"
     assert rows["communication"].auto == [], "the written part is not auto-graded: no score"
     [case_row] = shown.cases
     assert [a.share for a in case_row.attempts] == pytest.approx([0.6, 1.0])

@@ -65,7 +65,7 @@ class DimensionProgress:
     name: str
     auto: list[Evidence]
     mentor: list[Evidence]
-    recent: float | None  # mean of the latest RECENT counted points, None without any
+    recent: float | None  # mean of the current evidence (`_current`), None without any
     recent_n: int = 0
     trend: Trend | None = None
 
@@ -178,6 +178,16 @@ def evidence_for(mentee: User, rubric: Rubric) -> list[Evidence]:
     return sorted(points, key=lambda p: (p.at, p.attempt_id))
 
 
+def _current(auto: list[Evidence], mentor: list[Evidence]) -> list[Evidence]:
+    """The evidence a dimension's recent level rests on: the latest counted score on each case (a
+    better retry replaces the first try) and the mentor's ratings, the newest RECENT of them."""
+    latest: dict[str, Evidence] = {}
+    for point in auto:
+        if not point.after_solution:
+            latest[point.case_slug] = point
+    return sorted([*latest.values(), *mentor], key=lambda p: (p.at, p.attempt_id))[-RECENT:]
+
+
 def trend_of(scores: list[tuple[str, float]]) -> Trend | None:
     """Latest minus first score per case (given oldest first as (case, score)), averaged over the
     cases with at least two; None when no case has two."""
@@ -277,7 +287,7 @@ def mentee_progress(mentee: User) -> Progress:
         mentor = [e for e in evidence if e.dimension == dimension.id and e.source == "mentor"]
         if not auto and not mentor and dimension.id not in practised:
             continue
-        counted = [e for e in evidence if e.dimension == dimension.id and not e.after_solution][-RECENT:]
+        counted = _current(auto, mentor)
         rows.append(
             DimensionProgress(
                 dimension.id,

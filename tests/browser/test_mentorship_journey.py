@@ -1,4 +1,5 @@
-"""In a real browser: a mentee reviews the flawed notebook, reads each defect explained; the mentor sees it."""
+"""In a real browser: a mentee reviews the flawed notebook, improves across attempts, reads each defect
+explained; the mentor sees it."""
 
 from __future__ import annotations
 
@@ -26,6 +27,8 @@ def test_mentee_reviews_in_the_browser_and_the_mentor_sees_the_attempt(
     app, live_server, page: Page, make_user, tmp_path, screenshot
 ):
     use_practice_cases(app, tmp_path / "cases")
+    # The solution opens after the first graded attempt here, so its explanations sit beside the feedback.
+    app.config["PRACTICE_SOLUTION_AFTER_ATTEMPTS"] = 1
     admin = make_user("admin", email="ada@example.com")
     make_user("mentor", email="mira@example.com", name="Mira Mentor")
     make_user("mentee", email="manu@example.com", name="Manu Mentee")
@@ -75,3 +78,57 @@ def test_mentee_reviews_in_the_browser_and_the_mentor_sees_the_attempt(
     expect(page.locator(".defect-false-flag")).to_have_count(1)
     expect(page.get_by_role("link", name="Review this attempt")).to_be_visible()
     screenshot("mentor-sees-attempt")
+
+
+def _score(page: Page) -> float:
+    return float(page.locator("p.score strong").inner_text())
+
+
+def test_mentee_improves_across_two_attempts_before_opening_the_solution_and_progress_shows_it(
+    app, live_server, page: Page, make_user, tmp_path, screenshot
+):
+    use_practice_cases(app, tmp_path / "cases")
+    app.config.update(PRACTICE_MIN_SECONDS_BETWEEN_ATTEMPTS=0, PRACTICE_SOLUTION_AFTER_ATTEMPTS=3)
+    make_user("mentee", email="manu@example.com", name="Manu Mentee")
+    _sign_in(page, live_server, "manu@example.com")
+    page.get_by_role("link", name="Practice", exact=True).click()
+    expect(page.get_by_role("columnheader", name="Main skills it exercises")).to_be_visible()
+    page.get_by_role("link", name="Methodology review: churn model and renewal-offer test").click()
+    page.get_by_role("button", name="Start practising").click()
+    with app.app_context():
+        planted = _planted(app, practice.data_seed(db.session.query(Practice).one()))
+    scores = []
+    for found in (planted[:1], planted[:2]):
+        page.get_by_role("link", name="Review the notebook in your browser").click()
+        for label, defect in (flag.split(":") for flag in found):
+            page.get_by_label(f"Defect in {label}", exact=True).select_option(defect)
+        page.get_by_role("button", name="Submit my review").click()
+        expect(page.get_by_role("heading", name="Feedback")).to_be_visible()
+        # Feedback only: the solution stays closed, so the next attempt is a real try.
+        expect(page.get_by_role("heading", name="The planted defects, explained")).to_have_count(0)
+        expect(page.get_by_text("Use this feedback to improve your notebook and try again")).to_be_visible()
+        scores.append(_score(page))
+        screenshot(f"mentee-attempt-{len(scores)}-feedback")
+        page.get_by_role("link", name="← Methodology review").click()
+    assert scores[1] > scores[0]
+
+    page.get_by_role("link", name="Progress", exact=True).click()
+    case_row = page.locator("table.progress").nth(1).get_by_role("row").filter(has_text="Methodology review")
+    first, second = (f"{100 * s / 10:.0f}%" for s in scores)
+    expect(case_row).to_contain_text(f"{first} → {second}")
+    expect(case_row).to_contain_text("n = 2 attempts")
+    expect(case_row).to_contain_text(f"+{100 * (scores[1] - scores[0]) / 10:.0f} points")
+    expect(page.locator(".chart[data-figure=progress] .main-svg").first).to_be_visible(timeout=15000)
+    screenshot("mentee-progress-improved")
+    page.set_viewport_size({"width": 375, "height": 800})
+    screenshot("mentee-progress-improved-375")
+    page.set_viewport_size({"width": 1280, "height": 800})
+
+    page.get_by_role("link", name="Practice", exact=True).click()
+    page.get_by_role("link", name="Methodology review: churn model and renewal-offer test").click()
+    page.get_by_role("link", name="Open the solution…").click()
+    expect(page.get_by_role("heading", name="Open the solution?")).to_be_visible()
+    expect(page.get_by_text("opens by itself after 1 more graded attempt")).to_be_visible()
+    page.get_by_role("button", name="Yes, open the solution").click()
+    expect(page.get_by_text("The defects planted in your notebook, explained.")).to_be_visible()
+    screenshot("mentee-solution-opened")
