@@ -11,9 +11,9 @@ Hires who started over a year ago have a 12-month rating too.
 
 from __future__ import annotations
 
-import hashlib
 from datetime import timedelta
 
+import nbformat
 import numpy as np
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
@@ -34,6 +34,7 @@ from assessments.models.types import utcnow
 from assessments.services import audit, scorecards
 from assessments.services.demo_panels import HISTORY_EMAIL_DOMAIN
 from assessments.services.outcomes import rating_scale
+from assessments.storage import submission_store
 
 OUTCOME_SEED = 29
 HIRED = 26
@@ -83,10 +84,21 @@ def seed_outcomes(admin: User) -> int:
     return len(history)
 
 
+def _simulated_notebook() -> bytes:
+    notebook = nbformat.v4.new_notebook(
+        cells=[nbformat.v4.new_markdown_cell("Simulated demo submission: the auto-grade beside it is synthetic.")]
+    )
+    return nbformat.writes(notebook).encode()
+
+
 def _graded_submission(invitation: Invitation, share: float) -> None:
     points = 10.0
-    digest = hashlib.sha256(f"demo-history:{invitation.id}".encode()).hexdigest()
-    submission = Submission(invitation_id=invitation.id, version=1, sha256=digest, size=0, filename="notebook.ipynb")
+    # A real notebook in the store, so the submission page opens like any other.
+    data = _simulated_notebook()
+    digest = submission_store().put(data)
+    submission = Submission(
+        invitation_id=invitation.id, version=1, sha256=digest, size=len(data), filename="notebook.ipynb"
+    )
     submission.grade_runs.append(
         GradeRun(
             grader_version="demo",
