@@ -23,6 +23,9 @@ MAX_OUTPUT_CHARS = 20_000
 MAX_IMAGE_BYTES = 2 * 1024 * 1024
 
 
+_IMG_WITHOUT_ALT = re.compile(r"<img(?![^>]*\salt=)")
+
+
 def _text(value: Any) -> str:
     text = "".join(value) if isinstance(value, list) else str(value or "")
     return _ANSI.sub("", text)
@@ -59,6 +62,8 @@ def _output(output: Mapping[str, Any]) -> str:
                 return _image(data[mime], mime)
         if "text/html" in data:
             cleaned = nh3.clean(_text(data["text/html"])[:MAX_OUTPUT_CHARS])
+            # An image without alternative text is read out as its file name; nh3 quotes every attribute.
+            cleaned = _IMG_WITHOUT_ALT.sub('<img alt="image in the cell output"', cleaned)
             return f'<div class="nb-html">{cleaned}</div>'
         if "text/markdown" in data:
             return str(render_markdown(_text(data["text/markdown"])))
