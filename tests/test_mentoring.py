@@ -105,6 +105,13 @@ def test_mentor_reviews_an_attempt_with_the_rubric_and_the_mentee_reads_it(app, 
     assert "Overall recommendation" not in form_page
     # The review case's parts exercise exactly these dimensions (rubric order).
     dims = ["modeling", "evaluation-rigor", "communication"]
+    # Mentoring wording: a missing piece of evidence is asked of the mentee's attempt, not a candidate.
+    unexplained = {**_review_form(dims), "evidence_modeling": "", "rating_communication": ""}
+    refused = client.post(f"/mentoring/attempts/{attempt_id}/review", data=unexplained)
+    assert refused.status_code == 400
+    text = refused.get_data(as_text=True)
+    assert "what your mentee said or did" in text and "if the attempt did not cover it" in text
+    assert "candidate" not in text.lower() and "interview did not" not in text
     assert client.post(f"/mentoring/attempts/{attempt_id}/review", data=_review_form(dims)).status_code == 302
     with app.app_context():
         review = db.session.scalar(select(Scorecard))

@@ -373,7 +373,8 @@ def _notebook_with_flags(spec, labels: list[str]) -> bytes:
 
 @pytest.mark.sandbox
 def test_browser_and_notebook_routes_give_the_same_score_for_the_same_flags(app, client, auth, make_user, cases):
-    app.config.update(PRACTICE_MIN_SECONDS_BETWEEN_ATTEMPTS=0)
+    # The solution opens with the first graded attempt here, so each attempt's page explains the defects.
+    app.config.update(PRACTICE_MIN_SECONDS_BETWEEN_ATTEMPTS=0, PRACTICE_SOLUTION_AFTER_ATTEMPTS=1)
     mentee = make_user("mentee")
     auth.login(mentee.email)
     client.post(f"/practice/cases/{REVIEW}/start")

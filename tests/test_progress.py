@@ -132,7 +132,7 @@ def test_with_solid_evidence_the_suggestion_goes_to_untried_ground(app, make_use
         shown = progress.mentee_progress(mentee)
     assert shown.suggestion is not None
     assert shown.suggestion.dimension_id in {"modeling", "communication"}
-    assert "no evidence" in shown.suggestion.reason and "at least 70%" in shown.suggestion.reason
+    assert "No evidence" in shown.suggestion.reason and "at least 70%" in shown.suggestion.reason
 
 
 def test_a_case_lists_only_the_dimensions_carrying_most_of_its_points(app, cases):

@@ -60,6 +60,10 @@ class ScorecardForm(FlaskForm):
     save_draft: SubmitField
     submit: SubmitField
 
+    # Whose work is rated and where it was seen: a mentoring review speaks of the mentee's attempt.
+    person = "the candidate"
+    occasion = "the interview"
+
     _posted_keys: frozenset[str] = frozenset()
     _validated = False
 
@@ -181,18 +185,18 @@ class ScorecardForm(FlaskForm):
             row.rating.errors.append(f"Choose a level from {low} to {high}, or 'Not assessed', for {name}.")
             value = ""
         elif not value and final:
-            row.rating.errors.append(f"Rate {name}, or mark it 'Not assessed' if the interview did not cover it.")
+            row.rating.errors.append(f"Rate {name}, or mark it 'Not assessed' if {self.occasion} did not cover it.")
         note = _text(row.evidence)
         self._check_length(row.evidence, f"The evidence for {name}", EVIDENCE_MAX_CHARS)
         if final and value in levels:
             if not note:
                 row.evidence.errors.append(
-                    f"Write the evidence for your rating of {name}: what the candidate said or did."
+                    f"Write the evidence for your rating of {name}: what {self.person} said or did."
                 )
             elif len(note) < EVIDENCE_MIN_CHARS:
                 row.evidence.errors.append(
                     f"The evidence for {name} is too short to support a rating; "
-                    f"describe what the candidate said or did (at least {EVIDENCE_MIN_CHARS} characters)."
+                    f"describe what {self.person} said or did (at least {EVIDENCE_MIN_CHARS} characters)."
                 )
         return 1 if value in levels else 0
 
@@ -249,9 +253,11 @@ def build_scorecard_form(
     formdata: Any = None,
     data: ScorecardResult | Mapping[str, Any] | None = None,
     recommend: bool = True,
+    mentoring: bool = False,
 ) -> ScorecardForm:
     """A scorecard form for these focus dimensions of the rubric (with `recommend=False`, one
-    without an overall recommendation: a mentoring review advises, it never recommends).
+    without an overall recommendation: a mentoring review advises, it never recommends; with
+    `mentoring=True` its messages speak of the mentee's attempt, not a candidate's interview).
 
     Without `formdata`, Flask-WTF reads `request.form` on a POST, as any FlaskForm does.
 
@@ -268,6 +274,8 @@ def build_scorecard_form(
 
     level_choices = [SelectChoice(str(lv.value), f"{lv.value} · {lv.label}") for lv in rubric.levels]
     attrs: dict[str, Any] = {"rubric": rubric, "focus_dimension_ids": focus}
+    if mentoring:
+        attrs.update(person="your mentee", occasion="the attempt")
     for dim_id in focus:
         dim = rubric.dimension(dim_id)
         # Choice checks live in ScorecardForm.validate so their messages can name the dimension.

@@ -223,19 +223,17 @@ def _suggest(dimensions: list[DimensionProgress], practised: dict[str, list[Case
     if weak:
         target = min(weak, key=lambda d: d.recent or 0.0)
         reason = (
-            f"Your latest {_results(target.recent_n)} on {target.name} average {target.recent:.0%}, "
-            f"the lowest of your dimensions{_trend_words(target.trend)}."
+            f"The latest {_results(target.recent_n)} on {target.name} average {target.recent:.0%}, "
+            f"the lowest of the dimensions{_trend_words(target.trend)}."
         )
     elif untried:
         target = untried[0]
-        reason = f"You have no evidence on {target.name} yet" + (
-            f", and your recent results elsewhere are all at least {SOLID:.0%}." if measured else "."
+        reason = f"No evidence on {target.name} yet" + (
+            f", and the recent results elsewhere are all at least {SOLID:.0%}." if measured else "."
         )
     else:
         target = min(measured, key=lambda d: d.recent or 0.0)
-        reason = (
-            f"Your recent results are all at least {SOLID:.0%}; {target.name} is the lowest at {target.recent:.0%}."
-        )
+        reason = f"The recent results are all at least {SOLID:.0%}; {target.name} is the lowest at {target.recent:.0%}."
     specs = catalog.case_specs()
     case = max(practised[target.dimension_id], key=lambda c: dimension_weights(specs[c.slug])[target.dimension_id])
     return Suggestion(target.dimension_id, target.name, case, reason)

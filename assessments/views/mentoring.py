@@ -69,6 +69,7 @@ def review(attempt_id: int) -> Response | tuple[str, int]:
         mentoring.review_dimensions(own, rubric),
         data=scorecards.as_result(existing) if existing else None,
         recommend=False,
+        mentoring=True,
     )
     if form.validate_on_submit():
         result = form.result()
