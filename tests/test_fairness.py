@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import ast
+import csv
+import io
 import json
 import math
 from datetime import timedelta
@@ -269,3 +271,22 @@ def test_the_demo_pool_plants_one_disparity_at_one_stage(app, make_invitation):
     assert flag.impact_ratio < 0.5 and flag.fisher_p < 0.01
     # The auto-grade was drawn independently of every group: nothing planted there.
     assert not [g for s, g in race_flags if s != planted.stage_label and g == planted.group]
+
+
+def test_downloads_are_attachments_each_audited_and_csv_cells_cannot_be_formulas(app, client, auth, labels, make_user):
+    with app.app_context():
+        report = adverse_impact.build_report(
+            fairness.outcomes_from_csv("candidate,sex,race_ethnicity,hired\na,=HYPERLINK(1),W,1\nb,M,W,0\n"),
+            source="a CSV export",
+        )
+    rows = list(csv.DictReader(io.StringIO(adverse_impact.export_csv(report))))
+    assert "'=HYPERLINK(1)" in {r["group"] for r in rows}
+    assert "=HYPERLINK(1)" not in {r["group"] for r in rows}
+    auditor = make_user("admin")
+    auth.login(auditor.email)
+    for fmt, kind in (("csv", "text/csv"), ("json", "application/json"), ("html", "text/html")):
+        response = client.get(f"/admin/fairness/report.{fmt}?exclude_small=1")
+        assert response.status_code == 200 and response.mimetype == kind
+        assert response.headers["Content-Disposition"] == f'attachment; filename="adverse-impact.{fmt}"'
+    assert client.get("/admin/fairness/report.xlsx").status_code == 404
+    assert [e.details["how"] for e in _viewed(app)] == ["csv", "json", "html"]
