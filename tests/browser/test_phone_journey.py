@@ -3,13 +3,18 @@ scrolling, tables keep their headers (a debrief's ratings stay under their inter
 
 from __future__ import annotations
 
+import re
+
+import nbformat
 import pytest
 from playwright.sync_api import Page, expect
 from sqlalchemy import select
 
+from assessments.content.notebook import solution_notebook
 from assessments.extensions import db
 from assessments.models import Candidate, Invitation
-from assessments.services import demo
+from assessments.services import catalog, demo, grading
+from tests.conftest import PASSWORD
 
 pytestmark = pytest.mark.browser
 
@@ -58,3 +63,22 @@ def test_every_role_reads_its_pages_on_a_phone(app, live_server, page: Page, pho
     _sign_in(page, live_server, "mira@example.com")
     page.goto(f"{live_server}/mentoring/")
     phone(page, "mentees")
+
+
+def test_an_interviewer_grades_on_a_phone(app, live_server, page: Page, make_user, make_invitation, phone):
+    iris = make_user("interviewer", email="iris@example.com", name="Iris Interviewer")
+    invitation_id, _ = make_invitation(panel=[iris])
+    with app.app_context():
+        invitation = db.session.get(Invitation, invitation_id)
+        solved = nbformat.writes(solution_notebook(catalog.case_specs()["tiny-hiring"])).encode()
+        grading.accept_submission(invitation, "answers.ipynb", solved)
+
+    page.goto(f"{live_server}/login")
+    page.get_by_label("Email").fill("iris@example.com")
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    page.goto(f"{live_server}/panels/{invitation_id}/scorecard")
+    phone(page, "scorecard")
+    page.get_by_role("link", name=re.compile(r"^Read the submitted notebook")).click()
+    expect(page.get_by_role("heading", name="Submitted notebook")).to_be_visible()
+    phone(page, "submission")
