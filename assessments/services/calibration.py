@@ -18,6 +18,7 @@ from flask import current_app
 from sqlalchemy import case, func, select
 from sqlalchemy.orm import selectinload
 
+from assessments import charts
 from assessments.content.rubric import Rubric
 from assessments.errors import InvalidInput
 from assessments.extensions import db
@@ -108,6 +109,8 @@ class CalibrationView:
     notes: tuple[str, ...] = ()
     # candidate label → (invitation id, newest submission id), for links from the agenda
     links: dict[str, tuple[int, int | None]] = field(default_factory=dict)
+    # the page's plotly figures as JSON, built with the report (building them takes longer than the page)
+    figures: dict[str, str] = field(default_factory=dict)
 
 
 def _current_scorecards(filters: CalibrationFilters) -> list[Scorecard]:
@@ -342,7 +345,14 @@ def _compute_calibration(filters: CalibrationFilters, n_boot: int) -> Calibratio
     )
     report = in_reading_order(report, [d.id for d in rubric.dimensions])
     n_candidates = int(ratings["candidate"].nunique())
-    return CalibrationView(report, headlines(report, n_candidates), evidence, filters, links=_candidate_links(filters))
+    return CalibrationView(
+        report,
+        headlines(report, n_candidates),
+        evidence,
+        filters,
+        links=_candidate_links(filters),
+        figures=charts.report_figures(report, dimension_names()),
+    )
 
 
 def _candidate_links(filters: CalibrationFilters) -> dict[str, tuple[int, int | None]]:

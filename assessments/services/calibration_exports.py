@@ -119,7 +119,7 @@ def export_html(view: CalibrationView) -> str:
     return render_template(
         "calibration/export.html",
         view=view,
-        figures=charts.report_figures(view.report, dimension_names()),
+        figures=view.figures or charts.report_figures(view.report, dimension_names()),
         filters_text=describe_filters(view),
         dimension_names=dimension_names(),
         plotly_js=Markup(charts.PLOTLY_JS.read_text()),

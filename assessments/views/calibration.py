@@ -48,7 +48,7 @@ def report() -> Response:
                 "calibration/report.html",
                 form=form,
                 view=view,
-                figures=charts.report_figures(view.report, calibration.dimension_names()),
+                figures=view.figures,
                 dimension_names=calibration.dimension_names(),
                 filters_text=calibration_exports.describe_filters(view),
                 query=request.query_string.decode(),
