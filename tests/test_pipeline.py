@@ -8,7 +8,16 @@ import pytest
 
 from assessments.errors import AccessDenied, InvalidInput
 from assessments.extensions import db
-from assessments.models import GradeRun, GradeStatus, Invitation, Scorecard, ScorecardStatus, Submission, User
+from assessments.models import (
+    GradeRun,
+    GradeStatus,
+    Invitation,
+    Scorecard,
+    ScorecardDraft,
+    ScorecardStatus,
+    Submission,
+    User,
+)
 from assessments.models.types import utcnow
 from assessments.services import decisions, invitations, pipeline
 from assessments.services.pipeline import PipelineFilters
@@ -248,3 +257,30 @@ def test_a_removed_panelists_scorecard_is_kept_but_not_counted(app, make_user, m
         assert panels.remove_panel_member(first, db.session.get(User, iris.id), db.session.get(User, admin.id))
         row = next(r for r in _rows() if r.invitation_id == first_id)
         assert (row.scorecards_in, row.panel_size, row.stage) == (0, 1, "checked")
+
+
+def test_dashboard_puts_actionable_work_first_and_folds_finished_rows(app, client, auth, make_user, make_invitation):
+    boss = make_user("admin", email="boss@example.com")
+    to_write_id, _ = make_invitation(panel=[boss])
+    drafted_id, _ = make_invitation(panel=[boss])
+    done_id, _ = make_invitation(panel=[boss])
+    with app.app_context():
+        for invitation_id in (to_write_id, drafted_id, done_id):
+            _submit(invitation_id, done=True)
+        _scorecard(done_id, boss.id)
+        db.session.add(
+            ScorecardDraft(invitation_id=drafted_id, interviewer_id=boss.id, rubric_slug="r", rubric_version="v")
+        )
+        db.session.commit()
+    auth.login("boss@example.com")
+    page = client.get("/dashboard").get_data(as_text=True)
+    # What waits for this person comes first; the pipeline's recent rows and past panels are folded away.
+    assert page.index("Scorecards waiting for you") < page.index("Hiring pipeline")
+    assert page.index("Ready for a hiring decision") < page.index("Recent invitations")
+    decide = page[page.index("Ready for a hiring decision") : page.index("Recent invitations")]
+    assert f"/admin/invitations/{done_id}" in decide
+    assert f"/admin/invitations/{to_write_id}" not in decide
+    assert '<details class="past-panels">\n<summary>Recent invitations' in page
+    assert '<details class="past-panels">\n<summary id="past-heading">Your past panels (1,' in page
+    waiting = page[page.index("Scorecards waiting for you") : page.index("Hiring pipeline")]
+    assert waiting.count("Resume draft") == 1 and waiting.count("Fill scorecard") == 1
