@@ -32,6 +32,7 @@ from assessments.models import (
     ScorecardPurpose,
     ScorecardStatus,
     Submission,
+    User,
 )
 from assessments.services import catalog, scorecards
 from assessments.stats.alpha import LEVELS
@@ -440,10 +441,17 @@ def view_from_csv(
 
 
 def interviewer_choices() -> list[tuple[str, str]]:
-    """Interviewers who have submitted hiring scorecards: (email, name)."""
-    cards = _current_scorecards(CalibrationFilters())
-    people = {s.interviewer.email: s.interviewer.display_name for s in cards}
-    return sorted(people.items(), key=lambda item: item[1])
+    """Interviewers who have submitted hiring scorecards: (email, name), by name.
+
+    One query for the names alone: every page view builds the filter form, cached report or not.
+    """
+    query = (
+        select(User.email, User.display_name)
+        .join(Scorecard, Scorecard.interviewer_id == User.id)
+        .where(Scorecard.purpose == ScorecardPurpose.HIRING, Scorecard.status == ScorecardStatus.SUBMITTED)
+        .distinct()
+    )
+    return sorted(((email, name) for email, name in db.session.execute(query)), key=lambda item: item[1])
 
 
 def dimension_names() -> dict[str, str]:
