@@ -94,6 +94,11 @@ def test_scorecard_summarises_errors_autosaves_and_warns_before_leaving(
     page.goto(f"{live_server}/panels/{invitation_id}/scorecard")
     # The auto-grade the kit says to read first is on the page, per part.
     expect(page.get_by_role("heading", name=re.compile(r"^Auto-grade: \d+ of \d+ points$"))).to_be_visible()
+    # The whole kit is on the page: no box that clips its last question.
+    kit = page.locator(".kit")
+    assert kit.evaluate("el => el.scrollHeight <= el.clientHeight + 1")
+    kit.locator("details > summary").last.scroll_into_view_if_needed()
+    expect(kit.locator("details > summary").last).to_be_in_viewport()
     # Anchors are folded away until asked for.
     first = page.locator(f"#dim-{focus[0]}")
     expect(first.locator("details.anchors dd").first).to_be_hidden()
