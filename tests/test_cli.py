@@ -9,8 +9,9 @@ from flask_migrate import downgrade, upgrade
 from sqlalchemy import func, select
 
 from assessments.extensions import db
-from assessments.models import Invitation, Rating, Scorecard, User
+from assessments.models import Invitation, Rating, Scorecard, Submission, User
 from assessments.services import demo, demo_fairness, demo_panels
+from assessments.storage import submission_store
 
 
 def test_migrations_build_exactly_the_models(app):
@@ -88,3 +89,12 @@ def test_seed_demo_is_idempotent_and_prints_logins_and_links(app, runner):
     assert scorecards >= 3 * demo_panels.HISTORY_CANDIDATES and ratings > 8 * scorecards // 2
     client = app.test_client()
     assert client.get(links[0].replace("http://demo.test", "")).status_code == 200
+    # Every demo submission's notebook is in the store, so staff pages open on any of them.
+    with app.app_context():
+        store, missing = submission_store(), []
+        for submission in db.session.scalars(select(Submission)):
+            try:
+                store.get(submission.sha256)
+            except FileNotFoundError:
+                missing.append(submission.id)
+    assert not missing, missing

@@ -9,7 +9,6 @@ scorecard dimensions' standardised differences have data.
 
 from __future__ import annotations
 
-import hashlib
 import secrets
 from dataclasses import dataclass
 from datetime import timedelta
@@ -34,6 +33,7 @@ from assessments.models import (
 )
 from assessments.models.types import utcnow
 from assessments.services import adverse_impact, fairness, invitations, seeds
+from assessments.services.demo_outcomes import store_simulated_notebook
 from assessments.services.demo_panels import HISTORY_EMAIL_DOMAIN
 
 POOL_SEED = 17
@@ -136,8 +136,8 @@ def seed_fairness_pool(admin: User, cases: list[Case]) -> int:
 
 def _graded_submission(invitation: Invitation, case: Case, share: float, at: object) -> None:
     points = 10.0
-    digest = hashlib.sha256(f"demo-pool:{invitation.id}".encode()).hexdigest()
-    submission = Submission(invitation_id=invitation.id, version=1, sha256=digest, size=0, filename="notebook.ipynb")
+    digest, size = store_simulated_notebook()
+    submission = Submission(invitation_id=invitation.id, version=1, sha256=digest, size=size, filename="notebook.ipynb")
     report = GradeReport(
         "demo",
         case.slug,

@@ -84,21 +84,22 @@ def seed_outcomes(admin: User) -> int:
     return len(history)
 
 
-def _simulated_notebook() -> bytes:
+def store_simulated_notebook() -> tuple[str, int]:
+    """A one-cell notebook saying it is simulated, in the submission store: its sha256 and size.
+
+    Simulated demo submissions point at it, so their submission pages open like any other.
+    """
     notebook = nbformat.v4.new_notebook(
         cells=[nbformat.v4.new_markdown_cell("Simulated demo submission: the auto-grade beside it is synthetic.")]
     )
-    return nbformat.writes(notebook).encode()
+    data = nbformat.writes(notebook).encode()
+    return submission_store().put(data), len(data)
 
 
 def _graded_submission(invitation: Invitation, share: float) -> None:
     points = 10.0
-    # A real notebook in the store, so the submission page opens like any other.
-    data = _simulated_notebook()
-    digest = submission_store().put(data)
-    submission = Submission(
-        invitation_id=invitation.id, version=1, sha256=digest, size=len(data), filename="notebook.ipynb"
-    )
+    digest, size = store_simulated_notebook()
+    submission = Submission(invitation_id=invitation.id, version=1, sha256=digest, size=size, filename="notebook.ipynb")
     submission.grade_runs.append(
         GradeRun(
             grader_version="demo",
