@@ -19,7 +19,7 @@ from assessments.errors import AccessDenied, InvalidInput
 from assessments.extensions import db
 from assessments.models import AuditEvent, Invitation, SelfIdentification, User
 from assessments.models.types import utcnow
-from assessments.services import adverse_impact, catalog, decisions, demo_fairness, fairness, invitations
+from assessments.services import adverse_impact, catalog, decisions, demo_fairness, fairness, invitations, outcomes
 from assessments.stats.adverse_impact import rate_table
 from tests.test_access import MATRIX, _mentorship
 from tests.test_packets import _hostile_notebook, _scorecard, _submit_notebook
@@ -124,8 +124,23 @@ def test_the_report_reads_the_apps_own_stages(app, labels, make_invitation, make
     assert any(f.group == "Other race" and f.stage == "Advanced after the debrief" for f in report.flags)
     assert len(_viewed(app)) == 1
     data = json.loads(adverse_impact.export_json(report))
-    assert {s["name"] for s in data["stages"]} == {"passed_auto_grade", "advanced", "auto_grade"}
+    assert {s["name"] for s in data["stages"]} == {"passed_auto_grade", "advanced", "hired", "auto_grade"}
     assert "Other race" in adverse_impact.export_csv(report)
+
+
+def test_the_hired_stage_reads_the_outcomes_admins_record(app, labels, make_invitation, make_user):
+    admin_id = _pool(app, make_invitation, make_user)
+    with app.app_context():
+        admin = db.session.get(User, admin_id)
+        frame = fairness.applicant_frame()
+        assert frame["hired"].isna().all()  # no outcome recorded: nobody reached the stage
+        advanced = [int(c.removeprefix("#")) for c in frame.loc[frame["advanced"] == 1, "candidate"]]
+        invitations = [db.session.get(Invitation, i) for i in advanced[:3]]
+        for invitation, hired in zip(invitations, (True, True, False), strict=True):
+            outcomes.record_outcome(invitation.candidate_id, outcomes.OutcomeValues(hired=hired), admin)
+        frame = fairness.applicant_frame().set_index("candidate")
+        assert [frame.loc[f"#{i.id}", "hired"] for i in invitations] == [1.0, 1.0, 0.0]
+        assert frame["hired"].notna().sum() == 3
 
 
 def test_only_auditors_read_the_report_and_import(app, labels, make_user):

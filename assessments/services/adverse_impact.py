@@ -32,6 +32,7 @@ BREAKDOWNS = (("sex", "Sex/gender"), ("race_ethnicity", "Race/ethnicity"), ("int
 APP_STAGES = {
     "passed_auto_grade": "Passed the auto-grade threshold",
     "advanced": "Advanced after the debrief",
+    "hired": "Hired (recorded outcomes)",
 }
 SMD_NOTE = (
     "Hedges' g of each group against the largest group, 95% interval g ± 1.96·√V_g "

@@ -9,7 +9,8 @@ the frame by `services/adverse_impact.py`, which reads no table.
 
 The report's rows are applications (invitations): the auto-grade (newest finished run of the newest
 version, as a share of its points), whether it passed the threshold in `fairness.toml`, whether the
-debrief's current decision advanced it (hold or none yet: not reached), and the mean rating per
+debrief's current decision advanced it (hold or none yet: not reached), whether the candidate was
+hired (from the outcomes admins record; none recorded: not reached), and the mean rating per
 scorecard dimension over the interviewers' current submitted hiring scorecards. A CSV export
 (`stats/selection_csv.py`) can stand in for the app's own data.
 """
@@ -45,7 +46,7 @@ from assessments.models import (
 )
 from assessments.models.types import utcnow
 from assessments.permissions import Capability, can
-from assessments.services import adverse_impact
+from assessments.services import adverse_impact, outcomes
 from assessments.services.adverse_impact import APP_STAGES, AdverseImpactReport
 from assessments.services.audit import record_event
 from assessments.stats.selection_csv import SelectionCsvError, read_selection_csv
@@ -176,6 +177,8 @@ def applicant_frame() -> pd.DataFrame:
         decisions[decision.invitation_id] = decision.outcome
     grades = _auto_grades()
     means = _dimension_means()
+    # Hired or not, where an admin recorded the candidate's outcome (services/outcomes); else not reached.
+    hired = {outcome.candidate_id: float(outcome.hired) for outcome in outcomes.recorded_outcomes()}
     rows = []
     for invitation in invitations:
         sex, race = answers.get(invitation.candidate_id, (None, None))
@@ -188,6 +191,7 @@ def applicant_frame() -> pd.DataFrame:
             "auto_grade": grade,
             "passed_auto_grade": math.nan if math.isnan(grade) else float(grade >= options.auto_grade_threshold),
             "advanced": {"advance": 1.0, "reject": 0.0}.get(outcome or "", math.nan),
+            "hired": hired.get(invitation.candidate_id, math.nan),
         }
         for dimension, mean in means.get(invitation.id, {}).items():
             row[f"{dimension}_score"] = mean
