@@ -192,7 +192,13 @@ def auto_grade_frames(
 ) -> tuple[pd.DataFrame, dict[str, tuple[str, ...]]]:
     """Per candidate and checked part, the newest auto-grade's score fraction; and part → dimensions."""
     query = (
-        select(Invitation).join(Case).options(selectinload(Invitation.submissions).selectinload(Submission.grade_runs))
+        select(Invitation)
+        .join(Case)
+        .options(
+            selectinload(Invitation.submissions).selectinload(Submission.grade_runs),
+            selectinload(Invitation.candidate),
+            selectinload(Invitation.case),
+        )
     )
     if filters.case:
         query = query.where(Case.slug == filters.case)
@@ -357,12 +363,15 @@ def _compute_calibration(filters: CalibrationFilters, n_boot: int) -> Calibratio
 
 
 def _candidate_links(filters: CalibrationFilters) -> dict[str, tuple[int, int | None]]:
-    links = {}
-    for scorecard in _current_scorecards(filters):
-        invitation = scorecard.invitation
-        newest = invitation.submissions[-1].id if invitation.submissions else None
-        links[_candidate_label(invitation)] = (invitation.id, newest)
-    return links
+    invitations = {s.invitation_id: s.invitation for s in _current_scorecards(filters)}
+    newest = dict(
+        db.session.execute(
+            select(Submission.invitation_id, func.max(Submission.id))
+            .where(Submission.invitation_id.in_(invitations))
+            .group_by(Submission.invitation_id)
+        ).all()
+    )
+    return {_candidate_label(inv): (inv.id, newest.get(inv.id)) for inv in invitations.values()}
 
 
 @dataclass(frozen=True)
