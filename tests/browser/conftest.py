@@ -87,13 +87,17 @@ LEAVING_ACTIONS = [
 ]
 
 
+FLAGGED_STATE = """() => document.title + (document.querySelector(
+    '[aria-invalid=true], #error-summary, .errors, .flash, [role=alert]') ? ' (with messages)' : '')"""
+
+
 class AccessibilityAudit:
     """Runs axe-core once on each page state a journey reaches and keeps what it found.
 
     Before any action that can leave a document (a navigation, a click, a key press), and before its
-    browser context closes, each page of the test's contexts is audited unless that document already
-    was; a page state reached by script without navigating is audited by calling the audit with a
-    state name.
+    browser context closes, each page of the test's contexts is audited unless the same page in the
+    same state already was; a page state reached by script without navigating is audited by calling
+    the audit with a state name.
     """
 
     def __init__(self, journey: str) -> None:
@@ -105,16 +109,15 @@ class AccessibilityAudit:
         self._busy = False
 
     def __call__(self, page: Page, state: str = "") -> None:
-        """Runs axe on the page as it is now, once per document (or per named state)."""
+        """Runs axe on the page as it is now, once per URL and state."""
         if self._busy or page.is_closed() or not page.url.startswith("http"):
             return
         self._busy = True  # axe's own evaluate calls are not actions to audit before
         try:
             page.wait_for_load_state()
-            if not state and page.evaluate("window.__axeAudited === true"):
-                return
-            key = (page.url, state or page.evaluate("document.title + document.body.innerText.length"))
-            page.evaluate("window.__axeAudited = true")
+            # Once per URL, title and whether it shows errors or a message: the same page seen again
+            # after a change elsewhere is the same template, a form sent back with errors is not.
+            key = (page.url, state or page.evaluate(FLAGGED_STATE))
             if key in self._seen:
                 return
             self._seen.add(key)
