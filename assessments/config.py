@@ -66,14 +66,14 @@ DEFAULTS: dict[str, Any] = {
     "INVITATION_RATE_LIMIT": 120,
     "INVITATION_RATE_WINDOW": 60,
     "RATELIMIT_STORAGE_URI": None,
-    # Mail (mail.py, services/outbox.py): smtp://user:pass@host:587/?starttls=1 or smtps://...;
-    # unset, mails go to the log and the admin outbox page only.
-    "MAIL_URL": None,
     # "Forgot password?" (rate_limits.py): posts per client address, and reset requests per address
     # asked about (beyond it nothing is sent, the answer is the same), per window (0 = off).
     "PASSWORD_RESET_CLIENT_LIMIT": 20,
     "PASSWORD_RESET_EMAIL_LIMIT": 5,
     "PASSWORD_RESET_RATE_WINDOW": 3600,
+    # Mail (mail.py, services/outbox.py): smtp://user:pass@host:587/?starttls=1 or smtps://...;
+    # unset, mails go to the log and the admin outbox page only.
+    "MAIL_URL": None,
     "MAIL_FROM": "ML Assessments <no-reply@localhost>",
     # Links in mails sent outside a request (reminders from a worker): this site's address.
     "BASE_URL": "http://localhost:8000",
