@@ -364,3 +364,11 @@ def test_the_release_notebook_runs_top_to_bottom_on_the_bundle(case: CaseSpec, t
     NotebookClient(notebook, timeout=120, resources={"metadata": {"path": str(folder)}}).execute()
     errors = [o for c in notebook.cells if c.cell_type == "code" for o in c.outputs if o.output_type == "error"]
     assert not errors
+
+
+def test_every_file_the_notebook_tells_the_candidate_to_read_is_in_the_bundle(case: CaseSpec) -> None:
+    bundle = _bundle(case.path, SEED)
+    names = {name.split("/", 1)[1] for name in _files(bundle) if "/" in name}
+    sources = "\n".join(c.source for c in _notebook_in(bundle, case).cells if c.cell_type == "markdown")
+    named = set(re.findall(r"`([\w./-]+\.(?:md|csv|txt|json))`", sources))
+    assert named <= names, (sorted(named - names), sorted(names))
