@@ -65,6 +65,10 @@ class SandboxLimits:
     file_bytes: int = 50 * 1024**2
     output_bytes: int = 8 * 1024**2
     scratch_bytes: int = 256 * 1024**2
+    # /dev/shm, a tmpfs of its own (uncapped, bwrap's --dev gives half the host's memory): shared
+    # memory for multiprocessing and joblib, kept small. With /tmp and the working folder, the
+    # writable space a run holds in memory is 2 * scratch_bytes + shm_bytes.
+    shm_bytes: int = 64 * 1024**2
     # Scheduling priority (nice 0..19): below the web servers and the database, so that a deadline
     # rush of gradings queues up on the CPU instead of slowing every page down.
     niceness: int = 10
@@ -282,6 +286,13 @@ def sandbox_argv(
         "--proc",
         "/proc",
         "--dev",
+        "/dev",
+        "--size",
+        str(limits.shm_bytes),
+        "--tmpfs",
+        "/dev/shm",
+        # /dev itself is another uncapped tmpfs: read-only (its device nodes are mounts of their own).
+        "--remount-ro",
         "/dev",
         "--size",
         str(limits.scratch_bytes),

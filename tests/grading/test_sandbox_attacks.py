@@ -208,6 +208,38 @@ with open("big.bin", "wb") as handle:
     assert last.status == "error" and "File too large" in last.error
 
 
+def test_filling_shared_memory_and_dev_stops_at_a_small_cap(case, solved, sandbox) -> None:
+    # bwrap's /dev and /dev/shm were tmpfs of half the host's memory: two gradings filling them could
+    # take the host (and its database) down. /dev/shm is now capped, /dev read-only.
+    attack = f"""
+import errno, os
+cap = {sandbox.shm_bytes}
+assert os.statvfs("/dev/shm").f_blocks * os.statvfs("/dev/shm").f_frsize <= cap
+written = 0
+try:
+    for i in range(4 * cap // (8 * 1024**2)):
+        with open(f"/dev/shm/fill{{i}}", "wb") as handle:
+            for _ in range(8):
+                handle.write(bytes(1024**2))
+                written += 1024**2
+except OSError as error:
+    assert error.errno == errno.ENOSPC, error
+assert written <= cap, written
+try:
+    open("/dev/fill", "wb").write(bytes(1024**2))
+except OSError as error:
+    assert error.errno == errno.EROFS, error
+else:
+    raise AssertionError("/dev is writable")
+for i in range(4 * cap // (8 * 1024**2)):
+    if os.path.exists(f"/dev/shm/fill{{i}}"):
+        os.remove(f"/dev/shm/fill{{i}}")
+"""
+    report = _grade(solved(attack), case, sandbox)
+    _assert_all_correct(report)
+    _kill_cells_ok(report, 1)
+
+
 # --- resources --------------------------------------------------------------------------
 
 
