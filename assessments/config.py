@@ -66,6 +66,8 @@ DEFAULTS: dict[str, Any] = {
     "INVITATION_RATE_LIMIT": 120,
     "INVITATION_RATE_WINDOW": 60,
     "RATELIMIT_STORAGE_URI": None,
+    # False turns every limit of rate_limits.py off (a load test from one address on its own instance).
+    "RATELIMIT_ENABLED": True,
     # "Forgot password?" (rate_limits.py): posts per client address, and reset requests per address
     # asked about (beyond it nothing is sent, the answer is the same), per window (0 = off).
     "PASSWORD_RESET_CLIENT_LIMIT": 20,

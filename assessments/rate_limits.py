@@ -18,6 +18,9 @@ to probe which addresses have accounts: per client address (`PASSWORD_RESET_CLIE
 the same answer). The per-address count is kept whether or not an account uses the address, under
 the address's sha256, so neither the answer nor the storage says which addresses are known.
 
+`RATELIMIT_ENABLED = False` turns every limit above off at once (no storage is opened), for a load
+test from one address on an instance of its own (bench/deadline_night.py); it is on by default.
+
 A storage that fails lets requests through (logged): a rate-limit outage must not take candidate
 pages down. Sign-in throttling stays in `services/accounts.py`: it counts failures only, grows the
 wait per account, locks after repeated failures and is cleared by a success, which request-counting
@@ -208,11 +211,11 @@ def password_reset_mail_allowed(email: str) -> bool:
     """
     config = current_app.config
     allowed = int(config.get("PASSWORD_RESET_EMAIL_LIMIT") or 0)
-    if allowed <= 0:
+    limiter: Limiter | None = current_app.extensions.get(EXTENSION_KEY)
+    if allowed <= 0 or limiter is None:
         return True
     item = RateLimitItemPerSecond(allowed, int(config["PASSWORD_RESET_RATE_WINDOW"]))
     key = hashlib.sha256(email.strip().lower().encode()).hexdigest()
-    limiter: Limiter = current_app.extensions[EXTENSION_KEY]
     try:
         return limiter.limiter.hit(item, "password-reset-email", key)
     except Exception:  # any storage failure, as Flask-Limiter's swallow_errors
@@ -225,8 +228,13 @@ def init_app(app: Flask) -> None:
     """Give the app its limiter; limit the invitation pages and the forgot-password form per client address.
 
     One limiter per app, not one unbound in extensions.py: Flask-Limiter keeps its storage on the
-    limiter object, so a shared one would follow whichever app was bound last.
+    limiter object, so a shared one would follow whichever app was bound last. With
+    `RATELIMIT_ENABLED` False the app gets none and nothing is counted.
     """
+    if not app.config.get("RATELIMIT_ENABLED", True):
+        log.warning("RATELIMIT_ENABLED is False: invitation links and the forgot-password form are not rate limited")
+        app.extensions[EXTENSION_KEY] = None
+        return
     uri = storage_uri(app)
     options = dict(app.config.get("RATELIMIT_STORAGE_OPTIONS") or {})
     if uri.startswith(("redis://", "rediss://")):

@@ -165,3 +165,23 @@ def test_processes_sharing_the_file_never_lose_a_count(tmp_path):
     assert all(worker.returncode == 0 for worker in workers)
     assert sum(int(out) for out in outputs) == 600
     assert SqliteStorage(uri).get(RateLimitItemPerSecond(1000, 3600).key_for("shared")) == 600
+
+
+def test_rate_limits_switched_off_let_one_address_through(twin, make_invitation, caplog):
+    _, token = make_invitation()
+    with caplog.at_level("WARNING", logger="assessments.rate_limits"):
+        # A load test from one address: the limits as low as they go, and switched off.
+        off = twin(
+            RATELIMIT_ENABLED=False, INVITATION_RATE_LIMIT=2, PASSWORD_RESET_CLIENT_LIMIT=1, WTF_CSRF_ENABLED=False
+        )
+    assert "RATELIMIT_ENABLED is False" in caplog.text
+    client = off.test_client()
+    assert [client.get(f"/i/{token}/status").status_code for _ in range(5)] == [200] * 5
+    assert client.get(f"/i/{token}").status_code == 200
+    answers = [client.post("/password/forgot", data={"email": "mo@example.com"}).status_code for _ in range(3)]
+    assert answers == [302] * 3
+    with off.test_request_context():
+        assert rate_limits.password_reset_mail_allowed("mo@example.com")
+    # The same limit with the switch on (the default) refuses the third request.
+    on = twin(INVITATION_RATE_LIMIT=2).test_client()
+    assert [on.get(f"/i/{token}/status").status_code for _ in range(3)] == [200, 200, 429]
