@@ -5,13 +5,21 @@ Run: .venv/bin/python bench/deadline_night.py [--candidates 200] [--backend sqli
 
 Starts, on a free loopback port and in a fresh temporary instance folder, the app under gunicorn
 (several workers, logging JSON lines through assessments/gunicorn_conf.py) and two grading
-consumers (`flask --app app worker`); seeds N candidates on a real case; has every candidate open
-their link and upload a real notebook (the case's release notebook plus a line of their own, so
-every file differs) at a random moment of the upload window, while simulated staff sign in and
-fetch dashboards; then waits for grading. It prints upload and page latency percentiles and the
-time until everything is graded, and checks in the database that every upload is stored exactly
-once and graded exactly once (one done GradeRun per submission, its file in the store under its
-sha256).
+consumers (`flask --app app worker`); seeds N candidates on a real case; then a load generator in a
+process of its own at nice 19 (bench/deadline_client.py, which says why not wrk) has every
+candidate open their link and upload a real notebook (the case's release notebook plus a line of
+their own, so every file differs) at a random moment of the upload window, land back on the page
+and poll the grading status every two seconds until it says checked, while simulated staff sign in
+and fetch dashboards, until everything is graded. It prints:
+- server-side latency per page type (candidate pages, status polls, uploads, staff pages, sign-in:
+  count, p50/p95/p99/max and the issue's p95 targets) from gunicorn's JSON access log, which times
+  each request inside a worker;
+- the same table from the people's own clocks (waiting for a free worker included), and the load
+  generator's own CPU-seconds and share of the machine's cores over the run;
+- the machine's load average before and after (other work on the same cores shows there);
+- the time until everything is graded, and checks in the database that every upload is stored
+  exactly once and graded exactly once (one done GradeRun per submission, its file in the store
+  under its sha256).
 
 `--fault` (both faults; or name one) injects, while uploads arrive and notebooks are graded:
 - consumer: SIGKILL one consumer's process group while it holds a run and restart it; the lost
@@ -29,6 +37,7 @@ after. Loopback only; every phase has a deadline and the run stops by itself. No
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import random
 import secrets
@@ -41,13 +50,13 @@ import tempfile
 import threading
 import time
 import uuid
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
 
+from deadline_client import ClientResult
 from deadline_faults import ConsumerFault, DatabaseFault, run_counts, signal_group
-from deadline_people import Browser, Timeline, candidate_session, staff_session, warm_up
+from deadline_people import POLL_SECONDS, Browser, warm_up
 from deadline_report import fault_report, report
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -169,8 +178,9 @@ def prepare(args: argparse.Namespace) -> Instance:
     (folder / "prometheus").mkdir()
     (folder / "instance").mkdir()
     config = [
-        # Every simulated candidate comes from 127.0.0.1: the per-address link limit would refuse them.
-        "INVITATION_RATE_LIMIT = 0",
+        # Every simulated candidate comes from 127.0.0.1: the per-address link limit is raised out of
+        # reach for this instance only (not switched off, so each request is still counted as in production).
+        "INVITATION_RATE_LIMIT = 1_000_000_000",
         f"SECRET_KEY = {secrets.token_hex(32)!r}",
     ]
     if args.lease > 0:
@@ -294,20 +304,45 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return args
 
 
-def drive(
-    app, instance: Instance, seeded: Seeded
-) -> tuple[Timeline, ConsumerFault | None, DatabaseFault | None, float]:
-    """Candidates upload and staff browse (faults injected as asked); the seconds the uploads took."""
+def write_plan(instance: Instance, seeded: Seeded) -> Path:
+    """The client's plan: the port, the staff, and each candidate's moment, token and notebook file."""
     args = instance.args
-    timeline, stop_staff, stop_fault = Timeline(), threading.Event(), threading.Event()
-    staff = [
-        threading.Thread(
-            target=staff_session, args=(instance.port, e, STAFF_PASSWORD, stop_staff, timeline), daemon=True
-        )
-        for e in seeded.staff
-    ]
-    for thread in staff:
-        thread.start()
+    payloads = instance.folder / "payloads"
+    payloads.mkdir()
+    candidates = []
+    for i, (token, payload) in enumerate(seeded.links):
+        path = payloads / f"{i}.ipynb"
+        path.write_bytes(payload)
+        candidates.append((random.uniform(0, args.upload_window), token, str(path)))
+    plan = {"port": instance.port, "staff": seeded.staff, "password": STAFF_PASSWORD, "candidates": candidates}
+    path = instance.folder / "plan.json"
+    path.write_text(json.dumps(plan))
+    return path
+
+
+def start_client(instance: Instance, plan: Path) -> subprocess.Popen:
+    """The load generator in a process of its own at the lowest priority (bench/deadline_client.py)."""
+    return subprocess.Popen(
+        [
+            "nice",
+            "-n",
+            "19",
+            sys.executable,
+            str(Path(__file__).with_name("deadline_client.py")),
+            str(plan),
+            str(instance.folder / "client-result.json"),
+        ],
+        cwd=Path(__file__).parent,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+
+
+def drive(app, instance: Instance, seeded: Seeded) -> tuple[ClientResult, ConsumerFault | None, DatabaseFault | None]:
+    """Candidates upload and staff browse (faults injected as asked) until everything is graded."""
+    args = instance.args
+    stop_fault = threading.Event()
     database = None
     if args.fault in ("database", "both"):
         database = DatabaseFault(
@@ -324,29 +359,35 @@ def drive(
         if args.fault in ("consumer", "both")
         else None
     )
+    client = start_client(instance, write_plan(instance, seeded))
     for fault in (consumer, database):
         if fault:
             fault.start()
-    schedule = sorted((random.uniform(0, args.upload_window), token, payload) for token, payload in seeded.links)
-    began = time.monotonic()
-    with ThreadPoolExecutor(max_workers=min(48, len(schedule) or 1)) as pool:
-        for at, token, payload in schedule:
-            time.sleep(max(0.0, began + at - time.monotonic()))
-            pool.submit(candidate_session, instance.port, token, payload, timeline)
-    stop_staff.set()
-    for thread in staff:
-        thread.join(timeout=60)
-    if database:
-        database.join(timeout=args.db_outage + 60)
-    upload_phase = time.monotonic() - began
-    deadline = time.monotonic() + args.max_minutes * 60
-    while time.monotonic() < deadline:
-        counts = run_counts(app)
-        if counts.get("queued", 0) + counts.get("running", 0) == 0:
-            break
-        time.sleep(1.0)
-    stop_fault.set()
-    return timeline, consumer, database, upload_phase
+    try:
+        # Staff keep browsing and candidates keep polling while the queue drains: pages are
+        # measured with grading at full speed, not only while uploads arrive.
+        line = client.stdout.readline() if client.stdout else ""
+        if not line.startswith("uploads done"):
+            raise RuntimeError(f"the load generator stopped before the uploads were done: {line!r}")
+        if database:
+            database.join(timeout=args.db_outage + 60)
+        deadline = time.monotonic() + args.max_minutes * 60
+        while time.monotonic() < deadline:
+            counts = run_counts(app)
+            if counts.get("queued", 0) + counts.get("running", 0) == 0:
+                break
+            time.sleep(1.0)
+        # A last round of polls sees the newest runs checked.
+        time.sleep(POLL_SECONDS + 1.0)
+    finally:
+        stop_fault.set()
+        if client.stdin:
+            client.stdin.write("stop\n")
+            client.stdin.close()
+        client.wait(timeout=120)
+    if client.returncode != 0:
+        raise RuntimeError(f"the load generator failed with exit status {client.returncode}")
+    return ClientResult.read(instance.folder / "client-result.json"), consumer, database
 
 
 def clean_up(app, instance: Instance) -> None:
@@ -402,9 +443,10 @@ def main(argv: list[str] | None = None) -> int:
             + (f"; faults: {args.fault}, lease {args.lease:g} s" if args.fault else ""),
             flush=True,
         )
-        timeline, consumer, database, upload_phase = drive(app, instance, seeded)
-        problems = report(app, instance, seeded, timeline, upload_phase)
-        problems += fault_report(app, instance, timeline, consumer, database)
+        load_before = os.getloadavg()
+        client, consumer, database = drive(app, instance, seeded)
+        problems = report(app, instance, seeded, client, load_before)
+        problems += fault_report(app, instance, client.timeline, consumer, database)
         print(
             "\ncorrectness:                 "
             + ("every upload stored once and graded once" if not problems else f"{len(problems)} problem(s)")

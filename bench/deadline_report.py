@@ -1,6 +1,7 @@
 """What bench/deadline_night.py prints and checks once the run is over.
 
-Latency percentiles, time until graded and the counts the app's /metrics saw; then the checks:
+Latency tables per page type (server side from the access log, client side from the load
+generator, with the generator's own CPU use), time until graded and the counts the app's /metrics saw; then the checks:
 every upload stored exactly once and graded exactly once (one done GradeRun per submission, its
 file in the store under its sha256), no token in any log, no 500, and what each fault did.
 """
@@ -8,9 +9,12 @@ file in the store under its sha256), no token in any log, no 500, and what each 
 from __future__ import annotations
 
 import hashlib
+import os
 import time
 
+from deadline_client import ClientResult
 from deadline_faults import ConsumerFault, DatabaseFault, run_counts
+from deadline_latency import access_log, server_table, table
 from deadline_people import Browser, Timeline
 
 
@@ -54,21 +58,6 @@ def verify(app, instance, uploaded: dict[str, str]) -> list[str]:
     return problems
 
 
-def percentiles(values: list[float]) -> str:
-    """p50 / p90 / p99 / max in milliseconds (nearest rank)."""
-    if not values:
-        return "no samples"
-    ordered = sorted(values)
-
-    def rank(q: float) -> float:
-        return ordered[min(len(ordered) - 1, max(0, int(round(q * len(ordered) + 0.5)) - 1))] * 1000
-
-    return (
-        f"p50 {rank(0.50):7.0f}  p90 {rank(0.90):7.0f}  p99 {rank(0.99):7.0f}  max {ordered[-1] * 1000:7.0f} ms"
-        f"  (n={len(ordered)})"
-    )
-
-
 def metric_total(text: str, name: str, **labels: str) -> float:
     """Sum of a metric's samples whose labels include `labels`, from the exposition text."""
     total = 0.0
@@ -80,14 +69,15 @@ def metric_total(text: str, name: str, **labels: str) -> float:
     return total
 
 
-def report(app, instance, seeded, timeline: Timeline, upload_phase: float) -> list[str]:
-    """Print latencies, grading time and counts; the problems found."""
+def report(app, instance, seeded, client: ClientResult, load_before: tuple[float, float, float]) -> list[str]:
+    """Print the latency tables, the client's CPU use, grading time and counts; the problems found."""
     from sqlalchemy import func, select
 
     from assessments.extensions import db
     from assessments.models import GradeRun
 
     args = instance.args
+    timeline = client.timeline
     uploaded = {token: hashlib.sha256(payload).hexdigest() for token, payload in seeded.links}
     counts = run_counts(app)
     with app.app_context():
@@ -106,8 +96,9 @@ def report(app, instance, seeded, timeline: Timeline, upload_phase: float) -> li
         metrics_text, "assess_http_request_duration_seconds_count", endpoint="candidate.upload", status="302"
     )
     graded_count = metric_total(metrics_text, "assess_grading_duration_seconds_count")
-    if status != 200 or upload_count != len(timeline.uploads):
-        problems.append(f"/metrics counted {upload_count:g} uploads, the candidates made {len(timeline.uploads)}")
+    uploads = timeline.samples["uploads"]
+    if status != 200 or upload_count != len(uploads):
+        problems.append(f"/metrics counted {upload_count:g} uploads, the candidates made {len(uploads)}")
     if graded_count < args.candidates:
         problems.append(f"/metrics counted {graded_count:g} finished runs for {args.candidates} submissions")
     unanswered = [line for line in logged.splitlines() if '"status": 500' in line]
@@ -116,10 +107,20 @@ def report(app, instance, seeded, timeline: Timeline, upload_phase: float) -> li
     graded_at = time.time()
     first = timeline.first_upload or graded_at
     finish = last_finish.timestamp() if last_finish else graded_at
-    print(f"\nuploads (POST /i/<token>):   {percentiles(timeline.uploads)}")
-    print(f"candidate pages (GET):       {percentiles(timeline.candidate_pages)}")
-    print(f"staff pages (dashboards):    {percentiles(timeline.staff_pages)}")
-    print(f"upload phase:                {upload_phase:.1f} s for {len(timeline.uploads)} uploads")
+    ended = client.began + client.wall_seconds
+    requests = access_log([instance.folder / "gunicorn.log"])
+    print()
+    print(server_table(requests, client.began, ended))
+    print(table("client side (the people's own clocks, waiting for a worker included, ms):", timeline.samples))
+    print(f"load generator:              {client.describe()}")
+    print(
+        "machine load (1/5/15 min):   "
+        + " / ".join(f"{x:.2f}" for x in load_before)
+        + " before, "
+        + " / ".join(f"{x:.2f}" for x in os.getloadavg())
+        + " after"
+    )
+    print(f"upload phase:                {client.upload_phase:.1f} s for {len(uploads)} uploads")
     print(
         f"all graded:                  {finish - first:.1f} s after the first upload, "
         f"{finish - (timeline.last_upload or first):.1f} s after the last"

@@ -11,6 +11,10 @@ sandbox drops to the slot uid before bubblewrap starts, and that uid cannot read
 private home, nor a scratch folder under a private TMPDIR; by content, neither has to be readable.
 The runtime venv is the one thing bound by path (runtime.py keeps it where every user can reach it).
 
+Every sandbox also runs under a seccomp filter (seccomp.py: ptrace, nested namespaces, the keyring,
+perf events, modules and mounts denied), handed to bubblewrap the same way, as a memory file
+(``--seccomp FD``). Without libseccomp there is no sandbox: ``sandbox_problem`` says so.
+
 Warm sandboxes (pool.py) use the same command line, slots, limits and output reading; they start
 with an empty working folder and are handed their files over stdin.
 """
@@ -36,6 +40,7 @@ from typing import IO
 
 from assessments.grading.runner.protocol import FILE_NAME
 from assessments.grading.runtime import SandboxProblem, default_runtime_path, runtime_problem, runtime_python
+from assessments.grading.seccomp import filter_program, seccomp_problem
 from assessments.grading.slots import SlotsBusy, worker_slot
 
 log = logging.getLogger(__name__)
@@ -46,6 +51,8 @@ SANDBOX_WORKDIR = "/work"
 SANDBOX_RUNNER_DIR = "/opt/runner"
 _FILE_NAME = re.compile(FILE_NAME)
 _CLEAN_ENV = {"PATH": "/usr/bin:/bin"}
+# In sandbox_inputs' list, the target of the seccomp filter's memory file (not a path: bwrap loads it).
+SECCOMP_INPUT = "seccomp-filter"
 
 
 class SandboxUnavailable(RuntimeError):
@@ -147,6 +154,9 @@ def sandbox_problem(runtime: Path | None = None) -> SandboxProblem | None:
                 "tool-missing",
                 f"{tool} is missing: install it with `apt-get install {package}` (or run `make sandbox` as root)",
             )
+    filter_missing = seccomp_problem()
+    if filter_missing:
+        return SandboxProblem("seccomp-unavailable", f"no seccomp filter for the sandbox: {filter_missing}")
     runtime = (runtime or default_runtime_path()).resolve()
     problem = runtime_problem(runtime) or _bwrap_works(shutil.which("bwrap", path="/usr/bin:/bin") or "bwrap")
     if problem:
@@ -166,8 +176,8 @@ def _probe(runtime: Path) -> SandboxProblem | None:
     limits = SandboxLimits()
     command = [str(runtime_python(runtime)), "-I", "-c", "import sys; print(sys.prefix)"]
     try:
-        with _held_slot(wait_seconds=30) if _is_root() else _no_slot() as uid:
-            argv = sandbox_argv(limits, uid, [], runtime, command)
+        with _held_slot(wait_seconds=30) if _is_root() else _no_slot() as uid, sandbox_inputs({}) as inputs:
+            argv = sandbox_argv(limits, uid, inputs, runtime, command)
             result = subprocess.run(
                 argv,
                 env=_CLEAN_ENV,
@@ -176,6 +186,7 @@ def _probe(runtime: Path) -> SandboxProblem | None:
                 timeout=60,
                 check=False,
                 start_new_session=True,
+                pass_fds=[fd for fd, _ in inputs],
             )
     except (OSError, subprocess.TimeoutExpired, SandboxUnavailable) as error:
         return SandboxProblem("trial-failed", f"a trial sandbox could not start: {error}")
@@ -200,13 +211,17 @@ def _runner_files() -> dict[str, bytes]:
 def sandbox_inputs(files: Mapping[str, bytes]) -> Iterator[list[tuple[int, str]]]:
     """(fd, path inside the sandbox) for the runner and these files, as memory files open for one start.
 
+    The last entry is the seccomp filter, (fd, SECCOMP_INPUT): sandbox_argv hands it to --seccomp.
+
     :raises ValueError: for a file name the sandbox must not be given.
+    :raises SeccompUnavailable: when no filter can be compiled here (sandbox_problem says so first).
     """
     for name in files:
         if not _FILE_NAME.match(name):
             raise ValueError(f"unsafe file name for the sandbox: {name!r}")
     wanted = [(f"{SANDBOX_RUNNER_DIR}/{name}", data) for name, data in _runner_files().items()]
     wanted += [(f"{SANDBOX_WORKDIR}/{name}", data) for name, data in files.items()]
+    wanted.append((SECCOMP_INPUT, filter_program()))
     opened: list[tuple[int, str]] = []
     try:
         for target, data in wanted:
@@ -308,7 +323,7 @@ def sandbox_argv(
         str(runtime),
     ]
     for fd, target in inputs:
-        argv += ["--ro-bind-data", str(fd), target]
+        argv += ["--seccomp", str(fd)] if target == SECCOMP_INPUT else ["--ro-bind-data", str(fd), target]
     argv += ["--chdir", SANDBOX_WORKDIR, "--clearenv"]
     for key, value in _sandbox_env(runtime).items():
         argv += ["--setenv", key, value]

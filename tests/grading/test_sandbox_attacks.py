@@ -464,3 +464,142 @@ def test_the_runtime_holds_no_app_and_no_heavy_optional_imports(sandbox) -> None
     )
     found = subprocess.run([str(python), "-I", "-c", probe], capture_output=True, text=True, check=True, cwd="/")
     assert found.stdout.strip() == "[]"
+
+
+# --- kernel surfaces: the seccomp filter (grading/seccomp.py) ------------------------------
+# Each attack cell asserts the errno it got (a cell that fails its assertion is not "ok"), and a
+# call that succeeds changes an answer; so an ok last cell and full marks mean "tried and denied".
+
+_LIBC = """
+import ctypes, errno, os
+libc = ctypes.CDLL(None, use_errno=True)
+libc.syscall.restype = ctypes.c_long
+libc.ptrace.restype = ctypes.c_long
+libc.ptrace.argtypes = [ctypes.c_long, ctypes.c_long, ctypes.c_void_p, ctypes.c_void_p]
+def failed_with(result):
+    return None if result >= 0 else ctypes.get_errno()
+"""
+
+
+def test_ptrace_of_init_and_of_the_runner_is_denied(solved, grade) -> None:
+    # The runner (the executor's parent) holds the run's nonce; init (pid 1) is bubblewrap's.
+    attack = (
+        _LIBC
+        + """
+PTRACE_ATTACH, PTRACE_DETACH, PTRACE_SEIZE = 16, 17, 0x4206
+class IoVec(ctypes.Structure):
+    _fields_ = [("base", ctypes.c_void_p), ("len", ctypes.c_size_t)]
+buffer = ctypes.create_string_buffer(4096)
+denied = []
+for target in (1, os.getppid()):
+    for request in (PTRACE_ATTACH, PTRACE_SEIZE):
+        got = failed_with(libc.ptrace(request, target, None, None))
+        if got is None:
+            os.waitpid(target, 0x40000000)  # __WALL
+            libc.ptrace(PTRACE_DETACH, target, None, None)
+            total = -1.0
+        denied.append(got)
+    try:  # a real address when the target's map can be read (seccomp answers before the address matters)
+        stack = next(line for line in open(f"/proc/{target}/maps") if "[stack]" in line)
+        address = int(stack.split("-")[0], 16)
+    except OSError:
+        address = 0x400000
+    local, remote = IoVec(ctypes.addressof(buffer), 4096), IoVec(address, 4096)
+    got = failed_with(libc.syscall(310, target, ctypes.byref(local), 1, ctypes.byref(remote), 1, 0))  # process_vm_readv
+    if got is None:
+        top_group = "read-another-process"
+    denied.append(got)
+assert denied == [errno.EPERM] * 6, denied
+"""
+    )
+    report = grade(solved(attack))
+    _assert_all_correct(report)
+    _kill_cells_ok(report, 1)
+
+
+def test_the_runners_memory_cannot_be_read_through_proc(solved, grade) -> None:
+    attack = """
+import errno, os
+runner = os.getppid()
+for path in (f"/proc/{runner}/mem", f"/proc/{runner}/environ", f"/proc/{runner}/fd/0"):
+    try:
+        open(path, "rb").close()
+        flagged = ["opened " + path]
+    except OSError as error:
+        assert error.errno in (errno.EACCES, errno.EPERM), (path, error)
+"""
+    report = grade(solved(attack))
+    _assert_all_correct(report)
+    _kill_cells_ok(report, 1)
+
+
+def test_nested_user_namespaces_cannot_be_made(solved, grade) -> None:
+    # Today's classic: a user namespace of one's own regains every capability inside it (mounts,
+    # a network of its own, ...). unshare(2), clone(2) with CLONE_NEW*, and the unshare program.
+    attack = (
+        _LIBC
+        + """
+import subprocess
+CLONE_NEWUSER, CLONE_NEWNS, CLONE_NEWNET, SIGCHLD = 0x10000000, 0x00020000, 0x40000000, 17
+denied = [failed_with(libc.unshare(flag)) for flag in (CLONE_NEWUSER, CLONE_NEWNS, CLONE_NEWNET)]
+if None in denied:
+    total = -1.0
+for flag in (CLONE_NEWUSER, CLONE_NEWUSER | CLONE_NEWNS):
+    child = libc.syscall(56, flag | SIGCHLD, None, None, None, 0)  # clone
+    if child == 0:
+        os._exit(0)
+    got = failed_with(child)
+    if got is None:
+        os.waitpid(child, 0)
+        has_negative = not has_negative
+    denied.append(got)
+assert denied == [errno.EPERM] * 5, denied
+# clone3 answers ENOSYS (its flags are out of the filter's reach), so libc falls back to clone:
+assert failed_with(libc.syscall(435, None, 0)) == errno.ENOSYS
+assert subprocess.run(["/usr/bin/true"]).returncode == 0
+if os.path.exists("/usr/bin/unshare"):
+    tried = subprocess.run(["/usr/bin/unshare", "--user", "--map-root-user", "--mount", "true"], capture_output=True)
+    if tried.returncode == 0:
+        total = -1.0
+    assert b"Operation not permitted" in tried.stderr, tried.stderr
+"""
+    )
+    report = grade(solved(attack))
+    _assert_all_correct(report)
+    _kill_cells_ok(report, 1)
+
+
+def test_keyring_perf_events_bpf_modules_and_mounts_are_denied(solved, grade) -> None:
+    attack = (
+        _LIBC
+        + """
+class PerfAttr(ctypes.Structure):  # enough of struct perf_event_attr for a software counter
+    _fields_ = [("type", ctypes.c_uint32), ("size", ctypes.c_uint32), ("config", ctypes.c_uint64),
+                ("sample", ctypes.c_uint64), ("sample_type", ctypes.c_uint64), ("read_format", ctypes.c_uint64),
+                ("flags", ctypes.c_uint64), ("rest", ctypes.c_uint8 * 80)]
+attr = PerfAttr(type=1, size=ctypes.sizeof(PerfAttr), config=0, flags=1 << 5 | 1 << 6)  # exclude kernel, hv
+tried = {
+    "keyctl": libc.syscall(250, 1, None, 0, 0, 0),  # KEYCTL_JOIN_SESSION_KEYRING
+    "add_key": libc.syscall(248, b"user", b"k", b"v", 1, -3),  # to the session keyring
+    "request_key": libc.syscall(249, b"user", b"k", None, -3),
+    "perf_event_open": libc.syscall(298, ctypes.byref(attr), 0, -1, -1, 0),
+    "bpf": libc.syscall(321, 0, None, 0),
+    "userfaultfd": libc.syscall(323, 0),
+    "finit_module": libc.syscall(313, 0, b"", 0),
+    "mount": libc.mount(b"none", b"/tmp", b"tmpfs", 0, None),
+    "umount2": libc.umount2(b"/tmp", 2),
+    "fsopen": libc.syscall(430, b"tmpfs", 0),
+    "open_tree": libc.syscall(428, -100, b"/tmp", 1),
+    "swapoff": libc.syscall(168, b"/tmp"),
+    "acct": libc.syscall(163, None),
+    "reboot": libc.syscall(169, 0xfee1dead, 672274793, 0x4321fedc, None),
+}
+errors = {name: failed_with(result) for name, result in tried.items()}
+if errors["perf_event_open"] is None or errors["keyctl"] is None:
+    group_means = {"a": 0.0}
+assert errors == {name: errno.EPERM for name in tried}, errors
+"""
+    )
+    report = grade(solved(attack))
+    _assert_all_correct(report)
+    _kill_cells_ok(report, 1)
