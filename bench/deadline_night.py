@@ -29,6 +29,9 @@ and fetch dashboards, until everything is graded. It prints:
   who get "try again in a moment" (503) wait and retry; the report counts those answers and
   retries, and any other failure is a problem.
 
+`--profile` samples the gunicorn workers with py-spy meanwhile and prints the functions holding the
+most samples (bench/deadline_profile.py; needs `pip install -e '.[bench]'`).
+
 `--backend postgres` uses PostgreSQL at 127.0.0.1:5432/test in a fresh schema owned by a fresh
 role (both dropped afterwards) and Redis at redis://127.0.0.1:6379/<--redis-db>, flushed before and
 after. Loopback only; every phase has a deadline and the run stops by itself. Not a test.
@@ -57,6 +60,7 @@ from pathlib import Path
 from deadline_client import ClientResult
 from deadline_faults import ConsumerFault, DatabaseFault, run_counts, signal_group
 from deadline_people import POLL_SECONDS, Browser, warm_up
+from deadline_profile import Profiler, summary
 from deadline_report import fault_report, report
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -298,9 +302,16 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--redis-db", type=int, default=13)
     parser.add_argument("--max-minutes", type=float, default=30.0, help="give up grading after this long")
     parser.add_argument("--keep", action="store_true", help="keep the instance folder (logs) afterwards")
+    parser.add_argument(
+        "--profile",
+        action="store_true",
+        help="sample the gunicorn workers with py-spy during the run and print where they spend their time "
+        "(bench/deadline_profile.py; implies --keep)",
+    )
     args = parser.parse_args(argv)
     if args.fault and args.lease <= 0:
         args.lease = 90.0
+    args.keep = args.keep or args.profile
     return args
 
 
@@ -359,6 +370,7 @@ def drive(app, instance: Instance, seeded: Seeded) -> tuple[ClientResult, Consum
         if args.fault in ("consumer", "both")
         else None
     )
+    profiler = Profiler(instance.gunicorn.pid, instance.folder / "profile.txt") if args.profile else None
     client = start_client(instance, write_plan(instance, seeded))
     for fault in (consumer, database):
         if fault:
@@ -381,6 +393,8 @@ def drive(app, instance: Instance, seeded: Seeded) -> tuple[ClientResult, Consum
         time.sleep(POLL_SECONDS + 1.0)
     finally:
         stop_fault.set()
+        if profiler:
+            profiler.stop()
         if client.stdin:
             client.stdin.write("stop\n")
             client.stdin.close()
@@ -447,6 +461,8 @@ def main(argv: list[str] | None = None) -> int:
         client, consumer, database = drive(app, instance, seeded)
         problems = report(app, instance, seeded, client, load_before)
         problems += fault_report(app, instance, client.timeline, consumer, database)
+        if args.profile:
+            print("\n" + summary(instance.folder / "profile.txt"))
         print(
             "\ncorrectness:                 "
             + ("every upload stored once and graded once" if not problems else f"{len(problems)} problem(s)")
