@@ -19,7 +19,7 @@ import logging
 import secrets
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import nbformat
@@ -93,9 +93,41 @@ def _prepare(
     return _Prepared(files, notebook_name, code_cells, answer_cells, variables, functions)
 
 
+def _total_memory_words(limits: SandboxLimits) -> str:
+    return (
+        f"more than {_mebibytes(limits.memory_bytes)} of memory in total (the limit for one submission, "
+        "counting every process it starts)"
+    )
+
+
+def _out_of_memory(cells: Mapping[int, CellResult], limits: SandboxLimits) -> dict[int, CellResult]:
+    """The cells with the one that ran out of the run's memory bound saying so (its cgroup's OOM killer fired).
+
+    That is the cell whose kernel was stopped, else the first cell that raised: a process it started
+    was the biggest and was stopped, and the cell failed on that. A cell that already raised
+    MemoryError (one process past its own limit) keeps its error.
+    """
+    ordered = [cells[index] for index in sorted(cells)]
+    # A kernel that ignored an interrupt was ended by the runner, not by the OOM killer.
+    died = next(
+        (c for c in ordered if c.status == "kernel-died" and "ignored the interrupt" not in (c.error or "")), None
+    )
+    raised = next((c for c in ordered if c.status == "error"), None)
+    if died is not None:
+        return {**cells, died.index: replace(died, error=f"MemoryError: {_total_memory_words(limits)}")}
+    if raised is not None and not (raised.error or "").startswith("MemoryError"):
+        error = (
+            f"MemoryError: {_total_memory_words(limits)}; a process was stopped, then the cell raised {raised.error}"
+        )
+        return {**cells, raised.index: replace(raised, error=error)}
+    return dict(cells)
+
+
 def _cell_message(cell: CellResult, limits: SandboxLimits) -> str:
     if cell.status == "timeout":
         return f"was stopped after {limits.cell_seconds:g} s, the limit for one cell"
+    if cell.status == "kernel-died" and (cell.error or "").startswith("MemoryError"):
+        return f"used {_total_memory_words(limits)}, so the Python kernel was stopped"
     if cell.status == "kernel-died":
         return (
             f"made the Python kernel die (common causes: more than {_mebibytes(limits.memory_bytes)} of memory, "
@@ -103,6 +135,8 @@ def _cell_message(cell: CellResult, limits: SandboxLimits) -> str:
         )
     if cell.status == "not-run":
         return "did not run (the notebook ran out of time or the kernel had died before it)"
+    if cell.error and cell.error.startswith("MemoryError: more than"):
+        return f"used {_total_memory_words(limits)}: a process was stopped and the cell failed"
     if cell.error and cell.error.startswith("MemoryError"):
         return f"ran out of memory (the limit is {_mebibytes(limits.memory_bytes)})"
     return f"raised {cell.error}" if cell.error else "failed"
@@ -224,6 +258,12 @@ def _result_error(result: RunnerResult, cells: Mapping[int, CellResult], limits:
                 "answers could be read. Make sure no cell runs that long, and do not catch KeyboardInterrupt."
             )
         where = f" while running cell {died.index + 1}" if died else ""
+        if died is not None and died.error and died.error.startswith("MemoryError"):
+            return RunFailure.KERNEL_DIED, (
+                f"The Python kernel was stopped{where} because the notebook used {_total_memory_words(limits)}, "
+                "so later cells did not run and no answers could be read. Work on the data you were given, "
+                "not copies of it, and close the processes you start."
+            )
         return RunFailure.KERNEL_DIED, (
             f"The Python kernel died{where}, so later cells did not run and no answers could be read. Common "
             f"causes: more than {_mebibytes(limits.memory_bytes)} of memory, more than {limits.cpu_seconds} s "
@@ -343,6 +383,8 @@ def grade_notebook(
                 ),
             )
     cells = {c.index: CellResult(c.index, c.status, c.error, c.seconds) for c in (result.cells if result else ())}
+    if run.oom_killed:
+        cells = _out_of_memory(cells, limits)
     if result is not None:
         failure = _result_error(result, cells, limits)
     error = failure[1] if failure else None

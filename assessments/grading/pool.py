@@ -22,9 +22,11 @@ import subprocess
 import threading
 import time
 from collections.abc import Mapping, Sequence
+from contextlib import ExitStack
 from pathlib import Path
 from typing import IO, Any
 
+from assessments.grading.cgroups import run_cgroup
 from assessments.grading.result import RESULT_PREFIX
 from assessments.grading.runner import protocol
 from assessments.grading.runtime import default_runtime_path
@@ -74,6 +76,8 @@ class WarmSandbox:
         self._used = False
         self._uid: int | None = None
         self._slot: IO[str] | None = None
+        # Its memory cgroup lives as long as it does: the preload and the submission count against one bound.
+        self._cgroup_stack = ExitStack()
         if _is_root():
             self._uid, self._slot = take_slot(wait_seconds=0)
         runner_args = [
@@ -88,8 +92,10 @@ class WarmSandbox:
             str(limits.scratch_bytes),
         ]
         try:
+            self._cgroup = self._cgroup_stack.enter_context(run_cgroup(limits))
             with sandbox_inputs({}) as inputs:
-                argv = sandbox_argv(limits, self._uid, inputs, runtime, runner_command(runtime, runner_args))
+                command = runner_command(runtime, runner_args)
+                argv = sandbox_argv(limits, self._uid, inputs, runtime, command, self._cgroup)
                 self._proc: subprocess.Popen[bytes] = subprocess.Popen(
                     argv,
                     cwd="/",
@@ -161,6 +167,8 @@ class WarmSandbox:
                 output_capped=capped,
                 seconds=time.monotonic() - started,
                 sandboxed=True,
+                oom_killed=self._cgroup.oom_killed(),
+                memory_peak_bytes=self._cgroup.peak_bytes(),
             )
         finally:
             self.discard()
@@ -174,6 +182,8 @@ class WarmSandbox:
         self._release()
 
     def _release(self) -> None:
+        # What is left in its cgroup is killed and the group removed before the slot is free again.
+        self._cgroup_stack.close()
         if self._slot is not None and self._uid is not None:
             slot, self._slot = self._slot, None
             release_slot(self._uid, slot)

@@ -33,11 +33,12 @@ import tempfile
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 from pathlib import Path
 from typing import IO
 
+from assessments.grading.cgroups import RunCgroup, process_limits_here, run_cgroup
 from assessments.grading.runner.protocol import FILE_NAME
 from assessments.grading.runtime import SandboxProblem, default_runtime_path, runtime_problem, runtime_python
 from assessments.grading.seccomp import filter_program, seccomp_problem
@@ -99,6 +100,10 @@ class SandboxRun:
     output_capped: bool
     seconds: float
     sandboxed: bool
+    # From the run's memory cgroup (cgroups.py): the kernel's OOM killer ended one of its processes;
+    # the most memory it held at once (None without a cgroup).
+    oom_killed: bool = False
+    memory_peak_bytes: int | None = None
 
 
 def unsafe_grading_allowed() -> bool:
@@ -257,10 +262,23 @@ def runner_command(runtime: Path, runner_args: Sequence[str]) -> list[str]:
 
 
 def sandbox_argv(
-    limits: SandboxLimits, uid: int | None, inputs: Sequence[tuple[int, str]], runtime: Path, command: Sequence[str]
+    limits: SandboxLimits,
+    uid: int | None,
+    inputs: Sequence[tuple[int, str]],
+    runtime: Path,
+    command: Sequence[str],
+    cgroup: RunCgroup | None = None,
 ) -> list[str]:
-    """The nice -> prlimit -> setpriv -> bwrap command line running command over these inputs (see sandbox_inputs)."""
-    nproc = limits.processes
+    """The nice -> prlimit -> setpriv -> bwrap command line running command over these inputs (see sandbox_inputs).
+
+    With the run's cgroup, the first process joins it before nice (cgroups.py), and the cgroup holds
+    the run to ``limits.memory_bytes`` in total; without one, the per-process limit and process count
+    are cut so that every sandbox the machine can run at once fits in its memory (``process_limits``).
+    """
+    memory, nproc = limits.memory_bytes, limits.processes
+    if cgroup is None or not cgroup.procs_paths:
+        fallback = process_limits_here(limits)
+        memory, nproc = min(memory, fallback.per_process_bytes), min(nproc, fallback.processes)
     if uid is None:
         # Not root: the process limit counts this user's existing processes too.
         nproc += sum(1 for p in Path("/proc").iterdir() if p.name.isdigit() and p.stat().st_uid == os.getuid())
@@ -269,7 +287,7 @@ def sandbox_argv(
         "-n",
         str(limits.niceness),
         "/usr/bin/prlimit",
-        f"--as={limits.memory_bytes}",
+        f"--as={memory}",
         f"--cpu={limits.cpu_seconds}",
         f"--nproc={nproc}",
         f"--fsize={limits.file_bytes}",
@@ -327,7 +345,8 @@ def sandbox_argv(
     argv += ["--chdir", SANDBOX_WORKDIR, "--clearenv"]
     for key, value in _sandbox_env(runtime).items():
         argv += ["--setenv", key, value]
-    return [*argv, "--", *command]
+    argv = [*argv, "--", *command]
+    return cgroup.join_command(argv) if cgroup is not None else argv
 
 
 def _sandbox_env(runtime: Path) -> dict[str, str]:
@@ -473,9 +492,10 @@ def run_in_sandbox(
         )
     with _held_slot(wait_seconds=limits.wall_seconds) if sandboxed and _is_root() else _no_slot() as uid:
         if sandboxed:
-            with sandbox_inputs(files) as inputs:
-                argv = sandbox_argv(limits, uid, inputs, runtime, runner_command(runtime, runner_args))
-                return _run(argv, "/", _CLEAN_ENV, [fd for fd, _ in inputs], stdin, limits, result_marker, True)
+            with sandbox_inputs(files) as inputs, run_cgroup(limits) as cgroup:
+                argv = sandbox_argv(limits, uid, inputs, runtime, runner_command(runtime, runner_args), cgroup)
+                run = _run(argv, "/", _CLEAN_ENV, [fd for fd, _ in inputs], stdin, limits, result_marker, True)
+                return replace(run, oom_killed=cgroup.oom_killed(), memory_peak_bytes=cgroup.peak_bytes())
         with _unsafe_folder(files) as folder:
             env = {
                 **_CLEAN_ENV,

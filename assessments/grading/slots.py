@@ -22,7 +22,8 @@ class SlotsBusy(RuntimeError):
     """Every slot stayed busy for as long as the caller would wait."""
 
 
-def _slot_count() -> int:
+def slot_count() -> int:
+    """How many sandboxes (warm or busy) can run at once on this machine: one per slot (ASSESS_SANDBOX_SLOTS)."""
     return max(1, int(os.environ.get("ASSESS_SANDBOX_SLOTS", "8")))
 
 
@@ -39,7 +40,7 @@ def take_slot(wait_seconds: float) -> tuple[int, IO[str]]:
     lock_dir.mkdir(mode=0o700, exist_ok=True)
     give_up = time.monotonic() + wait_seconds
     while True:
-        for slot in range(_slot_count()):
+        for slot in range(slot_count()):
             uid = _uid_base() + slot
             handle = open(lock_dir / f"{uid}.lock", "w")  # noqa: SIM115 - held for the run
             try:

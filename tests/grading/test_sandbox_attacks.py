@@ -10,16 +10,19 @@ from __future__ import annotations
 import os
 import socket
 import tempfile
+from dataclasses import replace
 from pathlib import Path
 
 import nbformat
 import pytest
 
+from assessments.grading import cgroups
+from assessments.grading.cgroups import PROCESS_LIMITS, memory_bound
 from assessments.grading.pipeline import grade_notebook
 from assessments.grading.report import GradeReport, RunFailure
 from assessments.grading.runtime import default_runtime_path
-from assessments.grading.sandbox import RUNNER_DIR
-from tests.grading.conftest import FIXTURE_CASE, SEED
+from assessments.grading.sandbox import RUNNER_DIR, SandboxLimits
+from tests.grading.conftest import FIXTURE_CASE, SEED, grade_cold_or_warm
 
 pytestmark = pytest.mark.sandbox
 
@@ -304,6 +307,78 @@ def test_allocating_eight_gibibytes_fails_only_that_cell(case, solved, sandbox) 
     report = _grade(solved("import numpy\nhog = numpy.ones(8 * 1024**3, dtype=numpy.uint8)"), case, sandbox)
     _assert_all_correct(report)
     assert report.cells[-1].status == "error" and report.cells[-1].error.startswith("MemoryError")
+
+
+@pytest.fixture(params=["cold", "warm"])
+def grade_bounded(request: pytest.FixtureRequest, case, sandbox):
+    """grade_cold_or_warm (the grade fixture's cold and warm paths) under limits of a test's own.
+
+    Where the kernel gives this process no memory cgroup, the test is skipped, saying why.
+    """
+    bound = memory_bound()
+    if bound.kind == PROCESS_LIMITS:
+        pytest.skip(f"no writable memory cgroup on this machine ({bound.reason})")
+    return lambda notebook, limits: grade_cold_or_warm(request.param, notebook, case, limits)
+
+
+def _bounded(sandbox: SandboxLimits, memory_bytes: int) -> SandboxLimits:
+    # A notebook past its memory bound runs slowly at first (the kernel reclaims what it can before it
+    # kills), so the cell gets time enough on a loaded machine.
+    return replace(sandbox, memory_bytes=memory_bytes, cell_seconds=30)
+
+
+def test_children_together_are_held_to_the_memory_bound_of_the_submission(solved, grade_bounded, sandbox) -> None:
+    # prlimit bounds each process: six children of 300 MiB (1.8 GiB) were all held under a 1 GiB
+    # limit before a run had a memory cgroup of its own. Now the run holds at most its bound, the
+    # biggest go, the candidate reads why, and every answer is still graded.
+    limits = _bounded(sandbox, 1024**3)
+    attack = f"""
+import subprocess, sys
+child = "import sys; block = bytearray(b'x') * {300 * 1024**2}; print('held', flush=True); sys.stdin.read()"
+procs = [subprocess.Popen([sys.executable, "-c", child], stdin=subprocess.PIPE, stdout=subprocess.PIPE) for _ in range(6)]
+held = sum(proc.stdout.readline() == b"held\\n" for proc in procs)
+for proc in procs:
+    proc.stdin.close()
+codes = [proc.wait() for proc in procs]
+if held == 6:
+    total = -1.0
+if any(codes):
+    raise ChildProcessError(f"{{held}} of 6 held their memory; exit codes {{codes}}")
+"""
+    report = grade_bounded(solved(attack), limits)
+    _assert_all_correct(report)
+    last = report.cells[-1]
+    assert last.status == "error", last
+    assert last.error.startswith("MemoryError: more than 1 GiB of memory in total (the limit for one submission")
+    assert "ChildProcessError" in last.error and "-9" in last.error
+    assert not _run_groups_of_this_process()
+
+
+def test_a_kernel_past_the_memory_bound_is_stopped_and_reported_in_words(solved, grade_bounded, sandbox) -> None:
+    # The kernel is the biggest process when the bound is reached (900 MiB, then a child's 800 MiB,
+    # under 1.5 GiB): the OOM killer ends it, and the report says it was memory, not a crash.
+    limits = _bounded(sandbox, 3 * 1024**3 // 2)
+    attack = f"""
+import subprocess, sys
+hog = bytearray(b"x") * {900 * 1024**2}
+child = "import sys; block = bytearray(b'x') * {800 * 1024**2}; print('held', flush=True); sys.stdin.read()"
+proc = subprocess.Popen([sys.executable, "-c", child], stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+if proc.stdout.readline() == b"held\\n":
+    total = -1.0
+"""
+    report = grade_bounded(solved(attack), limits)
+    died = report.cells[-1]
+    assert died.status == "kernel-died" and died.error.startswith("MemoryError: more than 1.5 GiB"), died
+    assert report.failure == RunFailure.KERNEL_DIED
+    assert report.error is not None
+    assert f"stopped while running cell {died.index + 1} because the notebook used more than 1.5 GiB" in report.error
+    assert all(c.status == "missing" for c in report.checks)
+    assert not _run_groups_of_this_process()
+
+
+def _run_groups_of_this_process() -> list[str]:
+    prefix = f"run-{os.getpid()}-"
+    return [p.name for parent in cgroups._PARENTS.values() for p in parent.iterdir() if p.name.startswith(prefix)]
 
 
 def test_an_infinite_loop_and_a_failing_cell_fail_only_themselves(case, solved, sandbox) -> None:

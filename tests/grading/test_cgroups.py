@@ -1,0 +1,150 @@
+"""The memory bound per submission: the process-limits arithmetic, and the run cgroups' life on a real kernel."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import time
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from assessments.grading import cgroups
+from assessments.grading.cgroups import PROCESS_LIMITS, MemoryBound, memory_bound, process_limits, run_cgroup
+from assessments.grading.runtime import default_runtime_path
+from assessments.grading.sandbox import SandboxLimits, sandbox_argv, sandbox_inputs
+from assessments.grading.slots import worker_slot
+from tests.grading.conftest import TEST_LIMITS
+
+GiB = 1024**3
+MiB = 1024**2
+
+
+def _meminfo(total_bytes: int) -> str:
+    return f"MemTotal:       {total_bytes // 1024} kB\nMemFree:        1024 kB\nMemAvailable:   2048 kB\n"
+
+
+def _held(sandboxes: int, limits: cgroups.ProcessLimits) -> int:
+    return sandboxes * (limits.processes * limits.per_process_bytes + limits.tmpfs_bytes)
+
+
+def test_process_limits_fit_every_sandbox_beside_the_database() -> None:
+    limits = SandboxLimits()  # 2 GiB, 64 processes, two 256 MiB tmpfs and a 64 MiB /dev/shm
+    chosen = process_limits(_meminfo(64 * GiB), limits, sandboxes=4)
+    # 25% of 64 GiB kept; 48 GiB over 4 sandboxes; each less its 576 MiB of tmpfs, over 8 tasks.
+    assert chosen.reserve_bytes == 16 * GiB
+    assert chosen.tmpfs_bytes == 576 * MiB
+    assert chosen.processes == 8
+    assert chosen.per_process_bytes == (12 * GiB - 576 * MiB) // 8
+    assert chosen.fits and chosen.sandboxes_that_fit >= 4
+    assert _held(4, chosen) <= 64 * GiB - 16 * GiB
+
+    # A big machine: the per-process limit stays the run's own.
+    roomy = process_limits(_meminfo(256 * GiB), limits, sandboxes=2)
+    assert roomy.per_process_bytes == limits.memory_bytes and roomy.fits
+
+    # A small machine keeps at least 2 GiB; too many slots for it is said, with the count that fits.
+    small = process_limits(_meminfo(6 * GiB), limits, sandboxes=8)
+    assert small.reserve_bytes == 2 * GiB
+    assert not small.fits and small.per_process_bytes == GiB
+    assert small.sandboxes_that_fit == 0
+    bound = MemoryBound(PROCESS_LIMITS, small.per_process_bytes, small.processes, small, "no cgroup here")
+    assert "does NOT fit even one sandbox" in bound.describe()
+
+    tight = process_limits(_meminfo(24 * GiB), limits, sandboxes=8)
+    assert not tight.fits and tight.sandboxes_that_fit == 2
+    assert _held(tight.sandboxes_that_fit, tight) <= 24 * GiB - tight.reserve_bytes
+    described = MemoryBound(PROCESS_LIMITS, tight.per_process_bytes, tight.processes, tight, "none").describe()
+    assert "set ASSESS_SANDBOX_SLOTS to 2 or less" in described and "1 GiB of address space" in described
+
+    # A run's own smaller limits are kept as they are.
+    assert process_limits(_meminfo(64 * GiB), replace(limits, processes=4), 4).processes == 4
+
+
+def test_process_limits_need_the_machines_total() -> None:
+    with pytest.raises(ValueError, match="MemTotal"):
+        process_limits("MemFree: 10 kB\n", SandboxLimits(), 1)
+
+
+@pytest.fixture
+def bound() -> MemoryBound:
+    """The bound in force; skips (saying why) where the kernel gives this process no memory cgroup."""
+    found = memory_bound()
+    if found.kind == PROCESS_LIMITS:
+        pytest.skip(f"no writable memory cgroup on this machine ({found.reason})")
+    return found
+
+
+def _alive(pid: int) -> bool:
+    try:
+        return (Path("/proc") / str(pid) / "stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+def _own_groups() -> list[str]:
+    prefix = f"run-{os.getpid()}-"
+    return [p.name for parent in cgroups._PARENTS.values() for p in parent.iterdir() if p.name.startswith(prefix)]
+
+
+def test_a_run_group_holds_its_processes_and_goes_with_them(bound: MemoryBound) -> None:
+    with run_cgroup(TEST_LIMITS) as group:
+        assert group.procs_path is not None and group.kind == bound.kind
+        limit_file = "memory.max" if bound.kind == cgroups.CGROUP_V2 else "memory.limit_in_bytes"
+        assert int((group.groups["memory"] / limit_file).read_text()) == TEST_LIMITS.memory_bytes
+        sleeper = subprocess.Popen(group.join_command(["/bin/sleep", "600"]))
+        deadline = time.monotonic() + 10
+        while str(sleeper.pid) not in Path(group.procs_path).read_text().split() and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert str(sleeper.pid) in Path(group.procs_path).read_text().split()
+        assert _own_groups()
+    sleeper.wait(timeout=10)
+    assert sleeper.returncode == -9
+    assert not _own_groups()
+
+
+def test_leftover_groups_of_a_gone_worker_are_emptied_and_removed(bound: MemoryBound) -> None:
+    # A previous worker with this pid (reused) but another start time: its group is a leftover.
+    leftover = cgroups._create(bound.kind, TEST_LIMITS, f"run-{os.getpid()}-1-0")
+    live = cgroups._create(bound.kind, TEST_LIMITS, cgroups._run_name())
+    try:
+        orphan = subprocess.Popen(leftover.join_command(["/bin/sleep", "600"]))
+        deadline = time.monotonic() + 10
+        while str(orphan.pid) not in Path(leftover.procs_path).read_text().split() and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert cgroups.remove_leftover_groups() >= 1
+        orphan.wait(timeout=10)
+        assert orphan.returncode == -9
+        assert all(not path.exists() for path in leftover.groups.values())
+        assert all(path.exists() for path in live.groups.values()), "a live worker's group was removed"
+    finally:
+        cgroups._remove(leftover.groups)
+        cgroups._remove(live.groups)
+
+
+def test_the_sandboxs_tmpfs_files_count_against_its_group(bound: MemoryBound, sandbox: SandboxLimits) -> None:
+    runtime = default_runtime_path().resolve()
+    write = (
+        "import sys\nblock = bytes(range(256)) * 4096\n"
+        "for i in range(32):\n    open(f'/tmp/f{i}', 'wb').write(block)\n"
+        "for i in range(16):\n    open(f'/dev/shm/f{i}', 'wb').write(block)\n"
+        "print('written', flush=True)\nsys.stdin.read()\n"
+    )
+    with worker_slot(30) as uid, run_cgroup(sandbox) as group, sandbox_inputs({}) as inputs:
+        argv = sandbox_argv(sandbox, uid, inputs, runtime, [str(runtime / "bin" / "python"), "-c", write], group)
+        proc = subprocess.Popen(
+            argv,
+            env={"PATH": "/usr/bin:/bin"},
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            pass_fds=[fd for fd, _ in inputs],
+            start_new_session=True,
+        )
+        try:
+            assert proc.stdout is not None and proc.stdout.readline() == b"written\n"
+            stat = dict(line.split() for line in (group.groups["memory"] / "memory.stat").read_text().splitlines())
+            assert int(stat["shmem"]) >= 48 * MiB
+        finally:
+            proc.kill()
+            proc.communicate()
