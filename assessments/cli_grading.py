@@ -187,6 +187,7 @@ def worker_command(workers: int) -> None:
             f"warning: the database did not answer ({type(error).__name__}); the periodic sweep will catch up", err=True
         )
     click.echo(f"Grading worker started ({workers} at once) on {worker.queue_backend()}.")
+    click.echo(f"Memory bound: {worker.memory_bound_description()}")
     sys.stdout.flush()
     worker.consume(workers)
 

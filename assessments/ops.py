@@ -14,7 +14,7 @@ import ipaddress
 from flask import Blueprint, Flask, Response, current_app, flash, jsonify, redirect, render_template, request, url_for
 
 from assessments import metrics, rate_limits
-from assessments.services.readiness import OK, check_readiness
+from assessments.services.readiness import OK, check_readiness, sandbox_memory_bound
 
 bp = Blueprint("ops", __name__)
 
@@ -42,12 +42,17 @@ def healthz() -> Response:
 
 @bp.get("/readyz")
 def readyz() -> tuple[Response, int]:
-    """The database, the queue, the submission store and the grading sandbox all work (503 naming what does not)."""
+    """The database, the queue, the submission store and the grading sandbox all work (503 naming what does not).
+
+    ``memory_bound`` says which bound holds a submission graded here (cgroups.py), or null when this
+    app leaves the sandbox to grading machines.
+    """
     checks = check_readiness()
+    bound = sandbox_memory_bound()
     failing = sorted(name for name, state in checks.items() if state != OK)
     if failing:
-        return jsonify(status="unavailable", failing=failing, checks=checks), 503
-    return jsonify(status=OK, checks=checks), 200
+        return jsonify(status="unavailable", failing=failing, checks=checks, memory_bound=bound), 503
+    return jsonify(status=OK, checks=checks, memory_bound=bound), 200
 
 
 @bp.get("/metrics", endpoint="metrics")

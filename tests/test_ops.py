@@ -21,10 +21,11 @@ from assessments import create_app
 from assessments.config import engine_options
 from assessments.content.notebook import release_notebook
 from assessments.extensions import db
+from assessments.grading.cgroups import memory_bound
 from assessments.logs import REQUEST_LOGGER, JsonFormatter, redact_path
 from assessments.metrics import sandbox_limits_hit
 from assessments.models import GradeRun, Invitation, Submission
-from assessments.services import catalog, grade_runs, grading
+from assessments.services import catalog, grade_runs, grading, worker
 
 
 def _without_grading(app) -> None:
@@ -69,6 +70,21 @@ def test_readyz_reports_each_component(client, app):
     body = response.get_json()
     assert body["status"] == "ok"
     assert body["checks"] == {"database": "ok", "queue": "ok", "submission_store": "ok", "sandbox": "ok"}
+    bound = memory_bound()
+    assert body["memory_bound"] == {"kind": bound.kind, "description": bound.describe()}
+    assert bound.kind in ("cgroup-v2", "cgroup-v1", "process-limits")
+    assert "GiB" in bound.describe()
+
+
+def test_the_worker_says_at_start_which_memory_bound_holds_a_submission(tmp_path, monkeypatch):
+    monkeypatch.setenv("ASSESS_WARM_SANDBOXES", "0")
+    monkeypatch.setattr(worker, "consume", lambda workers: None)
+    app = _bare_app(tmp_path, monkeypatch)
+    with app.app_context():
+        db.create_all()
+    result = app.test_cli_runner().invoke(args=["worker"])
+    assert result.exit_code == 0, result.output
+    assert f"Memory bound: {memory_bound().describe()}" in result.output
 
 
 def test_readyz_is_503_naming_an_unreachable_database(tmp_path, monkeypatch):

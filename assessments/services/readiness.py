@@ -20,6 +20,7 @@ from huey import RedisHuey, SqliteHuey
 from sqlalchemy import text
 
 from assessments.extensions import db
+from assessments.grading.cgroups import memory_bound
 from assessments.grading.sandbox import sandbox_problem, unsafe_grading_allowed
 from assessments.queue import grading_queue
 
@@ -92,6 +93,15 @@ def check_sandbox() -> str:
         return OK
     log.warning("readiness: sandbox: %s", problem)
     return problem.code
+
+
+def sandbox_memory_bound() -> dict[str, str] | None:
+    """Which memory bound holds a submission graded on this machine (kind and one sentence); None when the
+    sandbox is left to grading machines (READINESS_SANDBOX off)."""
+    if not current_app.config["READINESS_SANDBOX"]:
+        return None
+    bound = memory_bound()
+    return {"kind": bound.kind, "description": bound.describe()}
 
 
 READINESS_CHECKS: dict[str, Callable[[], str]] = {

@@ -85,6 +85,10 @@ def _cell_text(cell: CellResult) -> str:
 def _failure_text(failure: RunFailure, cells: tuple[CellResult, ...]) -> str:
     died = next((c for c in cells if c.status == "kernel-died"), None)
     where = f" while running cell {died.index + 1}" if died else ""
+    if failure == RunFailure.KERNEL_DIED and died is not None and (died.error or "").startswith("MemoryError:"):
+        # The grader saw the run's memory cgroup end the kernel: the cell's error says the bound.
+        used = _short(died.error.split(":", 1)[1].strip())
+        return f"the Python kernel was stopped{where}: the notebook used {used}, so later cells did not run"
     if failure == RunFailure.KERNEL_DIED:
         return (
             f"the Python kernel died{where} (too much memory or CPU time, or code that ends the process), "

@@ -8,6 +8,7 @@ from flask import current_app
 
 from assessments.errors import GradingUnavailable
 from assessments.extensions import db
+from assessments.grading.cgroups import memory_bound
 from assessments.grading.pool import default_pool
 from assessments.grading.sandbox import UNSAFE_SWITCH, sandbox_problem, unsafe_grading_allowed
 from assessments.outage import DATABASE_UNAVAILABLE
@@ -47,6 +48,11 @@ def _check_seed_key() -> None:
             f"this worker's seed key is not the one the newest {kind} was issued under, so it would grade "
             "against other data: give every machine the same SEED_KEY (the first machine's instance/seed.key)."
         )
+
+
+def memory_bound_description() -> str:
+    """Which memory bound holds each submission this worker grades, and its size, for its start-up log."""
+    return memory_bound().describe()
 
 
 def queue_backend() -> str:

@@ -105,6 +105,21 @@ def test_a_dead_kernel_says_where_it_died(case, solved, sandbox) -> None:
     _assert_reveals_nothing(text, report)
 
 
+def test_a_kernel_stopped_for_the_submissions_memory_says_so_with_the_limit() -> None:
+    # What the grader writes on the cell when the run's memory cgroup ended the kernel (pipeline.py).
+    error = (
+        "MemoryError: more than 1 GiB of memory in total (the limit for one submission, counting every "
+        "process it starts)"
+    )
+    cells = (CellResult(0, "ok", None, 0.1), CellResult(8, "kernel-died", error, 2.0))
+    report = GradeReport("1.0", "x", "h", 1, 0.0, 3.0, (), cells, Timings(), failure=RunFailure.KERNEL_DIED)
+    text = candidate_outcome(GradingProgress("done", report, None)).text
+    assert text.startswith(
+        "the Python kernel was stopped while running cell 9: the notebook used more than 1 GiB of memory in total"
+    )
+    assert "counting every process it starts" in text and "later cells did not run" in text
+
+
 def test_waiting_and_our_own_failures_never_blame_the_candidate() -> None:
     assert candidate_outcome(GradingProgress("queued", None, None)).text == "received, waiting to be checked"
     assert candidate_outcome(GradingProgress("running", None, None)).text == "being checked"
