@@ -1,4 +1,4 @@
-"""Grading latency and throughput on the A/B readout case: ours (cold and warm sandboxes) against nbgrader.
+"""Grading latency and throughput on the A/B readout case: ours (cold, warm and forked sandboxes) against nbgrader.
 
     .venv/bin/python bench/grading.py [--runs 5] [--batch 20] [--size ROWS] [--nbgrader-venv /tmp/bench-nbgrader-venv]
 
@@ -8,8 +8,10 @@ a hidden autograder test cell asserting the answer against the seed's key within
 tolerance; it runs in a throwaway venv (built with Debian's Python when missing) and autogrades
 one student (latency) or the whole class one after another as it does (throughput). Ours runs in
 the bubblewrap sandbox, each candidate on their own seed's data, with as many concurrent runs as
-cores: cold (a sandbox started per submission) and warm (a pool, sized to the cores, of sandboxes
-started and warmed before submissions arrive, each used once). Each candidate's data files and key
+cores: cold (a sandbox started per submission), warm (a pool, sized to the cores, of sandboxes
+started and warmed before submissions arrive, each used once) and fork (forkserver.py: one
+template that imported the libraries once, a fork of it per submission in its own namespaces;
+needs root). Each candidate's data files and key
 are built once, as the app does when their bundle is first built, and read back at grading. The floor is the same cells as a
 plain Python script, outside any sandbox. Prints medians and ratios; never fails on speed.
 """
@@ -37,6 +39,7 @@ from assessments.content.bundle import data_files  # noqa: E402
 from assessments.content.case import CaseSpec, load_case  # noqa: E402
 from assessments.content.notebook import solution_notebook  # noqa: E402
 from assessments.grading.checks import CHECK_RULES  # noqa: E402
+from assessments.grading.forkserver import ForkServer  # noqa: E402
 from assessments.grading.materials import MaterialsCache, build_materials  # noqa: E402
 from assessments.grading.pipeline import grade_notebook  # noqa: E402
 from assessments.grading.pool import SandboxPool  # noqa: E402
@@ -69,18 +72,23 @@ def _wait_warm(pool: SandboxPool, count: int, seconds: float = 180) -> None:
 
 
 def _ours(
-    case: CaseSpec, runs: int, batch: int, warm: bool, cache: MaterialsCache
+    case: CaseSpec, runs: int, batch: int, mode: str, cache: MaterialsCache
 ) -> tuple[list[float], float, list[GradeReport]]:
-    """Latencies, batch seconds and reports; each seed's materials read from the cache, as the app does."""
+    """Latencies, batch seconds and reports (mode cold, warm or fork); each seed's materials read from the cache."""
     notebook = solution_notebook(case)
     workers = os.cpu_count() or 1
-    pool = SandboxPool(workers, limits=LIMITS) if warm else None
-    if pool is not None:
+    warm = mode != "cold"
+    pool: SandboxPool | ForkServer | None = None
+    if mode == "warm":
+        pool = SandboxPool(workers, limits=LIMITS)
         pool.start()
+    elif mode == "fork":
+        pool = ForkServer(LIMITS)
+        pool.start()  # the template imports once, when the worker starts
     try:
         latencies, reports = [], []
         for _ in range(runs):
-            if pool is not None:
+            if isinstance(pool, SandboxPool):
                 _wait_warm(pool, 1)  # latency of a submission arriving at a warm pool
             started = time.monotonic()
             report = grade_notebook(notebook, case, SEED, limits=LIMITS, pool=pool, materials=cache.get(case, SEED))
@@ -88,7 +96,7 @@ def _ours(
             assert report.earned == report.possible, report
             assert report.timings.warm is warm, report.timings
             reports.append(report)
-        if pool is not None:
+        if isinstance(pool, SandboxPool):
             _wait_warm(pool, workers)  # the batch arrives at a warm pool, as a deadline rush would
         started = time.monotonic()
         with ThreadPoolExecutor(max_workers=workers) as executor:
@@ -103,7 +111,7 @@ def _ours(
         elapsed = time.monotonic() - started
         assert all(r.earned == r.possible for r in graded), [r.error for r in graded]
         if pool is not None:
-            print(f"  warm batch: {sum(r.timings.warm for r in graded)}/{batch} graded in a warm sandbox")
+            print(f"  {mode} batch: {sum(r.timings.warm for r in graded)}/{batch} graded {mode}, not cold")
         return latencies, elapsed, reports
     finally:
         if pool is not None:
@@ -351,10 +359,10 @@ def main() -> int:
     )
     floor = _floor(case, max(3, args.runs // 2 + 1))
     print(f"floor measured: {floor[0]:.2f} s", flush=True)
-    cold = _ours(case, args.runs, args.batch, warm=False, cache=cache)
-    print(f"ours cold measured: {statistics.median(cold[0]):.2f} s", flush=True)
-    warm = _ours(case, args.runs, args.batch, warm=True, cache=cache)
-    print(f"ours warm measured: {statistics.median(warm[0]):.2f} s", flush=True)
+    ours = {}
+    for mode in ("cold", "warm", "fork"):
+        ours[mode] = _ours(case, args.runs, args.batch, mode, cache)
+        print(f"ours {mode} measured: {statistics.median(ours[mode][0]):.2f} s", flush=True)
     shutil.rmtree(cache.root, ignore_errors=True)
     theirs = _nbgrader(case, _nbgrader_venv(args.nbgrader_venv), args.runs, args.batch)
     print(f"load average at end {os.getloadavg()[0]:.1f}\n")
@@ -362,21 +370,25 @@ def main() -> int:
     theirs_median, theirs_rate = statistics.median(theirs[0]), args.batch / theirs[1] * 60
     print(f"{'':16}{'median latency (s)':>19}{'vs nbgrader':>12}{'throughput (/min)':>19}{'vs nbgrader':>12}")
     print(f"{'nbgrader':16}{theirs_median:>19.2f}{'1.00x':>12}{theirs_rate:>19.1f}{'1.00x':>12}")
-    for name, (latencies, elapsed, _) in (("ours cold", cold), ("ours warm", warm)):
+    for mode, (latencies, elapsed, _) in ours.items():
         median, rate = statistics.median(latencies), args.batch / elapsed * 60
-        print(f"{name:16}{median:>19.2f}{theirs_median / median:>11.2f}x{rate:>19.1f}{rate / theirs_rate:>11.2f}x")
+        print(
+            f"{'ours ' + mode:16}{median:>19.2f}{theirs_median / median:>11.2f}x{rate:>19.1f}{rate / theirs_rate:>11.2f}x"
+        )
     print(f"{'floor (script)':16}{floor[0]:>19.2f}{theirs_median / floor[0]:>11.2f}x")
     print(
-        "latency: one submission at a time (warm: arriving at a warm pool); throughput: "
+        "latency: one submission at a time (warm: arriving at a warm pool; fork: at a started template); throughput: "
         f"{args.batch} submissions at once, ours {os.cpu_count()} at a time, nbgrader one class autograde."
     )
+    warm_rate, fork_rate = (args.batch / ours[mode][1] * 60 for mode in ("warm", "fork"))
+    print(f"fork: {fork_rate / warm_rate:.2f}x the warm pool's throughput")
     print("\nwhere our time goes (medians of the latency runs, seconds):")
     print(
         f"{'':12}{'prepare':>9}{'sandbox':>9}{'kernel':>8}{'execution':>11}{'(1st cell)':>12}{'scoring':>9}"
         f"{'other':>8}{'total':>8}"
     )
-    print(_breakdown("ours cold", cold[2], preparation))
-    print(_breakdown("ours warm", warm[2], preparation))
+    for mode, (_, _, reports) in ours.items():
+        print(_breakdown(f"ours {mode}", reports, preparation))
     print(
         f"{'floor':12}{'':>9}{'':>9}{'':>8}{floor[1] + floor[2]:>11.2f}{'':>12}{'':>9}"
         f"{floor[0] - floor[1] - floor[2]:>8.2f}{floor[0]:>8.2f}"
@@ -387,9 +399,10 @@ def main() -> int:
     )
     print(
         "  prepare: reading the seed's kept data files and key (trusted side, measured apart);\n"
-        "  sandbox: bwrap and the runner's own start; kernel: starting it (warm: done before the submission\n"
-        "  arrived; what is left is writing the files in); execution: every cell (the 1st imports the libraries:\n"
-        "  a cold run pays for them, a warm one finds them loaded); other: the runner's start and\n"
+        "  sandbox: bwrap and the runner's own start (fork: the fork, namespaces, new root and privilege drop);\n"
+        "  kernel: starting it (warm: done before the submission arrived; what is left is writing the files\n"
+        "  in; fork: forking it from the runner); execution: every cell (the 1st imports the libraries:\n"
+        "  a cold run pays for them, warm and fork runs find them loaded); other: the runner's start and\n"
         "  answer read-out, the handover, parsing."
     )
     return 0

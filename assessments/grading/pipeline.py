@@ -26,6 +26,7 @@ import nbformat
 
 from assessments.content.case import CaseSpec
 from assessments.grading.checks import INCORRECT, INVALID, MISSING, get_check_class, sandbox_request, score_check
+from assessments.grading.forkserver import ForkServer
 from assessments.grading.materials import SeedMaterials, build_materials
 from assessments.grading.pool import SandboxPool, WarmSandboxLost
 from assessments.grading.report import (
@@ -282,8 +283,10 @@ def _result_error(result: RunnerResult, cells: Mapping[int, CellResult], limits:
     return None
 
 
-def _run_warm(pool: SandboxPool, prepared: _Prepared, nonce: str, limits: SandboxLimits) -> SandboxRun | None:
-    """The run in one of the pool's warm sandboxes; None when the cold path must run it instead."""
+def _run_warm(
+    pool: SandboxPool | ForkServer, prepared: _Prepared, nonce: str, limits: SandboxLimits
+) -> SandboxRun | None:
+    """The run in one of the pool's warm sandboxes (or a fork); None when the cold path must run it instead."""
     # A warm sandbox's process limits were fixed when it started, and its data files are written into
     # its size-capped working folder (a cold run binds them read-only): both must fit.
     fits = (
@@ -319,13 +322,14 @@ def grade_notebook(
     *,
     limits: SandboxLimits | None = None,
     size: int | None = None,
-    pool: SandboxPool | None = None,
+    pool: SandboxPool | ForkServer | None = None,
     materials: SeedMaterials | None = None,
 ) -> GradeReport:
     """Run the notebook in a sandbox on the candidate's own data and score its answers against the key.
 
-    With a pool, the run takes one of its warm sandboxes (when the pool's limits are the run's and
-    one is there); otherwise, or if that sandbox is lost before the handover, it starts a cold one.
+    With a pool, the run takes one of its warm sandboxes, or with a fork server a fresh fork of its
+    template (when the pool's limits are the run's and one is there); otherwise, or if that sandbox
+    is lost before the handover (a fork whose set-up failed), it starts a cold one.
     ``materials`` are the seed's data files and key when the caller kept them (materials.py);
     without them they are built here.
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import copy
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import nbformat
@@ -12,6 +12,7 @@ import pytest
 from assessments.content.case import CaseSpec, load_case
 from assessments.content.notebook import release_notebook, solution_notebook
 from assessments.grading.checks import CHECK_RULES
+from assessments.grading.forkserver import ForkServer
 from assessments.grading.pipeline import grade_notebook
 from assessments.grading.pool import SandboxPool
 from assessments.grading.report import GradeReport
@@ -78,23 +79,55 @@ def sandbox() -> SandboxLimits:
     return TEST_LIMITS
 
 
-@pytest.fixture(params=["cold", "warm"])
+@pytest.fixture(scope="session")
+def fork_server() -> Iterator[ForkServer]:
+    """One fork template for the session, as a worker keeps one: every fork test's runs share it."""
+    problem = sandbox_problem()
+    if problem is not None:
+        pytest.fail(f"the grading sandbox is unavailable: {problem}", pytrace=False)
+    server = ForkServer(TEST_LIMITS)
+    server.start()
+    yield server
+    server.close()
+
+
+@pytest.fixture(params=["cold", "warm", "fork"])
 def grade(request: pytest.FixtureRequest, case: CaseSpec, sandbox: SandboxLimits) -> Callable[..., GradeReport]:
-    """grade_notebook on the fixture case in a cold sandbox, or in a warm one from a fresh pool of one.
+    """grade_notebook on the fixture case in a cold sandbox, a warm one from a fresh pool of one, or a fork.
 
     The warm pool starts at the call (after the test's own setup, e.g. a secret put in the
-    environment) and is closed before the call returns, so nothing of it outlives the grading.
+    environment) and is closed before the call returns, so nothing of it outlives the grading. The
+    fork template is the session's (it was started with a clean environment, before any test's setup).
     """
+    forks = request.getfixturevalue("fork_server") if request.param == "fork" else None
+    return lambda notebook: grade_cold_or_warm(request.param, notebook, case, sandbox, forks)
 
-    return lambda notebook: grade_cold_or_warm(request.param, notebook, case, sandbox)
+
+@pytest.fixture(params=["cold", "fork"])
+def grade_cold_or_fork(
+    request: pytest.FixtureRequest, case: CaseSpec, sandbox: SandboxLimits
+) -> Callable[..., GradeReport]:
+    """grade_notebook on the fixture case in a cold sandbox or a fork (the paths that start a run from nothing)."""
+    forks = request.getfixturevalue("fork_server") if request.param == "fork" else None
+    return lambda notebook: grade_cold_or_warm(request.param, notebook, case, sandbox, forks)
 
 
 def grade_cold_or_warm(
-    mode: str, notebook: nbformat.NotebookNode, case: CaseSpec, limits: SandboxLimits
+    mode: str,
+    notebook: nbformat.NotebookNode,
+    case: CaseSpec,
+    limits: SandboxLimits,
+    forks: ForkServer | None = None,
 ) -> GradeReport:
-    """grade_notebook in a cold sandbox ("cold") or in a warm one from a fresh pool of one ("warm")."""
+    """grade_notebook in a cold sandbox ("cold"), a warm one from a fresh pool of one ("warm") or a fork ("fork")."""
     if mode == "cold":
         return grade_notebook(notebook, case, SEED, limits=limits)
+    if mode == "fork":
+        assert forks is not None and forks.limits == limits
+        lost = forks.lost
+        report = grade_notebook(notebook, case, SEED, pool=forks)
+        assert forks.lost == lost, "the fork path was not taken"
+        return report
     pool = SandboxPool(1, limits=limits)
     try:
         report = grade_notebook(notebook, case, SEED, pool=pool)

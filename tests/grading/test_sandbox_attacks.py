@@ -18,19 +18,14 @@ import pytest
 
 from assessments.grading import cgroups
 from assessments.grading.cgroups import PROCESS_LIMITS, memory_bound
-from assessments.grading.pipeline import grade_notebook
 from assessments.grading.report import GradeReport, RunFailure
 from assessments.grading.runtime import default_runtime_path
 from assessments.grading.sandbox import RUNNER_DIR, SandboxLimits
-from tests.grading.conftest import FIXTURE_CASE, SEED, grade_cold_or_warm
+from tests.grading.conftest import FIXTURE_CASE, grade_cold_or_warm
 
 pytestmark = pytest.mark.sandbox
 
 PARTS = ("total", "top_group", "has_negative", "flagged", "group_means")
-
-
-def _grade(notebook: nbformat.NotebookNode, case, limits) -> GradeReport:
-    return grade_notebook(notebook, case, SEED, limits=limits)
 
 
 def _assert_all_correct(report: GradeReport) -> None:
@@ -142,7 +137,7 @@ if glob.glob("/tmp/assess-run-*") or glob.glob("/tmp/pytest-of-*"):
     _kill_cells_ok(report, 1)
 
 
-def test_detecting_the_grader_finds_no_key_to_use(case, solved, sandbox) -> None:
+def test_detecting_the_grader_finds_no_key_to_use(solved, grade_cold_or_fork) -> None:
     runtime = str(default_runtime_path())
     attack = f"""
 import os
@@ -166,7 +161,7 @@ if graded:
 if found:
     group_means = {{"found": 1.0}}
 """
-    report = _grade(solved(attack), case, sandbox)
+    report = grade_cold_or_fork(solved(attack))
     _assert_all_correct(report)
     _kill_cells_ok(report, 1)
 
@@ -174,7 +169,7 @@ if found:
 # --- writing ----------------------------------------------------------------------------
 
 
-def test_writes_outside_the_scratch_folder_do_not_reach_the_host(case, solved, sandbox, tmp_path) -> None:
+def test_writes_outside_the_scratch_folder_do_not_reach_the_host(solved, grade_cold_or_fork, tmp_path) -> None:
     targets = [
         tmp_path / "pwned.txt",
         RUNNER_DIR / "pwned.txt",
@@ -193,25 +188,25 @@ for path in {[str(t) for t in targets]!r}:
 with open("scratch-output.txt", "w") as handle:  # writing in the working folder is allowed
     handle.write("fine")
 """
-    report = _grade(solved(attack), case, sandbox)
+    report = grade_cold_or_fork(solved(attack))
     _assert_all_correct(report)
     _kill_cells_ok(report, 1)
     assert not [t for t in targets if t.exists()]
 
 
-def test_a_one_gigabyte_file_stops_at_the_file_size_limit(case, solved, sandbox) -> None:
+def test_a_one_gigabyte_file_stops_at_the_file_size_limit(solved, grade_cold_or_fork) -> None:
     attack = """
 with open("big.bin", "wb") as handle:
     for _ in range(1024):
         handle.write(bytes(1024 * 1024))
 """
-    report = _grade(solved(attack), case, sandbox)
+    report = grade_cold_or_fork(solved(attack))
     _assert_all_correct(report)
     last = report.cells[-1]
     assert last.status == "error" and "File too large" in last.error
 
 
-def test_filling_shared_memory_and_dev_stops_at_a_small_cap(case, solved, sandbox) -> None:
+def test_filling_shared_memory_and_dev_stops_at_a_small_cap(solved, sandbox, grade_cold_or_fork) -> None:
     # bwrap's /dev and /dev/shm were tmpfs of half the host's memory: two gradings filling them could
     # take the host (and its database) down. /dev/shm is now capped, /dev read-only.
     attack = f"""
@@ -238,7 +233,7 @@ for i in range(4 * cap // (8 * 1024**2)):
     if os.path.exists(f"/dev/shm/fill{{i}}"):
         os.remove(f"/dev/shm/fill{{i}}")
 """
-    report = _grade(solved(attack), case, sandbox)
+    report = grade_cold_or_fork(solved(attack))
     _assert_all_correct(report)
     _kill_cells_ok(report, 1)
 
@@ -246,7 +241,7 @@ for i in range(4 * cap // (8 * 1024**2)):
 # --- resources --------------------------------------------------------------------------
 
 
-def test_graded_code_runs_below_the_web_servers_priority_and_cannot_raise_it(case, solved, sandbox) -> None:
+def test_graded_code_runs_below_the_web_servers_priority_and_cannot_raise_it(solved, grade_cold_or_fork) -> None:
     probe = """
 import os
 assert os.nice(0) == 10, os.nice(0)
@@ -256,7 +251,7 @@ except PermissionError:
     pass
 assert os.getpriority(os.PRIO_PROCESS, 0) == 10
 """
-    report = _grade(solved(probe), case, sandbox)
+    report = grade_cold_or_fork(solved(probe))
     _assert_all_correct(report)
     _kill_cells_ok(report, 1)
 
@@ -303,8 +298,8 @@ def _zombie(proc: Path) -> bool:
         return True  # gone meanwhile
 
 
-def test_allocating_eight_gibibytes_fails_only_that_cell(case, solved, sandbox) -> None:
-    report = _grade(solved("import numpy\nhog = numpy.ones(8 * 1024**3, dtype=numpy.uint8)"), case, sandbox)
+def test_allocating_eight_gibibytes_fails_only_that_cell(solved, grade_cold_or_fork) -> None:
+    report = grade_cold_or_fork(solved("import numpy\nhog = numpy.ones(8 * 1024**3, dtype=numpy.uint8)"))
     _assert_all_correct(report)
     assert report.cells[-1].status == "error" and report.cells[-1].error.startswith("MemoryError")
 
@@ -381,7 +376,7 @@ def _run_groups_of_this_process() -> list[str]:
     return [p.name for parent in cgroups._PARENTS.values() for p in parent.iterdir() if p.name.startswith(prefix)]
 
 
-def test_an_infinite_loop_and_a_failing_cell_fail_only_themselves(case, solved, sandbox) -> None:
+def test_an_infinite_loop_and_a_failing_cell_fail_only_themselves(solved, grade_cold_or_fork) -> None:
     notebook = solved(before_answers=("while True:\n    pass", "1 / 0"))
     loop = next(i for i, c in enumerate(notebook.cells) if c.source.startswith("while True"))
     answer = {
@@ -390,7 +385,7 @@ def test_an_infinite_loop_and_a_failing_cell_fail_only_themselves(case, solved, 
         if "answer" in c.metadata.get("assess", {})
     }
     notebook.cells[answer["flagged"]].source = "flagged = rows.loc[rows['value'] > 2, 'identifier'].tolist()"
-    report = _grade(notebook, case, sandbox)
+    report = grade_cold_or_fork(notebook)
     assert report.error is None, report.error
     statuses = {c.index: (c.status, c.error) for c in report.cells}
     assert statuses[loop][0] == "timeout"
@@ -402,7 +397,7 @@ def test_an_infinite_loop_and_a_failing_cell_fail_only_themselves(case, solved, 
     assert report.earned == 7
 
 
-def test_a_cell_that_ignores_interrupts_is_ended_and_reported(case, solved, sandbox) -> None:
+def test_a_cell_that_ignores_interrupts_is_ended_and_reported(solved, sandbox, grade_cold_or_fork) -> None:
     attack = """
 import signal, time
 signal.signal(signal.SIGINT, signal.SIG_IGN)
@@ -413,7 +408,7 @@ while True:
         pass
 """
     notebook = solved(before_answers=(attack,))
-    report = _grade(notebook, case, sandbox)
+    report = grade_cold_or_fork(notebook)
     stuck = next(c for c in report.cells if c.status != "ok")
     assert stuck.status == "kernel-died" and "ignored the interrupt" in stuck.error, report.cells
     assert report.error is not None and f"Cell {stuck.index + 1} ran past the" in report.error
@@ -422,7 +417,7 @@ while True:
     assert report.timings.total < sandbox.wall_seconds
 
 
-def test_fifty_megabytes_of_printed_output_are_discarded(case, solved, sandbox) -> None:
+def test_fifty_megabytes_of_printed_output_are_discarded(solved, grade_cold_or_fork) -> None:
     attack = """
 import os, sys
 chunk = "x" * (1024 * 1024)
@@ -431,14 +426,14 @@ for _ in range(50):
 os.write(1, b"y" * (10 * 1024 * 1024))
 os.write(2, b"z" * (10 * 1024 * 1024))
 """
-    report = _grade(solved(attack), case, sandbox)
+    report = grade_cold_or_fork(solved(attack))
     _assert_all_correct(report)
     _kill_cells_ok(report, 1)
 
 
-def test_a_dying_kernel_is_reported_in_words(case, solved, sandbox) -> None:
+def test_a_dying_kernel_is_reported_in_words(solved, grade_cold_or_fork) -> None:
     notebook = solved(before_answers=("import os\nos._exit(3)",))
-    report = _grade(notebook, case, sandbox)
+    report = grade_cold_or_fork(notebook)
     assert report.error is not None and "kernel died" in report.error
     assert report.failure == RunFailure.KERNEL_DIED
     assert GradeReport.from_dict(report.to_dict()).failure == RunFailure.KERNEL_DIED
@@ -449,7 +444,7 @@ def test_a_dying_kernel_is_reported_in_words(case, solved, sandbox) -> None:
 # --- tampering with the comparison or the result -----------------------------------------
 
 
-def test_monkeypatching_equality_or_numpy_does_not_fool_scoring(case, released, sandbox) -> None:
+def test_monkeypatching_equality_or_numpy_does_not_fool_scoring(released, grade_cold_or_fork) -> None:
     attack = """
 import math, numpy, pandas
 numpy.isclose = numpy.allclose = math.isclose = lambda *a, **k: True
@@ -478,7 +473,7 @@ flagged = LiarList(["nothing"])
 group_means = LiarDict({"a": 123.0})
 """
     released.cells.append(nbformat.v4.new_code_cell(attack))
-    report = _grade(released, case, sandbox)
+    report = grade_cold_or_fork(released)
     by_part = {c.part_id: c.status for c in report.checks}
     assert by_part == {
         "total": "incorrect",
@@ -518,13 +513,13 @@ for nonce in ("", "0" * 32):
 # --- formats ----------------------------------------------------------------------------
 
 
-def test_an_nbformat_v3_upload_is_upgraded_and_graded(case, solved, sandbox) -> None:
+def test_an_nbformat_v3_upload_is_upgraded_and_graded(case, solved, grade_cold_or_fork) -> None:
     from assessments.grading.intake import parse_submission
 
     v3 = nbformat.convert(solved(), 3)
     raw = nbformat.writes(v3, version=3).encode()
     assert b'"nbformat": 3' in raw
-    report = _grade(parse_submission(raw, case_slug=case.slug), case, sandbox)
+    report = grade_cold_or_fork(parse_submission(raw, case_slug=case.slug))
     _assert_all_correct(report)
 
 

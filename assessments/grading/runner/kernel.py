@@ -21,6 +21,9 @@ MAX_REPLY_LINE = 8192
 # After a timeout: how long to wait for the interrupted cell's reply before freezing strays, and in all.
 INTERRUPT_GRACE_SECONDS = 0.5
 INTERRUPT_GIVE_UP_SECONDS = 5.0
+# Set by a runner forked from the template (isolate.py): it starts the executor by forking itself,
+# which already holds the imports, instead of executing a new Python.
+executor_starter = None
 
 _REAP_SOURCE = """
 import os as __assess_os
@@ -96,14 +99,17 @@ class Kernel:
         command_read, self._commands = os.pipe()
         self._replies, reply_write = os.pipe()
         try:
-            self._proc = subprocess.Popen(
-                [sys.executable, "-I", EXECUTOR, str(command_read), str(reply_write), ",".join(preload)],
-                stdin=subprocess.DEVNULL,
-                stdout=subprocess.DEVNULL,
-                stderr=subprocess.DEVNULL,
-                pass_fds=(command_read, reply_write),
-                start_new_session=True,
-            )
+            if executor_starter is not None:
+                self._proc = executor_starter(command_read, reply_write, preload)
+            else:
+                self._proc = subprocess.Popen(
+                    [sys.executable, "-I", EXECUTOR, str(command_read), str(reply_write), ",".join(preload)],
+                    stdin=subprocess.DEVNULL,
+                    stdout=subprocess.DEVNULL,
+                    stderr=subprocess.DEVNULL,
+                    pass_fds=(command_read, reply_write),
+                    start_new_session=True,
+                )
         finally:
             os.close(command_read)
             os.close(reply_write)

@@ -177,6 +177,37 @@ def _warm(args: argparse.Namespace, result_fd: int, submission_fd: int, emit) ->
         kernel.kill()
 
 
+def serve_forked(
+    result_fd: int, submission_fd: int, runner_dir: str, startup_seconds: float, max_input_bytes: int
+) -> int:
+    """The fork path (template.py, isolate.py): warm mode in a child of the template, already isolated.
+
+    The kernel is forked from this process (kernel.executor_starter) BEFORE the submission is read
+    from submission_fd (the warm handover's format, in a memory file), so the nonce and the hidden
+    calls are never in the candidate's memory; the runner's modules are at runner_dir.
+    """
+    global ANSWERS_SOURCE
+    ANSWERS_SOURCE = os.path.join(runner_dir, "answers.py")
+    started = time.monotonic()
+    args = argparse.Namespace(
+        preload="",
+        warm_idle_seconds=60.0,
+        warm_startup_seconds=startup_seconds,
+        max_input_bytes=max_input_bytes,
+    )
+    devnull = os.open(os.devnull, os.O_RDWR)
+    for fd in (0, 1, 2):
+        os.dup2(devnull, fd)
+    emit = _Emitter(result_fd, None)
+    try:
+        _warm(args, result_fd, submission_fd, emit)
+    except Exception as error:  # noqa: BLE001 - the grader needs a result whatever went wrong
+        if emit.nonce is None:
+            return 3
+        emit(_runner_error(error), started)
+    return 0
+
+
 def _runner_error(error: Exception) -> dict:
     return {
         "runner": PROTOCOL_VERSION,
