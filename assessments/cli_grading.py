@@ -188,6 +188,7 @@ def worker_command(workers: int) -> None:
         )
     click.echo(f"Grading worker started ({workers} at once) on {worker.queue_backend()}.")
     click.echo(f"Memory bound: {worker.memory_bound_description()}")
+    click.echo(f"Grading path: {worker.grading_path_description()}")
     sys.stdout.flush()
     worker.consume(workers)
 

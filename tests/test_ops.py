@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 import json
 import logging
+import os
 import socket
 import sqlite3
 import tarfile
@@ -85,6 +86,26 @@ def test_the_worker_says_at_start_which_memory_bound_holds_a_submission(tmp_path
     result = app.test_cli_runner().invoke(args=["worker"])
     assert result.exit_code == 0, result.output
     assert f"Memory bound: {memory_bound().describe()}" in result.output
+
+
+def test_the_worker_says_at_start_which_grading_path_is_in_force(tmp_path, monkeypatch):
+    monkeypatch.setattr(worker, "consume", lambda workers: None)
+    app = _bare_app(tmp_path, monkeypatch)
+    with app.app_context():
+        db.create_all()
+    monkeypatch.setenv("ASSESS_FORK_GRADING", "0")
+    monkeypatch.setenv("ASSESS_WARM_SANDBOXES", "0")
+    result = app.test_cli_runner().invoke(args=["worker"])
+    assert result.exit_code == 0, result.output
+    assert "Grading path: cold sandboxes, one started per submission (no fork grading: ASSESS_FORK_GRADING=0)" in (
+        result.output
+    )
+    if os.geteuid() == 0:  # fork grading needs root; as root it is the default
+        monkeypatch.delenv("ASSESS_FORK_GRADING")
+        result = app.test_cli_runner().invoke(args=["worker"])
+        assert result.exit_code == 0, result.output
+        assert "Grading path: forks of one template (pid " in result.output
+        assert app.extensions["assessments.sandbox_pool"].template_pid is not None
 
 
 def test_readyz_is_503_naming_an_unreachable_database(tmp_path, monkeypatch):

@@ -9,7 +9,8 @@ from flask import current_app
 from assessments.errors import GradingUnavailable
 from assessments.extensions import db
 from assessments.grading.cgroups import memory_bound
-from assessments.grading.pool import default_pool
+from assessments.grading.forkserver import ForkServer, ForkUnavailable, default_fork_server
+from assessments.grading.pool import SandboxPool, default_pool
 from assessments.grading.sandbox import UNSAFE_SWITCH, sandbox_problem, unsafe_grading_allowed
 from assessments.outage import DATABASE_UNAVAILABLE
 from assessments.queue import grading_queue
@@ -29,10 +30,32 @@ def prepare_worker() -> str | None:
         raise GradingUnavailable(f"this worker cannot grade notebooks: {problem}")
     if problem:
         return f"grading WITHOUT a sandbox ({UNSAFE_SWITCH}=1): {problem}"
-    # Warm sandboxes (kernel started, libraries imported, one per submission) live only in
-    # workers: pages and tests grade cold and never keep sandboxes waiting.
-    current_app.extensions["assessments.sandbox_pool"] = default_pool()
+    # Forks of a template or warm sandboxes (libraries imported before a submission arrives, one
+    # per submission) live only in workers: pages and tests grade cold and never keep any waiting.
+    pool, path = _grading_pool()
+    current_app.extensions["assessments.sandbox_pool"] = pool
+    current_app.extensions["assessments.grading_path"] = path
     return None
+
+
+def _grading_pool() -> tuple[ForkServer | SandboxPool | None, str]:
+    """Fork > warm > cold: the fastest path that works here, and a sentence saying which and why."""
+    try:
+        server = default_fork_server()
+    except ForkUnavailable as why:
+        pool = default_pool()
+        if pool is None:
+            return None, f"cold sandboxes, one started per submission (no fork grading: {why})"
+        return pool, f"warm sandboxes, {pool.size} kept ready (no fork grading: {why})"
+    return server, (
+        f"forks of one template (pid {server.template_pid}) that imported {', '.join(server.preload)} once; "
+        "each submission in its own namespaces, root, uid and cgroup"
+    )
+
+
+def grading_path_description() -> str:
+    """How this worker grades (fork, warm or cold, and why not a faster one), for its start-up log."""
+    return current_app.extensions.get("assessments.grading_path", "cold sandboxes, one started per submission")
 
 
 def _check_seed_key() -> None:
