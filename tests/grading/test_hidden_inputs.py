@@ -26,11 +26,12 @@ from assessments.grading.pipeline import grade_notebook
 from assessments.grading.report import GradeReport
 from assessments.grading.runtime import default_runtime_path
 from assessments.grading.sandbox import SandboxLimits
-from tests.grading.conftest import SEED, grade_cold_or_warm
+from tests.grading.conftest import SEED, TEST_LIMITS, grade_cold_or_warm
 
 pytestmark = pytest.mark.sandbox
 
 MODEL_CASE = Path(__file__).parent / "fixtures" / "tiny-model"
+TEST_WALL_SECONDS = TEST_LIMITS.wall_seconds
 
 
 @pytest.fixture(scope="module")
@@ -159,6 +160,31 @@ def test_a_function_that_hangs_the_kernel_or_kills_it_costs_only_its_own_part(
     assert words in report.check("scaled_sum").message
     assert report.check("total").status == report.check("holdout_predictions").status == "correct"
     assert report.timings.total < sandbox.wall_seconds
+
+
+@pytest.mark.parametrize(
+    "switch_off",
+    [
+        # Replaces the timer the per-call limit once used inside the kernel, then loops forever.
+        "signal.setitimer = lambda *args, **kwargs: (0.0, 0.0)\nsignal.signal = lambda *args: None",
+        # Blocks the timer's signal in the kernel's thread, then takes longer than the limit.
+        "signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGALRM})",
+    ],
+)
+def test_per_call_limits_hold_when_the_notebook_switches_off_timers(model_case, grade, switch_off) -> None:
+    # Each call outlives its 1 s limit; only a limit the notebook cannot reach stops every one.
+    body = "while True:\n        pass" if "setitimer" in switch_off else "time.sleep(1.6)"
+    function = (
+        f"import signal, time\n{switch_off}\n"
+        f"def scaled_sum(values, factor=1.0):\n    {body}\n    return sum(values) * factor\n"
+    )
+    report = grade(_notebook(model_case, function=function))
+    check = report.check("scaled_sum")
+    assert report.error is None, report.error
+    assert (check.earned, check.status) == (0, "incorrect"), check.message
+    assert "cases 1, 2, 3, 4 were stopped after 1 s" in check.message, check.message
+    assert report.check("total").status == report.check("holdout_predictions").status == "correct"
+    assert report.timings.total < TEST_WALL_SECONDS
 
 
 # --- nothing secret is in the sandbox -----------------------------------------------------

@@ -4,15 +4,17 @@ Not imported anywhere: the runner reads this file as text and executes it in the
 candidate's namespace, followed by a call naming the variables and an unguessable output path.
 Anything the candidate monkeypatched can only change how their own answers are described.
 
-With ``calls`` (function parts, see runner/collect.py) the one name is a function: it is called once
-per argument set, each call under its own time limit, and every result goes through the same
-``plain`` as the answers. The output is then JSON lines: a header saying whether the name is a
-function, then one entry per call, written as each call ends, so a run cut short keeps what it had.
+With ``call_path`` (a JSON file holding one hidden call of a function part, ``{"args", "kwargs"}``,
+see runner/collect.py) the one name is a function: it is called once with that argument set, and
+its result goes through the same ``plain`` as the answers. The output is then one JSON line: ``{"function": "undefined"|"not-callable"}`` when the name
+is not a function, else the call's entry. No timer is set here: the supervisor gives each call its
+own command and deadline and interrupts it from outside (kernel.py), where the notebook cannot
+switch the limit off; an interrupt simply propagates.
 """
 
 
-def __assess_collect(names, path, max_items, max_chars, max_depth, max_bytes, calls=None, call_seconds=1.0):
-    """Write {name: {"state": ok|undefined|unusable, "value"|"reason": ...}} as JSON to path (see above for calls)."""
+def __assess_collect(names, path, max_items, max_chars, max_depth, max_bytes, call_path=None):
+    """Write {name: {"state": ok|undefined|unusable, "value"|"reason": ...}} as JSON to path (see above for a call)."""
     import json as _json
     import sys as _sys
 
@@ -74,68 +76,33 @@ def __assess_collect(names, path, max_items, max_chars, max_depth, max_bytes, ca
             return sorted((plain(x, depth + 1) for x in v), key=repr)
         raise ValueError("a value of type %s" % type(v).__name__)
 
-    def call_each(name):
-        import signal as _signal
+    def call_once(name):
+        with open(call_path, encoding="utf-8") as handle:
+            call = _json.load(handle)
+        try:
+            result = namespace[name](*call.get("args", []), **call.get("kwargs", {}))
+        except KeyboardInterrupt:
+            raise
+        except BaseException as error:
+            return {"state": "error", "reason": type(error).__name__}
+        try:
+            value = plain(result, 0)
+            if len(_json.dumps(value, allow_nan=True)) > max_bytes:
+                raise ValueError("a value larger than %d bytes as JSON" % max_bytes)
+            return {"state": "ok", "value": value}
+        except Exception as error:
+            return {"state": "unusable", "reason": str(error)[:200]}
 
-        class CallTimeout(BaseException):
-            """Raised by the timer; a BaseException, so `except Exception` in the call lets it through."""
-
-        armed = [False]
-
-        def on_timer(signum, frame):
-            if armed[0]:
-                raise CallTimeout()
-
-        def run_one(call):
-            try:
-                result = namespace[name](*call.get("args", []), **call.get("kwargs", {}))
-            except (Exception, SystemExit) as error:
-                return {"state": "error", "reason": type(error).__name__}
-            try:
-                value = plain(result, 0)
-                if len(_json.dumps(value, allow_nan=True)) > max_bytes:
-                    raise ValueError("a value larger than %d bytes as JSON" % max_bytes)
-                return {"state": "ok", "value": value}
-            except Exception as error:
-                return {"state": "unusable", "reason": str(error)[:200]}
-
+    if call_path is not None:
+        name = names[0]
+        if name not in namespace:
+            entry = {"function": "undefined"}
+        elif not callable(namespace[name]):
+            entry = {"function": "not-callable"}
+        else:
+            entry = call_once(name)
         with open(path, "w") as out:
-
-            def write(entry):
-                out.write(_json.dumps(entry, allow_nan=True) + "\n")
-                out.flush()
-
-            if name not in namespace or not callable(namespace[name]):
-                write({"function": "undefined" if name not in namespace else "not-callable"})
-                return
-            write({"function": "ok"})
-            previous = _signal.signal(_signal.SIGALRM, on_timer)
-            try:
-                for call in calls:
-                    entry, interrupted = {"state": "timeout"}, False
-                    try:
-                        armed[0] = True
-                        # Fires again every 50 ms in case the call swallows the first one.
-                        _signal.setitimer(_signal.ITIMER_REAL, call_seconds, 0.05)
-                        entry = run_one(call)
-                        armed[0] = False
-                    except CallTimeout:
-                        armed[0] = False
-                    except KeyboardInterrupt:
-                        # The runner interrupts a step that outlived its budget: stop calling (it
-                        # records this call as timed out and the rest as not run).
-                        armed[0], interrupted = False, True
-                    _signal.setitimer(_signal.ITIMER_REAL, 0, 0)
-                    if interrupted:
-                        break
-                    write(entry)
-            finally:
-                armed[0] = False
-                _signal.setitimer(_signal.ITIMER_REAL, 0, 0)
-                _signal.signal(_signal.SIGALRM, previous)
-
-    if calls is not None:
-        call_each(names[0])
+            out.write(_json.dumps(entry, allow_nan=True) + "\n")
         return
     answers = {}
     for name in names:

@@ -2,17 +2,23 @@
 
 Part of the in-sandbox runner: standard library only, nothing from the app. With the run's settings
 the grader sends one request per function part, ``{"name", "calls": [{"args", "kwargs"}, ...],
-"call_seconds"}``; the expected outputs never come into the sandbox. Each part is one step in the
-kernel (answers.py with ``calls``): one call at a time under a timer, a JSON line per call as it
-ends, so a function that hangs, raises or kills the kernel costs only its own calls. What comes back
-is the part's answer, ``{"state": "ok", "value": [one entry per call]}``, parsed and judged outside.
+"call_seconds"}``; the expected outputs never come into the sandbox. Each hidden call is its own
+command in the kernel (answers.py with ``call_path``) with its own deadline, enforced from here: a call
+that outlives it is interrupted, what it started is frozen and killed, and the executor is killed if
+it does not come back, exactly like a cell (kernel.py). Nothing inside the candidate's process keeps
+time, so a notebook that replaces ``signal.setitimer`` or blocks SIGALRM cannot switch the limit
+off. A function that hangs, raises or kills the kernel costs only its own calls, and each part gets
+at most the time kept back for it, so the parts after it are still called. What comes back is the
+part's answer, ``{"state": "ok", "value": [one entry per call]}``, parsed and judged outside.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import re
 import secrets
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -22,9 +28,16 @@ IDENTIFIER = re.compile(protocol.IDENTIFIER)
 MAX_CALLS = protocol.MAX_CALLS
 MAX_CALL_SECONDS = protocol.MAX_CALL_SECONDS
 CALL_STATES = frozenset(protocol.CALL_STATES)
-# Beyond the calls themselves: sending the step, parsing the calls, writing and reading the file.
-STEP_OVERHEAD_SECONDS = 1.0
-# The worst case for kernel.py to get a step back that outlived its limit (interrupts, then a reap).
+# Added to each call's limit: sending the command, reading the arguments, writing the result. A
+# call that returns within its limit is never cut short by this; one that runs past both is stopped.
+CALL_GRACE_SECONDS = 0.25
+# For defining answers.py's function in the kernel once, before the first call (IPython takes
+# ~0.15 s to run its source; each call's command is then one short line, ~2 ms).
+SETUP_SECONDS = 2.0
+# Kept for each call beyond that: an interrupted call's reply and the reap step after it (kernel.py).
+CALL_RECOVERY_SECONDS = 0.25
+# The worst case for kernel.py to get a call back that ignores interrupts (then the executor is
+# killed, so this happens at most once per run).
 RECOVERY_SECONDS = 8.0
 
 
@@ -58,48 +71,49 @@ def function_requests(raw: Any) -> list[dict[str, Any]]:
     return requests
 
 
-def _step_seconds(request: dict[str, Any]) -> float:
-    return len(request["calls"]) * request["call_seconds"] + STEP_OVERHEAD_SECONDS
+def _call_limit(request: dict[str, Any]) -> float:
+    """The deadline of one call's command: the part's limit per call and the grace."""
+    return request["call_seconds"] + CALL_GRACE_SECONDS
+
+
+def _part_seconds(request: dict[str, Any]) -> float:
+    """What one part's calls may take together (each at its limit, each then recovered)."""
+    return len(request["calls"]) * (_call_limit(request) + CALL_RECOVERY_SECONDS)
 
 
 def reserve_seconds(requests: list[dict[str, Any]]) -> float:
     """Wall-clock time to keep back from the candidate's cells for calling these functions.
 
-    With a second of slack, so that the steps still fit after an answers step that used all its time.
+    The setup, every part's calls at their limits, one recovery from a call that ignores interrupts,
+    and a second of slack, so that the calls still fit after an answers step that used all its time.
     """
-    return sum(_step_seconds(r) for r in requests) + RECOVERY_SECONDS + 1.0 if requests else 0.0
+    if not requests:
+        return 0.0
+    return SETUP_SECONDS + sum(_part_seconds(r) for r in requests) + RECOVERY_SECONDS + 1.0
 
 
-def _read_calls(path: str, count: int, max_bytes: int) -> tuple[dict | None, list[dict]]:
-    """The header and the call entries the step wrote (as many as parse), or (None, [])."""
+def _read_entry(path: str, max_bytes: int) -> dict | None:
+    """The one line a call's command wrote (a call's entry or a function header), or None."""
     try:
         with open(path, encoding="utf-8") as handle:
-            lines = handle.read(count * (max_bytes + 256) + 1024).split("\n")
-    except (OSError, UnicodeDecodeError):
-        return None, []
-    try:
-        header = json.loads(lines[0])
-    except ValueError:
-        return None, []
-    entries = []
-    for line in lines[1 : count + 1]:
-        try:
-            entry = json.loads(line)
-        except ValueError:
-            break
-        if not isinstance(entry, dict) or entry.get("state") not in CALL_STATES:
-            entry = {"state": "unusable"}
-        entries.append({k: v for k, v in entry.items() if k in ("state", "value", "reason")})
-    return (header if isinstance(header, dict) else None), entries
+            entry = json.loads(handle.read(max_bytes + 1024).split("\n", 1)[0])
+    except (OSError, UnicodeDecodeError, ValueError):
+        return None
+    return entry if isinstance(entry, dict) else None
 
 
-def _padded(entries: list[dict], count: int, step_status: str) -> list[dict]:
-    """One entry per call: the call the step was stopped in is marked by how it ended, the rest not run."""
-    missing = count - len(entries)
-    if missing <= 0:
-        return entries[:count]
-    stopped = {"timeout": "timeout", "kernel-died": "kernel-died"}.get(step_status, "not-run")
-    return entries + [{"state": stopped}] + [{"state": "not-run"}] * (missing - 1)
+def _call_entry(status: str, written: dict | None) -> dict:
+    """One call's entry from how its command ended and what it wrote (untrusted: checked here)."""
+    if status in ("timeout", "kernel-died"):
+        return {"state": status}
+    if status != "ok" or written is None:
+        return {"state": "error", "reason": "the call could not be completed"}
+    if "function" in written:
+        # Only the first call may find no function; a later one means the call removed it.
+        return {"state": "error", "reason": "NameError"}
+    if written.get("state") not in CALL_STATES:
+        return {"state": "unusable"}
+    return {k: v for k, v in written.items() if k in ("state", "value", "reason")}
 
 
 def call_functions(
@@ -109,33 +123,57 @@ def call_functions(
     max_answer_bytes: int,
     time_left: Callable[[], float],
 ) -> dict[str, dict[str, Any]]:
-    """Each function part's answer, keyed by part id, from one kernel step per part (answers.py with calls)."""
-    answers: dict[str, dict[str, Any]] = {}
+    """Each function part's answer, keyed by part id: one kernel command per hidden call (answers.py with call_path)."""
     if not requests:
-        return answers
+        return {}
     with open(answers_path, encoding="utf-8") as handle:
-        answers_source = handle.read()
-    for request in requests:
-        name, calls, count = request["name"], request["calls"], len(request["calls"])
-        budget = _step_seconds(request)
-        if kernel.dead or time_left() < budget + RECOVERY_SECONDS:
-            answers[name] = {"state": "ok", "value": _padded([], count, "not-run")}
-            continue
-        per_call_bytes = max(1024, max_answer_bytes // count)
-        # An unguessable path: the notebook cannot plant a file there in advance.
-        path = f"/tmp/.assess-calls-{secrets.token_hex(16)}.jsonl"
-        source = (
-            f"{answers_source}\n__assess_collect([{name!r}], {path!r}, 10000, 10000, 6, {per_call_bytes}, "
-            f"__import__('json').loads({json.dumps(calls)!r}), {request['call_seconds']!r})\n"
-            "del __assess_collect\n"
-        )
-        status, _ = kernel.execute(source, budget)
-        header, entries = _read_calls(path, count, per_call_bytes)
-        function = header.get("function") if header else "ok"
-        if function == "undefined":
-            answers[name] = {"state": "undefined"}
-        elif function == "not-callable":
-            answers[name] = {"state": "unusable", "reason": "not a function"}
-        else:
-            answers[name] = {"state": "ok", "value": _padded(entries, count, status)}
+        status, _ = kernel.execute(handle.read(), max(0.5, min(SETUP_SECONDS, time_left())))
+    if status != "ok":
+        return {r["name"]: {"state": "ok", "value": [{"state": "not-run"}] * len(r["calls"])} for r in requests}
+    answers = {request["name"]: _call_part(kernel, request, max_answer_bytes, time_left) for request in requests}
+    kernel.execute("del __assess_collect", 1.0)
     return answers
+
+
+def _call_part(kernel: Any, request: dict[str, Any], max_answer_bytes: int, time_left: Callable[[], float]) -> dict:
+    """One part's answer: each call its own command and deadline, within the part's share of the time."""
+    name, calls = request["name"], request["calls"]
+    per_call_bytes = max(1024, max_answer_bytes // len(calls))
+    limit = _call_limit(request)
+    part_ends = time.monotonic() + _part_seconds(request)
+    entries: list[dict] = []
+    for index, call in enumerate(calls):
+        if kernel.dead or part_ends - time.monotonic() < limit or time_left() < limit + RECOVERY_SECONDS:
+            break
+        # Unguessable paths: the notebook cannot plant files there in advance. The arguments go in
+        # by file, so the command itself stays one short line whatever their size.
+        token = secrets.token_hex(16)
+        call_path, path = f"/tmp/.assess-call-{token}.json", f"/tmp/.assess-called-{token}.json"
+        try:
+            _write_new(call_path, json.dumps(call).encode())
+        except OSError:
+            break  # /tmp is full (the notebook filled it): the rest are not run
+        command = f"__assess_collect([{name!r}], {path!r}, 10000, 10000, 6, {per_call_bytes}, {call_path!r})\n"
+        status, _ = kernel.execute(command, limit)
+        written = _read_entry(path, per_call_bytes)
+        for used in (call_path, path):
+            try:
+                os.unlink(used)
+            except OSError:
+                pass
+        if index == 0 and status == "ok" and written is not None and "function" in written:
+            if written["function"] == "undefined":
+                return {"state": "undefined"}
+            return {"state": "unusable", "reason": "not a function"}
+        entries.append(_call_entry(status, written))
+    return {"state": "ok", "value": entries + [{"state": "not-run"}] * (len(calls) - len(entries))}
+
+
+def _write_new(path: str, data: bytes) -> None:
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+    try:
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view) :]
+    finally:
+        os.close(fd)
