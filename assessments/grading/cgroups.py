@@ -25,7 +25,10 @@ Which bound is in force (``memory_bound``), chosen once per process, in this ord
    under ``<hierarchy root>/assessments/``, outside any service manager's own groups, so none of them
    is kept from being removed by a group of ours.
 3. process limits only: see ``process_limits`` for how the per-process limit and the process count
-   are chosen so that every sandbox the machine can run at once fits in its memory.
+   are chosen so that every sandbox the machine can run at once fits in its memory; when the
+   configured slots would not fit, ``slots.slot_count`` hands out only as many as do
+   (``process_limits_bound``). Slots are taken as root only: a worker that is not root runs its
+   sandboxes as its own user, and nothing but its ``--workers`` and pool size bounds how many.
 
 A run's group is named after the worker process (pid and start time) that made it; at the first use
 in a process, groups whose worker is gone (a crashed worker's) are emptied and removed. Candidate
@@ -104,6 +107,7 @@ class MemoryBound:
     processes: int
     fallback: ProcessLimits | None = None
     reason: str = ""
+    configured_slots: int = 0
 
     def describe(self) -> str:
         """One sentence for an operator: the bound in force and its size."""
@@ -124,7 +128,7 @@ class MemoryBound:
         sentence = (
             f"process limits only ({self.reason}): each sandbox process may hold "
             f"{_mebibytes(limits.per_process_bytes)} of address space and a sandbox {limits.processes} tasks, "
-            f"so {limits.sandboxes} sandboxes at once hold at most "
+            f"so {limits.sandboxes} sandboxes at once{self._cut()} hold at most "
             f"{_mebibytes(limits.sandboxes * _sandbox_bytes(limits))} with their tmpfs, of the machine's "
             f"{_mebibytes(limits.total_bytes)} ({_mebibytes(limits.reserve_bytes)} kept for the database and "
             "web servers)"
@@ -137,6 +141,12 @@ class MemoryBound:
         elif not limits.fits:
             sentence += "; that does NOT fit even one sandbox: give the worker a memory cgroup"
         return sentence + "."
+
+    def _cut(self) -> str:
+        assert self.fallback is not None
+        if self.configured_slots <= self.fallback.sandboxes:
+            return ""
+        return f" (ASSESS_SANDBOX_SLOTS={self.configured_slots} cut to {self.fallback.sandboxes} so that they fit)"
 
 
 def _sandbox_bytes(limits: ProcessLimits) -> int:
@@ -195,11 +205,36 @@ def process_limits(meminfo: str, limits: SandboxLimits, sandboxes: int) -> Proce
     )
 
 
-def process_limits_here(limits: SandboxLimits) -> ProcessLimits:
-    """``process_limits`` for this machine's memory and its sandbox slot count."""
+def process_limits_bound(meminfo: str, limits: SandboxLimits, configured_slots: int, reason: str) -> MemoryBound:
+    """The process-limits bound for this many configured slots: cut to the number of sandboxes that fit,
+    when fewer than configured do (``slots.slot_count`` then hands out no more), so the product fits.
+
+    :raises ValueError: when meminfo has no MemTotal.
+    """
+    chosen = process_limits(meminfo, limits, configured_slots)
+    if not chosen.fits and chosen.sandboxes_that_fit:
+        chosen = process_limits(meminfo, limits, chosen.sandboxes_that_fit)
+    return MemoryBound(
+        PROCESS_LIMITS,
+        chosen.per_process_bytes,
+        chosen.processes,
+        fallback=chosen,
+        reason=reason,
+        configured_slots=configured_slots,
+    )
+
+
+def process_limits_here(limits: SandboxLimits, sandboxes: int | None = None) -> ProcessLimits:
+    """``process_limits`` for this machine's memory and its sandbox slot count (or this many sandboxes)."""
     from assessments.grading.slots import slot_count
 
-    return process_limits((_PROC / "meminfo").read_text(), limits, slot_count())
+    return process_limits((_PROC / "meminfo").read_text(), limits, slot_count() if sandboxes is None else sandboxes)
+
+
+def slots_that_fit() -> int | None:
+    """How many sandboxes at once fit the machine's memory under process limits only (None: a cgroup holds each)."""
+    bound = memory_bound()
+    return bound.fallback.sandboxes if bound.fallback is not None else None
 
 
 # --- a run's group ---------------------------------------------------------------------------
@@ -513,14 +548,10 @@ def _detect(limits: SandboxLimits) -> MemoryBound:
             continue
         remove_leftover_groups()
         return MemoryBound(kind, limits.memory_bytes, limits.processes)
-    fallback = process_limits_here(limits)
-    return MemoryBound(
-        PROCESS_LIMITS,
-        fallback.per_process_bytes,
-        fallback.processes,
-        fallback=fallback,
-        reason="; ".join(reasons) or "no cgroup hierarchy",
-    )
+    from assessments.grading.slots import configured_slot_count
+
+    meminfo = (_PROC / "meminfo").read_text()
+    return process_limits_bound(meminfo, limits, configured_slot_count(), "; ".join(reasons) or "no cgroup hierarchy")
 
 
 def memory_bound() -> MemoryBound:

@@ -17,14 +17,26 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import IO
 
+from assessments.grading.cgroups import slots_that_fit
+
 
 class SlotsBusy(RuntimeError):
     """Every slot stayed busy for as long as the caller would wait."""
 
 
-def slot_count() -> int:
-    """How many sandboxes (warm or busy) can run at once on this machine: one per slot (ASSESS_SANDBOX_SLOTS)."""
+def configured_slot_count() -> int:
+    """The slots the operator asked for (ASSESS_SANDBOX_SLOTS, default 8)."""
     return max(1, int(os.environ.get("ASSESS_SANDBOX_SLOTS", "8")))
+
+
+def slot_count() -> int:
+    """How many sandboxes (warm or busy) can run at once on this machine: one per slot.
+
+    The configured count, cut to what fits the machine's memory when only process limits bound a
+    sandbox's memory (cgroups.py).
+    """
+    fit = slots_that_fit()
+    return configured_slot_count() if fit is None else min(configured_slot_count(), fit)
 
 
 def _uid_base() -> int:

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from assessments.grading import cgroups
+from assessments.grading import cgroups, slots
 from assessments.grading.cgroups import PROCESS_LIMITS, MemoryBound, memory_bound, process_limits, run_cgroup
 from assessments.grading.runtime import default_runtime_path
 from assessments.grading.sandbox import SandboxLimits, sandbox_argv, sandbox_inputs
@@ -62,9 +62,48 @@ def test_process_limits_fit_every_sandbox_beside_the_database() -> None:
     assert process_limits(_meminfo(64 * GiB), replace(limits, processes=4), 4).processes == 4
 
 
+def test_under_process_limits_only_the_slots_that_fit_are_handed_out(monkeypatch) -> None:
+    # 24 GiB, 8 slots configured: 8 sandboxes of 8 tasks at 1 GiB would not fit, 2 do.
+    bound = cgroups.process_limits_bound(_meminfo(24 * GiB), SandboxLimits(), 8, "no writable cgroup")
+    assert bound.kind == PROCESS_LIMITS and bound.fallback is not None
+    assert bound.fallback.sandboxes == 2 and bound.fallback.fits
+    assert _held(2, bound.fallback) <= 24 * GiB - bound.fallback.reserve_bytes
+    assert "ASSESS_SANDBOX_SLOTS=8 cut to 2 so that they fit" in bound.describe()
+    monkeypatch.setattr(cgroups, "_BOUND", bound)
+    monkeypatch.setenv("ASSESS_SANDBOX_SLOTS", "8")
+    assert slots.slot_count() == 2
+    monkeypatch.setenv("ASSESS_SANDBOX_SLOTS", "1")
+    assert slots.slot_count() == 1
+    # With a cgroup holding each run, the configured count stands.
+    monkeypatch.setattr(cgroups, "_BOUND", MemoryBound(cgroups.CGROUP_V1, 2 * GiB, 64))
+    monkeypatch.setenv("ASSESS_SANDBOX_SLOTS", "8")
+    assert slots.slot_count() == 8
+
+
 def test_process_limits_need_the_machines_total() -> None:
     with pytest.raises(ValueError, match="MemTotal"):
         process_limits("MemFree: 10 kB\n", SandboxLimits(), 1)
+
+
+HYBRID = """\
+31 23 0:28 / /sys/fs/cgroup rw,relatime - tmpfs tmpfs rw,mode=755
+35 31 0:32 / /sys/fs/cgroup/memory rw,relatime - cgroup cgroup rw,memory
+39 31 0:36 / /sys/fs/cgroup/pids rw,relatime - cgroup cgroup rw,pids
+41 31 0:38 / /sys/fs/cgroup/unified rw,relatime - cgroup2 cgroup2 rw
+"""
+PURE_V2 = """\
+29 23 0:26 / /sys/fs/cgroup rw,nosuid,nodev,noexec,relatime shared:4 - cgroup2 cgroup2 rw,nsdelegate
+77 60 0:26 /system.slice/x.service /mnt/part rw,relatime - cgroup2 cgroup2 rw
+"""
+
+
+def test_the_cgroup_hierarchies_are_found_in_mountinfo() -> None:
+    assert cgroups._cgroup_mounts(HYBRID) == (
+        Path("/sys/fs/cgroup/unified"),
+        {"memory": Path("/sys/fs/cgroup/memory"), "pids": Path("/sys/fs/cgroup/pids")},
+    )
+    # A bind of part of a hierarchy (optional fields before the separator) is not a hierarchy's root.
+    assert cgroups._cgroup_mounts(PURE_V2) == (Path("/sys/fs/cgroup"), {})
 
 
 @pytest.fixture
@@ -74,13 +113,6 @@ def bound() -> MemoryBound:
     if found.kind == PROCESS_LIMITS:
         pytest.skip(f"no writable memory cgroup on this machine ({found.reason})")
     return found
-
-
-def _alive(pid: int) -> bool:
-    try:
-        return (Path("/proc") / str(pid) / "stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
-    except OSError:
-        return False
 
 
 def _own_groups() -> list[str]:
