@@ -107,8 +107,9 @@ def _init_templates(app: Flask) -> None:
 
     app.jinja_env.globals.update(
         can=current_user_can,
-        # The name an interviewer may see now: a candidate code while they read blind.
-        candidate_name=lambda invitation: blinding.candidate_name(current_user, invitation),
+        # The name an interviewer may see now: a candidate code while they read blind (`submitted`:
+        # whether their own scorecard is in, when the page already knows).
+        candidate_name=lambda invitation, submitted=None: blinding.candidate_name(current_user, invitation, submitted),
         Capability=Capability,
         AttemptRoute=AttemptRoute,
         AttemptStatus=AttemptStatus,

@@ -284,3 +284,53 @@ def test_dashboard_puts_actionable_work_first_and_folds_finished_rows(app, clien
     assert '<details class="past-panels">\n<summary id="past-heading">Your past panels (1,' in page
     waiting = page[page.index("Scorecards waiting for you") : page.index("Hiring pipeline")]
     assert waiting.count("Resume draft") == 1 and waiting.count("Fill scorecard") == 1
+
+
+def test_an_interviewers_dashboard_blinds_each_row_by_their_own_scorecard_without_a_query_per_row(
+    app, client, auth, make_user, make_invitation
+):
+    from sqlalchemy import event
+
+    from assessments.services import blinding
+
+    iris = make_user("interviewer", email="iris@example.com")
+    auth.login("iris@example.com")
+
+    def add_rows(n: int) -> list[int]:
+        # Blind invitations (the default) with a notebook in; Iris has scored every other one.
+        ids = [make_invitation(panel=[iris])[0] for _ in range(n)]
+        with app.app_context():
+            for i, invitation_id in enumerate(ids):
+                _submit(invitation_id, done=True)
+                if i % 2 == 0:
+                    _scorecard(invitation_id, iris.id)
+        return ids
+
+    def dashboard() -> tuple[str, int]:
+        statements: list[str] = []
+        with app.app_context():
+            engine = db.engine
+        listener = lambda *args: statements.append(args[2])  # noqa: E731
+        event.listen(engine, "before_cursor_execute", listener)
+        try:
+            page = client.get("/dashboard").get_data(as_text=True)
+        finally:
+            event.remove(engine, "before_cursor_execute", listener)
+        return page, len(statements)
+
+    ids = add_rows(2)
+    _, few_rows = dashboard()
+    ids += add_rows(6)
+    page, many_rows = dashboard()
+    assert many_rows == few_rows
+    with app.app_context():
+        codes = {i: blinding.candidate_code(db.session.get(Invitation, i)) for i in ids}
+    scored = ids[0::2]
+    waiting = page[page.index("Scorecards waiting for you") : page.index("Your past panels")]
+    past = page[page.index("Your past panels") :]
+    # Scored rows show the name (past panels), the others their own code, on each of the three
+    # mentions of a row: the name cell, and the version link and the button as read aloud.
+    assert past.count("Casey Candidate") == 3 * len(scored)
+    assert all(codes[i] not in page for i in scored)
+    assert all(waiting.count(codes[i]) == 3 for i in ids if i not in scored)
+    assert "Casey Candidate" not in waiting

@@ -28,16 +28,22 @@ def candidate_code(invitation: Invitation) -> str:
     return "Candidate " + "".join(CODE_ALPHABET[b % len(CODE_ALPHABET)] for b in digest[:5])
 
 
-def sees_identity(viewer: User, invitation: Invitation) -> bool:
-    """Whether this person may see the candidate's name and email on this invitation now."""
+def sees_identity(viewer: User, invitation: Invitation, submitted: bool | None = None) -> bool:
+    """Whether this person may see the candidate's name and email on this invitation now.
+
+    `submitted` is whether the viewer's own scorecard is in, when the caller already read it (a
+    dashboard lists many invitations with their scorecards: no query per row); None reads it here.
+    """
     if not invitation.blind_first_read or can(viewer, Capability.SEE_EVERY_PANEL):
         return True
-    return scorecards.has_submitted(invitation, viewer)
+    return scorecards.has_submitted(invitation, viewer) if submitted is None else submitted
 
 
-def candidate_name(viewer: User, invitation: Invitation) -> str:
-    """The candidate's name, or their code while this viewer reads blind."""
-    return invitation.candidate.name if sees_identity(viewer, invitation) else candidate_code(invitation)
+def candidate_name(viewer: User, invitation: Invitation, submitted: bool | None = None) -> str:
+    """The candidate's name, or their code while this viewer reads blind (`submitted` as for `sees_identity`)."""
+    if sees_identity(viewer, invitation, submitted):
+        return invitation.candidate.name
+    return candidate_code(invitation)
 
 
 def candidate_email(viewer: User, invitation: Invitation) -> str | None:

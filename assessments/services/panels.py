@@ -122,6 +122,11 @@ class Assignment:
     latest: Submission | None
     has_draft: bool = False
 
+    @property
+    def submitted(self) -> bool:
+        """Whether the interviewer's own scorecard is in (what blind first read waits for)."""
+        return self.own is not None and self.own.status == ScorecardStatus.SUBMITTED
+
 
 @dataclass(frozen=True)
 class InterviewerDashboard:
@@ -173,7 +178,7 @@ def interviewer_dashboard(user: User) -> InterviewerDashboard:
         own = own_by_invitation.get(invitation.id)
         latest = invitation.submissions[-1] if invitation.submissions else None
         item = Assignment(invitation, own, latest, invitation.id in drafted)
-        if own is not None and own.status == ScorecardStatus.SUBMITTED:
+        if item.submitted:
             past.append(item)
         elif latest is not None:
             to_write.append(item)
