@@ -122,6 +122,13 @@ def grade_cold_or_warm(
     """grade_notebook in a cold sandbox ("cold"), a warm one from a fresh pool of one ("warm") or a fork ("fork")."""
     if mode == "cold":
         return grade_notebook(notebook, case, SEED, limits=limits)
+    if mode == "fork" and forks is None:
+        # The session template has the test limits; these are a test's own: a template for this call.
+        forks = ForkServer(limits)
+        try:
+            return grade_cold_or_warm(mode, notebook, case, limits, forks)
+        finally:
+            forks.close()
     if mode == "fork":
         assert forks is not None and forks.limits == limits
         lost = forks.lost

@@ -210,6 +210,24 @@ if hasattr(numpy, "assess_left_here") or hasattr(pandas, "assess_left_here") or 
     assert grown < 16 * 1024, f"the template grew by {grown} kB"
 
 
+def test_the_forked_kernel_holds_no_descriptor_but_its_own(fork_server, case, solved) -> None:
+    # Forked, not exec'd: whatever the template or the runner had open would still be open here (the
+    # template's socket, the worker's stderr, the result pipe, the submission's memory file).
+    probe = """
+import os
+links = {}
+for fd in os.listdir("/proc/self/fd"):
+    try:
+        links[int(fd)] = os.readlink(f"/proc/self/fd/{fd}")
+    except OSError:
+        pass  # the listing's own descriptor, closed by now
+standard = [links.pop(fd) for fd in (0, 1, 2)]
+if standard != ["/dev/null"] * 3 or len(links) != 2 or not all(link.startswith("pipe:") for link in links.values()):
+    total = -1.0
+"""
+    _assert_all_correct(grade_notebook(solved(probe), case, SEED, pool=fork_server))
+
+
 def _comparable(report: GradeReport) -> dict:
     """A report without what differs from run to run (timings, per-cell seconds)."""
     data = dataclasses.asdict(report)

@@ -304,9 +304,9 @@ def test_allocating_eight_gibibytes_fails_only_that_cell(solved, grade_cold_or_f
     assert report.cells[-1].status == "error" and report.cells[-1].error.startswith("MemoryError")
 
 
-@pytest.fixture(params=["cold", "warm"])
+@pytest.fixture(params=["cold", "warm", "fork"])
 def grade_bounded(request: pytest.FixtureRequest, case, sandbox):
-    """grade_cold_or_warm (the grade fixture's cold and warm paths) under limits of a test's own.
+    """grade_cold_or_warm (the grade fixture's cold, warm and fork paths) under limits of a test's own.
 
     Where the kernel gives this process no memory cgroup, the test is skipped, saying why.
     """
