@@ -178,6 +178,7 @@ def prepare(args: argparse.Namespace) -> Instance:
         PROMETHEUS_MULTIPROC_DIR=str(folder / "prometheus"),
         PYTHONUNBUFFERED="1",
         OPENBLAS_NUM_THREADS="1",
+        GUNICORN_THREADS=str(args.gunicorn_threads),
     )
     (folder / "prometheus").mkdir()
     (folder / "instance").mkdir()
@@ -290,6 +291,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--case", default="ab-readout")
     parser.add_argument("--upload-window", type=float, default=60.0, help="seconds over which uploads arrive")
     parser.add_argument("--gunicorn-workers", type=int, default=4)
+    parser.add_argument(
+        "--gunicorn-threads", type=int, default=4, help="threads per gunicorn worker (GUNICORN_THREADS)"
+    )
     parser.add_argument("--consumers", type=int, default=2)
     parser.add_argument("--consumer-threads", type=int, default=1, help="grading runs at once per consumer")
     parser.add_argument(
@@ -452,7 +456,8 @@ def main(argv: list[str] | None = None) -> int:
         instance.start()
         warm_up(instance.port, seeded.warmup_token, args.gunicorn_workers)
         print(
-            f"{args.candidates} candidates on {args.case}; backend {args.backend}; gunicorn x{args.gunicorn_workers}, "
+            f"{args.candidates} candidates on {args.case}; backend {args.backend}; "
+            f"gunicorn {args.gunicorn_workers} workers x {args.gunicorn_threads} threads, "
             f"{args.consumers} consumers x{args.consumer_threads}; uploads within {args.upload_window:g} s"
             + (f"; faults: {args.fault}, lease {args.lease:g} s" if args.fault else ""),
             flush=True,

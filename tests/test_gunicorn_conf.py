@@ -89,6 +89,8 @@ def test_gunicorn_error_and_access_logs_are_json_lines_with_request_ids(tmp_path
     messages = {(e["logger"], e["message"]) for e in entries}
     assert any(logger == "gunicorn.error" and m.startswith("Listening at") for logger, m in messages)
     assert any(logger == "gunicorn.error" and m.startswith("Booting worker") for logger, m in messages)
+    # Threaded workers: one slow page does not hold the requests behind it.
+    assert ("gunicorn.error", "Using worker: gthread") in messages
     access = [e for e in entries if e["logger"] == "gunicorn.access"]
     probe = [e for e in access if e.get("request_id") == "probe-7"]
     assert len(probe) == 1
