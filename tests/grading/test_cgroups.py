@@ -106,6 +106,29 @@ def test_the_cgroup_hierarchies_are_found_in_mountinfo() -> None:
     assert cgroups._cgroup_mounts(PURE_V2) == (Path("/sys/fs/cgroup"), {})
 
 
+def test_a_v2_group_is_made_under_the_processs_own_group_with_memory_for_its_children(tmp_path, monkeypatch) -> None:
+    # A stand-in for a delegated v2 subtree (this VM's v2 hierarchy offers no controllers): the
+    # kernel's own refusals (EBUSY for a group with processes) are not reproduced here.
+    mount, proc = tmp_path / "cgroup", tmp_path / "proc"
+    own = mount / "system.slice" / "assess-worker.service"
+    own.mkdir(parents=True)
+    (own / "cgroup.controllers").write_text("cpu io memory pids\n")
+    (proc / "self").mkdir(parents=True)
+    (proc / "self" / "cgroup").write_text("0::/system.slice/assess-worker.service\n")
+    monkeypatch.setattr(cgroups, "_PROC", proc)
+    parents = cgroups._v2_parents(mount)
+    assert parents == {"memory": own / "assessments", "pids": own / "assessments"}
+    assert (own / "cgroup.subtree_control").read_text() == "+memory +pids"
+    assert (own / "assessments" / "cgroup.subtree_control").read_text() == "+memory +pids"
+    monkeypatch.setattr(cgroups, "_PARENTS", parents)
+    group = cgroups._create(cgroups.CGROUP_V2, TEST_LIMITS, "run-1-2-3")
+    assert group.procs_paths == (str(own / "assessments" / "run-1-2-3" / "cgroup.procs"),)
+    assert (own / "assessments" / "run-1-2-3" / "memory.max").read_text() == str(TEST_LIMITS.memory_bytes)
+    (own / "cgroup.controllers").write_text("cpu io\n")
+    with pytest.raises(OSError, match="no memory controller"):
+        cgroups._v2_parents(mount)
+
+
 @pytest.fixture
 def bound() -> MemoryBound:
     """The bound in force; skips (saying why) where the kernel gives this process no memory cgroup."""
