@@ -20,7 +20,8 @@ Which bound is in force (``memory_bound``), chosen once per process, in this ord
 1. cgroup v2: a writable v2 hierarchy whose own cgroup of this process offers the memory controller.
    Groups live under ``<own cgroup>/assessments/``; if this process's own cgroup holds processes and
    is not the root (v2 allows controllers only for groups without processes), this process first
-   moves itself into the leaf ``<own cgroup>/worker`` (the layout systemd's ``Delegate=yes`` expects).
+   moves itself into the leaf ``<own cgroup>/worker`` (the layout systemd's ``Delegate=yes`` expects),
+   but only when it is alone there: a web server's processes are left where they are.
 2. cgroup v1: the memory hierarchy (and the pids one, when mounted) writable here; groups live
    under ``<hierarchy root>/assessments/``, outside any service manager's own groups, so none of them
    is kept from being removed by a group of ours.
@@ -481,7 +482,10 @@ def _v2_parents(mount: Path) -> dict[str, Path]:
     except OSError as error:
         if error.errno != errno.EBUSY:
             raise
-        # Controllers only for groups without processes (the root aside): step into a leaf first.
+        # Controllers only for groups without processes (the root aside): step into a leaf first,
+        # when this process is alone in its group (a web server's siblings are not ours to move).
+        if (base / "cgroup.procs").read_text().split() != [str(os.getpid())]:
+            raise OSError(errno.EBUSY, "this process's cgroup holds other processes: give it one of its own") from None
         leaf = base / WORKER_LEAF
         leaf.mkdir(exist_ok=True)
         _write(leaf / "cgroup.procs", str(os.getpid()))
