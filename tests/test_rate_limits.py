@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sqlite3
 import subprocess
 import sys
 import uuid
@@ -185,3 +186,27 @@ def test_rate_limits_switched_off_let_one_address_through(twin, make_invitation,
     # The same limit with the switch on (the default) refuses the third request.
     on = twin(INVITATION_RATE_LIMIT=2).test_client()
     assert [on.get(f"/i/{token}/status").status_code for _ in range(3)] == [200, 200, 429]
+
+
+def test_the_instance_file_counts_every_hit_from_many_threads_at_once(tmp_path):
+    import threading
+
+    uri = f"sqlite:///{tmp_path / 'ratelimits.db'}"
+    # Two storages stand for two gunicorn workers: each has its own handle on the lock file.
+    storages = [SqliteStorage(uri), SqliteStorage(uri)]
+    failures: list[Exception] = []
+
+    def hits(storage: SqliteStorage) -> None:
+        for _ in range(100):
+            try:
+                storage.incr("client", 60)
+            except sqlite3.Error as error:  # "database is locked": a lost hit
+                failures.append(error)
+
+    threads = [threading.Thread(target=hits, args=(storages[i % 2],)) for i in range(16)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert failures == []
+    assert storages[0].get("client") == storages[1].get("client") == 1600
