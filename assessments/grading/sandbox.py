@@ -342,6 +342,9 @@ def sandbox_argv(
     ]
     for fd, target in inputs:
         argv += ["--seccomp", str(fd)] if target == SECCOMP_INPUT else ["--ro-bind-data", str(fd), target]
+    # bwrap's own root is one more tmpfs, uncapped and writable by the slot user (so were the folders
+    # it made there, /var and /opt): read-only once every mount point is in place.
+    argv += ["--remount-ro", "/"]
     argv += ["--chdir", SANDBOX_WORKDIR, "--clearenv"]
     for key, value in _sandbox_env(runtime).items():
         argv += ["--setenv", key, value]

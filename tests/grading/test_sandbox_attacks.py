@@ -238,6 +238,37 @@ for i in range(4 * cap // (8 * 1024**2)):
     _kill_cells_ok(report, 1)
 
 
+def test_every_writable_tmpfs_is_size_capped_and_the_root_is_read_only(solved, grade, sandbox) -> None:
+    # bwrap's own root was a tmpfs of half the host's memory that the slot user could fill (/, /var,
+    # /opt): under process limits alone two gradings filling it could take the host down.
+    cap = max(sandbox.scratch_bytes, sandbox.shm_bytes)
+    attack = f"""
+import errno, os
+units = {{"k": 1024, "m": 1024**2, "g": 1024**3}}
+uncapped = []
+for line in open("/proc/self/mounts"):
+    target, kind, options = line.split()[1:4]
+    options = options.split(",")
+    if kind == "tmpfs" and "rw" in options:
+        sizes = [o[5:] for o in options if o.startswith("size=")]
+        size = int(sizes[0].rstrip("kmg")) * units.get(sizes[0][-1], 1) if sizes else None
+        if size is None or size > {cap}:
+            uncapped.append(target)
+for folder in ("/", "/var", "/opt"):
+    try:
+        with open(os.path.join(folder, "fill"), "wb") as handle:
+            handle.write(b"x")
+        uncapped.append(folder)
+    except OSError as error:
+        assert error.errno in (errno.EROFS, errno.EACCES, errno.ENOENT), error
+if uncapped:
+    flagged = uncapped
+"""
+    report = grade(solved(attack))
+    _assert_all_correct(report)
+    _kill_cells_ok(report, 1)
+
+
 # --- resources --------------------------------------------------------------------------
 
 
