@@ -300,6 +300,10 @@ def sandbox_argv(
     argv += [
         "/usr/bin/bwrap",
         "--unshare-all",
+        # The command (the runner, which makes itself non-dumpable) is the namespace's init, not a
+        # reaper of bwrap's own: that one was dumpable, so the notebook could read and write its
+        # memory and reach its fds (one is the grader's pipe) through /proc/1.
+        "--as-pid-1",
         "--die-with-parent",
         "--new-session",
         "--cap-drop",

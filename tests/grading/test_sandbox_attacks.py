@@ -315,6 +315,24 @@ finally:
     assert not leftovers
 
 
+def test_orphans_are_collected_and_do_not_use_up_the_process_limit(solved, grade) -> None:
+    # The runner is the sandbox's init, so every orphan becomes its child: one it never collected
+    # would count against the process limit (64) until the run ends. 90 orphans over six cells.
+    orphans = """
+import os
+for _ in range(15):
+    child = os.fork()
+    if child == 0:
+        if os.fork() == 0:
+            os._exit(0)
+        os._exit(0)
+    os.waitpid(child, 0)
+"""
+    report = grade(solved(*[orphans] * 6))
+    _assert_all_correct(report)
+    _kill_cells_ok(report, 6)
+
+
 def _uid_of(proc: Path) -> int | None:
     try:
         return proc.stat().st_uid
@@ -618,16 +636,21 @@ assert denied == [errno.EPERM] * 6, denied
     _kill_cells_ok(report, 1)
 
 
-def test_the_runners_memory_cannot_be_read_through_proc(solved, grade) -> None:
+def test_the_memory_of_init_and_of_the_runner_cannot_be_read_through_proc(solved, grade) -> None:
+    # Init was bubblewrap's own reaper, dumpable: its memory could be read and written, and its fd 1
+    # is the grader's pipe. The runner is init now, and neither is dumpable.
     attack = """
 import errno, os
-runner = os.getppid()
-for path in (f"/proc/{runner}/mem", f"/proc/{runner}/environ", f"/proc/{runner}/fd/0"):
-    try:
-        open(path, "rb").close()
-        flagged = ["opened " + path]
-    except OSError as error:
-        assert error.errno in (errno.EACCES, errno.EPERM), (path, error)
+tried = 0
+for pid in sorted({1, os.getppid()}):
+    for path in (f"/proc/{pid}/mem", f"/proc/{pid}/environ", f"/proc/{pid}/fd/1", f"/proc/{pid}/maps"):
+        tried += 1
+        try:
+            open(path, "rb").close()
+            flagged = ["opened " + path]
+        except OSError as error:
+            assert error.errno in (errno.EACCES, errno.EPERM), (path, error)
+assert tried >= 4
 """
     report = grade(solved(attack))
     _assert_all_correct(report)

@@ -44,6 +44,20 @@ def _sandbox_pids() -> set[int]:
     return {int(name) for name in os.listdir("/proc") if name.isdigit()}
 
 
+def reap_orphans(kernel_pid: int | None) -> None:
+    """Collect every exited child of the runner but the kernel (which subprocess waits for).
+
+    The runner is the sandbox's init (bwrap --as-pid-1, so that no dumpable process is init), so
+    the orphans of the candidate's processes become its children; a zombie it never collected
+    would count against the process limit for the rest of the run.
+    """
+    for pid in _sandbox_pids() - {os.getpid(), kernel_pid}:
+        try:
+            os.waitpid(pid, os.WNOHANG)
+        except ChildProcessError:
+            pass  # not the runner's child: its own parent collects it
+
+
 def stop_strays(kernel_pid: int | None, *, kill: bool = True) -> int:
     """Freeze (then kill, unless ``kill`` is False) every process but the runner's chain and the kernel.
 
@@ -129,6 +143,7 @@ class Kernel:
         """Run source in the candidate's namespace: ("ok" | "error" | "timeout" | "kernel-died", error)."""
         if self.dead:
             return "kernel-died", None
+        reap_orphans(self.pid)
         self._next_id += 1
         command_id = self._next_id
         deadline = time.monotonic() + timeout
