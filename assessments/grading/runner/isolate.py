@@ -201,7 +201,7 @@ def drop_privileges(uid: int, limits: Mapping[str, int], seccomp_program: bytes)
         (resource.RLIMIT_CORE, 0),
     ):
         resource.setrlimit(kind, (value, value))
-    os.setpriority(os.PRIO_PROCESS, 0, limits["niceness"])
+    os.nice(limits["niceness"])  # like `nice -n`: below the worker's own priority
     for capability in range(_last_capability() + 1):
         _prctl(PR_CAPBSET_DROP, capability, what=f"drop capability {capability}")
     _prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, what="clear ambient capabilities")
