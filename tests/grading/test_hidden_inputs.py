@@ -59,11 +59,11 @@ def _notebook(
     return notebook
 
 
-@pytest.fixture(params=["cold", "warm"])
+@pytest.fixture(params=["cold", "warm", "fork"])
 def grade(request: pytest.FixtureRequest, model_case: CaseSpec, sandbox: SandboxLimits) -> Callable[..., GradeReport]:
-    """grade_notebook on the model case, cold or in a warm sandbox from a fresh pool of one."""
-
-    return lambda notebook: grade_cold_or_warm(request.param, notebook, model_case, sandbox)
+    """grade_notebook on the model case, cold, in a warm sandbox from a fresh pool of one, or in a fork."""
+    forks = request.getfixturevalue("fork_server") if request.param == "fork" else None
+    return lambda notebook: grade_cold_or_warm(request.param, notebook, model_case, sandbox, forks)
 
 
 def _holdout_auc(case: CaseSpec, scores: list[float]) -> float:
