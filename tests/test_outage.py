@@ -164,7 +164,7 @@ def test_a_session_left_broken_by_a_dropped_connection_also_gets_the_try_again_p
     def broken_session(*args, **kwargs):
         raise PendingRollbackError("Can't reconnect until invalid transaction is rolled back.")
 
-    monkeypatch.setattr(grading, "progress", broken_session)
+    monkeypatch.setattr(grading, "progress_by_version", broken_session)
     client.post(
         f"/i/{token}",
         data={"notebook": (io.BytesIO(_notebook_bytes(app)), "a.ipynb")},
@@ -185,7 +185,7 @@ def test_an_unexpected_error_on_a_candidate_page_is_logged_without_the_token(
     def bug(*args, **kwargs):
         raise RuntimeError("a bug")
 
-    monkeypatch.setattr(grading, "progress", bug)
+    monkeypatch.setattr(grading, "progress_by_version", bug)
     client.post(
         f"/i/{token}",
         data={"notebook": (io.BytesIO(_notebook_bytes(app)), "a.ipynb")},

@@ -454,3 +454,38 @@ def test_staff_see_each_check_at_its_answer_cell_numbered_as_the_grader_numbers_
         item = _cell_item(html, number)
         assert f"answer: {part}" in item
         assert f"Check on <code>{part}</code>: missing" in item
+
+
+def test_the_status_poll_reports_each_versions_newest_run_as_the_page_does(app, client, make_invitation):
+    from assessments.grading.checks import MISSING
+    from assessments.grading.report import CellResult, CheckResult, GradeReport, Timings
+
+    invitation_id, token = make_invitation()
+    with app.app_context():
+        versions = [
+            Submission(invitation_id=invitation_id, version=n, sha256=str(n) * 64, size=1, filename="nb.ipynb")
+            for n in (1, 2, 3)
+        ]
+        db.session.add_all(versions)
+        db.session.flush()
+        checks = (CheckResult("a", 1.0, 1.0, "correct", "right"), CheckResult("b", 0.0, 1.0, MISSING, ""))
+        report = GradeReport("t", "tiny-hiring", "t", 1, 1.0, 2.0, checks, (CellResult(0, "ok", None, 0.1),), Timings())
+
+        def run(submission: Submission, status: GradeStatus, **fields) -> GradeRun:
+            return GradeRun(submission_id=submission.id, grader_version="t", case_version="t", status=status, **fields)
+
+        # Version 1 failed, then a regrade finished; version 2 is being checked; version 3 waits.
+        db.session.add(run(versions[0], GradeStatus.FAILED, error="worker lost"))
+        db.session.flush()
+        db.session.add_all(
+            [run(versions[0], GradeStatus.DONE, results=report.to_dict()), run(versions[1], GradeStatus.RUNNING)]
+        )
+        db.session.commit()
+    expected = [
+        {"version": 1, "state": "done", "text": "ran without errors; 1 of 2 answers found (not found: b)"},
+        {"version": 2, "state": "running", "text": "being checked"},
+        {"version": 3, "state": "queued", "text": "received, waiting to be checked"},
+    ]
+    assert client.get(f"/i/{token}/status").get_json() == expected
+    page = client.get(f"/i/{token}").get_data(as_text=True)
+    assert all(row["text"] in page for row in expected)

@@ -74,7 +74,7 @@ def upload(token: str) -> Response | tuple[str, int]:
 def status(token: str) -> Response:
     """Grading progress of each version, for the page's live status (whether it ran; no scores)."""
     invitation = invitations.open_invitation(token)
-    outcomes = [(s.version, receipts.candidate_outcome(grading.progress(s))) for s in invitation.submissions]
+    outcomes = [(v, receipts.candidate_outcome(p)) for v, p in grading.progress_by_version(invitation)]
     return jsonify([{"version": v, "state": o.state, "text": o.text} for v, o in outcomes])
 
 
