@@ -97,6 +97,9 @@ def filter_program() -> bytes:
     try:
         rules = pyseccomp.SyscallFilter(defaction=pyseccomp.ALLOW)
         rules.set_attr(pyseccomp.Attr.ACT_BADARCH, pyseccomp.KILL_PROCESS)
+        # A binary tree over the syscall number instead of a list of comparisons: every allowed
+        # call (nearly all of them) would otherwise pass every denied one first.
+        rules.set_attr(pyseccomp.Attr.CTL_OPTIMIZE, 2)
         for name in DENIED:
             rules.add_rule(deny, name)
         for flag in CLONE_NEW_FLAGS.values():
