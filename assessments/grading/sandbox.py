@@ -41,7 +41,7 @@ from typing import IO
 from assessments.grading.cgroups import RunCgroup, process_limits_here, run_cgroup
 from assessments.grading.runner.protocol import FILE_NAME
 from assessments.grading.runtime import SandboxProblem, default_runtime_path, runtime_problem, runtime_python
-from assessments.grading.seccomp import filter_program, seccomp_problem
+from assessments.grading.seccomp import INSTRUCTION_BYTES, filter_program, seccomp_problem
 from assessments.grading.slots import SlotsBusy, worker_slot
 
 log = logging.getLogger(__name__)
@@ -588,7 +588,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     runtime = default_runtime_path()
     problem = sandbox_problem(runtime)
     if problem is None:
-        print(f"grading sandbox ready (runtime {runtime.resolve()})")
+        instructions = len(filter_program()) // INSTRUCTION_BYTES
+        print(f"grading sandbox ready (runtime {runtime.resolve()}; seccomp filter of {instructions} instructions)")
         return 0
     print(f"error: notebooks cannot be graded on this machine: {problem}", file=sys.stderr)
     return 1

@@ -27,7 +27,9 @@ def test_the_program_is_whole_instructions_and_the_same_each_time() -> None:
     assert filter_program() == program
 
 
-def test_without_libseccomp_there_is_no_sandbox_and_the_operator_is_told_what_to_install(no_libseccomp) -> None:
+def test_without_libseccomp_there_is_no_sandbox_and_the_operator_is_told_what_to_install(
+    no_libseccomp, capsys: pytest.CaptureFixture[str]
+) -> None:
     with pytest.raises(SeccompUnavailable, match="apt-get install libseccomp2"):
         filter_program()
     problem = sandbox_module.sandbox_problem()
@@ -35,3 +37,6 @@ def test_without_libseccomp_there_is_no_sandbox_and_the_operator_is_told_what_to
     assert "apt-get install libseccomp2" in problem.message
     with pytest.raises(SeccompUnavailable), sandbox_module.sandbox_inputs({}):
         pass
+    assert sandbox_module.main(["check"]) == 1
+    said = capsys.readouterr().err
+    assert "cannot be graded" in said and "apt-get install libseccomp2" in said
