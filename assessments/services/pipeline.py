@@ -7,7 +7,7 @@ from datetime import UTC, date, datetime, time, timedelta
 
 from sqlalchemy import and_, case, exists, func, literal, or_, select
 from sqlalchemy.sql.elements import ColumnElement
-from sqlalchemy.sql.selectable import Subquery
+from sqlalchemy.sql.selectable import Select, Subquery
 
 from assessments.extensions import db
 from assessments.models import (
@@ -202,9 +202,13 @@ def _escape_like(text: str) -> str:
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
-def list_pipeline(filters: PipelineFilters, now: datetime | None = None, per_page: int = PER_PAGE) -> PipelinePage:
-    """One page of the pipeline, newest invitations first, with each one's stage and what is overdue."""
-    now = now or utcnow()
+def count_pipeline(filters: PipelineFilters, now: datetime | None = None) -> int:
+    """How many invitations the filters match, in one query (for a count shown without its rows)."""
+    query, _ = _filtered(filters, now or utcnow())
+    return db.session.scalar(select(func.count()).select_from(query.order_by(None).subquery())) or 0
+
+
+def _filtered(filters: PipelineFilters, now: datetime) -> tuple[Select, Subquery]:
     f = _facts()
     cols = _columns(f, now)
     query = (
@@ -243,6 +247,12 @@ def list_pipeline(filters: PipelineFilters, now: datetime | None = None, per_pag
         query = query.where(or_(cols["missing_submission"], cols["late_scorecards"]))
     if filters.needs_panel:
         query = query.where(f.c.panel_size == 0, f.c.status == InvitationStatus.ACTIVE)
+    return query, f
+
+
+def list_pipeline(filters: PipelineFilters, now: datetime | None = None, per_page: int = PER_PAGE) -> PipelinePage:
+    """One page of the pipeline, newest invitations first, with each one's stage and what is overdue."""
+    query, f = _filtered(filters, now or utcnow())
     total = db.session.scalar(select(func.count()).select_from(query.order_by(None).subquery())) or 0
     pages = max(1, -(-total // per_page))
     page = min(max(1, filters.page), pages)

@@ -36,7 +36,7 @@ def dashboard() -> str:
             # Every panelist has submitted: the next step is the hiring manager's decision.
             "to_decide": pipeline.list_pipeline(PipelineFilters(stage="debriefed"), per_page=10),
             "recent": pipeline.list_pipeline(PipelineFilters(), per_page=10),
-            "overdue": pipeline.list_pipeline(PipelineFilters(overdue=True), per_page=1).total,
-            "needs_panel": pipeline.list_pipeline(PipelineFilters(needs_panel=True), per_page=1).total,
+            "overdue": pipeline.count_pipeline(PipelineFilters(overdue=True)),
+            "needs_panel": pipeline.count_pipeline(PipelineFilters(needs_panel=True)),
         }
     return render_template("dashboard.html", panel_work=panel_work, hiring=hiring, now=utcnow())
