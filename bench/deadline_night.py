@@ -9,7 +9,7 @@ consumers (`flask --app app worker`); seeds N candidates on a real case; then a 
 process of its own at nice 19 (bench/deadline_client.py, which says why not wrk) has every
 candidate open their link and upload a real notebook (the case's release notebook plus a line of
 their own, so every file differs) at a random moment of the upload window, land back on the page
-and poll the grading status every two seconds until it says checked, while simulated staff sign in
+and poll the grading status as the page does until it says checked, while simulated staff sign in
 and fetch dashboards, until everything is graded. It prints:
 - server-side latency per page type (candidate pages, status polls, uploads, staff pages, sign-in:
   count, p50/p95/p99/max and the issue's p95 targets) from gunicorn's JSON access log, which times

@@ -1,8 +1,8 @@
 """The simulated people of bench/deadline_night.py: candidates uploading, staff browsing.
 
 Each person has one loopback HTTP client with their own cookies. A candidate opens their link,
-uploads, lands back on the page and then polls the grading status every two seconds until it
-says checked, as the page's script does (static/app.js). Staff sign in, load their dashboard
+uploads, lands back on the page and then polls the grading status until it says checked, as the
+page's script does (static/app.js: every 2 s, backing off to 10 s while the version only waits). Staff sign in, load their dashboard
 (and the admin the invitation list) about once a second, and sign in again in a new session
 after `SIGN_IN_EVERY` rounds, so sign-in is measured all along. When the app answers 503 (the
 database was briefly out of reach) a person does what a person would: waits the Retry-After
@@ -31,8 +31,10 @@ CSRF_FIELD = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"')
 PATIENCE = 8
 # The page types both latency tables report, in this order.
 PAGE_TYPES = ("candidate pages", "status polls", "uploads", "staff pages", "sign-in")
-# The candidate page's script polls this often while a version is queued or being checked.
+# The candidate page's script (static/app.js) polls this often while a version is being checked or
+# its state has just changed, and backs off to every POLL_SLOW_SECONDS while it only waits.
 POLL_SECONDS = 2.0
+POLL_SLOW_SECONDS = 10.0
 SIGN_IN_EVERY = 20
 
 
@@ -189,7 +191,8 @@ def candidate_session(port: int, token: str, payload: bytes, timeline: Timeline,
             raise RuntimeError(f"the page after the upload answered {status}")
         else:
             timeline.add("candidate pages", seconds)
-        while not stop.wait(POLL_SECONDS):
+        delay, seen = POLL_SECONDS, ""
+        while not stop.wait(delay):
             status, data, seconds = browser.request("GET", f"/i/{token}/status")
             if status == 503:
                 timeline.refused("candidate page")
@@ -197,8 +200,14 @@ def candidate_session(port: int, token: str, payload: bytes, timeline: Timeline,
             if status != 200:
                 raise RuntimeError(f"status answered {status}")
             timeline.add("status polls", seconds)
-            if not any(row["state"] in ("queued", "running") for row in json.loads(data)):
+            rows = json.loads(data)
+            if not any(row["state"] in ("queued", "running") for row in rows):
                 break
+            # As static/app.js: fast while being checked or just changed, slower while only queued.
+            states = ",".join(f"{row['version']}:{row['state']}" for row in rows)
+            running = any(row["state"] == "running" for row in rows)
+            delay = POLL_SECONDS if running or states != seen else min(delay * 1.5, POLL_SLOW_SECONDS)
+            seen = states
     except Exception as error:  # recorded and reported, never hidden
         timeline.error("candidate", error)
 

@@ -39,7 +39,12 @@ document.addEventListener("DOMContentLoaded", () => {
   setInterval(tickCountdowns, 30000);
 });
 
-// Live grading status on the candidate page: poll while anything is queued or being checked.
+// Live grading status on the candidate page: poll while anything is queued or being checked,
+// every 2 s while a version is being checked or a state has just changed; while versions only wait
+// in the queue, less and less often (up to every 10 s), so that on deadline night hundreds of
+// waiting pages do not ask every 2 s.
+const POLL_FAST_MS = 2000;
+const POLL_SLOW_MS = 10000;
 const STATE_TEXT = {
   queued: "received, waiting to be checked",
   running: "being checked",
@@ -50,20 +55,29 @@ const STATE_TEXT = {
 function pollGradingStatus() {
   const table = document.querySelector("[data-status-url]");
   if (!table) return;
+  let delay = POLL_FAST_MS;
+  let seen = "";
   const poll = async () => {
     let pending = false;
+    let running = false;
+    let states = seen;
     try {
       const response = await fetch(table.dataset.statusUrl, { headers: { Accept: "application/json" } });
       if (!response.ok) return;
-      for (const row of await response.json()) {
+      const rows = await response.json();
+      for (const row of rows) {
         const el = table.querySelector(`.grading-state[data-version="${row.version}"]`);
         if (el) el.textContent = row.text || STATE_TEXT[row.state] || row.state;
         if (row.state === "queued" || row.state === "running") pending = true;
+        if (row.state === "running") running = true;
       }
+      states = rows.map((row) => `${row.version}:${row.state}`).join(",");
     } catch (error) {
       pending = true;
     }
-    if (pending) setTimeout(poll, 2000);
+    delay = running || states !== seen ? POLL_FAST_MS : Math.min(delay * 1.5, POLL_SLOW_MS);
+    seen = states;
+    if (pending) setTimeout(poll, delay);
   };
   poll();
 }

@@ -179,7 +179,7 @@ def progress(submission: Submission) -> GradingProgress:
 
 def progress_by_version(invitation: Invitation) -> list[tuple[int, GradingProgress]]:
     """Each version's grading state, oldest first, from one query: the candidate page polls this
-    every two seconds while a version waits, so it builds no row objects and parses a report only
+    every few seconds while a version waits, so it builds no row objects and parses a report only
     where a run stored one."""
     newest = (
         select(GradeRun.submission_id, func.max(GradeRun.id).label("run_id"))
