@@ -23,6 +23,7 @@ import csv
 import dataclasses
 import json
 import os
+import resource
 import shutil
 import statistics
 import subprocess
@@ -71,10 +72,21 @@ def _wait_warm(pool: SandboxPool, count: int, seconds: float = 180) -> None:
     raise RuntimeError("the pool did not warm in time")
 
 
+def _children_cpu() -> float:
+    used = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return used.ru_utime + used.ru_stime
+
+
 def _ours(
     case: CaseSpec, runs: int, batch: int, mode: str, cache: MaterialsCache
-) -> tuple[list[float], float, list[GradeReport]]:
-    """Latencies, batch seconds and reports (mode cold, warm or fork); each seed's materials read from the cache."""
+) -> tuple[list[float], float, list[GradeReport], float]:
+    """Latencies, batch seconds, reports and CPU seconds per submission (mode cold, warm or fork).
+
+    The CPU is every sandbox's, ended and reaped by the time this returns (the warm pool's and the
+    fork template's included, with what they spent before a submission arrived); each seed's
+    materials are read from the cache, as the app does.
+    """
+    cpu_before = _children_cpu()
     notebook = solution_notebook(case)
     workers = os.cpu_count() or 1
     warm = mode != "cold"
@@ -112,10 +124,10 @@ def _ours(
         assert all(r.earned == r.possible for r in graded), [r.error for r in graded]
         if pool is not None:
             print(f"  {mode} batch: {sum(r.timings.warm for r in graded)}/{batch} graded {mode}, not cold")
-        return latencies, elapsed, reports
     finally:
         if pool is not None:
             pool.close()
+    return latencies, elapsed, reports, (_children_cpu() - cpu_before) / (runs + batch)
 
 
 def _preparation(case: CaseSpec, cache: MaterialsCache, batch: int) -> tuple[float, float]:
@@ -370,7 +382,7 @@ def main() -> int:
     theirs_median, theirs_rate = statistics.median(theirs[0]), args.batch / theirs[1] * 60
     print(f"{'':16}{'median latency (s)':>19}{'vs nbgrader':>12}{'throughput (/min)':>19}{'vs nbgrader':>12}")
     print(f"{'nbgrader':16}{theirs_median:>19.2f}{'1.00x':>12}{theirs_rate:>19.1f}{'1.00x':>12}")
-    for mode, (latencies, elapsed, _) in ours.items():
+    for mode, (latencies, elapsed, _, _) in ours.items():
         median, rate = statistics.median(latencies), args.batch / elapsed * 60
         print(
             f"{'ours ' + mode:16}{median:>19.2f}{theirs_median / median:>11.2f}x{rate:>19.1f}{rate / theirs_rate:>11.2f}x"
@@ -382,12 +394,18 @@ def main() -> int:
     )
     warm_rate, fork_rate = (args.batch / ours[mode][1] * 60 for mode in ("warm", "fork"))
     print(f"fork: {fork_rate / warm_rate:.2f}x the warm pool's throughput")
+    print(
+        "CPU seconds per submission (every sandbox process, sandboxes started ahead included): "
+        + ", ".join(f"{mode} {cpu:.2f}" for mode, (_, _, _, cpu) in ours.items())
+        + f"; on {os.cpu_count()} otherwise idle cores fork's would allow at most "
+        f"{(os.cpu_count() or 1) * 60 / ours['fork'][3]:.0f}/min"
+    )
     print("\nwhere our time goes (medians of the latency runs, seconds):")
     print(
         f"{'':12}{'prepare':>9}{'sandbox':>9}{'kernel':>8}{'execution':>11}{'(1st cell)':>12}{'scoring':>9}"
         f"{'other':>8}{'total':>8}"
     )
-    for mode, (_, _, reports) in ours.items():
+    for mode, (_, _, reports, _) in ours.items():
         print(_breakdown(f"ours {mode}", reports, preparation))
     print(
         f"{'floor':12}{'':>9}{'':>9}{'':>8}{floor[1] + floor[2]:>11.2f}{'':>12}{'':>9}"

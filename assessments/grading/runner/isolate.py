@@ -46,6 +46,7 @@ MS_PRIVATE = 0x40000
 MNT_DETACH = 0x2
 
 PR_SET_DUMPABLE = 4
+PR_SET_CHILD_SUBREAPER = 36
 PR_SET_SECCOMP = 22
 PR_CAPBSET_DROP = 24
 PR_SET_NO_NEW_PRIVS = 38
@@ -94,6 +95,11 @@ def _mount(source: str | None, target: str, fstype: str | None, flags: int, data
 
 def _prctl(option: int, arg2: int = 0, arg3: int = 0, what: str = "prctl") -> None:
     _check(_libc.prctl(option, arg2, arg3, 0, 0), what)
+
+
+def become_subreaper() -> None:
+    """Orphans among this process's descendants are reparented to it (then it must reap them)."""
+    _prctl(PR_SET_CHILD_SUBREAPER, 1, what="child subreaper")
 
 
 # --- 1. namespaces ---------------------------------------------------------------------------
