@@ -121,6 +121,39 @@ def test_overdue_submission_and_overdue_scorecards(app, make_user, make_invitati
         assert {r.invitation_id for r in _rows(overdue=True)} == {late_id}
 
 
+def test_the_dashboard_summary_and_unfiltered_pages_agree_with_the_stage_filters(app, make_user, make_invitation):
+    # The dashboard counts in one pass and an unfiltered page aggregates only its own invitations;
+    # both must say what filtering every invitation by its stage says.
+    admin = make_user("admin", email="boss@example.com")
+    iris = make_user("interviewer", email="iris@example.com")
+    late_id, _ = make_invitation(panel=[iris], days=1)
+    make_invitation(panel_later=True)
+    waiting_id, _ = make_invitation(panel=[iris])
+    debriefed = [make_invitation(panel=[iris])[0] for _ in range(3)]
+    decided_id, _ = make_invitation(panel=[iris])
+    with app.app_context():
+        db.session.get(Invitation, late_id).due_at = utcnow() - timedelta(hours=1)
+        db.session.commit()
+        _submit(waiting_id, at=utcnow() - timedelta(days=3), done=True)
+        for invitation_id in [*debriefed, decided_id]:
+            _submit(invitation_id, done=True)
+            _scorecard(invitation_id, iris.id)
+        decisions.record_decision(
+            db.session.get(Invitation, decided_id), "advance", "Clear on metrics.", db.session.get(User, admin.id)
+        )
+        summary = pipeline.hiring_summary(per_list=2)
+        assert (summary.overdue, summary.needs_panel) == (_total(overdue=True), _total(needs_panel=True)) == (2, 1)
+        assert summary.to_decide.total == _total(stage="debriefed") == 3
+        assert [r.invitation_id for r in summary.to_decide.rows] == debriefed[::-1][:2]
+        assert (summary.recent.total, summary.recent.pages) == (7, 4)
+        assert [r.invitation_id for r in summary.recent.rows] == [decided_id, debriefed[-1]]
+        by_stage = {r.invitation_id: r for stage in pipeline.STAGES for r in _rows(stage=stage)}
+        unfiltered = _rows() + pipeline.list_pipeline(PipelineFilters(page=2), per_page=4).rows
+        assert len(unfiltered) == 7 + 3
+        assert all(row == by_stage[row.invitation_id] for row in unfiltered)
+        assert {r.invitation_id for r in unfiltered if r.overdue} == {late_id, waiting_id}
+
+
 def test_search_filters_and_pages(app, make_user, make_invitation):
     admin = make_user("admin", email="boss@example.com")
     iris = make_user("interviewer", email="iris@example.com")

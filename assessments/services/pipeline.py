@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 
-from sqlalchemy import and_, case, exists, func, literal, or_, select
+from sqlalchemy import Row, and_, case, exists, func, literal, or_, select, true
 from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.sql.selectable import Select, Subquery
 
@@ -102,28 +102,34 @@ class PipelinePage:
     pages: int
 
 
-def _facts() -> Subquery:
+def _facts(ids: list[int] | None = None) -> Subquery:
     # One row per invitation with what its stage is made of: each related table is aggregated
     # once by invitation_id and outer-joined (hash joins, linear in the rows), rather than a
-    # subquery per invitation; the stage and overdue expressions read these columns.
+    # subquery per invitation; the stage and overdue expressions read these columns. With `ids`
+    # every aggregate reads only those invitations' rows (a page whose invitations are known).
+    def only(column: ColumnElement) -> ColumnElement:
+        return column.in_(ids) if ids is not None else true()
+
     subs = (
         select(
             Submission.invitation_id.label("invitation_id"),
             func.count(Submission.id).label("n"),
             func.max(Submission.uploaded_at).label("last"),
         )
+        .where(only(Submission.invitation_id))
         .group_by(Submission.invitation_id)
         .subquery("subs")
     )
     checked = (
         select(Submission.invitation_id.label("invitation_id"))
         .join(GradeRun, GradeRun.submission_id == Submission.id)
-        .where(GradeRun.status == GradeStatus.DONE)
+        .where(GradeRun.status == GradeStatus.DONE, only(Submission.invitation_id))
         .group_by(Submission.invitation_id)
         .subquery("checked")
     )
     panel = (
         select(PanelMember.invitation_id.label("invitation_id"), func.count(PanelMember.id).label("n"))
+        .where(only(PanelMember.invitation_id))
         .group_by(PanelMember.invitation_id)
         .subquery("panel")
     )
@@ -140,12 +146,17 @@ def _facts() -> Subquery:
                 PanelMember.interviewer_id == Scorecard.interviewer_id,
             ),
         )
-        .where(Scorecard.purpose == ScorecardPurpose.HIRING, Scorecard.status == ScorecardStatus.SUBMITTED)
+        .where(
+            Scorecard.purpose == ScorecardPurpose.HIRING,
+            Scorecard.status == ScorecardStatus.SUBMITTED,
+            only(Scorecard.invitation_id),
+        )
         .group_by(Scorecard.invitation_id)
         .subquery("cards")
     )
     decided = (
         select(HiringDecision.invitation_id.label("invitation_id"))
+        .where(only(HiringDecision.invitation_id))
         .group_by(HiringDecision.invitation_id)
         .subquery("decided")
     )
@@ -171,6 +182,7 @@ def _facts() -> Subquery:
         .outerjoin(panel, panel.c.invitation_id == Invitation.id)
         .outerjoin(cards, cards.c.invitation_id == Invitation.id)
         .outerjoin(decided, decided.c.invitation_id == Invitation.id)
+        .where(only(Invitation.id))
         .subquery("facts")
     )
 
@@ -204,12 +216,50 @@ def _escape_like(text: str) -> str:
 
 def count_pipeline(filters: PipelineFilters, now: datetime | None = None) -> int:
     """How many invitations the filters match, in one query (for a count shown without its rows)."""
+    if not _needs_facts(filters):
+        return _count(_plain(filters))
     query, _ = _filtered(filters, now or utcnow())
+    return _count(query)
+
+
+def _count(query: Select) -> int:
     return db.session.scalar(select(func.count()).select_from(query.order_by(None).subquery())) or 0
 
 
-def _filtered(filters: PipelineFilters, now: datetime) -> tuple[Select, Subquery]:
-    f = _facts()
+def _needs_facts(filters: PipelineFilters) -> bool:
+    """True when a filter reads a stage or what is overdue, so every invitation's facts are needed."""
+    return filters.stage in STAGES or filters.overdue or filters.needs_panel
+
+
+def _plain_conditions(filters: PipelineFilters, created_at: ColumnElement) -> list[ColumnElement]:
+    # The filters on the invitation, its candidate and its case alone.
+    conditions: list[ColumnElement] = []
+    if filters.search.strip():
+        pattern = f"%{_escape_like(filters.search.strip().lower())}%"
+        conditions.append(
+            or_(func.lower(Candidate.name).like(pattern, escape="\\"), Candidate.email.like(pattern, escape="\\"))
+        )
+    if filters.case:
+        conditions.append(Case.slug == filters.case)
+    if filters.invited_from:
+        conditions.append(created_at >= _day_start(filters.invited_from))
+    if filters.invited_to:
+        conditions.append(created_at < _day_start(filters.invited_to + timedelta(days=1)))
+    return conditions
+
+
+def _plain(filters: PipelineFilters) -> Select:
+    """The invitations the filters match, when no filter reads a stage: no aggregate over other tables."""
+    return (
+        select(Invitation.id)
+        .join(Candidate, Invitation.candidate_id == Candidate.id)
+        .join(Case, Invitation.case_id == Case.id)
+        .where(*_plain_conditions(filters, Invitation.created_at))
+    )
+
+
+def _filtered(filters: PipelineFilters, now: datetime, ids: list[int] | None = None) -> tuple[Select, Subquery]:
+    f = _facts(ids)
     cols = _columns(f, now)
     query = (
         select(
@@ -229,20 +279,10 @@ def _filtered(filters: PipelineFilters, now: datetime) -> tuple[Select, Subquery
         )
         .join(Candidate, f.c.candidate_id == Candidate.id)
         .join(Case, f.c.case_id == Case.id)
+        .where(*_plain_conditions(filters, f.c.created_at))
     )
-    if filters.search.strip():
-        pattern = f"%{_escape_like(filters.search.strip().lower())}%"
-        query = query.where(
-            or_(func.lower(Candidate.name).like(pattern, escape="\\"), Candidate.email.like(pattern, escape="\\"))
-        )
-    if filters.case:
-        query = query.where(Case.slug == filters.case)
     if filters.stage in STAGES:
         query = query.where(cols["stage"] == filters.stage)
-    if filters.invited_from:
-        query = query.where(f.c.created_at >= _day_start(filters.invited_from))
-    if filters.invited_to:
-        query = query.where(f.c.created_at < _day_start(filters.invited_to + timedelta(days=1)))
     if filters.overdue:
         query = query.where(or_(cols["missing_submission"], cols["late_scorecards"]))
     if filters.needs_panel:
@@ -250,44 +290,98 @@ def _filtered(filters: PipelineFilters, now: datetime) -> tuple[Select, Subquery
     return query, f
 
 
-def list_pipeline(filters: PipelineFilters, now: datetime | None = None, per_page: int = PER_PAGE) -> PipelinePage:
-    """One page of the pipeline, newest invitations first, with each one's stage and what is overdue."""
-    query, f = _filtered(filters, now or utcnow())
-    total = db.session.scalar(select(func.count()).select_from(query.order_by(None).subquery())) or 0
+def list_pipeline(
+    filters: PipelineFilters, now: datetime | None = None, per_page: int = PER_PAGE, total: int | None = None
+) -> PipelinePage:
+    """One page of the pipeline, newest invitations first, with each one's stage and what is overdue.
+
+    `total` is how many the filters match when the caller has counted already. Without a filter on
+    the stage or what is overdue, the page's invitations are found first and only theirs are
+    aggregated; otherwise every invitation's facts are computed to filter on them.
+    """
+    now = now or utcnow()
+    plain = not _needs_facts(filters)
+    if total is None:
+        total = _count(_plain(filters)) if plain else count_pipeline(filters, now)
     pages = max(1, -(-total // per_page))
     page = min(max(1, filters.page), pages)
-    result = db.session.execute(
-        query.order_by(f.c.created_at.desc(), f.c.id.desc()).limit(per_page).offset((page - 1) * per_page)
-    ).all()
-    decisions = _latest_decisions([r.id for r in result])
-    rows = []
-    for r in result:
-        overdue = []
-        if r.missing_submission:
-            overdue.append("deadline passed without a submission")
-        if r.late_scorecards:
-            overdue.append("scorecards due two days after the submission")
-        decision = decisions.get(r.id)
-        rows.append(
-            PipelineRow(
-                invitation_id=r.id,
-                candidate_name=r.name,
-                candidate_email=r.email,
-                case_title=r.title,
-                invited_at=r.created_at,
-                due_at=r.due_at,
-                revoked=r.status == InvitationStatus.REVOKED,
-                stage=r.stage,
-                panel_size=r.panel_size,
-                scorecards_in=r.scorecards_in,
-                submissions=r.submissions,
-                overdue=tuple(overdue),
-                decision=decision[0] if decision else None,
-                decided_by=decision[1] if decision else None,
-                decided_at=decision[2] if decision else None,
+    if plain:
+        ids = list(
+            db.session.scalars(
+                _plain(filters)
+                .order_by(Invitation.created_at.desc(), Invitation.id.desc())
+                .limit(per_page)
+                .offset((page - 1) * per_page)
             )
         )
-    return PipelinePage(rows=rows, total=total, page=page, pages=pages)
+        query, f = _filtered(PipelineFilters(), now, ids)
+    else:
+        query, f = _filtered(filters, now)
+        query = query.limit(per_page).offset((page - 1) * per_page)
+    result = db.session.execute(query.order_by(f.c.created_at.desc(), f.c.id.desc())).all()
+    decisions = _latest_decisions([r.id for r in result])
+    return PipelinePage(rows=[_row(r, decisions.get(r.id)) for r in result], total=total, page=page, pages=pages)
+
+
+def _row(r: Row, decision: tuple[str, str, datetime] | None) -> PipelineRow:
+    overdue = []
+    if r.missing_submission:
+        overdue.append("deadline passed without a submission")
+    if r.late_scorecards:
+        overdue.append("scorecards due two days after the submission")
+    return PipelineRow(
+        invitation_id=r.id,
+        candidate_name=r.name,
+        candidate_email=r.email,
+        case_title=r.title,
+        invited_at=r.created_at,
+        due_at=r.due_at,
+        revoked=r.status == InvitationStatus.REVOKED,
+        stage=r.stage,
+        panel_size=r.panel_size,
+        scorecards_in=r.scorecards_in,
+        submissions=r.submissions,
+        overdue=tuple(overdue),
+        decision=decision[0] if decision else None,
+        decided_by=decision[1] if decision else None,
+        decided_at=decision[2] if decision else None,
+    )
+
+
+@dataclass(frozen=True)
+class HiringSummary:
+    """The hiring part of the dashboard."""
+
+    to_decide: PipelinePage  # every panelist has submitted: the hiring manager's decision is next
+    recent: PipelinePage
+    overdue: int
+    needs_panel: int
+
+
+def hiring_summary(now: datetime | None = None, per_list: int = 10) -> HiringSummary:
+    """What the dashboard shows a hiring manager: the counts in one pass over every invitation's
+    facts, the decisions to make in a second, the newest invitations from their own facts only."""
+    now = now or utcnow()
+    query, f = _filtered(PipelineFilters(), now)
+    every = query.subquery()
+
+    def how_many(condition: ColumnElement) -> ColumnElement:
+        return func.coalesce(func.sum(case((condition, 1), else_=0)), 0)
+
+    total, to_decide, overdue, needs_panel = db.session.execute(
+        select(
+            func.count(),
+            how_many(every.c.stage == "debriefed"),
+            how_many(or_(every.c.missing_submission, every.c.late_scorecards)),
+            how_many(and_(every.c.panel_size == 0, every.c.status == InvitationStatus.ACTIVE)),
+        ).select_from(every)
+    ).one()
+    return HiringSummary(
+        to_decide=list_pipeline(PipelineFilters(stage="debriefed"), now, per_list, total=int(to_decide)),
+        recent=list_pipeline(PipelineFilters(), now, per_list, total=int(total)),
+        overdue=int(overdue),
+        needs_panel=int(needs_panel),
+    )
 
 
 def _latest_decisions(invitation_ids: list[int]) -> dict[int, tuple[str, str, datetime]]:

@@ -9,7 +9,6 @@ from werkzeug.wrappers import Response
 from assessments.models.types import utcnow
 from assessments.permissions import Capability, can
 from assessments.services import panels, pipeline
-from assessments.services.pipeline import PipelineFilters
 
 bp = Blueprint("main", __name__)
 
@@ -32,11 +31,5 @@ def dashboard() -> str:
         panel_work = panels.interviewer_dashboard(current_user)
     hiring = None
     if can(current_user, Capability.INVITE):
-        hiring = {
-            # Every panelist has submitted: the next step is the hiring manager's decision.
-            "to_decide": pipeline.list_pipeline(PipelineFilters(stage="debriefed"), per_page=10),
-            "recent": pipeline.list_pipeline(PipelineFilters(), per_page=10),
-            "overdue": pipeline.count_pipeline(PipelineFilters(overdue=True)),
-            "needs_panel": pipeline.count_pipeline(PipelineFilters(needs_panel=True)),
-        }
+        hiring = pipeline.hiring_summary()
     return render_template("dashboard.html", panel_work=panel_work, hiring=hiring, now=utcnow())
