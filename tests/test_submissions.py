@@ -15,7 +15,7 @@ from sqlalchemy import func, select
 from assessments.content.notebook import release_notebook, solution_notebook
 from assessments.errors import UploadRefused
 from assessments.extensions import db
-from assessments.models import GradeRun, GradeStatus, Invitation, Submission, User
+from assessments.models import GradeRun, GradeStatus, Invitation, OutboxMail, Submission, User
 from assessments.models.types import utcnow
 from assessments.services import catalog, grade_runs, grading, practice
 
@@ -87,6 +87,29 @@ def test_upload_is_stored_graded_and_shown_to_staff(app, client, auth, make_user
 
 
 @pytest.mark.sandbox
+def test_an_upload_writes_only_once_it_has_read_and_rendered_everything(app, client, make_user, make_invitation):
+    # Its transaction holds SQLite's one write lock from the first write to the commit, while every
+    # other writer waits: nothing is read or rendered in between (three mails, two of them the panel's).
+    from sqlalchemy import event
+
+    _, token = make_invitation(panel=[make_user(email="iris@example.com"), make_user(email="omar@example.com")])
+    notebook = _notebook_bytes(app, solution=True)
+    client.get(f"/i/{token}")
+    with app.app_context():
+        statements: list[str] = []
+        event.listen(db.engine, "before_cursor_execute", lambda *a: statements.append(a[2].split()[0].upper()))
+        event.listen(db.engine, "commit", lambda *a: statements.append("COMMIT"))
+        assert _upload(client, token, notebook).status_code == 302
+        first_write = next(i for i, s in enumerate(statements) if s != "SELECT")
+        transaction = statements[first_write : statements.index("COMMIT")]
+        assert set(transaction) == {"INSERT"}
+        assert (
+            db.session.scalar(select(func.count()).select_from(OutboxMail).where(OutboxMail.about.like("submission:%")))
+            == 1
+        )
+        assert db.session.scalar(select(func.count()).select_from(OutboxMail)) == 1 + 2
+
+
 def test_a_downloaded_seed_is_graded_from_the_materials_kept_at_download(app, client, make_invitation, monkeypatch):
     invitation_id, token = make_invitation()
     assert client.get(f"/i/{token}/bundle").status_code == 200

@@ -80,15 +80,28 @@ def accept_submission(invitation: Invitation, filename: str, raw: bytes, now: da
     version = (
         db.session.scalar(select(func.max(Submission.version)).where(Submission.invitation_id == invitation.id)) or 0
     ) + 1
-    submission = Submission(
-        invitation=invitation,
-        version=version,
-        sha256=stored.sha256,
-        size=stored.size,
-        filename=stored.filename,
-        uploaded_at=now,
-        is_late=late,
-    )
+    # Everything is read and every mail rendered before the first write: on SQLite the file's one
+    # write lock, which every other writer waits for at a deadline, is held for the inserts only.
+    with db.session.no_autoflush:
+        submission = Submission(
+            invitation_id=invitation.id,
+            version=version,
+            sha256=stored.sha256,
+            size=stored.size,
+            filename=stored.filename,
+            uploaded_at=now,
+            is_late=late,
+        )
+        receipt = outbox.render_mail(
+            invitation.candidate.email,
+            f"We received your notebook (version {version}): {invitation.case.title}",
+            "candidate_receipt",
+            candidate=invitation.candidate,
+            case_title=invitation.case.title,
+            submission=submission,
+            due_at=invitation.due_at,
+        )
+        panel_mails = notifications.submission_accepted(invitation, submission)
     db.session.add(submission)
     db.session.flush()
     record_event(
@@ -101,17 +114,8 @@ def accept_submission(invitation: Invitation, filename: str, raw: bytes, now: da
         over_time=over_time,
     )
     run = grade_runs.new_grade_run(invitation.case, submission=submission)
-    outbox.queue_mail(
-        invitation.candidate.email,
-        f"We received your notebook (version {version}): {invitation.case.title}",
-        "candidate_receipt",
-        about=f"submission:{submission.id}",
-        candidate=invitation.candidate,
-        case_title=invitation.case.title,
-        submission=submission,
-        due_at=invitation.due_at,
-    )
-    notifications.submission_accepted(submission)
+    receipt.about = f"submission:{submission.id}"
+    outbox.add_mails([receipt, *panel_mails])
     db.session.commit()
     grade_runs.enqueue(run)
     return submission

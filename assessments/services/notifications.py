@@ -29,6 +29,7 @@ from assessments.models import (
     Invitation,
     InvitationStatus,
     MentorPairing,
+    OutboxMail,
     PanelMember,
     PracticeAttempt,
     Scorecard,
@@ -63,8 +64,12 @@ def _panelists(invitation: Invitation) -> list[User]:
 
 
 def _queue_scorecard_waiting(invitation: Invitation, panelist: User, submission: Submission) -> None:
+    outbox.add_mails([_scorecard_waiting(invitation, panelist, submission)])
+
+
+def _scorecard_waiting(invitation: Invitation, panelist: User, submission: Submission) -> OutboxMail:
     case_title = invitation.case.title
-    outbox.queue_mail(
+    return outbox.render_mail(
         panelist.email,
         f"Scorecard waiting: {candidate_label(invitation)} ({case_title})",
         "scorecard_waiting",
@@ -86,16 +91,14 @@ def panelist_added(invitation: Invitation, panelist: User) -> None:
     _queue_scorecard_waiting(invitation, panelist, invitation.submissions[0])
 
 
-def submission_accepted(submission: Submission) -> None:
-    """Tell each panelist that a scorecard waits for them, on an invitation's first version only
-    (a later version changes what they read, not what they have to do). Added to the caller's
-    transaction; the caller commits.
+def submission_accepted(invitation: Invitation, submission: Submission) -> list[OutboxMail]:
+    """The mails telling each panelist that a scorecard waits for them, on an invitation's first
+    version only (a later version changes what they read, not what they have to do). Rendered,
+    not yet added: the caller adds them to its transaction (outbox.add_mails) and commits.
     """
     if submission.version != 1:
-        return
-    invitation = submission.invitation
-    for panelist in _panelists(invitation):
-        _queue_scorecard_waiting(invitation, panelist, submission)
+        return []
+    return [_scorecard_waiting(invitation, panelist, submission) for panelist in _panelists(invitation)]
 
 
 def _claim(statement: Update) -> bool:

@@ -62,7 +62,17 @@ def queue_mail(to: str, subject: str, template: str, *, about: str | None = None
     caller's transaction; it is sent once that transaction commits (nothing is sent if it rolls back).
     `about` names what the mail concerns ("invitation:12"), for finding it later.
     """
-    mail = OutboxMail(
+    (mail,) = add_mails([render_mail(to, subject, template, about=about, **context)])
+    return mail
+
+
+def render_mail(to: str, subject: str, template: str, *, about: str | None = None, **context: Any) -> OutboxMail:
+    """A mail rendered as `queue_mail` renders it, not yet in any transaction (`add_mails` adds it).
+
+    For a use case that renders its mails before its first write, so that the write transaction
+    (on SQLite, the file's one write lock) is held for the inserts only.
+    """
+    return OutboxMail(
         to_address=to,
         subject=subject,
         text_body=render_template(f"mail/{template}.txt", **context),
@@ -73,10 +83,14 @@ def queue_mail(to: str, subject: str, template: str, *, about: str | None = None
         attempts=0,
         history=[],
     )
-    db.session.add(mail)
+
+
+def add_mails(mails: list[OutboxMail]) -> list[OutboxMail]:
+    """Add rendered mails to the caller's transaction (one flush); each is sent once it commits."""
+    db.session.add_all(mails)
     db.session.flush()
-    db.session.info.setdefault(_PENDING, []).append(mail.id)
-    return mail
+    db.session.info.setdefault(_PENDING, []).extend(mail.id for mail in mails)
+    return mails
 
 
 def _enqueue_after_commit(session: Session) -> None:
