@@ -7,8 +7,6 @@ import secrets
 from pathlib import Path
 from typing import Any
 
-from assessments.sqlite_writers import TurnTakingConnection
-
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 DEFAULTS: dict[str, Any] = {
@@ -135,14 +133,10 @@ def normalise_database_url(url: str) -> str:
 
 
 def engine_options(database_uri: str, options: dict[str, Any], connect_timeout: float) -> dict[str, Any]:
-    """SQLAlchemy engine options (given ones win): a connect timeout for PostgreSQL; for a SQLite
-    file, connections whose writers take turns (sqlite_writers.py)."""
-    if database_uri.startswith("sqlite"):
-        connect_args = {"factory": TurnTakingConnection, **options.get("connect_args", {})}
-    elif database_uri.startswith("postgresql"):
-        connect_args = {"connect_timeout": max(2, round(connect_timeout)), **options.get("connect_args", {})}
-    else:
+    """SQLAlchemy engine options with a connect timeout added for PostgreSQL (given ones win)."""
+    if not database_uri.startswith("postgresql"):
         return dict(options)
+    connect_args = {"connect_timeout": max(2, round(connect_timeout)), **options.get("connect_args", {})}
     return {**options, "connect_args": connect_args}
 
 

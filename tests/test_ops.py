@@ -27,7 +27,6 @@ from assessments.logs import REQUEST_LOGGER, JsonFormatter, redact_path
 from assessments.metrics import sandbox_limits_hit
 from assessments.models import GradeRun, Invitation, Submission
 from assessments.services import catalog, grade_runs, grading, worker
-from assessments.sqlite_writers import TurnTakingConnection
 
 
 def _without_grading(app) -> None:
@@ -175,17 +174,17 @@ def test_postgresql_connections_time_out():
         "postgresql+psycopg://u@h/db", {"pool_pre_ping": True, "connect_args": {"options": "-csearch_path=s"}}, 5
     )
     assert options == {"pool_pre_ping": True, "connect_args": {"connect_timeout": 5, "options": "-csearch_path=s"}}
-    assert engine_options("mysql://u@h/db", {"pool_pre_ping": True}, 5) == {"pool_pre_ping": True}
+    assert engine_options("sqlite:///x.db", {"pool_pre_ping": True}, 5) == {"pool_pre_ping": True}
 
 
-def test_sqlite_connections_take_turns_to_write(app):
-    assert engine_options("sqlite:///x.db", {"pool_pre_ping": True}, 5) == {
-        "pool_pre_ping": True,
-        "connect_args": {"factory": TurnTakingConnection},
-    }
+def test_sqlite_connections_use_wal_enforce_foreign_keys_and_wait_for_the_write_lock(app):
     with app.app_context():
-        if db.engine.dialect.name == "sqlite":
-            assert isinstance(db.engine.raw_connection().driver_connection, TurnTakingConnection)
+        if db.engine.dialect.name != "sqlite":
+            pytest.skip("SQLite's own settings")
+        connection = db.engine.raw_connection().driver_connection
+        assert connection.execute("PRAGMA journal_mode").fetchone() == ("wal",)
+        assert connection.execute("PRAGMA foreign_keys").fetchone() == (1,)
+        assert connection.execute("PRAGMA busy_timeout").fetchone() == (5000,)
 
 
 def test_readyz_is_503_for_a_missing_queue_file_and_an_unwritable_store(tmp_path, monkeypatch):
