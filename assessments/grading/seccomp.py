@@ -10,6 +10,8 @@ exactly those with EPERM and allows everything else, so no library a case may us
 - unshare, setns, and clone with any CLONE_NEW* flag: no nested namespaces (clone3 passes its
   flags in memory a filter cannot read, so it answers ENOSYS and libc falls back to clone);
 - keyctl, add_key, request_key; perf_event_open; bpf; userfaultfd;
+- io_uring_setup, io_uring_enter, io_uring_register: a ring's operations are carried out by the
+  kernel without passing through this filter, so a ring would reach calls it denies;
 - init/finit/delete_module, kexec_*; mount and the new mount API, umount2, pivot_root;
   swapon/swapoff, reboot, acct, quotactl.
 
@@ -62,6 +64,9 @@ DENIED = (
     "acct",
     "quotactl",
     "quotactl_fd",
+    "io_uring_setup",
+    "io_uring_enter",
+    "io_uring_register",
 )
 # clone's flags that make a new namespace (CLONE_NEWTIME only exists for clone3 and unshare).
 CLONE_NEW_FLAGS = {

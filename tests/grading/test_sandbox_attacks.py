@@ -601,7 +601,7 @@ def failed_with(result):
 
 
 def test_ptrace_of_init_and_of_the_runner_is_denied(solved, grade) -> None:
-    # The runner (the executor's parent) holds the run's nonce; init (pid 1) is bubblewrap's.
+    # The runner (the executor's parent) holds the run's nonce; pid 1 is the run's init.
     attack = (
         _LIBC
         + """
@@ -693,7 +693,7 @@ if os.path.exists("/usr/bin/unshare"):
     _kill_cells_ok(report, 1)
 
 
-def test_keyring_perf_events_bpf_modules_and_mounts_are_denied(solved, grade) -> None:
+def test_keyring_perf_events_bpf_modules_mounts_and_io_uring_are_denied(solved, grade) -> None:
     attack = (
         _LIBC
         + """
@@ -717,6 +717,9 @@ tried = {
     "swapoff": libc.syscall(168, b"/tmp"),
     "acct": libc.syscall(163, None),
     "reboot": libc.syscall(169, 0xfee1dead, 672274793, 0x4321fedc, None),
+    "io_uring_setup": libc.syscall(425, 8, ctypes.byref(ctypes.create_string_buffer(120))),  # io_uring_params
+    "io_uring_enter": libc.syscall(426, 0, 0, 0, 0, None, 0),
+    "io_uring_register": libc.syscall(427, 0, 0, None, 0),
 }
 errors = {name: failed_with(result) for name, result in tried.items()}
 if errors["perf_event_open"] is None or errors["keyctl"] is None:
