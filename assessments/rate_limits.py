@@ -193,6 +193,17 @@ class SqliteStorage(Storage):
         with self._writing() as connection:
             return connection.execute("DELETE FROM rate_limit").rowcount
 
+    def close(self) -> None:
+        """Close this process's handle on the lock file and the calling thread's connection (another
+        thread's connection closes when that thread ends)."""
+        local = self._local
+        if getattr(local, "pid", None) == os.getpid():
+            local.connection.close()
+            del local.connection, local.pid
+        if self._lock_file is not None and self._lock_file[0] == os.getpid():
+            os.close(self._lock_file[1])
+        self._lock_file = None
+
     def clear(self, key: str) -> None:
         with self._writing() as connection:
             connection.execute("DELETE FROM rate_limit WHERE key = ?", (key,))

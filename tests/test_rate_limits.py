@@ -219,6 +219,7 @@ def test_workers_opening_a_new_instance_file_at_once_lose_no_hit(tmp_path):
     # own connection, all opening the same new file at once. Setting the file up raced in SQLite's
     # locks and answered "database is locked" in about 1 of 150 such starts, so many starts are tried.
     failures: list[Exception] = []
+    open_before = len(os.listdir("/proc/self/fd"))
     for start in range(400):
         uri = f"sqlite:///{tmp_path / f'ratelimits-{start}.db'}"
         ready = threading.Barrier(16)
@@ -232,11 +233,15 @@ def test_workers_opening_a_new_instance_file_at_once_lose_no_hit(tmp_path):
                     storage.incr("client", 60)
                 except sqlite3.Error as error:
                     failures.append(error)
+            storage.close()
 
         threads = [threading.Thread(target=first_hits) for _ in range(16)]
         for thread in threads:
             thread.start()
         for thread in threads:
             thread.join()
-        assert SqliteStorage(uri).get("client") == 80 - (len(failures) - lost_before)
+        counted = SqliteStorage(uri)
+        assert counted.get("client") == 80 - (len(failures) - lost_before)
+        counted.close()
     assert failures == []
+    assert len(os.listdir("/proc/self/fd")) <= open_before + 2  # 6,400 lock files left open broke select() later
